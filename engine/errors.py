@@ -29,5 +29,5 @@ class StorageError(OutreachError):
     """Raised when the database cannot be reached or is not at the expected revision."""
 
 
-class ServiceUnavailable(OutreachError):
+class ServiceUnavailableError(OutreachError):
     """Raised when Redis or the database does not answer; the message says how to start it."""

@@ -1,0 +1,75 @@
+"""The ``outreach`` command: one Typer app, each command group in its own module.
+
+Errors are one clear line on stderr and a non-zero exit (2 for bad configuration
+or usage), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import version
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import OperationalError
+
+from cli import phones_cmd, setup_cmd
+from cli.context import error_console
+from engine.errors import OutreachError
+
+app = typer.Typer(
+    name="outreach",
+    help="Outbound WhatsApp campaigns through TimelinesAI: paced, quota-safe, stop on reply.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("init")(setup_cmd.init)
+app.add_typer(setup_cmd.db_app, name="db")
+app.add_typer(phones_cmd.app, name="phones")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"outreach {version('outreach')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Outbound WhatsApp campaigns through TimelinesAI: paced, quota-safe, stop on reply."""
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit status instead of exiting."""
+    try:
+        result = app(args=argv, prog_name="outreach", standalone_mode=False)
+    except typer.Exit as done:
+        return int(getattr(done, "exit_code", 0))
+    except typer.Abort:
+        error_console().print("aborted")
+        return 130
+    except typer.TyperException as error:  # usage errors: bad option, unknown command
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            error_console().print(f"[red]error:[/] {error}")
+        return int(getattr(error, "exit_code", 2))
+    except OutreachError as error:
+        error_console().print(f"[red]error:[/] {error}", soft_wrap=True)
+        return error.exit_code
+    except OperationalError as error:
+        error_console().print(f"[red]error:[/] database unreachable: {error.orig}", soft_wrap=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -1,0 +1,252 @@
+"""The database tables: phones, leads, enrollments, messages, quotas, events, alerts.
+
+States are plain strings (see the ``*State`` enums) so a new state is a code change,
+not a schema change. Timestamps are stored as UTC and always come back
+timezone-aware. The indexes serve the dispatcher's due-step scan, the webhook's
+lookups and the status reports; the unique constraints are invariants the
+database itself enforces (one active enrollment per lead, one outbound message
+per (enrollment, step), one row per webhook event).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, Index, text
+from sqlmodel import Field, SQLModel
+
+from engine.dbtypes import UTCDateTime
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = True, **kwargs: Any) -> Any:
+    """A timestamp column (``sa_type`` for SQLModel's ``Field``)."""
+    return Field(sa_type=UTCDateTime, nullable=nullable, **kwargs)
+
+
+class PhoneState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    OFFLINE = "offline"
+    BANNED = "banned"
+
+
+class EnrollmentState(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    REPLIED = "replied"
+    OPTED_OUT = "opted_out"
+    INVALID_NUMBER = "invalid_number"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class StepState(StrEnum):
+    """Where the enrollment's current step is: due -> queued -> sending -> sent | failed."""
+
+    DUE = "due"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Direction(StrEnum):
+    OUT = "out"
+    IN = "in"
+
+
+class CampaignState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class Phone(SQLModel, table=True):
+    """The runtime state of one of our WhatsApp numbers (its settings live in the config)."""
+
+    __tablename__: ClassVar[str] = "phones"
+
+    id: str = Field(primary_key=True, max_length=2)
+    phone: str = Field(unique=True, max_length=20)
+    account_id: str | None = Field(default=None, max_length=64)
+    state: str = Field(default=PhoneState.ACTIVE, max_length=16)
+    state_reason: str | None = None
+    state_changed_at: datetime | None = _ts()
+    next_send_at: datetime | None = _ts()
+    last_send_at: datetime | None = _ts()
+    sent_total: int = 0
+    failures_total: int = 0
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+
+
+class Lead(SQLModel, table=True):
+    """A person we may write to; ``variables`` are the import's columns, for templates."""
+
+    __tablename__: ClassVar[str] = "leads"
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(unique=True, max_length=20)
+    variables: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    timezone: str | None = Field(default=None, max_length=64)
+    region: str | None = Field(default=None, max_length=2)
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+    updated_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+
+
+class LeadTag(SQLModel, table=True):
+    """A tag given to a lead at import (``--tag``), to pick leads for a campaign."""
+
+    __tablename__: ClassVar[str] = "lead_tags"
+
+    lead_id: int = Field(foreign_key="leads.id", primary_key=True, ondelete="CASCADE")
+    tag: str = Field(primary_key=True, max_length=64, index=True)
+
+
+class Campaign(SQLModel, table=True):
+    """A launched sequence and whether its sends may go out (paused, stopped)."""
+
+    __tablename__: ClassVar[str] = "campaigns"
+
+    sequence: str = Field(primary_key=True, max_length=64)
+    state: str = Field(default=CampaignState.ACTIVE, max_length=16)
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+    updated_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+
+
+class Enrollment(SQLModel, table=True):
+    """A lead's journey through one sequence: its state, current step and when it is due."""
+
+    __tablename__: ClassVar[str] = "enrollments"
+    __table_args__ = (
+        Index("uq_enrollments_lead_sequence", "lead_id", "sequence", unique=True),
+        # A lead is in at most one running sequence: the database refuses a second one.
+        Index(
+            "uq_enrollments_one_running_per_lead",
+            "lead_id",
+            unique=True,
+            sqlite_where=text("state IN ('pending', 'active')"),
+            postgresql_where=text("state IN ('pending', 'active')"),
+        ),
+        # The dispatcher's scan: running enrollments whose step is due, oldest first.
+        Index("ix_enrollments_dispatch", "state", "step_state", "due_at"),
+        Index("ix_enrollments_phone_state", "phone_id", "state"),
+        Index("ix_enrollments_sequence_state", "sequence", "state"),
+        Index("ix_enrollments_chat", "chat_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="leads.id")
+    sequence: str = Field(max_length=64)
+    state: str = Field(default=EnrollmentState.PENDING, max_length=16)
+    step: int = 0
+    step_state: str = Field(default=StepState.DUE, max_length=16)
+    due_at: datetime | None = _ts()
+    queued_at: datetime | None = _ts()
+    sending_at: datetime | None = _ts()
+    phone_id: str | None = Field(default=None, foreign_key="phones.id", max_length=2)
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    attempts: int = 0
+    last_error: str | None = None
+    end_reason: str | None = None
+    ended_at: datetime | None = _ts()
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+    updated_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+
+
+class Message(SQLModel, table=True):
+    """One WhatsApp message we sent (``out``) or received (``in``)."""
+
+    __tablename__: ClassVar[str] = "messages"
+    __table_args__ = (
+        # At most one outbound message per (enrollment, step), whatever crashes or retries.
+        Index(
+            "uq_messages_enrollment_step_out",
+            "enrollment_id",
+            "step",
+            unique=True,
+            sqlite_where=text("direction = 'out'"),
+            postgresql_where=text("direction = 'out'"),
+        ),
+        Index("ix_messages_status_sent", "direction", "status", "sent_at"),
+        Index("ix_messages_chat", "chat_id"),
+        Index("ix_messages_lead", "lead_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    direction: str = Field(max_length=3)
+    enrollment_id: int | None = Field(default=None, foreign_key="enrollments.id")
+    step: int | None = None
+    lead_id: int | None = Field(default=None, foreign_key="leads.id")
+    phone_id: str | None = Field(default=None, max_length=2)
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    message_uid: str | None = Field(default=None, unique=True, max_length=64)
+    text: str = ""
+    template_variant: int | None = None
+    variant_id: str | None = Field(default=None, max_length=32)
+    content_hash: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="queued", max_length=16)
+    sent_at: datetime | None = _ts()
+    delivered_at: datetime | None = _ts()
+    read_at: datetime | None = _ts()
+    failed_at: datetime | None = _ts()
+    error: str | None = None
+    intent: str | None = Field(default=None, max_length=32)
+    attachments: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+
+
+class QuotaUsage(SQLModel, table=True):
+    """New contacts a phone has started on one local day (the quota's source of truth)."""
+
+    __tablename__: ClassVar[str] = "quota_usage"
+
+    phone_id: str = Field(primary_key=True, max_length=2)
+    day: date = Field(primary_key=True)
+    used: int = 0
+
+
+class WebhookEvent(SQLModel, table=True):
+    """A TimelinesAI webhook delivery, stored once per dedupe key."""
+
+    __tablename__: ClassVar[str] = "webhook_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, max_length=128)
+    event_type: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    received_at: datetime = _ts(nullable=False, default_factory=_utcnow, index=True)
+    processed_at: datetime | None = _ts()
+    error: str | None = None
+
+
+class Suppression(SQLModel, table=True):
+    """A number we must never contact again (opt-out, or added by hand)."""
+
+    __tablename__: ClassVar[str] = "suppressions"
+
+    phone: str = Field(primary_key=True, max_length=20)
+    reason: str = Field(max_length=64)
+    source: str | None = None
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+
+
+class Alert(SQLModel, table=True):
+    """Something an operator must know: a banned phone, a bad token, a dead letter."""
+
+    __tablename__: ClassVar[str] = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64)
+    severity: str = Field(default="warning", max_length=16)
+    phone_id: str | None = Field(default=None, max_length=2)
+    message: str
+    details: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow, index=True)
+    notified_at: datetime | None = _ts()

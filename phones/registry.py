@@ -1,0 +1,71 @@
+"""The phones table follows the config: configured phones exist, their numbers match.
+
+The config says which phones there are and their numbers; the database keeps each
+phone's runtime state (active, paused, offline, banned), counters and pacing. A
+phone removed from the config keeps its row (its history and chats live there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session, col, select
+
+from engine.models import Phone, QuotaUsage
+from engine.settings import PhoneSettings, Settings
+
+
+def sync_phones(session: Session, phones: Sequence[PhoneSettings]) -> None:
+    """Insert configured phones that have no row yet and refresh numbers and account ids."""
+    existing = {row.id: row for row in session.exec(select(Phone))}
+    for phone in phones:
+        row = existing.get(phone.id)
+        if row is None:
+            session.add(Phone(id=phone.id, phone=phone.phone, account_id=phone.account_id))
+        elif (row.phone, row.account_id) != (phone.phone, phone.account_id):
+            row.phone, row.account_id = phone.phone, phone.account_id
+            session.add(row)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class PhoneRow:
+    """One line of ``outreach phones list``."""
+
+    id: str
+    phone: str
+    state: str
+    used_today: int
+    quota_today: int
+    next_send_at: datetime | None
+    last_send_at: datetime | None
+    sent_total: int
+    failures_total: int
+
+
+def phone_rows(session: Session, settings: Settings, today: date) -> list[PhoneRow]:
+    """The configured phones with their state and today's new-contact use, in id order."""
+    states = {row.id: row for row in session.exec(select(Phone))}
+    used = {
+        usage.phone_id: usage.used
+        for usage in session.exec(select(QuotaUsage).where(col(QuotaUsage.day) == today))
+    }
+    rows = []
+    for phone in sorted(settings.phones, key=lambda p: p.id):
+        state = states.get(phone.id)
+        rows.append(
+            PhoneRow(
+                id=phone.id,
+                phone=phone.phone,
+                state=state.state if state else "active",
+                used_today=used.get(phone.id, 0),
+                quota_today=settings.quota_for(phone),
+                next_send_at=state.next_send_at if state else None,
+                last_send_at=state.last_send_at if state else None,
+                sent_total=state.sent_total if state else 0,
+                failures_total=state.failures_total if state else 0,
+            )
+        )
+    return rows

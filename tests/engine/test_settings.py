@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ConfigError
+from engine.settings import find_config, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PHONE = '[[phones]]\nid = "01"\nphone = "+447700900001"\n'
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_example_config_loads_with_twenty_phones_and_documented_defaults() -> None:
+    settings = load_settings(ROOT / "config.example.toml")
+    assert [p.id for p in settings.phones] == [f"{i:02d}" for i in range(1, 21)]
+    assert settings.pacing.jitter_min_s == 30 and settings.pacing.jitter_max_s == 150
+    assert settings.quota.new_contacts_per_day == 200
+    assert settings.timelinesai.requests_per_minute == 50
+    assert settings.timelinesai.monthly_call_budget == 200_000
+    assert settings.redis.namespace == "outreach"
+    assert settings.clock.speed == 1
+
+
+def test_empty_file_means_defaults_and_sqlite_next_to_the_config(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ""))
+    assert settings.database.url == f"sqlite:///{tmp_path.resolve() / 'outreach.db'}"
+    assert settings.timelinesai.base_url == "https://app.timelines.ai/integrations/api"
+    assert settings.phones == ()
+
+
+def test_every_key_of_the_example_is_documented_by_a_comment() -> None:
+    # Each key sits in a group of lines (up to a blank line or a table header) with a comment.
+    lines = (ROOT / "config.example.toml").read_text().splitlines()
+    for index, line in enumerate(lines):
+        if "=" in line and not line.startswith(("#", "[", "id", "phone")):
+            above = lines[:index]
+            group = []
+            while above and above[-1].strip() and not above[-1].startswith("["):
+                group.append(above.pop())
+            assert any(g.startswith("#") for g in group), f"undocumented key: {line}"
+
+
+def test_environment_overrides_win_and_secrets_come_only_from_it(tmp_path: Path) -> None:
+    path = write(tmp_path, '[redis]\nurl = "redis://file:6379/0"\n')
+    env = {
+        "OUTREACH_DATABASE_URL": "postgresql+psycopg://u@h/db",
+        "OUTREACH_REDIS_URL": "redis://env:6379/1",
+        "OUTREACH_TIMELINESAI_BASE_URL": "http://127.0.0.1:8765",
+        "TIMELINESAI_TOKEN": "tok",
+        "OUTREACH_WEBHOOK_SECRET": "sec",
+    }
+    settings = load_settings(path, env)
+    assert settings.database.url == "postgresql+psycopg://u@h/db"
+    assert settings.redis.url == "redis://env:6379/1"
+    assert settings.timelinesai.base_url == "http://127.0.0.1:8765"
+    assert settings.timelinesai.token == "tok"
+    assert settings.webhook.secret == "sec"
+    assert "tok" not in repr(settings)
+
+
+def test_token_in_the_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown key 'token'"):
+        load_settings(write(tmp_path, '[timelinesai]\ntoken = "x"\n'))
+
+
+def test_phone_fields_and_overrides(tmp_path: Path) -> None:
+    body = PHONE + 'account_id = "447700900001@s.whatsapp.net"\nnew_contacts_per_day = 20\n'
+    body += "started_on = 2026-11-01\n"
+    settings = load_settings(write(tmp_path, body))
+    phone = settings.phone("01")
+    assert phone.started_on == date(2026, 11, 1)
+    assert settings.quota_for(phone) == 20
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("[database\nurl = 1", r"malformed TOML: .*line 1"),
+        ("[pacing]\njiter_min_s = 3\n", r"pacing\.jiter_min_s: unknown key .*'jitter_min_s'"),
+        ("[databse]\n", r"databse: unknown key 'databse'; did you mean 'database'"),
+        ('[pacing]\njitter_min_s = "fast"\n', r"pacing\.jitter_min_s: expected a number"),
+        ("[quota]\nnew_contacts_per_day = 1.5\n", r"expected an integer"),
+        ("[webhook]\nport = true\n", r"webhook\.port: expected an integer"),
+        ("[pacing]\njitter_min_s = 200\n", r"jitter_min_s: must not exceed jitter_max_s"),
+        ("[quota]\nnew_contacts_per_day = 0\n", r"new_contacts_per_day: must be a positive"),
+        ('[quota]\ntimezone = "Mars/Base"\n', r"quota\.timezone: unknown IANA timezone"),
+        ('[[phones]]\nid = "100"\nphone = "+447700900001"\n', r"phones\[0\]\.id: .*01 to 99"),
+        ('[[phones]]\nid = "00"\nphone = "+447700900001"\n', r"phones\[0\]\.id"),
+        (PHONE + PHONE, r"phones\[1\]\.id: phone id '01' is used twice"),
+        ('[[phones]]\nid = "01"\nphone = "0740 123 456"\n', r"phones\[0\]\.phone: .*E\.164"),
+        ('[[phones]]\nid = "01"\n', r"phones\[0\]\.phone: is required"),
+        ('[[phones]]\nid = "01"\nphone = "+447700900001"\nstarted_on = \'x\'\n', r"a date"),
+        ("phones = 3\n", r"phones: expected a list"),
+        ("[clock]\nspeed = 0\n", r"clock\.speed: must be positive"),
+        ("[clock]\nepoch = 2026-01-01T00:00:00\n", r"clock\.epoch: needs a UTC offset"),
+        ('[redis]\nnamespace = "a:b"\n', r"redis\.namespace"),
+    ],
+)
+def test_bad_config_names_file_key_and_problem(tmp_path: Path, body: str, expected: str) -> None:
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_settings(path)
+    assert str(caught.value).startswith(str(path))
+    assert caught.value.exit_code == 2
+
+
+def test_not_utf8_and_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xff\xfe[x]")
+    with pytest.raises(ConfigError, match="not UTF-8|malformed"):
+        load_settings(path)
+    with pytest.raises(ConfigError, match="outreach init"):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_config_discovery_order(tmp_path: Path) -> None:
+    assert find_config("a.toml", {"OUTREACH_CONFIG": "b.toml"}) == Path("a.toml")
+    assert find_config(None, {"OUTREACH_CONFIG": "b.toml"}) == Path("b.toml")
+    assert find_config(None, {}) == Path("config.toml")
