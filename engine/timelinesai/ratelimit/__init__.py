@@ -1,0 +1,15 @@
+"""Workspace-wide rate limiting and the monthly call budget: Redis-backed and in-memory."""
+
+from engine.timelinesai.ratelimit.base import MonthlyBudget, RateLimiter
+from engine.timelinesai.ratelimit.memory import MemoryCallBudget, MemoryRateLimiter, NoLimit
+from engine.timelinesai.ratelimit.redis import CallBudget, RedisRateLimiter
+
+__all__ = [
+    "CallBudget",
+    "MemoryCallBudget",
+    "MemoryRateLimiter",
+    "MonthlyBudget",
+    "NoLimit",
+    "RateLimiter",
+    "RedisRateLimiter",
+]
