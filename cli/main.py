@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
-from cli import phones_cmd, setup_cmd, simulator_cmd, spintax_cmd
+from cli import leads_cmd, phones_cmd, setup_cmd, simulator_cmd, spintax_cmd
 from cli.context import error_console
 from engine.errors import OutreachError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.command("init")(setup_cmd.init)
 app.add_typer(setup_cmd.db_app, name="db")
 app.add_typer(phones_cmd.app, name="phones")
+app.add_typer(leads_cmd.app, name="leads")
 app.add_typer(spintax_cmd.app, name="spintax")
 app.add_typer(simulator_cmd.app, name="simulator")
 

@@ -18,6 +18,8 @@ import phonenumbers
 
 from engine.config_loader import load_dataclass, read_toml
 from engine.errors import ConfigError
+from sequences.config import LeadsSettings, SequenceSettings
+from sequences.definition import Sequence, compile_sequences
 
 DEFAULT_CONFIG_NAME = "config.toml"
 _PHONE_ID = re.compile(r"^(0[1-9]|[1-9][0-9])$")
@@ -65,6 +67,39 @@ class QuotaSettings:
 
     new_contacts_per_day: int = 200
     timezone: str = "UTC"
+    warmup: tuple[int, ...] = (20, 50, 100, 150)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """``[worker]``: how the per-phone actors send, retry and hold a phone's lease.
+
+    ``lease_ttl_s`` and ``send_time_limit_s`` are real seconds (they guard real
+    concurrency); backoffs are virtual seconds, like every other engine duration.
+    """
+
+    lease_ttl_s: float = 90.0
+    send_time_limit_s: float = 60.0
+    max_retries: int = 3
+    min_backoff_s: float = 30.0
+    max_backoff_s: float = 900.0
+    max_inline_wait_s: float = 1.0
+    reconcile_after_s: float = 120.0
+    processes: int = 2
+    threads: int = 4
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """``[scheduler]``: how often due steps move into the phones' queues, and how many.
+
+    Durations are virtual seconds; a pass never runs more often than every 0.2 s real.
+    """
+
+    dispatch_interval_s: float = 5.0
+    queue_ahead_s: float = 300.0
+    max_queued_per_phone: int = 50
+    requeue_after_s: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +141,11 @@ class Settings:
     quota: QuotaSettings = field(default_factory=QuotaSettings)
     phones: tuple[PhoneSettings, ...] = ()
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
+    leads: LeadsSettings = field(default_factory=LeadsSettings)
+    sequences: dict[str, SequenceSettings] = field(default_factory=dict)
     path: Path | None = field(default=None, metadata={"from_file": False})
 
     def phone(self, phone_id: str) -> PhoneSettings:
@@ -156,6 +195,11 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
     )
     validate(settings, str(path))
     return settings
+
+
+def compiled_sequences(settings: Settings) -> dict[str, Sequence]:
+    """The config's sequences, validated and compiled (templates parsed once)."""
+    return compile_sequences(settings.sequences, path=str(settings.path or "config"))
 
 
 def resolve_database_url(url: str, base_dir: Path) -> str:
@@ -218,7 +262,30 @@ def validate(settings: Settings, path: str) -> None:
         raise fail("clock.epoch", "needs a UTC offset, e.g. 2026-01-05T09:00:00Z")
     if not settings.redis.namespace or ":" in settings.redis.namespace:
         raise fail("redis.namespace", "must be a non-empty name without ':'")
+    if any(n <= 0 for n in settings.quota.warmup):
+        raise fail("quota.warmup", "every week's quota must be positive")
+    worker = settings.worker
+    if worker.send_time_limit_s >= worker.lease_ttl_s:
+        raise fail(
+            "worker.send_time_limit_s",
+            f"must be shorter than lease_ttl_s ({worker.lease_ttl_s:g}) so a lease outlives a send",
+        )
+    if worker.max_retries < 0 or worker.min_backoff_s > worker.max_backoff_s:
+        raise fail("worker.max_retries", "retries must be >= 0 and min_backoff_s <= max_backoff_s")
+    if worker.processes < 1 or worker.threads < 1:
+        raise fail("worker.processes", "processes and threads must be at least 1")
+    scheduler = settings.scheduler
+    if min(scheduler.dispatch_interval_s, scheduler.queue_ahead_s, scheduler.requeue_after_s) <= 0:
+        raise fail("scheduler.dispatch_interval_s", "scheduler durations must be positive")
+    if scheduler.max_queued_per_phone < 1:
+        raise fail("scheduler.max_queued_per_phone", "must be at least 1")
+    region = settings.leads.default_region
+    if region is not None and region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise fail(
+            "leads.default_region", f"unknown region {region!r}; use a two-letter code such as RO"
+        )
     _validate_phones(settings.phones, fail)
+    compile_sequences(settings.sequences, path=path)
 
 
 def _validate_phones(

@@ -1,0 +1,121 @@
+"""The enrollment state machine: every move a lead's journey may make, in one place.
+
+::
+
+    pending ──> active ──> active (next step) ──> completed
+       │          │
+       └──────────┴──> replied | opted_out | invalid_number | failed | stopped
+
+An enrollment starts ``pending`` (step 0 not yet sent), becomes ``active`` with its
+first send and stays ``active`` while it advances through the steps. Every end is
+final and carries an :class:`EndReason`; ``completed`` needs at least one send, so
+a pending enrollment can end any way but that one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from engine.models import EnrollmentState
+from sequences.errors import IllegalTransition
+
+__all__ = [
+    "END_STATES",
+    "RUNNING_STATES",
+    "EndReason",
+    "end",
+    "end_state",
+    "transition",
+]
+
+_S = EnrollmentState
+
+RUNNING_STATES: Final = frozenset({_S.PENDING.value, _S.ACTIVE.value})
+"""States of an enrollment that may still send (a lead has at most one)."""
+
+END_STATES: Final = frozenset(
+    {
+        _S.COMPLETED.value,
+        _S.REPLIED.value,
+        _S.OPTED_OUT.value,
+        _S.INVALID_NUMBER.value,
+        _S.FAILED.value,
+        _S.STOPPED.value,
+    }
+)
+"""Final states: nothing moves an enrollment out of one."""
+
+_ALLOWED: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        _S.PENDING.value: frozenset({_S.ACTIVE.value}) | (END_STATES - {_S.COMPLETED.value}),
+        _S.ACTIVE.value: frozenset({_S.ACTIVE.value}) | END_STATES,
+    }
+)
+
+
+class EndReason(StrEnum):
+    """Why an enrollment ended; stored in ``enrollments.end_reason``."""
+
+    SEQUENCE_COMPLETED = "sequence_completed"
+    REPLIED = "replied"
+    OPTED_OUT = "opted_out"
+    INVALID_NUMBER = "invalid_number"
+    PHONE_BANNED = "phone_banned"
+    SEND_FAILED = "send_failed"
+    STOPPED_BY_OPERATOR = "stopped_by_operator"
+    MANUAL_TAKEOVER = "manual_takeover"
+
+
+_END_STATE: Final[Mapping[EndReason, str]] = MappingProxyType(
+    {
+        EndReason.SEQUENCE_COMPLETED: _S.COMPLETED.value,
+        EndReason.REPLIED: _S.REPLIED.value,
+        EndReason.OPTED_OUT: _S.OPTED_OUT.value,
+        EndReason.INVALID_NUMBER: _S.INVALID_NUMBER.value,
+        # The chat lives on the banned number, so its follow-ups cannot move to another
+        # phone: the journey stops (it did not fail; there is nothing to retry).
+        EndReason.PHONE_BANNED: _S.STOPPED.value,
+        EndReason.SEND_FAILED: _S.FAILED.value,
+        EndReason.STOPPED_BY_OPERATOR: _S.STOPPED.value,
+        # A person now talks to the lead; the engine must not write again.
+        EndReason.MANUAL_TAKEOVER: _S.STOPPED.value,
+    }
+)
+
+
+def transition(current: str, target: str) -> str:
+    """``target`` if an enrollment in ``current`` may move there; else :class:`IllegalTransition`.
+
+    ``active -> active`` is the move to the next step.
+    """
+    allowed = _ALLOWED.get(current)
+    if allowed is not None and target in allowed:
+        return target
+    if current in END_STATES:
+        reason = "it has ended, and an end is final"
+    elif current not in RUNNING_STATES:
+        reason = f"{current!r} is not an enrollment state"
+    elif target not in RUNNING_STATES | END_STATES:
+        reason = f"{target!r} is not an enrollment state"
+    elif target == _S.PENDING.value:
+        reason = "an enrollment is pending only until its first send and never returns there"
+    else:  # pending -> completed: the one end a pending enrollment cannot reach
+        reason = "nothing was sent yet, so the sequence cannot be complete"
+    raise IllegalTransition(current, target, reason)
+
+
+def end_state(reason: EndReason) -> str:
+    """The final state an enrollment ending for ``reason`` lands in."""
+    return _END_STATE[reason]
+
+
+def end(current: str, reason: EndReason) -> str:
+    """The final state for ending an enrollment in ``current`` for ``reason``.
+
+    Raises :class:`IllegalTransition` if it has already ended, or for
+    ``sequence_completed`` while still pending.
+    """
+    return transition(current, end_state(reason))

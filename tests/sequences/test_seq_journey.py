@@ -1,0 +1,94 @@
+"""The enrollment state machine: every (from, to) pair, and every end with its reason."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from engine.errors import OutreachError
+from engine.models import EnrollmentState
+from sequences import END_STATES, RUNNING_STATES, EndReason, IllegalTransition, end, end_state
+from sequences import transition as move
+
+STATES = [state.value for state in EnrollmentState]
+ALLOWED = {
+    ("pending", "active"),
+    ("pending", "replied"),
+    ("pending", "opted_out"),
+    ("pending", "invalid_number"),
+    ("pending", "failed"),
+    ("pending", "stopped"),
+    ("active", "active"),
+    ("active", "completed"),
+    ("active", "replied"),
+    ("active", "opted_out"),
+    ("active", "invalid_number"),
+    ("active", "failed"),
+    ("active", "stopped"),
+}
+
+
+def test_the_states_partition_the_model() -> None:
+    assert set(STATES) == RUNNING_STATES | END_STATES
+    assert not RUNNING_STATES & END_STATES
+    assert {"pending", "active"} == RUNNING_STATES
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(STATES, STATES)))
+def test_every_pair(current: str, target: str) -> None:
+    if (current, target) in ALLOWED:
+        assert move(current, target) == target
+        return
+    with pytest.raises(IllegalTransition) as caught:
+        move(current, target)
+    assert (caught.value.current, caught.value.target) == (current, target)
+    assert isinstance(caught.value, OutreachError)
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "reason"),
+    [
+        ("completed", "active", "final"),
+        ("replied", "replied", "final"),
+        ("pending", "completed", "nothing was sent"),
+        ("active", "pending", "never returns"),
+        ("pending", "pending", "never returns"),
+        ("paused", "active", "'paused' is not an enrollment state"),
+        ("active", "done", "'done' is not an enrollment state"),
+    ],
+)
+def test_refusals_say_why(current: str, target: str, reason: str) -> None:
+    with pytest.raises(IllegalTransition, match=reason):
+        move(current, target)
+
+
+@pytest.mark.parametrize(
+    ("reason", "state"),
+    [
+        (EndReason.SEQUENCE_COMPLETED, "completed"),
+        (EndReason.REPLIED, "replied"),
+        (EndReason.OPTED_OUT, "opted_out"),
+        (EndReason.INVALID_NUMBER, "invalid_number"),
+        (EndReason.PHONE_BANNED, "stopped"),
+        (EndReason.SEND_FAILED, "failed"),
+        (EndReason.STOPPED_BY_OPERATOR, "stopped"),
+        (EndReason.MANUAL_TAKEOVER, "stopped"),
+    ],
+)
+def test_every_reason_ends_in_a_final_state(reason: EndReason, state: str) -> None:
+    assert end_state(reason) == state
+    assert end("active", reason) == state
+
+
+def test_every_end_state_has_a_reason() -> None:
+    assert {end_state(reason) for reason in EndReason} == END_STATES
+
+
+@pytest.mark.parametrize(("current", "reason"), list(itertools.product(STATES, EndReason)))
+def test_ending_follows_the_transitions(current: str, reason: EndReason) -> None:
+    if (current, end_state(reason)) in ALLOWED:
+        assert end(current, reason) == end_state(reason)
+    else:
+        with pytest.raises(IllegalTransition):
+            end(current, reason)
