@@ -13,7 +13,15 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError
 
-from cli import leads_cmd, phones_cmd, setup_cmd, simulator_cmd, spintax_cmd
+from cli import (
+    dlq_cmd,
+    leads_cmd,
+    phones_cmd,
+    setup_cmd,
+    simulator_cmd,
+    spintax_cmd,
+    worker_cmd,
+)
 from cli.context import error_console
 from engine.errors import OutreachError
 
@@ -27,6 +35,10 @@ app = typer.Typer(
 app.command("init")(setup_cmd.init)
 app.add_typer(setup_cmd.db_app, name="db")
 app.add_typer(phones_cmd.app, name="phones")
+app.command("worker")(worker_cmd.worker)
+app.command("dispatch")(worker_cmd.dispatch)
+app.command("scheduler")(worker_cmd.scheduler)
+app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(leads_cmd.app, name="leads")
 app.add_typer(spintax_cmd.app, name="spintax")
 app.add_typer(simulator_cmd.app, name="simulator")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load
-from engine.runtime import build_clock, build_database, quota_day
+from engine.errors import OutreachError
+from engine.models import Phone, PhoneState
+from engine.runtime import build_clock, build_database
 from phones import phone_rows, sync_phones
+from phones.quota import quota_day
 
 app = typer.Typer(help="See and manage the sending phones.", no_args_is_help=True)
 
@@ -28,15 +32,21 @@ def list_phones(config: ConfigOption = None) -> None:
     finally:
         database.dispose()
     table = Table(title=f"{len(rows)} phones", title_justify="left")
-    for name in ("id", "number", "state", "today / quota", "last send"):
-        table.add_column(name, justify="right" if name == "today / quota" else "left")
+    numeric = {"today / quota", "queued", "sent", "failures"}
+    columns = ("id", "number", "state", "today / quota", "queued", "next send", "last send")
+    for name in (*columns, "sent", "failures"):
+        table.add_column(name, justify="right" if name in numeric else "left")
     for row in rows:
         table.add_row(
             row.id,
             row.phone,
             _state(row.state),
             f"{row.used_today} / {row.quota_today}",
+            str(row.queued),
+            _until(row.next_send_at, now),
             _ago(row.last_send_at, now),
+            str(row.sent_total),
+            str(row.failures_total),
         )
     console().print(table)
 
@@ -46,11 +56,55 @@ def _state(state: str) -> str:
     return f"[{colour.get(state, 'white')}]{state}[/]"
 
 
+def _until(moment: datetime | None, now: datetime) -> str:
+    if moment is None or moment <= now:
+        return "now"
+    return "in " + _span(int((moment - now).total_seconds()))
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
 def _ago(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "never"
-    seconds = int((now - moment).total_seconds())
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{max(seconds, 0)}s ago"
+    return _span(int((now - moment).total_seconds())) + " ago"
+
+
+def _set_state(config: ConfigOption, phone_id: str, state: str, expect: tuple[str, ...]) -> None:
+    settings = load(config)
+    try:
+        settings.phone(phone_id)
+    except KeyError:
+        raise OutreachError(f"no phone {phone_id!r} in the config") from None
+    database = build_database(settings)
+    now = build_clock(settings).now()
+    with database.session() as session:
+        sync_phones(session, settings.phones)
+        phone = session.get(Phone, phone_id)
+        if phone is None or phone.state not in expect:
+            current = phone.state if phone else "unknown"
+            raise OutreachError(f"phone {phone_id} is {current}; nothing to do")
+        phone.state, phone.state_reason, phone.state_changed_at = state, "operator", now
+        session.add(phone)
+    console().print(f"phone {phone_id} is {state}")
+
+
+@app.command("pause")
+def pause(
+    phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
+) -> None:
+    """Stop a phone from sending; its queued messages wait (they are not lost)."""
+    _set_state(config, phone_id, PhoneState.PAUSED, (PhoneState.ACTIVE, PhoneState.OFFLINE))
+
+
+@app.command("resume")
+def resume(
+    phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
+) -> None:
+    """Let a paused phone send again."""
+    _set_state(config, phone_id, PhoneState.ACTIVE, (PhoneState.PAUSED,))

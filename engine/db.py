@@ -8,6 +8,7 @@ serves production and the multi-process tests. Sessions are handed out by a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,7 +45,10 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it would cost a round trip per checkout. After a database restart
+    # the first statement on a dead connection fails, SQLAlchemy drops the whole pool,
+    # and the caller's retry (Dramatiq, the next scheduler pass) reconnects.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -56,12 +60,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class RoundTrips:
+    """Counts the database round trips of one engine: statements, BEGINs and COMMITs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        event.listen(engine, "before_cursor_execute", self._hit)
+        for name in ("begin", "commit", "rollback"):
+            event.listen(engine, name, self._transaction)
+
+    def _hit(self, *_: Any, **__: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+    def _transaction(self, connection: Any) -> None:
+        # In autocommit mode SQLAlchemy still fires these, but nothing is sent.
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            self._hit()
+
+    def take(self) -> int:
+        """The count so far, reset to zero."""
+        with self._lock:
+            count, self.count = self.count, 0
+            return count
+
+
 class Database:
     """The database one process talks to: an engine and a source of sessions."""
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, count_round_trips: bool = False) -> None:
         self.url = url
         self.engine = create_db_engine(url, pool_size=pool_size)
+        self.round_trips = RoundTrips(self.engine) if count_round_trips else None
 
     @property
     def dialect(self) -> str:

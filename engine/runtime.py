@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+import redis
 
 from engine.clock import SystemClock
 from engine.db import Database
+from engine.errors import ConfigError, ServiceUnavailableError
 from engine.settings import Settings
+from engine.timelinesai import CallBudget, RedisRateLimiter, TimelinesAIClient
 
 
 def build_clock(settings: Settings) -> SystemClock:
@@ -15,11 +16,49 @@ def build_clock(settings: Settings) -> SystemClock:
     return SystemClock(speed=settings.clock.speed, epoch=settings.clock.epoch)
 
 
-def build_database(settings: Settings, *, pool_size: int = 5) -> Database:
+def build_database(
+    settings: Settings, *, pool_size: int = 5, count_round_trips: bool = False
+) -> Database:
     """The database of ``settings`` (not migrated: see :meth:`Database.upgrade`)."""
-    return Database(settings.database.url, pool_size=pool_size)
+    return Database(settings.database.url, pool_size=pool_size, count_round_trips=count_round_trips)
 
 
-def quota_day(moment: datetime, timezone: str) -> date:
-    """The local day (in the quota's ``timezone``) that ``moment`` falls on."""
-    return moment.astimezone(ZoneInfo(timezone)).date()
+def build_redis(settings: Settings) -> redis.Redis:
+    """A Redis client for the configured URL; fails with one line when Redis is down."""
+    client = redis.Redis.from_url(
+        settings.redis.url, socket_connect_timeout=5, health_check_interval=30
+    )
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        client.close()
+        raise ServiceUnavailableError(
+            f"Redis at {settings.redis.url} is not reachable ({error}); start it, e.g. "
+            "`redis-server --daemonize yes --bind 127.0.0.1 --port 6379`"
+        ) from None
+    return client
+
+
+def build_client(
+    settings: Settings, client: redis.Redis, *, max_wait_s: float = 30.0
+) -> TimelinesAIClient:
+    """The TimelinesAI client with the workspace-wide rate limiter and the month's budget."""
+    token = settings.timelinesai.token
+    if not token:
+        raise ConfigError("TIMELINESAI_TOKEN is not set; export your workspace token")
+    tl = settings.timelinesai
+    return TimelinesAIClient(
+        tl.base_url,
+        token,
+        timeout_s=tl.timeout_s,
+        retry_total_s=tl.retry_total_s,
+        limiter=RedisRateLimiter(
+            client,
+            namespace=settings.redis.namespace,
+            requests_per_minute=tl.requests_per_minute,
+            max_wait_s=max_wait_s,
+        ),
+        budget=CallBudget(
+            client, namespace=settings.redis.namespace, monthly_call_budget=tl.monthly_call_budget
+        ),
+    )

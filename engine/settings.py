@@ -100,6 +100,14 @@ class SchedulerSettings:
     queue_ahead_s: float = 300.0
     max_queued_per_phone: int = 50
     requeue_after_s: float = 1800.0
+    banned_phone_grace_s: float = 7 * 86_400.0
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]``: where alerts go besides the alerts table and the log."""
+
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,7 @@ class Settings:
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
     leads: LeadsSettings = field(default_factory=LeadsSettings)
     sequences: dict[str, SequenceSettings] = field(default_factory=dict)
@@ -277,6 +286,9 @@ def validate(settings: Settings, path: str) -> None:
     scheduler = settings.scheduler
     if min(scheduler.dispatch_interval_s, scheduler.queue_ahead_s, scheduler.requeue_after_s) <= 0:
         raise fail("scheduler.dispatch_interval_s", "scheduler durations must be positive")
+    url = settings.alerts.webhook_url
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise fail("alerts.webhook_url", "must be an http(s) URL")
     if scheduler.max_queued_per_phone < 1:
         raise fail("scheduler.max_queued_per_phone", "must be at least 1")
     region = settings.leads.default_region

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from engine.models import Phone, QuotaUsage
+from engine.models import Enrollment, Phone, QuotaUsage, StepState
 from engine.settings import PhoneSettings, Settings
 
 
@@ -43,6 +43,7 @@ class PhoneRow:
     last_send_at: datetime | None
     sent_total: int
     failures_total: int
+    queued: int = 0
 
 
 def phone_rows(session: Session, settings: Settings, today: date) -> list[PhoneRow]:
@@ -52,6 +53,15 @@ def phone_rows(session: Session, settings: Settings, today: date) -> list[PhoneR
         usage.phone_id: usage.used
         for usage in session.exec(select(QuotaUsage).where(col(QuotaUsage.day) == today))
     }
+    # Queue depth from the database: what the dispatcher handed the phone and it has
+    # not sent yet (true even if Redis was flushed; the dispatcher requeues it).
+    queued = dict(
+        session.exec(
+            select(Enrollment.phone_id, func.count())
+            .where(col(Enrollment.step_state).in_([StepState.QUEUED, StepState.SENDING]))
+            .group_by(col(Enrollment.phone_id))
+        ).all()
+    )
     rows = []
     for phone in sorted(settings.phones, key=lambda p: p.id):
         state = states.get(phone.id)
@@ -66,6 +76,7 @@ def phone_rows(session: Session, settings: Settings, today: date) -> list[PhoneR
                 last_send_at=state.last_send_at if state else None,
                 sent_total=state.sent_total if state else 0,
                 failures_total=state.failures_total if state else 0,
+                queued=int(queued.get(phone.id, 0)),
             )
         )
     return rows

@@ -76,8 +76,8 @@ _END_STATE: Final[Mapping[EndReason, str]] = MappingProxyType(
         EndReason.OPTED_OUT: _S.OPTED_OUT.value,
         EndReason.INVALID_NUMBER: _S.INVALID_NUMBER.value,
         # The chat lives on the banned number, so its follow-ups cannot move to another
-        # phone: the journey stops (it did not fail; there is nothing to retry).
-        EndReason.PHONE_BANNED: _S.STOPPED.value,
+        # phone: once the number has not come back for a while, the journey has failed.
+        EndReason.PHONE_BANNED: _S.FAILED.value,
         EndReason.SEND_FAILED: _S.FAILED.value,
         EndReason.STOPPED_BY_OPERATOR: _S.STOPPED.value,
         # A person now talks to the lead; the engine must not write again.

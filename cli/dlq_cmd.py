@@ -1,0 +1,57 @@
+"""``outreach dlq ...``: failed sends, shown and retried."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.context import ConfigOption, console, load
+from engine.deadletters import list_dead_letters, retry_dead_letters
+from engine.errors import OutreachError
+from engine.redact import mask_phone
+from engine.runtime import build_clock, build_database
+
+app = typer.Typer(help="Failed sends: list them and send them again.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(
+    config: ConfigOption = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many.", min=1)] = 200,
+) -> None:
+    """Show steps whose send failed for good, newest first."""
+    database = build_database(load(config))
+    with database.engine.begin() as connection:
+        letters = list_dead_letters(connection, limit=limit)
+    table = Table(title=f"{len(letters)} dead letters", title_justify="left")
+    for column in ("id", "sequence", "step", "lead", "phone", "tries", "error"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            str(letter.enrollment_id),
+            letter.sequence,
+            str(letter.step),
+            mask_phone(letter.lead_phone),
+            letter.phone_id or "-",
+            str(letter.attempts),
+            (letter.error or "")[:80],
+        )
+    console().print(table)
+
+
+@app.command("retry")
+def retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Enrollment ids to retry.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Retry every dead letter.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Send failed steps again (through the same pacing, quota and lease)."""
+    if not ids and not all_:
+        raise OutreachError("name enrollment ids to retry, or pass --all")
+    settings = load(config)
+    database = build_database(settings)
+    with database.engine.begin() as connection:
+        count = retry_dead_letters(connection, build_clock(settings).now(), None if all_ else ids)
+    console().print(f"{count} step(s) due again; the dispatcher will send them")

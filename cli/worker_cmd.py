@@ -1,0 +1,91 @@
+"""``outreach worker``, ``outreach dispatch``, ``outreach scheduler``: the running engine."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.context import ConfigOption, console, load
+from engine.dispatcher import Dispatcher
+from engine.queues import build_broker, declare_actors
+from engine.runtime import build_clock, build_database, build_redis
+from engine.settings import Settings, compiled_sequences, find_config
+from engine.worker import select_queues, supervise
+from phones import sync_phones
+
+
+def worker(
+    config: ConfigOption = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(help="Worker processes. Default: worker.processes in the config.", min=1),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="Threads per process. Default: worker.threads in the config.", min=1),
+    ] = None,
+    phones: Annotated[
+        str | None, typer.Option(help="Only these phones' queues, e.g. 01,02. Default: all.")
+    ] = None,
+) -> None:
+    """Send messages: consume the phones' queues until SIGTERM or Ctrl-C.
+
+    Run as many as you like, on any hosts, against the same Redis and database.
+    """
+    settings = load(config)
+    build_redis(settings).close()  # fail fast, in one line, when Redis is down
+    build_database(settings).require_current()
+    queues = select_queues(settings, phones.split(",") if phones else None)
+    with build_database(settings).session() as session:
+        sync_phones(session, settings.phones)
+    processes = processes or settings.worker.processes
+    threads = threads or settings.worker.threads
+    console().print(f"worker: {processes} processes x {threads} threads on {len(queues)} queues")
+    path = find_config(config, os.environ)
+    raise typer.Exit(supervise(Path(path), dict(os.environ), queues, processes, threads))
+
+
+def _dispatcher(settings: Settings) -> Dispatcher:
+    build_redis(settings).close()
+    database = build_database(settings)
+    database.require_current()
+    with database.session() as session:
+        sync_phones(session, settings.phones)
+    broker = build_broker(settings)
+    actors = declare_actors(broker, settings, _not_here)
+    return Dispatcher(settings, compiled_sequences(settings), database, actors.enqueue)
+
+
+def _not_here(*_: object) -> None:
+    raise RuntimeError("this process only enqueues; sends run in `outreach worker`")
+
+
+def dispatch(config: ConfigOption = None) -> None:
+    """Run one dispatcher pass: move due steps into the phones' queues."""
+    settings = load(config)
+    report = _dispatcher(settings).run_once(build_clock(settings).now())
+    console().print(
+        f"dispatched {report.first_messages} first messages and {report.followups} follow-ups; "
+        f"{report.deferred_to_window} wait for their send window, "
+        f"{report.requeued_lost} lost sends requeued, {report.reconciling} sent to reconciliation"
+    )
+
+
+def scheduler(config: ConfigOption = None) -> None:
+    """Run the dispatcher every scheduler.dispatch_interval_s until SIGTERM or Ctrl-C."""
+    settings = load(config)
+    dispatcher = _dispatcher(settings)
+    clock = build_clock(settings)
+    interval_s = max(0.2, clock.real_seconds(settings.scheduler.dispatch_interval_s))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    console().print(f"scheduler: dispatching every {interval_s:.2f} s")
+    while not stop.is_set():
+        dispatcher.run_once(clock.now())
+        stop.wait(interval_s)

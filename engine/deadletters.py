@@ -1,0 +1,62 @@
+"""Dead letters: steps whose send failed for good, where a person can see and retry them.
+
+A step lands here (``step_state = 'failed'``) after its retries are used up or on a
+permanent error such as a too-large attachment. The database is the record, so
+nothing is lost if Redis is; ``retry`` makes the step due again and it goes out
+through the same invariants as any other send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from engine.models import EnrollmentState, StepState
+from engine.sending.store import E, L
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One failed step."""
+
+    enrollment_id: int
+    sequence: str
+    step: int
+    lead_phone: str
+    phone_id: str | None
+    attempts: int
+    error: str | None
+    failed_at: datetime
+
+
+def list_dead_letters(connection: Connection, *, limit: int = 200) -> list[DeadLetter]:
+    """Failed steps of running enrollments, newest first."""
+    rows = connection.execute(
+        select(
+            E.c.id, E.c.sequence, E.c.step, L.c.phone, E.c.phone_id, E.c.attempts,
+            E.c.last_error, E.c.updated_at,
+        )
+        .select_from(E.join(L, L.c.id == E.c.lead_id))
+        .where(E.c.step_state == StepState.FAILED, E.c.state.in_(_RUNNING))
+        .order_by(E.c.updated_at.desc(), E.c.id)
+        .limit(limit)
+    ).all()  # fmt: skip
+    return [DeadLetter(*row) for row in rows]
+
+
+def retry_dead_letters(connection: Connection, now: datetime, ids: list[int] | None = None) -> int:
+    """Make failed steps due again (all of them when ``ids`` is ``None``); returns how many."""
+    condition = [E.c.step_state == StepState.FAILED, E.c.state.in_(_RUNNING)]
+    if ids is not None:
+        condition.append(E.c.id.in_(ids))
+    result = connection.execute(
+        update(E)
+        .where(*condition)
+        .values(step_state=StepState.DUE, due_at=now, queued_at=None, attempts=0, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
+_RUNNING = (EnrollmentState.PENDING, EnrollmentState.ACTIVE)

@@ -1,0 +1,59 @@
+"""The workspace-wide stop on sending (a refused token, the month's API budget spent).
+
+A tripped halt lasts ``ttl_s`` real seconds, then one send probes the API again: a
+fixed token resumes sending by itself, a still-bad one trips the halt again.
+Kept in Redis so every worker sees it; losing it costs one probing send.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import Protocol
+
+import redis
+
+
+class SendingHalt(Protocol):
+    """Whether sending is stopped for the whole workspace."""
+
+    def trip(self, now: datetime) -> None:
+        """Stop all sending for a while."""
+        ...
+
+    def active(self) -> bool:
+        """True while sending is stopped."""
+        ...
+
+
+class RedisHalt:
+    """The halt as one Redis key with a TTL: ``<namespace>:halt``."""
+
+    def __init__(self, client: redis.Redis, *, namespace: str, ttl_s: float) -> None:
+        self._client = client
+        self._key = f"{namespace}:halt"
+        self._ttl_ms = max(1, int(ttl_s * 1000))
+
+    def trip(self, now: datetime) -> None:
+        self._client.set(self._key, now.isoformat(), px=self._ttl_ms)
+
+    def active(self) -> bool:
+        return bool(self._client.exists(self._key))
+
+
+class MemoryHalt:
+    """The halt inside one process, for tests."""
+
+    def __init__(self, ttl_s: float = 300.0) -> None:
+        self._ttl_s = ttl_s
+        self._until = 0.0
+        self._lock = threading.Lock()
+
+    def trip(self, now: datetime) -> None:
+        with self._lock:
+            self._until = time.monotonic() + self._ttl_s
+
+    def active(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._until

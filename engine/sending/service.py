@@ -1,0 +1,494 @@
+"""One send, start to finish, under the phone's lease (design flow step 4).
+
+Take the lease; re-read the enrollment, step, campaign and phone; check the send
+window and pacing; take a unit of quota for a first message; render; move the step
+``queued -> sending``; call TimelinesAI; record the message, schedule the next step
+and pace the phone; release the lease. Every failure becomes a state (design
+"Failures become states"); transient API errors are re-raised for Dramatiq's
+retries after the step is put back to ``queued``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Connection
+
+from engine.alerts import AlertSink, NoAlerts
+from engine.clock import Clock
+from engine.db import Database
+from engine.models import EnrollmentState, PhoneState, StepState
+from engine.redact import mask_phone
+from engine.sending import store
+from engine.sending.halt import SendingHalt
+from engine.sending.outcome import Done, Outcome, PutBack
+from engine.sending.reconcile import Reconciler
+from engine.settings import Settings
+from engine.timelinesai import (
+    AccountBanned,
+    BadToken,
+    CallBudgetExhausted,
+    ChatNotFound,
+    Forbidden,
+    InvalidRecipient,
+    PayloadTooLarge,
+    PermanentError,
+    SendOutcomeUnknown,
+    TimelinesAIClient,
+    TimelinesAIError,
+    UnexpectedResponse,
+)
+from phones.lease import Lease
+from phones.pacing import next_send_at, should_put_back, wait_s
+from phones.quota import daily_quota, quota_day
+from sequences import Sequence, choose_variant, is_open, lead_timezone, next_due, next_open
+from spintax import MissingVariableError
+
+log = logging.getLogger("outreach.send")
+
+RUNNING = (EnrollmentState.PENDING, EnrollmentState.ACTIVE)
+LEASE_POLL_S = 0.004  # real seconds between two tries for a busy lease
+LEASE_POLL_MAX_S = 0.25  # real seconds a thread may wait for a busy lease
+
+
+@dataclass
+class Sender:
+    """Sends the steps of enrollments; one instance per worker process, shared by threads."""
+
+    settings: Settings
+    sequences: Mapping[str, Sequence]
+    database: Database
+    client: TimelinesAIClient
+    lease: Lease
+    clock: Clock
+    halt: SendingHalt
+    rng: random.Random
+    alerts: AlertSink = field(default_factory=NoAlerts)
+
+    def __post_init__(self) -> None:
+        self.reconciler = Reconciler(self.client, self.settings)
+
+    # The entry point ---------------------------------------------------------------
+
+    def send(
+        self,
+        enrollment_id: int,
+        step: int,
+        phone_id: str,
+        *,
+        dispatch_id: int = 0,
+        last_try: bool = False,
+    ) -> Outcome:
+        """Try to send ``step`` of the enrollment from ``phone_id``; see the module doc.
+
+        ``dispatch_id`` identifies the dispatch that queued the message: a message
+        from an older dispatch of the same step (requeued after a loss) is dropped.
+        """
+        token = self._acquire(phone_id)
+        if token is None:
+            # Another send of this phone is in flight; it will pace the phone after it.
+            return PutBack(self._busy_delay_s(), "phone busy")
+        try:
+            return self._send_leased(enrollment_id, step, phone_id, dispatch_id, last_try=last_try)
+        finally:
+            if not self.lease.release(phone_id, token):
+                log.warning("lease of phone %s expired during a send", phone_id)
+
+    def _acquire(self, phone_id: str) -> str | None:
+        """Take the phone's lease, waiting for it only when that is cheap.
+
+        When the phone's shortest gap is long in real time (production pacing), a busy
+        lease means the phone cannot send for a while anyway: give up at once and put
+        the message back. When it is short (a sped-up clock, zero jitter), the holder
+        finishes in milliseconds: poll briefly rather than pay a trip through the queue.
+        """
+        token = self.lease.acquire(phone_id)
+        gap_real_s = self.clock.real_seconds(self.settings.pacing.jitter_min_s)
+        if token is not None or gap_real_s > self.settings.worker.max_inline_wait_s:
+            return token
+        deadline = time.monotonic() + min(self.settings.worker.max_inline_wait_s, LEASE_POLL_MAX_S)
+        while token is None and time.monotonic() < deadline:
+            time.sleep(LEASE_POLL_S * (0.5 + self.rng.random()))
+            token = self.lease.acquire(phone_id)
+        return token
+
+    def _busy_delay_s(self) -> float:
+        floor_s = 0.05 * self.clock.speed  # at least 50 ms real, so a busy phone never spins
+        return max(self.settings.pacing.jitter_min_s, floor_s)
+
+    # Under the lease ----------------------------------------------------------------
+
+    def _send_leased(
+        self, enrollment_id: int, step: int, phone_id: str, dispatch_id: int, *, last_try: bool
+    ) -> Outcome:
+        now = self.clock.now()
+        with self._statement() as connection:
+            item = store.load(connection, enrollment_id)
+        stale = self._stale_reason(item, step, phone_id, dispatch_id)
+        if stale is not None or item is None:
+            return Done(stale or "gone")
+        sequence = self.sequences.get(item.sequence)
+        if sequence is None:
+            self._end(
+                item,
+                EnrollmentState.FAILED,
+                "unknown_sequence",
+                f"no sequence {item.sequence!r} in the config",
+            )
+            return Done("unknown sequence")
+        if item.step_state == StepState.SENDING:
+            outcome = self._reconcile(item, sequence, now)
+            if outcome is not None:
+                return outcome
+        hold = self._hold_reason(item, now)
+        if hold is not None:
+            return self._back_to_due(item, now, hold, release_phone=hold == "phone not active")
+        zone = lead_timezone(
+            sequence.timezone, item.lead_timezone, item.lead_phone, self.settings.quota.timezone
+        )
+        if not is_open(sequence.window, zone, now):
+            opening = next_open(sequence.window, zone, now)
+            return self._back_to_due(item, now, "outside the send window", due_at=opening)
+        wait = wait_s(item.next_send_at, now)
+        if wait > 0:
+            if should_put_back(wait, self.clock.speed, self.settings.worker.max_inline_wait_s):
+                return PutBack(wait, "pacing")
+            self.clock.sleep(wait)
+            now = self.clock.now()
+        return self._send_now(item, sequence, zone, now, last_try=last_try)
+
+    def _stale_reason(
+        self, item: store.WorkItem | None, step: int, phone_id: str, dispatch_id: int
+    ) -> str | None:
+        if item is None:
+            return "enrollment gone"
+        if item.state not in RUNNING:
+            return f"enrollment {item.state}"
+        if item.step != step:
+            return "step already moved on"
+        if item.phone_id != phone_id:
+            return "enrollment moved to another phone"
+        if item.step_state not in (StepState.QUEUED, StepState.SENDING):
+            return f"step is {item.step_state}"
+        if dispatch_id and dispatch_id != store.dispatch_id(item.queued_at):
+            return "superseded by a newer dispatch"
+        return None
+
+    def _hold_reason(self, item: store.WorkItem, now: datetime) -> str | None:
+        if item.campaign_state is not None and item.campaign_state != "active":
+            return f"campaign {item.campaign_state}"
+        if item.phone_state != PhoneState.ACTIVE:
+            return "phone not active"
+        if self.halt.active():
+            return "sending halted: TimelinesAI token refused"
+        return None
+
+    # The send ------------------------------------------------------------------------
+
+    def _send_now(
+        self, item: store.WorkItem, sequence: Sequence, zone: str, now: datetime, *, last_try: bool
+    ) -> Outcome:
+        phone_id = item.phone_id or ""
+        first = item.step == 0
+        day = quota_day(now, self.settings.quota.timezone)
+        step_def = sequence.steps[item.step]
+        variant = choose_variant(item.enrollment_id, item.step, len(step_def.templates))
+        try:
+            rendered = step_def.templates[variant].render(
+                item.lead_variables, seed=f"{item.enrollment_id}:{item.step}"
+            )
+        except MissingVariableError as error:
+            self._end(item, EnrollmentState.FAILED, "missing_variable", str(error))
+            return Done("missing variable")
+        quota = (phone_id, day, self._quota(phone_id, day)) if first else None
+        with self._statement() as connection:
+            claim = store.claim_sending(connection, item.enrollment_id, item.step, now, quota)
+        if not claim.claimed:
+            return Done("step claimed by another send")
+        if not claim.quota_taken:
+            # Over quota: wait for the dispatcher to pick another phone or the next day.
+            return self._back_to_due(
+                item, now, "phone quota used up", release_phone=True, from_state=StepState.SENDING
+            )
+        try:
+            sent = self._call_api(item, rendered.text)
+        except (SendOutcomeUnknown, UnexpectedResponse) as error:
+            # The request may have reached TimelinesAI: reconcile, never resend blindly.
+            log.warning(
+                "send of enrollment %s step %s: outcome unknown (%s)",
+                item.enrollment_id,
+                item.step,
+                error,
+            )
+            self._pace(phone_id, now, sent=False)
+            return PutBack(self.settings.worker.reconcile_after_s, "outcome unknown: reconcile")
+        except TimelinesAIError as error:
+            return self._failed(item, error, now, day, first=first, last_try=last_try)
+        done = self.clock.now()
+        with self._statement() as connection:
+            store.record_sent(
+                connection,
+                item=item,
+                message_uid=sent.message_uid,
+                text_sent=rendered.text,
+                template_variant=variant,
+                variant_id=rendered.variant_id,
+                chat_id=sent.chat_id,
+                now=done,
+                next_due=self._next_due(sequence, item.step, zone, done),
+                next_send_at=self._next_send_at(done),
+            )
+        log.info(
+            "sent step %s of enrollment %s to %s from phone %s",
+            item.step, item.enrollment_id, mask_phone(item.lead_phone), phone_id,
+        )  # fmt: skip
+        return Done("sent")
+
+    def _call_api(self, item: store.WorkItem, text: str) -> _Sent:
+        from_phone = item.from_phone or ""
+        if item.chat_id is not None:
+            try:
+                reply = self.client.send_to_chat(item.chat_id, text=text)
+                return _Sent(reply.message_uid, item.chat_id)
+            except ChatNotFound:
+                log.info("chat %s is gone; sending by phone number", item.chat_id)
+        reply = self.client.send_message(phone=item.lead_phone, text=text, from_phone=from_phone)
+        return _Sent(reply.message_uid, None)
+
+    def _failed(
+        self,
+        item: store.WorkItem,
+        error: TimelinesAIError,
+        now: datetime,
+        day: date,
+        *,
+        first: bool,
+        last_try: bool,
+    ) -> Outcome:
+        phone_id = item.phone_id or ""
+        with self.database.engine.begin() as connection:
+            store.pace_phone(
+                connection, phone_id, now=now, next_send_at=self._next_send_at(now), sent=False
+            )
+            if first:
+                store.give_back_quota(connection, phone_id, day)
+        if isinstance(error, InvalidRecipient):
+            return self._invalid_recipient(item, error, now)
+        if isinstance(error, (AccountBanned, Forbidden)) and not isinstance(error, BadToken):
+            state = PhoneState.BANNED if isinstance(error, AccountBanned) else PhoneState.PAUSED
+            self._phone_down(phone_id, state, str(error), now)
+            return self._back_to_due(
+                item, now, f"phone {state}", release_phone=True, from_state=StepState.SENDING
+            )
+        if isinstance(error, BadToken):
+            self.halt.trip(now)
+            self._alert(
+                "bad_token",
+                "TimelinesAI refused the token: all sending stopped until it works",
+                now,
+            )
+            return self._back_to_due(item, now, "bad token", from_state=StepState.SENDING)
+        if isinstance(error, CallBudgetExhausted):
+            self.halt.trip(now)
+            self._alert("call_budget", "the month's TimelinesAI call budget is used up", now)
+            return self._back_to_due(item, now, "call budget used up", from_state=StepState.SENDING)
+        if isinstance(error, (PayloadTooLarge, PermanentError)):
+            return self._dead_letter(item, error, now)
+        # Transient: the message certainly did not go out; back to queued for a retry.
+        if last_try:
+            return self._dead_letter(item, error, now)
+        with self.database.engine.begin() as connection:
+            store.set_step(
+                connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,
+                step_state=StepState.QUEUED, last_error=str(error)[:500],
+            )  # fmt: skip
+        raise error
+
+    def _invalid_recipient(
+        self, item: store.WorkItem, error: InvalidRecipient, now: datetime
+    ) -> Outcome:
+        # The same 400 comes back when our sending account is disconnected: check it first.
+        if not self.reconciler.account_connected(item.from_phone or ""):
+            self._phone_down(item.phone_id or "", PhoneState.OFFLINE, "account disconnected", now)
+            return self._back_to_due(
+                item,
+                now,
+                "phone offline",
+                release_phone=item.step == 0,
+                from_state=StepState.SENDING,
+            )
+        self._end(item, EnrollmentState.INVALID_NUMBER, "invalid_number", str(error))
+        return Done("invalid number")
+
+    def _dead_letter(self, item: store.WorkItem, error: TimelinesAIError, now: datetime) -> Outcome:
+        with self.database.engine.begin() as connection:
+            store.set_step(
+                connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,
+                step_state=StepState.FAILED, last_error=f"{type(error).__name__}: {error}"[:500],
+            )  # fmt: skip
+        self._alert(
+            "dead_letter",
+            f"enrollment {item.enrollment_id} step {item.step} failed: {type(error).__name__}",
+            now,
+            phone_id=item.phone_id,
+            severity="warning",
+            details={"error": str(error)[:500]},
+        )
+        return Done("dead letter")
+
+    # Reconciliation -------------------------------------------------------------------
+
+    def _reconcile(self, item: store.WorkItem, sequence: Sequence, now: datetime) -> Outcome | None:
+        """A step left in ``sending``: did it go out? ``None`` means send it again now."""
+        with self.database.engine.begin() as connection:
+            if store.find_sent_message(connection, item.enrollment_id, item.step) is not None:
+                return Done("already recorded")
+        started = item.sending_at or now
+        step_def = sequence.steps[item.step]
+        variant = choose_variant(item.enrollment_id, item.step, len(step_def.templates))
+        try:
+            text = (
+                step_def.templates[variant]
+                .render(item.lead_variables, seed=f"{item.enrollment_id}:{item.step}")
+                .text
+            )
+        except MissingVariableError:
+            text = None
+        try:
+            found = self.reconciler.find_sent(item, started, text)
+        except TimelinesAIError:
+            return PutBack(
+                self.settings.worker.reconcile_after_s, "reconcile: TimelinesAI unavailable"
+            )
+        if found is not None:
+            zone = lead_timezone(
+                sequence.timezone, item.lead_timezone, item.lead_phone, self.settings.quota.timezone
+            )
+            with self.database.engine.begin() as connection:
+                store.record_sent(
+                    connection, item=item, message_uid=found.uid, text_sent=found.text or "",
+                    template_variant=variant, variant_id="reconciled", chat_id=found.chat_id,
+                    now=found.timestamp or now,
+                    next_due=self._next_due(sequence, item.step, zone, now),
+                    next_send_at=self._next_send_at(now),
+                )  # fmt: skip
+            return Done("reconciled: it had been sent")
+        waited = (now - started).total_seconds()
+        if waited < self.settings.worker.reconcile_after_s:
+            return PutBack(self.settings.worker.reconcile_after_s - waited, "reconcile later")
+        # Not in the chat history long after the attempt: it never went out.
+        with self.database.engine.begin() as connection:
+            store.set_step(
+                connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,
+                step_state=StepState.QUEUED,
+            )  # fmt: skip
+            if item.step == 0:
+                store.give_back_quota(
+                    connection,
+                    item.phone_id or "",
+                    quota_day(started, self.settings.quota.timezone),
+                )
+        return None
+
+    # Helpers ----------------------------------------------------------------------
+
+    @contextmanager
+    def _statement(self) -> Iterator[Connection]:
+        """For the hot path's single-statement steps: autocommit on PostgreSQL (one round
+        trip each, atomic because each is one statement); a transaction on SQLite."""
+        if self.database.dialect == "postgresql":
+            with self.database.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            ) as connection:
+                yield connection
+        else:
+            with self.database.engine.begin() as connection:
+                yield connection
+
+    def _quota(self, phone_id: str, day: date) -> int:
+        phone = self.settings.phone(phone_id)
+        return daily_quota(
+            self.settings.quota_for(phone), started_on=phone.started_on, today=day,
+            warmup=self.settings.quota.warmup,
+        )  # fmt: skip
+
+    def _next_due(
+        self, sequence: Sequence, step: int, zone: str, sent_at: datetime
+    ) -> datetime | None:
+        if step + 1 >= len(sequence.steps):
+            return None
+        due: datetime = next_due(sequence, step + 1, zone, sent_at)
+        return due
+
+    def _next_send_at(self, now: datetime) -> datetime:
+        pacing = self.settings.pacing
+        return next_send_at(now, pacing.jitter_min_s, pacing.jitter_max_s, self.rng)
+
+    def _pace(self, phone_id: str, now: datetime, *, sent: bool) -> None:
+        with self.database.engine.begin() as connection:
+            store.pace_phone(
+                connection, phone_id, now=now, next_send_at=self._next_send_at(now), sent=sent
+            )
+
+    def _back_to_due(
+        self, item: store.WorkItem, now: datetime, reason: str, *, release_phone: bool = False,
+        due_at: datetime | None = None, from_state: str = StepState.QUEUED,
+    ) -> Outcome:  # fmt: skip
+        values: dict[str, object] = {
+            "step_state": StepState.DUE,
+            "queued_at": None,
+            "due_at": due_at or now,
+        }
+        if release_phone and item.step == 0:
+            values["phone_id"] = None  # a first message may go out from another phone
+        with self.database.engine.begin() as connection:
+            store.set_step(
+                connection, item.enrollment_id, item.step, expect=from_state, now=now, **values
+            )
+        return Done(f"back to due: {reason}")
+
+    def _end(self, item: store.WorkItem, state: str, reason: str, error: str | None) -> None:
+        now = self.clock.now()
+        with self.database.engine.begin() as connection:
+            store.end_enrollment(
+                connection, item.enrollment_id, state=state, reason=reason, error=error, now=now
+            )
+
+    def _phone_down(self, phone_id: str, state: str, reason: str, now: datetime) -> None:
+        with self.database.engine.begin() as connection:
+            changed = store.set_phone_state(connection, phone_id, state, reason, now)
+        if changed:  # alert once, not for every message that meets the downed phone
+            self._alert(
+                f"phone_{state}", f"phone {phone_id} is {state}: {reason}", now, phone_id=phone_id
+            )
+
+    def _alert(
+        self,
+        kind: str,
+        message: str,
+        now: datetime,
+        *,
+        phone_id: str | None = None,
+        severity: str = "critical",
+        details: dict[str, object] | None = None,
+    ) -> None:
+        """Record an alert in the table and the log, and tell the configured sink."""
+        with self.database.engine.begin() as connection:
+            store.add_alert(
+                connection, kind, message, now=now, phone_id=phone_id, severity=severity,
+                details=details,
+            )  # fmt: skip
+        log.error(message)
+        self.alerts.notify(kind, message, severity=severity, phone_id=phone_id)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    message_uid: str
+    chat_id: int | None

@@ -1,0 +1,406 @@
+"""The send path's database statements, few and set-based (the target is <= 6 per send).
+
+Every state change of a step is a conditional UPDATE on the state it expects, so two
+workers, a crash or a duplicate Dramatiq delivery can never move a step twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    Integer,
+    Select,
+    String,
+    Update,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from engine.dbtypes import UTCDateTime
+from engine.models import (
+    Alert,
+    Campaign,
+    Enrollment,
+    EnrollmentState,
+    Lead,
+    Message,
+    Phone,
+    QuotaUsage,
+    StepState,
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+E = Enrollment.__table__  # type: ignore[attr-defined]
+L = Lead.__table__  # type: ignore[attr-defined]
+P = Phone.__table__  # type: ignore[attr-defined]
+C = Campaign.__table__  # type: ignore[attr-defined]
+M = Message.__table__  # type: ignore[attr-defined]
+Q = QuotaUsage.__table__  # type: ignore[attr-defined]
+A = Alert.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """Everything one send needs to decide, read in one query."""
+
+    enrollment_id: int
+    state: str
+    step: int
+    step_state: str
+    sequence: str
+    phone_id: str | None
+    chat_id: int | None
+    sending_at: datetime | None
+    queued_at: datetime | None
+    attempts: int
+    lead_id: int
+    lead_phone: str
+    lead_variables: dict[str, str]
+    lead_timezone: str | None
+    from_phone: str | None
+    phone_state: str | None
+    next_send_at: datetime | None
+    campaign_state: str | None
+
+
+# The hot path's statements are built once with bound parameters, so each send only
+# binds values: building and compiling Core statements per send cost more CPU than
+# the round trips themselves.
+_LOAD = (
+    select(
+        E.c.id, E.c.state, E.c.step, E.c.step_state, E.c.sequence, E.c.phone_id,
+        E.c.chat_id, E.c.sending_at, E.c.queued_at, E.c.attempts, L.c.id, L.c.phone,
+        L.c.variables, L.c.timezone, P.c.phone, P.c.state, P.c.next_send_at, C.c.state,
+    )
+    .select_from(
+        E.join(L, L.c.id == E.c.lead_id)
+        .outerjoin(P, P.c.id == E.c.phone_id)
+        .outerjoin(C, C.c.sequence == E.c.sequence)
+    )
+    .where(E.c.id == bindparam("b_eid"))
+)  # fmt: skip
+
+
+def load(connection: Connection, enrollment_id: int) -> WorkItem | None:
+    """The enrollment with its lead, phone and campaign; ``None`` if it is gone."""
+    row = connection.execute(_LOAD, {"b_eid": enrollment_id}).first()
+    if row is None:
+        return None
+    values: tuple[Any, ...] = tuple(row)
+    return WorkItem(*values)
+
+
+def take_quota(connection: Connection, phone_id: str, day: date, limit: int) -> bool:
+    """Take one unit of the phone's quota for ``day`` atomically; ``False`` when used up."""
+    if limit <= 0:
+        return False
+    insert = _insert_for(connection)(Q).values(phone_id=phone_id, day=day, used=1)
+    statement = insert.on_conflict_do_update(
+        index_elements=["phone_id", "day"],
+        set_={"used": Q.c.used + 1},
+        where=Q.c.used < limit,
+    ).returning(Q.c.used)
+    return connection.execute(statement).first() is not None
+
+
+def give_back_quota(connection: Connection, phone_id: str, day: date) -> None:
+    """Return one unit (TimelinesAI refused the send, or it never left)."""
+    connection.execute(
+        update(Q)
+        .where(Q.c.phone_id == phone_id, Q.c.day == day, Q.c.used > 0)
+        .values(used=Q.c.used - 1)
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of :func:`claim_sending`."""
+
+    claimed: bool
+    quota_taken: bool
+
+
+_CLAIM = (
+    update(E)
+    .where(
+        E.c.id == bindparam("b_eid"),
+        E.c.step == bindparam("b_step"),
+        E.c.step_state == StepState.QUEUED,
+    )
+    .values(
+        step_state=StepState.SENDING,
+        sending_at=bindparam("b_now", type_=UTCDateTime),
+        attempts=E.c.attempts + 1,
+        updated_at=bindparam("b_now", type_=UTCDateTime),
+    )
+)
+
+
+def _claim_with_quota_pg() -> Select[Any]:
+    claimed = _CLAIM.returning(E.c.id).cte("claimed")
+    taken = (
+        postgresql.insert(Q)
+        .from_select(
+            ["phone_id", "day", "used"],
+            select(
+                bindparam("b_phone_id", type_=String),
+                bindparam("b_day", type_=Date),
+                literal(1),
+            ).where(exists(select(claimed.c.id))),
+        )
+        .on_conflict_do_update(
+            index_elements=["phone_id", "day"],
+            set_={"used": Q.c.used + 1},
+            where=Q.c.used < bindparam("b_limit", type_=Integer),
+        )
+        .returning(Q.c.used)
+        .cte("taken")
+    )
+    return select(
+        select(func.count()).select_from(claimed).scalar_subquery(),
+        select(func.count()).select_from(taken).scalar_subquery(),
+    )
+
+
+_CLAIM_WITH_QUOTA_PG = _claim_with_quota_pg()
+
+
+def claim_sending(
+    connection: Connection,
+    enrollment_id: int,
+    step: int,
+    now: datetime,
+    quota: tuple[str, date, int] | None = None,
+) -> Claim:
+    """Move the step ``queued -> sending`` and, for a first message, take one unit of quota.
+
+    ``quota`` is ``(phone_id, day, limit)``. On PostgreSQL both happen in one statement
+    (one round trip, atomic); the quota is only taken when the claim succeeds. A claim
+    whose quota is full comes back ``Claim(True, False)``: the caller puts the step back.
+    """
+    params: dict[str, Any] = {"b_eid": enrollment_id, "b_step": step, "b_now": now}
+    if quota is None:
+        return Claim(connection.execute(_CLAIM, params).rowcount == 1, True)
+    phone_id, day, limit = quota
+    if connection.dialect.name != "postgresql":
+        if connection.execute(_CLAIM, params).rowcount != 1:
+            return Claim(False, False)
+        return Claim(True, take_quota(connection, phone_id, day, limit))
+    params.update(b_phone_id=phone_id, b_day=day, b_limit=limit)
+    row = connection.execute(_CLAIM_WITH_QUOTA_PG, params).one()
+    return Claim(bool(row[0]), bool(row[1]))
+
+
+def set_step(
+    connection: Connection,
+    enrollment_id: int,
+    step: int,
+    *,
+    expect: str,
+    now: datetime,
+    **values: Any,
+) -> bool:
+    """Move the step from state ``expect`` with the given column values."""
+    result = connection.execute(
+        update(E)
+        .where(E.c.id == enrollment_id, E.c.step == step, E.c.step_state == expect)
+        .values(updated_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+_INSERT_MESSAGE = M.insert().values(
+    direction="out", enrollment_id=bindparam("b_eid"), step=bindparam("b_step"),
+    lead_id=bindparam("b_lead_id"), phone_id=bindparam("b_phone_id"),
+    chat_id=bindparam("b_chat_id", type_=BigInteger), message_uid=bindparam("b_uid"),
+    text=bindparam("b_text"), template_variant=bindparam("b_template_variant"),
+    variant_id=bindparam("b_variant_id"), content_hash=bindparam("b_hash"), status="sent",
+    sent_at=bindparam("b_now", type_=UTCDateTime), created_at=bindparam("b_now", type_=UTCDateTime),
+)  # fmt: skip
+_SENT_STEP = update(E).where(
+    E.c.id == bindparam("b_eid"),
+    E.c.step == bindparam("b_step"),
+    E.c.step_state == StepState.SENDING,
+)
+_ADVANCE = _SENT_STEP.values(
+    state=EnrollmentState.ACTIVE, step=E.c.step + 1, step_state=StepState.DUE,
+    due_at=bindparam("b_next_due", type_=UTCDateTime), queued_at=None, sending_at=None, attempts=0,
+    chat_id=func.coalesce(bindparam("b_chat_id", type_=BigInteger), E.c.chat_id),
+    updated_at=bindparam("b_now", type_=UTCDateTime), last_error=None,
+)  # fmt: skip
+_COMPLETE = _SENT_STEP.values(
+    state=EnrollmentState.COMPLETED, step_state=StepState.SENT, end_reason="sequence_completed",
+    ended_at=bindparam("b_now", type_=UTCDateTime),
+    chat_id=func.coalesce(bindparam("b_chat_id", type_=BigInteger), E.c.chat_id),
+    updated_at=bindparam("b_now", type_=UTCDateTime), last_error=None,
+)  # fmt: skip
+_PACE_SENT = (
+    update(P)
+    .where(P.c.id == bindparam("b_phone_id"))
+    .values(
+        next_send_at=bindparam("b_next_send_at", type_=UTCDateTime),
+        last_send_at=bindparam("b_now", type_=UTCDateTime),
+        sent_total=P.c.sent_total + 1,
+    )
+)
+
+
+def _record_pg(advance: Update) -> Update:
+    # One statement, so one round trip and atomic even outside a transaction.
+    return _PACE_SENT.add_cte(_INSERT_MESSAGE.returning(M.c.id).cte("message")).add_cte(
+        advance.returning(E.c.id).cte("advance")
+    )
+
+
+_RECORD_ADVANCE_PG = _record_pg(_ADVANCE)
+_RECORD_COMPLETE_PG = _record_pg(_COMPLETE)
+
+
+def record_sent(
+    connection: Connection,
+    *,
+    item: WorkItem,
+    message_uid: str | None,
+    text_sent: str,
+    template_variant: int,
+    variant_id: str,
+    chat_id: int | None,
+    now: datetime,
+    next_due: datetime | None,
+    next_send_at: datetime,
+) -> None:
+    """The send happened: store the message, advance or complete, and pace the phone."""
+    params = {
+        "b_eid": item.enrollment_id, "b_step": item.step, "b_lead_id": item.lead_id,
+        "b_phone_id": item.phone_id, "b_chat_id": chat_id, "b_uid": message_uid,
+        "b_text": text_sent,
+        "b_template_variant": template_variant, "b_variant_id": variant_id,
+        "b_hash": content_hash(text_sent), "b_now": now, "b_next_due": next_due,
+        "b_next_send_at": next_send_at,
+    }  # fmt: skip
+    if connection.dialect.name == "postgresql":
+        statement = _RECORD_COMPLETE_PG if next_due is None else _RECORD_ADVANCE_PG
+        connection.execute(statement, params)
+        return
+    connection.execute(_INSERT_MESSAGE, params)
+    connection.execute(_COMPLETE if next_due is None else _ADVANCE, params)
+    connection.execute(_PACE_SENT, params)
+
+
+def pace_phone(
+    connection: Connection, phone_id: str, *, now: datetime, next_send_at: datetime, sent: bool
+) -> None:
+    """After a send attempt: the phone may not send again before ``next_send_at``."""
+    connection.execute(_pace(phone_id, now=now, next_send_at=next_send_at, sent=sent))
+
+
+def _pace(phone_id: str, *, now: datetime, next_send_at: datetime, sent: bool) -> Update:
+    values: dict[str, Any] = {"next_send_at": next_send_at}
+    if sent:
+        values.update(last_send_at=now, sent_total=P.c.sent_total + 1)
+    else:
+        values["failures_total"] = P.c.failures_total + 1
+    return update(P).where(P.c.id == phone_id).values(**values)
+
+
+def set_phone_state(
+    connection: Connection, phone_id: str, state: str, reason: str, now: datetime
+) -> bool:
+    """Change a phone's state; ``True`` if it changed (so the caller alerts once)."""
+    result = connection.execute(
+        update(P)
+        .where(P.c.id == phone_id, P.c.state != state)
+        .values(state=state, state_reason=reason, state_changed_at=now)
+    )
+    return result.rowcount == 1
+
+
+def end_enrollment(
+    connection: Connection,
+    enrollment_id: int,
+    *,
+    state: str,
+    reason: str,
+    error: str | None,
+    now: datetime,
+) -> None:
+    """End a running enrollment in a named state with a reason."""
+    connection.execute(
+        update(E)
+        .where(
+            E.c.id == enrollment_id,
+            E.c.state.in_([EnrollmentState.PENDING, EnrollmentState.ACTIVE]),
+        )
+        .values(state=state, end_reason=reason, ended_at=now, last_error=error, updated_at=now)
+    )
+
+
+def add_alert(
+    connection: Connection, kind: str, message: str, *, now: datetime, phone_id: str | None = None,
+    severity: str = "warning", details: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    """Record something an operator must see (the alerts table; the log says it too)."""
+    connection.execute(
+        A.insert().values(
+            kind=kind, severity=severity, phone_id=phone_id, message=message,
+            details=details, created_at=now,
+        )
+    )  # fmt: skip
+
+
+def find_sent_message(connection: Connection, enrollment_id: int, step: int) -> str | None:
+    """The uid of the outbound message already recorded for this step, if any."""
+    row = connection.execute(
+        select(M.c.message_uid).where(
+            M.c.enrollment_id == enrollment_id, M.c.step == step, M.c.direction == "out"
+        )
+    ).first()
+    return None if row is None else (row[0] or "")
+
+
+def dispatch_id(queued_at: datetime | None) -> int:
+    """The id a dispatch gives its message: the step's ``queued_at`` in microseconds."""
+    if queued_at is None:
+        return 0
+    return (queued_at - _EPOCH) // timedelta(microseconds=1)
+
+
+def content_hash(text_sent: str) -> str:
+    """A short stable hash of a message's text (duplicates and reconciliation)."""
+    return hashlib.blake2b(text_sent.encode(), digest_size=16).hexdigest()
+
+
+def _insert_for(connection: Connection) -> Any:
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+
+
+__all__ = [
+    "Claim",
+    "WorkItem",
+    "add_alert",
+    "claim_sending",
+    "content_hash",
+    "dispatch_id",
+    "end_enrollment",
+    "find_sent_message",
+    "give_back_quota",
+    "load",
+    "pace_phone",
+    "record_sent",
+    "set_phone_state",
+    "set_step",
+    "take_quota",
+]

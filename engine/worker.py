@@ -1,0 +1,197 @@
+"""``outreach worker``: processes of Dramatiq worker threads on the phones' queues.
+
+Any number of these may run on any number of hosts against the same Redis and
+database: the per-phone lease, not the process layout, keeps one send in flight
+per phone. The parent supervises its children: a child that dies is restarted,
+SIGTERM or SIGINT stops them all after their in-flight sends finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import dramatiq
+
+from engine.alerts import NoAlerts, WebhookAlerts
+from engine.queues import (
+    PhoneActors,
+    all_queues,
+    base_queue,
+    build_broker,
+    current_retries,
+    declare_actors,
+)
+from engine.runtime import build_client, build_clock, build_database, build_redis
+from engine.sending.halt import RedisHalt
+from engine.sending.outcome import PutBack
+from engine.sending.service import Sender
+from engine.settings import Settings, compiled_sequences, load_settings
+from phones.lease import RedisLease
+
+log = logging.getLogger("outreach.worker")
+
+# Dramatiq prefetches per queue per process. With the default (2 x threads) one
+# phone's messages could sit unacked in several processes while others idle, and a
+# killed process would strand all of them until redelivery; one is enough because
+# the lease serialises a phone's sends anyway.
+QUEUE_PREFETCH = 1
+RESTART_DELAY_S = 1.0
+
+
+@dataclass
+class WorkerRuntime:
+    """What one worker process holds: the sender and the actors it answers for."""
+
+    settings: Settings
+    sender: Sender
+    actors: PhoneActors
+
+    def handle(
+        self, queue: str, phone_id: str, enrollment_id: int, step: int, dispatch_id: int
+    ) -> None:
+        """The body of every phone actor: send, and put the message back when told to."""
+        last_try = current_retries() >= self.settings.worker.max_retries
+        outcome = self.sender.send(
+            enrollment_id, step, phone_id, dispatch_id=dispatch_id, last_try=last_try
+        )
+        if isinstance(outcome, PutBack):
+            delay_ms = max(1, int(self.sender.clock.real_seconds(outcome.delay_s) * 1000))
+            self.actors.enqueue(
+                base_queue(queue), enrollment_id, step, dispatch_id, delay_ms=delay_ms
+            )
+
+
+def build_worker_runtime(
+    settings: Settings, *, pool_size: int, count_round_trips: bool = False
+) -> WorkerRuntime:
+    """Wire one process: database, Redis, client, lease, halt, sender, broker and actors."""
+    redis_client = build_redis(settings)
+    clock = build_clock(settings)
+    sender = Sender(
+        settings=settings,
+        sequences=compiled_sequences(settings),
+        database=build_database(settings, pool_size=pool_size, count_round_trips=count_round_trips),
+        client=build_client(settings, redis_client),
+        lease=RedisLease(
+            redis_client, namespace=settings.redis.namespace, ttl_s=settings.worker.lease_ttl_s
+        ),
+        clock=clock,
+        halt=RedisHalt(
+            redis_client, namespace=settings.redis.namespace, ttl_s=clock.real_seconds(300.0)
+        ),
+        rng=random.Random(),
+        alerts=WebhookAlerts(settings.alerts.webhook_url)
+        if settings.alerts.webhook_url
+        else NoAlerts(),
+    )
+    broker = build_broker(settings)
+    dramatiq.set_broker(broker)
+    runtime: WorkerRuntime
+
+    def handle(queue: str, phone_id: str, enrollment_id: int, step: int, dispatch_id: int) -> None:
+        runtime.handle(queue, phone_id, enrollment_id, step, dispatch_id)
+
+    runtime = WorkerRuntime(settings, sender, declare_actors(broker, settings, handle))
+    return runtime
+
+
+def run_worker_process(
+    config_path: str, env: dict[str, str], queues: Sequence[str], threads: int
+) -> None:
+    """One worker process: consume ``queues`` with ``threads`` threads until SIGTERM/SIGINT."""
+    settings = load_settings(config_path, env)
+    _configure_logging(env)
+    # For bench/send_pipeline.py: append "<pid> <database round trips>" here at exit.
+    round_trips_file = env.get("OUTREACH_ROUND_TRIPS_FILE")
+    runtime = build_worker_runtime(
+        settings, pool_size=threads + 2, count_round_trips=bool(round_trips_file)
+    )
+    worker = dramatiq.Worker(runtime.actors.broker, queues=set(queues), worker_threads=threads)
+    worker.queue_prefetch = QUEUE_PREFETCH
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker.start()
+    log.info("worker %s consuming %d queues with %d threads", os.getpid(), len(queues), threads)
+    stop.wait()
+    # In-flight sends finish (bounded by the send time limit); queued messages stay in Redis.
+    worker.stop(timeout=int(settings.worker.send_time_limit_s * 1000))
+    runtime.actors.broker.close()
+    runtime.sender.client.close()
+    counter = runtime.sender.database.round_trips
+    if round_trips_file and counter is not None:
+        with open(round_trips_file, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()} {counter.take()}\n")
+    runtime.sender.database.dispose()
+
+
+def _configure_logging(env: dict[str, str]) -> None:
+    level = env.get("OUTREACH_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+def select_queues(settings: Settings, phones: Sequence[str] | None) -> list[str]:
+    """Both queues of the chosen phones (all configured phones by default)."""
+    configured = {p.id for p in settings.phones}
+    chosen = set(phones) if phones else configured
+    unknown = chosen - configured
+    if unknown:
+        from engine.errors import ConfigError
+
+        raise ConfigError(f"no such phone(s) in the config: {', '.join(sorted(unknown))}")
+    return all_queues(chosen)
+
+
+def supervise(
+    config_path: Path, env: dict[str, str], queues: Sequence[str], processes: int, threads: int
+) -> int:
+    """Run ``processes`` worker processes, restarting any that dies, until signalled."""
+    context = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+
+    def start() -> BaseProcess:
+        process = context.Process(
+            target=run_worker_process,
+            args=(str(config_path), env, list(queues), threads),
+            daemon=False,
+        )
+        process.start()
+        return process
+
+    children = [start() for _ in range(processes)]
+    previous = {
+        sig: signal.signal(sig, lambda *_: stopping.set())
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        while not stopping.is_set():
+            for index, child in enumerate(children):
+                if not child.is_alive():
+                    log.warning(
+                        "worker process %s exited with %s; restarting", child.pid, child.exitcode
+                    )
+                    time.sleep(RESTART_DELAY_S)
+                    children[index] = start()
+            stopping.wait(0.5)
+    finally:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+        for child in children:
+            child.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

@@ -1,0 +1,79 @@
+"""Real processes for end-to-end tests: ``outreach`` services started as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+OUTREACH = [sys.executable, "-m", "cli"]
+
+
+class Services:
+    """Starts ``outreach`` commands as child processes and stops every one of them."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder = folder
+        self.env = env
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        with (self.folder / f"{name}.log").open("wb") as log:  # the child keeps its own copy
+            process = subprocess.Popen(
+                [*OUTREACH, *args], cwd=self.folder, env=self.env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self.processes[name] = process
+        return process
+
+    def children(self, name: str) -> list[int]:
+        """The pids of a supervisor's worker processes."""
+        output = subprocess.run(
+            ["pgrep", "-P", str(self.processes[name].pid)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        return [int(pid) for pid in output.split()]
+
+    def stop(self, name: str, timeout_s: float = 30.0) -> int | None:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        return process.returncode
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+    env.update(TIMELINESAI_TOKEN="e2e-token", OUTREACH_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+    running = Services(tmp_path, env)
+    yield running
+    running.stop_all()
+
+
+def wait_until(predicate: object, timeout_s: float, interval_s: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(interval_s)
+    return False

@@ -1,0 +1,155 @@
+"""Issue 5's proof: real worker processes, PostgreSQL, Redis and the simulator, a SIGKILL midway.
+
+Three worker processes (one supervisor), a scheduler, 5 phones with a small quota,
+260 leads through a 2-step sequence (520 sends) with the clock at 5000x: jitter of
+30-60 s is 6-12 ms, a quota day is about 17 s. One worker process is killed with
+SIGKILL after about 150 sends. Everything is then checked from the simulator's log.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlmodel
+from sqlalchemy import func, select
+
+from engine.db import Database
+from engine.invariants import accepted_sends, check
+from engine.models import Campaign, Enrollment, Lead
+from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
+from tests.e2e.conftest import Services, wait_until
+
+SPEED = 5000.0
+PHONES = [f"+4477009000{i:02d}" for i in range(1, 6)]
+LEADS = 260
+QUOTA = 40
+LEASE_TTL_S = 3.0
+
+
+def write_config(
+    folder: Path, *, database_url: str, namespace: str, base_url: str, epoch: datetime
+) -> Path:
+    phones = "\n".join(
+        f'[[phones]]\nid = "{i:02d}"\nphone = "{p}"' for i, p in enumerate(PHONES, 1)
+    )
+    path = folder / "config.toml"
+    path.write_text(
+        f"""
+[database]
+url = "{database_url}"
+[redis]
+namespace = "{namespace}"
+[timelinesai]
+base_url = "{base_url}"
+requests_per_minute = 1000000
+timeout_s = 5
+[pacing]
+jitter_min_s = 30
+jitter_max_s = 60
+[quota]
+new_contacts_per_day = {QUOTA}
+timezone = "UTC"
+warmup = []
+[worker]
+lease_ttl_s = {LEASE_TTL_S}
+send_time_limit_s = 2
+reconcile_after_s = 600
+[scheduler]
+dispatch_interval_s = 1000
+requeue_after_s = 5000
+[clock]
+speed = {SPEED}
+epoch = {epoch.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+{phones}
+[sequences.intro]
+timezone = "UTC"
+[[sequences.intro.steps]]
+after = "0m"
+template = "{{Hi|Hello}} {{{{name|there}}}}, a question for {{{{company|you}}}} [s0]"
+[[sequences.intro.steps]]
+after = "10m"
+template = "Following up, {{{{name|there}}}} [s1]"
+"""
+    )
+    return path
+
+
+def seed(database: Database, now: datetime) -> None:
+    with database.session() as session:
+        session.add(Campaign(sequence="intro"))
+        for index in range(LEADS):
+            lead = Lead(
+                phone=f"+407{index:08d}", variables={"name": f"Lead{index}", "company": "Acme"}
+            )
+            session.add(lead)
+            session.flush()
+            assert lead.id is not None
+            session.add(
+                Enrollment(lead_id=lead.id, sequence="intro", due_at=now - timedelta(hours=1))
+            )
+
+
+def finished(database: Database) -> bool:
+    with database.engine.connect() as connection:
+        running = connection.execute(
+            select(func.count())
+            .select_from(Enrollment)
+            .where(Enrollment.state.in_(["pending", "active"]))  # type: ignore[attr-defined]
+        ).scalar_one()
+    return running == 0
+
+
+def test_workers_killed_midway_keep_every_invariant(
+    services: Services, pg_database: Database, pg_url: str, redis_namespace: str, tmp_path: Path
+) -> None:
+    epoch = datetime.now(UTC)
+    seed(pg_database, epoch)
+    sim_config = SimulatorConfig(
+        accounts=tuple(SimAccount(phone=p) for p in PHONES), sent_events=False
+    )
+    with running_simulator(sim_config) as sim:
+        write_config(
+            tmp_path,
+            database_url=pg_url,
+            namespace=redis_namespace,
+            base_url=sim.base_url,
+            epoch=epoch,
+        )
+        services.start("scheduler", "scheduler")
+        services.start("workers", "worker", "--processes", "3", "--threads", "2")
+        assert wait_until(lambda: len(sim.sends()) >= 150, 120), services.log("workers")
+        victim = services.children("workers")[0]
+        os.kill(victim, signal.SIGKILL)
+        killed_at = datetime.now(UTC)
+        assert wait_until(lambda: finished(pg_database), 240), services.log("workers")
+        services.stop("workers")
+        services.stop("scheduler")
+        log = sim.requests()
+
+    sends = accepted_sends(log)
+    report = check(
+        sends,
+        jitter_min_s=30,
+        speed=SPEED,
+        epoch=epoch,
+        quota_per_day=dict.fromkeys(PHONES, QUOTA),
+        quota_timezone="UTC",
+    )
+    # Every phone with work left sent again within the lease TTL of the kill.
+    resumed = {}
+    for phone in PHONES:
+        later = [s.received_at for s in sends if s.account == phone and s.received_at > killed_at]
+        if later:
+            resumed[phone] = (min(later) - killed_at).total_seconds()
+    with pg_database.session() as session:
+        ends = set(session.exec(sqlmodel.select(Enrollment.state)))
+    resumed_s = max(resumed.values(), default=0)
+    print(f"\ne2e: leads={LEADS} {report.line()} resumed_within_s={resumed_s:.2f}")
+    assert report.ok, report.problems[:10]
+    assert report.sends == 2 * LEADS  # every lead got both steps, none twice
+    assert ends == {"completed"}
+    assert resumed, "no phone sent after the kill"
+    assert max(resumed.values()) < LEASE_TTL_S + 2.0

@@ -1,0 +1,151 @@
+"""A send harness: SQLite, the in-process simulator, a fake clock, in-memory lease and halt."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from engine.clock import FakeClock
+from engine.db import Database
+from engine.models import Campaign, Enrollment, Lead, Message, Phone, QuotaUsage, StepState
+from engine.sending.halt import MemoryHalt
+from engine.sending.service import Sender
+from engine.settings import Settings, compiled_sequences, load_settings
+from engine.timelinesai import MemoryRateLimiter
+from engine.timelinesai.simulator import (
+    SimAccount,
+    SimulatorConfig,
+    SimulatorHandle,
+    running_simulator,
+)
+from phones import sync_phones
+from phones.lease import MemoryLease
+
+START = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday
+PHONES = ("+447700900001", "+447700900002")
+
+CONFIG = """
+[pacing]
+jitter_min_s = 30
+jitter_max_s = 150
+[quota]
+new_contacts_per_day = 3
+warmup = []
+[worker]
+reconcile_after_s = 120
+[[phones]]
+id = "01"
+phone = "+447700900001"
+[[phones]]
+id = "02"
+phone = "+447700900002"
+
+[sequences.intro]
+timezone = "UTC"
+[[sequences.intro.steps]]
+after = "0m"
+template = "{Hi|Hello} {{name|there}}, quick question about {{company|your team}}."
+[[sequences.intro.steps]]
+after = "2d"
+template = "Following up, {{name|there}}."
+
+[sequences.windowed]
+timezone = "UTC"
+send_window = { days = "mon-fri", start = "09:00", end = "17:00" }
+[[sequences.windowed.steps]]
+after = "0m"
+template = "Hello {{name|there}}"
+"""
+
+
+@dataclass
+class Harness:
+    settings: Settings
+    database: Database
+    sim: SimulatorHandle
+    clock: FakeClock
+    lease: MemoryLease
+    halt: MemoryHalt
+    sender: Sender
+
+    def enroll(
+        self,
+        phone: str = "+40712345678",
+        *,
+        sequence: str = "intro",
+        step: int = 0,
+        state: str = "pending",
+        chat_id: int | None = None,
+        phone_id: str = "01",
+    ) -> int:
+        with self.database.session() as session:
+            if session.get(Campaign, sequence) is None:
+                session.add(Campaign(sequence=sequence))
+            lead = Lead(phone=phone, variables={"name": "Ana", "company": "Acme"})
+            session.add(lead)
+            session.flush()
+            assert lead.id is not None
+            enrollment = Enrollment(
+                lead_id=lead.id, sequence=sequence, state=state, step=step,
+                step_state=StepState.QUEUED, due_at=self.clock.now(),
+                queued_at=self.clock.now(), phone_id=phone_id, chat_id=chat_id,
+            )  # fmt: skip
+            session.add(enrollment)
+            session.flush()
+            assert enrollment.id is not None
+            return enrollment.id
+
+    def enrollment(self, enrollment_id: int) -> Enrollment:
+        with self.database.session() as session:
+            found = session.get(Enrollment, enrollment_id)
+            assert found is not None
+            return found
+
+    def phone(self, phone_id: str = "01") -> Phone:
+        with self.database.session() as session:
+            found = session.get(Phone, phone_id)
+            assert found is not None
+            return found
+
+    def quota_used(self, phone_id: str = "01") -> int:
+        with self.database.session() as session:
+            usage = session.get(QuotaUsage, (phone_id, self.clock.now().date()))
+            return usage.used if usage else 0
+
+    def messages(self) -> list[Message]:
+        with self.database.session() as session:
+            return list(session.exec(select(Message)))
+
+    def sends(self) -> int:
+        return len([r for r in self.sim.sends() if r.status_code == 200])
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///outreach.db"\n{CONFIG}')
+    settings = load_settings(path)
+    database = Database(settings.database.url)
+    database.upgrade()
+    with database.session() as session:
+        sync_phones(session, settings.phones)
+    sim_config = SimulatorConfig(
+        accounts=tuple(SimAccount(phone=p) for p in PHONES), seed=1, sent_events=False
+    )
+    with running_simulator(sim_config) as sim:
+        clock = FakeClock(START)
+        client = sim.client(timeout_s=1.0, retry_total_s=0.5, limiter=MemoryRateLimiter(10_000))
+        lease, halt = MemoryLease(), MemoryHalt()
+        sender = Sender(
+            settings=settings, sequences=compiled_sequences(settings), database=database,
+            client=client, lease=lease, clock=clock, halt=halt, rng=random.Random(3),
+        )  # fmt: skip
+        yield Harness(settings, database, sim, clock, lease, halt, sender)
+        client.close()
+    database.dispose()

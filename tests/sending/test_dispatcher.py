@@ -1,0 +1,223 @@
+"""The dispatcher on both databases: short queues, quotas, windows, lost work, racing passes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from engine.db import Database
+from engine.dispatcher import Dispatcher
+from engine.models import Campaign, Enrollment, Lead, QuotaUsage, StepState
+from engine.settings import Settings, compiled_sequences, load_settings
+from phones import sync_phones
+from tests.sending.conftest import CONFIG
+
+NOW = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int, int, int]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, queue: str, enrollment_id: int, step: int, dispatch: int) -> None:
+        with self.lock:
+            self.sent.append((queue, enrollment_id, step, dispatch))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.replace("jitter_min_s = 30", "jitter_min_s = 60"))
+    return load_settings(path)
+
+
+def make(settings: Settings, database: Database) -> tuple[Dispatcher, Recorder]:
+    with database.session() as session:
+        sync_phones(session, settings.phones)
+    recorder = Recorder()
+    return Dispatcher(settings, compiled_sequences(settings), database, recorder), recorder
+
+
+def enroll(database: Database, count: int, *, sequence: str = "intro", start: int = 0) -> list[int]:
+    ids = []
+    with database.session() as session:
+        if session.get(Campaign, sequence) is None:
+            session.add(Campaign(sequence=sequence))
+        for index in range(start, start + count):
+            lead = Lead(phone=f"+4071200{index:04d}", variables={"name": f"L{index}"})
+            session.add(lead)
+            session.flush()
+            assert lead.id is not None
+            enrollment = Enrollment(
+                lead_id=lead.id, sequence=sequence, due_at=NOW - timedelta(minutes=1)
+            )
+            session.add(enrollment)
+            session.flush()
+            assert enrollment.id is not None
+            ids.append(enrollment.id)
+    return ids
+
+
+def states(database: Database) -> list[tuple[str, str | None]]:
+    with database.session() as session:
+        return [(e.step_state, e.phone_id) for e in session.exec(select(Enrollment))]
+
+
+def test_first_messages_spread_over_phones_within_quota(
+    settings: Settings, database: Database
+) -> None:
+    dispatcher, recorder = make(settings, database)
+    enroll(database, 10)
+    report = dispatcher.run_once(NOW)
+    # Quota 3 a day on each of 2 phones: 6 go to queues, the rest wait in the database.
+    assert report.first_messages == 6
+    queues = sorted(q for q, *_ in recorder.sent)
+    assert queues == ["phone_01"] * 3 + ["phone_02"] * 3
+    assert sorted(states(database)).count(("due", None)) == 4
+    # A second pass adds nothing: the quota is spoken for by what is queued.
+    assert dispatcher.run_once(NOW).first_messages == 0
+
+
+def test_queues_hold_only_what_a_phone_can_send_soon(
+    settings: Settings, database: Database
+) -> None:
+    from dataclasses import replace
+
+    roomy = replace(
+        settings,
+        quota=replace(settings.quota, new_contacts_per_day=100),
+        scheduler=replace(settings.scheduler, queue_ahead_s=240),
+    )
+    dispatcher, _recorder = make(roomy, database)
+    enroll(database, 50)
+    assert dispatcher.capacity_per_phone() == 4  # 240 s at one send per 60 s
+    assert dispatcher.run_once(NOW).first_messages == 8
+
+
+def test_used_quota_today_counts(settings: Settings, database: Database) -> None:
+    dispatcher, recorder = make(settings, database)
+    with database.session() as session:
+        session.add(QuotaUsage(phone_id="01", day=date(2026, 1, 6), used=3))
+        session.add(QuotaUsage(phone_id="02", day=date(2026, 1, 5), used=3))  # yesterday
+    enroll(database, 10)
+    dispatcher.run_once(NOW)
+    assert {q for q, *_ in recorder.sent} == {"phone_02"}
+
+
+def test_follow_ups_go_to_their_own_phone_queue(settings: Settings, database: Database) -> None:
+    dispatcher, recorder = make(settings, database)
+    [eid] = enroll(database, 1)
+    with database.session() as session:
+        row = session.get(Enrollment, eid)
+        assert row is not None
+        row.state, row.step, row.phone_id = "active", 1, "02"
+        session.add(row)
+    report = dispatcher.run_once(NOW)
+    assert report.followups == 1
+    assert recorder.sent[0][:3] == ("phone_02_followup", eid, 1)
+
+
+def test_paused_campaigns_and_inactive_phones_are_skipped(
+    settings: Settings, database: Database
+) -> None:
+    dispatcher, recorder = make(settings, database)
+    enroll(database, 2)
+    with database.session() as session:
+        campaign = session.get(Campaign, "intro")
+        assert campaign is not None
+        campaign.state = "paused"
+        session.add(campaign)
+    assert dispatcher.run_once(NOW).first_messages == 0
+    assert recorder.sent == []
+
+
+def test_steps_due_outside_the_window_wait_for_its_opening(
+    settings: Settings, database: Database
+) -> None:
+    dispatcher, recorder = make(settings, database)
+    enroll(database, 2, sequence="windowed")
+    saturday = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    report = dispatcher.run_once(saturday)
+    assert report.deferred_to_window == 2
+    assert recorder.sent == []
+    with database.session() as session:
+        dues = {e.due_at for e in session.exec(select(Enrollment))}
+    assert dues == {datetime(2026, 1, 12, 9, 0, tzinfo=UTC)}
+
+
+def test_lost_queued_steps_are_dispatched_again(settings: Settings, database: Database) -> None:
+    dispatcher, recorder = make(settings, database)
+    enroll(database, 2)
+    dispatcher.run_once(NOW)
+    first_round = {eid for _, eid, *_ in recorder.sent}
+    later = NOW + timedelta(seconds=settings.scheduler.requeue_after_s + 1)
+    report = dispatcher.run_once(later)
+    assert report.requeued_lost == 2
+    second = recorder.sent[2:]
+    assert {eid for _, eid, *_ in second} == first_round
+    assert all(dispatch != recorder.sent[0][3] for *_, dispatch in second)  # a new dispatch id
+
+
+def test_two_dispatchers_never_dispatch_a_step_twice(
+    settings: Settings, pg_database: Database
+) -> None:
+    from dataclasses import replace
+
+    roomy = replace(
+        settings,
+        quota=replace(settings.quota, new_contacts_per_day=500),
+        scheduler=replace(settings.scheduler, max_queued_per_phone=500, queue_ahead_s=10**6),
+        pacing=replace(settings.pacing, jitter_min_s=1),
+    )
+    first, recorder = make(roomy, pg_database)
+    second = Dispatcher(roomy, compiled_sequences(roomy), pg_database, recorder)
+    enroll(pg_database, 400)
+    barrier = threading.Barrier(2)
+
+    def run(dispatcher: Dispatcher) -> None:
+        barrier.wait()
+        for _ in range(3):
+            dispatcher.run_once(NOW)
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [eid for _, eid, *_ in recorder.sent]
+    assert len(ids) == len(set(ids)) == 400
+    assert all(state == StepState.QUEUED for state, _ in states(pg_database))
+
+
+def test_contacted_leads_of_a_phone_banned_too_long_end_failed(
+    settings: Settings, database: Database
+) -> None:
+    dispatcher, _ = make(settings, database)
+    active, fresh = enroll(database, 2)
+    with database.session() as session:
+        from engine.models import Phone
+
+        for eid, phone_id in ((active, "01"), (fresh, "02")):
+            row = session.get(Enrollment, eid)
+            assert row is not None
+            row.state, row.step, row.phone_id = "active", 1, phone_id
+            session.add(row)
+        for phone_id, days in (("01", 8), ("02", 1)):
+            phone = session.get(Phone, phone_id)
+            assert phone is not None
+            phone.state, phone.state_changed_at = "banned", NOW - timedelta(days=days)
+            session.add(phone)
+    report = dispatcher.run_once(NOW)
+    assert report.failed_banned == 1
+    with database.session() as session:
+        ended = session.get(Enrollment, active)
+        waiting = session.get(Enrollment, fresh)
+    assert ended is not None
+    assert waiting is not None
+    assert (ended.state, ended.end_reason) == ("failed", "phone_banned")
+    assert waiting.state == "active"  # banned for a day only: it may come back

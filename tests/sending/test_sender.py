@@ -1,0 +1,268 @@
+"""One send, every branch: sent, held, put back, reconciled, or turned into a named state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from engine.models import Alert, Campaign, Enrollment, Phone, QuotaUsage, StepState
+from engine.sending.outcome import Done, PutBack
+from engine.sending.store import dispatch_id
+from engine.timelinesai import ServerError
+from tests.sending.conftest import Harness
+
+
+def test_first_message_is_sent_recorded_scheduled_and_paced(harness: Harness) -> None:
+    eid = harness.enroll()
+    outcome = harness.sender.send(eid, 0, "01")
+    assert outcome == Done("sent")
+    [message] = harness.messages()
+    assert message.direction == "out"
+    assert message.step == 0
+    assert message.message_uid
+    assert "{" not in message.text
+    assert "Ana" in message.text
+    assert message.content_hash
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.step, enrollment.step_state) == ("active", 1, "due")
+    assert enrollment.due_at == harness.clock.now() + timedelta(days=2)
+    phone = harness.phone()
+    assert phone.next_send_at is not None
+    gap = (phone.next_send_at - harness.clock.now()).total_seconds()
+    assert 30 <= gap <= 150
+    assert phone.sent_total == 1
+    assert harness.quota_used() == 1
+    [send] = harness.sim.sends()
+    assert send.account_phone == "+447700900001"
+    assert send.recipient_phone == "+40712345678"
+
+
+def test_the_rendering_is_seeded_by_enrollment_and_step(harness: Harness) -> None:
+    phones = ["01", "01", "01", "02", "02", "02"]  # quota is 3 a day per phone
+    ids = [harness.enroll(f"+4071234567{i}", phone_id=p) for i, p in enumerate(phones)]
+    for eid, phone in zip(ids, phones, strict=True):
+        harness.clock.advance(200)
+        assert harness.sender.send(eid, 0, phone) == Done("sent")
+    texts = {m.text for m in harness.messages()}
+    assert len(texts) > 1  # leads do not all get byte-identical texts
+
+
+def test_a_duplicate_delivery_never_sends_twice(harness: Harness) -> None:
+    eid = harness.enroll()
+    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    harness.clock.advance(300)
+    assert harness.sender.send(eid, 0, "01") == Done("step already moved on")
+    assert harness.sends() == 1
+
+
+def test_last_step_completes_the_enrollment(harness: Harness) -> None:
+    eid = harness.enroll(step=1, state="active", chat_id=None)
+    assert harness.sender.send(eid, 1, "01") == Done("sent")
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.end_reason) == ("completed", "sequence_completed")
+    assert enrollment.ended_at is not None
+    assert harness.quota_used() == 0  # follow-ups are free
+
+
+def test_follow_up_goes_into_the_leads_chat(harness: Harness) -> None:
+    first = harness.enroll()
+    harness.sender.send(first, 0, "01")
+    first_send = harness.sim.sends()[0]
+    [chat] = list(harness.sender.client.find_chats(phone="+40712345678"))
+    with harness.database.session() as session:
+        row = session.get(Enrollment, first)
+        assert row is not None
+        row.chat_id, row.step_state, row.queued_at = chat.id, StepState.QUEUED, harness.clock.now()
+        session.add(row)
+    harness.clock.advance(days=2)
+    assert harness.sender.send(first, 1, "01") == Done("sent")
+    follow_up = harness.sim.sends()[-1]
+    assert first_send.path == "/messages"  # the first opens the chat by phone number
+    assert follow_up.path == f"/chats/{chat.id}/messages"
+
+
+def test_a_gone_chat_falls_back_to_the_phone_number(harness: Harness) -> None:
+    eid = harness.enroll(step=1, state="active", chat_id=987654)
+    assert harness.sender.send(eid, 1, "01") == Done("sent")
+    sends = harness.sim.sends()
+    assert [s.status_code for s in sends] == [404, 200]
+    assert sends[-1].recipient_phone == "+40712345678"
+
+
+def test_pacing_puts_the_message_back_without_sending(harness: Harness) -> None:
+    eid = harness.enroll()
+    with harness.database.session() as session:
+        phone = session.get(Phone, "01")
+        assert phone is not None
+        phone.next_send_at = harness.clock.now() + timedelta(seconds=60)
+        session.add(phone)
+    outcome = harness.sender.send(eid, 0, "01")
+    assert outcome == PutBack(60.0, "pacing")
+    assert harness.sends() == 0
+    assert harness.enrollment(eid).step_state == "queued"
+
+
+def test_a_busy_phone_puts_the_message_back(harness: Harness) -> None:
+    eid = harness.enroll()
+    assert harness.lease.acquire("01") is not None
+    outcome = harness.sender.send(eid, 0, "01")
+    assert isinstance(outcome, PutBack)
+    assert outcome.reason == "phone busy"
+    assert outcome.delay_s >= 30
+    assert harness.sends() == 0
+
+
+@pytest.mark.parametrize("state", ["replied", "opted_out", "stopped", "completed"])
+def test_an_ended_enrollment_is_never_sent(harness: Harness, state: str) -> None:
+    eid = harness.enroll(step=1, state="active")
+    with harness.database.session() as session:
+        row = session.get(Enrollment, eid)
+        assert row is not None
+        row.state = state
+        session.add(row)
+    assert harness.sender.send(eid, 1, "01") == Done(f"enrollment {state}")
+    assert harness.sends() == 0
+
+
+def test_a_paused_campaign_holds_its_sends(harness: Harness) -> None:
+    eid = harness.enroll()
+    with harness.database.session() as session:
+        campaign = session.get(Campaign, "intro")
+        assert campaign is not None
+        campaign.state = "paused"
+        session.add(campaign)
+    assert harness.sender.send(eid, 0, "01") == Done("back to due: campaign paused")
+    assert harness.enrollment(eid).step_state == "due"
+    assert harness.sends() == 0
+
+
+def test_a_message_of_an_older_dispatch_is_dropped(harness: Harness) -> None:
+    eid = harness.enroll()
+    old = dispatch_id(harness.clock.now() - timedelta(seconds=1))
+    assert harness.sender.send(eid, 0, "01", dispatch_id=old) == Done(
+        "superseded by a newer dispatch"
+    )
+    current = dispatch_id(harness.clock.now())
+    assert harness.sender.send(eid, 0, "01", dispatch_id=current) == Done("sent")
+
+
+def test_outside_the_send_window_the_step_waits_for_the_opening(harness: Harness) -> None:
+    harness.clock.set(datetime(2026, 1, 10, 12, 0, tzinfo=UTC))  # a Saturday
+    eid = harness.enroll(sequence="windowed")
+    assert harness.sender.send(eid, 0, "01") == Done("back to due: outside the send window")
+    enrollment = harness.enrollment(eid)
+    assert enrollment.step_state == "due"
+    assert enrollment.due_at == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # Monday 09:00
+    assert harness.sends() == 0
+
+
+def test_over_quota_the_first_message_waits_and_may_move_phone(harness: Harness) -> None:
+    with harness.database.session() as session:
+        session.add(QuotaUsage(phone_id="01", day=harness.clock.now().date(), used=3))
+    eid = harness.enroll()
+    assert harness.sender.send(eid, 0, "01") == Done("back to due: phone quota used up")
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.step_state, enrollment.phone_id, enrollment.state) == (
+        "due",
+        None,
+        "pending",
+    )
+    assert harness.quota_used() == 3
+    assert harness.sends() == 0
+
+
+def test_an_invalid_number_ends_the_enrollment_and_gives_the_quota_back(harness: Harness) -> None:
+    harness.sim.configure(invalid_recipient_pattern=r"^\+40799")
+    eid = harness.enroll("+40799000000")
+    assert harness.sender.send(eid, 0, "01") == Done("invalid number")
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.end_reason) == ("invalid_number", "invalid_number")
+    assert harness.quota_used() == 0
+
+
+def test_a_disconnected_sender_is_not_blamed_on_the_lead(harness: Harness) -> None:
+    harness.sim.set_account_status("+447700900001", "disconnected")
+    eid = harness.enroll()
+    assert harness.sender.send(eid, 0, "01") == Done("back to due: phone offline")
+    assert harness.phone().state == "offline"
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.step_state, enrollment.phone_id) == (
+        "pending",
+        "due",
+        None,
+    )
+    assert harness.quota_used() == 0
+
+
+def test_a_banned_phone_leaves_the_pool_with_an_alert(harness: Harness) -> None:
+    harness.sim.set_account_status("+447700900001", "banned")
+    eid = harness.enroll()
+    assert harness.sender.send(eid, 0, "01") == Done("back to due: phone banned")
+    assert harness.phone().state == "banned"
+    assert harness.enrollment(eid).phone_id is None  # its lead can go out from another phone
+    with harness.database.session() as session:
+        alerts = list(session.exec(select(Alert)))
+    assert [a.kind for a in alerts] == ["phone_banned"]
+
+
+def test_a_transient_error_is_retried_then_lands_in_the_dead_letters(harness: Harness) -> None:
+    harness.sim.configure(error_rate=1.0)
+    eid = harness.enroll()
+    with pytest.raises(ServerError):
+        harness.sender.send(eid, 0, "01")
+    enrollment = harness.enrollment(eid)
+    assert enrollment.step_state == "queued"
+    assert enrollment.last_error
+    assert harness.quota_used() == 0
+    harness.clock.advance(300)
+    assert harness.sender.send(eid, 0, "01", last_try=True) == Done("dead letter")
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.step_state, enrollment.state) == ("failed", "pending")
+    assert "ServerError" in (enrollment.last_error or "")
+
+
+def test_an_unknown_outcome_is_reconciled_not_resent(harness: Harness) -> None:
+    harness.sim.configure(timeout_after_record_rate=1.0, stall_s=2.0)
+    eid = harness.enroll()
+    outcome = harness.sender.send(eid, 0, "01")
+    assert outcome == PutBack(120.0, "outcome unknown: reconcile")
+    assert harness.enrollment(eid).step_state == "sending"
+    harness.sim.configure(timeout_after_record_rate=0.0)
+    harness.clock.advance(10)
+    assert harness.sender.send(eid, 0, "01") == Done("reconciled: it had been sent")
+    accepted = list(harness.sim.sends())
+    assert len(accepted) == 1  # the stalled request was recorded; nothing sent again
+    [message] = harness.messages()
+    assert message.message_uid
+    assert harness.enrollment(eid).step == 1
+
+
+def test_a_step_stuck_in_sending_that_never_went_out_is_sent_after_the_grace(
+    harness: Harness,
+) -> None:
+    eid = harness.enroll()
+    with harness.database.session() as session:
+        row = session.get(Enrollment, eid)
+        assert row is not None
+        row.step_state, row.sending_at = StepState.SENDING, harness.clock.now()
+        session.add(row)
+    outcome = harness.sender.send(eid, 0, "01")
+    assert isinstance(outcome, PutBack)  # too early to conclude it never went out
+    harness.clock.advance(121)
+    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    assert harness.sends() == 1
+
+
+def test_a_refused_token_halts_all_sending_with_an_alert(harness: Harness) -> None:
+    harness.sim.configure(token="the-real-token")
+    eid = harness.enroll()
+    assert harness.sender.send(eid, 0, "01") == Done("back to due: bad token")
+    assert harness.halt.active()
+    other = harness.enroll("+40712345679")
+    assert harness.sender.send(other, 0, "01") == Done(
+        "back to due: sending halted: TimelinesAI token refused"
+    )
+    with harness.database.session() as session:
+        assert [a.kind for a in session.exec(select(Alert))] == ["bad_token"]
