@@ -28,18 +28,37 @@ class SendingHalt(Protocol):
 
 
 class RedisHalt:
-    """The halt as one Redis key with a TTL: ``<namespace>:halt``."""
+    """The halt as one Redis key with a TTL: ``<namespace>:halt``.
 
-    def __init__(self, client: redis.Redis, *, namespace: str, ttl_s: float) -> None:
+    ``active`` asks Redis at most once per ``recheck_s`` real seconds per process: a halt
+    lasts minutes, so a second's delay in seeing another process trip it costs little,
+    while asking on every send would add a round trip to each.
+    """
+
+    def __init__(
+        self, client: redis.Redis, *, namespace: str, ttl_s: float, recheck_s: float = 1.0
+    ) -> None:
         self._client = client
         self._key = f"{namespace}:halt"
         self._ttl_ms = max(1, int(ttl_s * 1000))
+        self._recheck_s = recheck_s
+        self._known = False
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
 
     def trip(self, now: datetime) -> None:
         self._client.set(self._key, now.isoformat(), px=self._ttl_ms)
+        with self._lock:
+            self._known, self._checked_at = True, time.monotonic()
 
     def active(self) -> bool:
-        return bool(self._client.exists(self._key))
+        with self._lock:
+            if time.monotonic() - self._checked_at < self._recheck_s:
+                return self._known
+        known = bool(self._client.exists(self._key))
+        with self._lock:
+            self._known, self._checked_at = known, time.monotonic()
+        return known
 
 
 class MemoryHalt:

@@ -120,11 +120,12 @@ def test_workers_killed_midway_keep_every_invariant(
         )
         services.start("scheduler", "scheduler")
         services.start("workers", "worker", "--processes", "3", "--threads", "2")
-        assert wait_until(lambda: len(sim.sends()) >= 150, 120), services.log("workers")
+        logs = lambda: services.log("scheduler") + services.log("workers")  # noqa: E731
+        assert wait_until(lambda: len(sim.sends()) >= 150, 180), logs()
         victim = services.children("workers")[0]
         os.kill(victim, signal.SIGKILL)
         killed_at = datetime.now(UTC)
-        assert wait_until(lambda: finished(pg_database), 240), services.log("workers")
+        assert wait_until(lambda: finished(pg_database), 240), logs()
         services.stop("workers")
         services.stop("scheduler")
         log = sim.requests()
