@@ -42,9 +42,14 @@ log = logging.getLogger("outreach.worker")
 
 # Dramatiq prefetches per queue per process. With the default (2 x threads) one
 # phone's messages could sit unacked in several processes while others idle, and a
-# killed process would strand all of them until redelivery; one is enough because
-# the lease serialises a phone's sends anyway.
+# killed process would strand all of them until redelivery. The lease serialises a
+# phone's sends anyway, so a second message of the same phone in the same process
+# would only hold a thread waiting for the lease: one is enough.
 QUEUE_PREFETCH = 1
+# Dramatiq's Redis consumer counts a full prefetch as a miss and backs off
+# exponentially up to the worker timeout: with the default of 1000 ms a phone's queue
+# could idle up to a second after each message. Cap it at 200 ms.
+WORKER_TIMEOUT_MS = 200
 RESTART_DELAY_S = 1.0
 
 
@@ -116,7 +121,12 @@ def run_worker_process(
     runtime = build_worker_runtime(
         settings, pool_size=threads + 2, count_round_trips=bool(round_trips_file)
     )
-    worker = dramatiq.Worker(runtime.actors.broker, queues=set(queues), worker_threads=threads)
+    worker = dramatiq.Worker(
+        runtime.actors.broker,
+        queues=set(queues),
+        worker_threads=threads,
+        worker_timeout=WORKER_TIMEOUT_MS,
+    )
     worker.queue_prefetch = QUEUE_PREFETCH
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
