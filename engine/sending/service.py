@@ -29,6 +29,7 @@ from engine.sending import store
 from engine.sending.halt import SendingHalt
 from engine.sending.outcome import Done, Outcome, PutBack
 from engine.sending.reconcile import Reconciler
+from engine.sending.transitions import Transitions
 from engine.settings import Settings
 from engine.timelinesai import (
     AccountBanned,
@@ -73,6 +74,7 @@ class Sender:
 
     def __post_init__(self) -> None:
         self.reconciler = Reconciler(self.client, self.settings)
+        self.transitions = Transitions(self.database, self.alerts)
 
     # The entry point ---------------------------------------------------------------
 
@@ -135,8 +137,9 @@ class Sender:
             return Done(stale or "gone")
         sequence = self.sequences.get(item.sequence)
         if sequence is None:
-            self._end(
+            self.transitions.end(
                 item,
+                now,
                 EnrollmentState.FAILED,
                 "unknown_sequence",
                 f"no sequence {item.sequence!r} in the config",
@@ -148,13 +151,17 @@ class Sender:
                 return outcome
         hold = self._hold_reason(item, now)
         if hold is not None:
-            return self._back_to_due(item, now, hold, release_phone=hold == "phone not active")
+            return self.transitions.back_to_due(
+                item, now, hold, release_phone=hold == "phone not active"
+            )
         zone = lead_timezone(
             sequence.timezone, item.lead_timezone, item.lead_phone, self.settings.quota.timezone
         )
         if not is_open(sequence.window, zone, now):
             opening = next_open(sequence.window, zone, now)
-            return self._back_to_due(item, now, "outside the send window", due_at=opening)
+            return self.transitions.back_to_due(
+                item, now, "outside the send window", due_at=opening
+            )
         wait = wait_s(item.next_send_at, now)
         if wait > 0:
             if should_put_back(wait, self.clock.speed, self.settings.worker.max_inline_wait_s):
@@ -204,7 +211,9 @@ class Sender:
                 item.lead_variables, seed=f"{item.enrollment_id}:{item.step}"
             )
         except MissingVariableError as error:
-            self._end(item, EnrollmentState.FAILED, "missing_variable", str(error))
+            self.transitions.end(
+                item, self.clock.now(), EnrollmentState.FAILED, "missing_variable", str(error)
+            )
             return Done("missing variable")
         quota = (phone_id, day, self._quota(phone_id, day)) if first else None
         with self._statement() as connection:
@@ -213,7 +222,7 @@ class Sender:
             return Done("step claimed by another send")
         if not claim.quota_taken:
             # Over quota: wait for the dispatcher to pick another phone or the next day.
-            return self._back_to_due(
+            return self.transitions.back_to_due(
                 item, now, "phone quota used up", release_phone=True, from_state=StepState.SENDING
             )
         try:
@@ -282,32 +291,34 @@ class Sender:
             return self._invalid_recipient(item, error, now)
         if isinstance(error, (AccountBanned, Forbidden)) and not isinstance(error, BadToken):
             state = PhoneState.BANNED if isinstance(error, AccountBanned) else PhoneState.PAUSED
-            self._phone_down(phone_id, state, str(error), now)
-            return self._back_to_due(
+            self.transitions.phone_down(phone_id, state, str(error), now)
+            return self.transitions.back_to_due(
                 item, now, f"phone {state}", release_phone=True, from_state=StepState.SENDING
             )
         if isinstance(error, BadToken):
             self.halt.trip(now)
-            self._alert(
+            self.transitions.alert(
                 "bad_token",
                 "TimelinesAI refused the token: all sending stopped until it works",
                 now,
             )
-            return self._back_to_due(item, now, "bad token", from_state=StepState.SENDING)
+            return self.transitions.back_to_due(
+                item, now, "bad token", from_state=StepState.SENDING
+            )
         if isinstance(error, CallBudgetExhausted):
             self.halt.trip(now)
-            self._alert("call_budget", "the month's TimelinesAI call budget is used up", now)
-            return self._back_to_due(item, now, "call budget used up", from_state=StepState.SENDING)
+            self.transitions.alert(
+                "call_budget", "the month's TimelinesAI call budget is used up", now
+            )
+            return self.transitions.back_to_due(
+                item, now, "call budget used up", from_state=StepState.SENDING
+            )
         if isinstance(error, (PayloadTooLarge, PermanentError)):
-            return self._dead_letter(item, error, now)
+            return self.transitions.dead_letter(item, error, now)
         # Transient: the message certainly did not go out; back to queued for a retry.
         if last_try:
-            return self._dead_letter(item, error, now)
-        with self.database.engine.begin() as connection:
-            store.set_step(
-                connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,
-                step_state=StepState.QUEUED, last_error=str(error)[:500],
-            )  # fmt: skip
+            return self.transitions.dead_letter(item, error, now)
+        self.transitions.back_to_queued(item, now, str(error))
         raise error
 
     def _invalid_recipient(
@@ -315,32 +326,20 @@ class Sender:
     ) -> Outcome:
         # The same 400 comes back when our sending account is disconnected: check it first.
         if not self.reconciler.account_connected(item.from_phone or ""):
-            self._phone_down(item.phone_id or "", PhoneState.OFFLINE, "account disconnected", now)
-            return self._back_to_due(
+            self.transitions.phone_down(
+                item.phone_id or "", PhoneState.OFFLINE, "account disconnected", now
+            )
+            return self.transitions.back_to_due(
                 item,
                 now,
                 "phone offline",
                 release_phone=item.step == 0,
                 from_state=StepState.SENDING,
             )
-        self._end(item, EnrollmentState.INVALID_NUMBER, "invalid_number", str(error))
-        return Done("invalid number")
-
-    def _dead_letter(self, item: store.WorkItem, error: TimelinesAIError, now: datetime) -> Outcome:
-        with self.database.engine.begin() as connection:
-            store.set_step(
-                connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,
-                step_state=StepState.FAILED, last_error=f"{type(error).__name__}: {error}"[:500],
-            )  # fmt: skip
-        self._alert(
-            "dead_letter",
-            f"enrollment {item.enrollment_id} step {item.step} failed: {type(error).__name__}",
-            now,
-            phone_id=item.phone_id,
-            severity="warning",
-            details={"error": str(error)[:500]},
+        self.transitions.end(
+            item, self.clock.now(), EnrollmentState.INVALID_NUMBER, "invalid_number", str(error)
         )
-        return Done("dead letter")
+        return Done("invalid number")
 
     # Reconciliation -------------------------------------------------------------------
 
@@ -435,57 +434,6 @@ class Sender:
             store.pace_phone(
                 connection, phone_id, now=now, next_send_at=self._next_send_at(now), sent=sent
             )
-
-    def _back_to_due(
-        self, item: store.WorkItem, now: datetime, reason: str, *, release_phone: bool = False,
-        due_at: datetime | None = None, from_state: str = StepState.QUEUED,
-    ) -> Outcome:  # fmt: skip
-        values: dict[str, object] = {
-            "step_state": StepState.DUE,
-            "queued_at": None,
-            "due_at": due_at or now,
-        }
-        if release_phone and item.step == 0:
-            values["phone_id"] = None  # a first message may go out from another phone
-        with self.database.engine.begin() as connection:
-            store.set_step(
-                connection, item.enrollment_id, item.step, expect=from_state, now=now, **values
-            )
-        return Done(f"back to due: {reason}")
-
-    def _end(self, item: store.WorkItem, state: str, reason: str, error: str | None) -> None:
-        now = self.clock.now()
-        with self.database.engine.begin() as connection:
-            store.end_enrollment(
-                connection, item.enrollment_id, state=state, reason=reason, error=error, now=now
-            )
-
-    def _phone_down(self, phone_id: str, state: str, reason: str, now: datetime) -> None:
-        with self.database.engine.begin() as connection:
-            changed = store.set_phone_state(connection, phone_id, state, reason, now)
-        if changed:  # alert once, not for every message that meets the downed phone
-            self._alert(
-                f"phone_{state}", f"phone {phone_id} is {state}: {reason}", now, phone_id=phone_id
-            )
-
-    def _alert(
-        self,
-        kind: str,
-        message: str,
-        now: datetime,
-        *,
-        phone_id: str | None = None,
-        severity: str = "critical",
-        details: dict[str, object] | None = None,
-    ) -> None:
-        """Record an alert in the table and the log, and tell the configured sink."""
-        with self.database.engine.begin() as connection:
-            store.add_alert(
-                connection, kind, message, now=now, phone_id=phone_id, severity=severity,
-                details=details,
-            )  # fmt: skip
-        log.error(message)
-        self.alerts.notify(kind, message, severity=severity, phone_id=phone_id)
 
 
 @dataclass(frozen=True)

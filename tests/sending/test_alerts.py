@@ -50,7 +50,7 @@ def test_a_failing_webhook_never_raises(caplog: pytest.LogCaptureFixture) -> Non
 
 def test_a_banned_phone_is_announced_once(harness: Harness) -> None:
     sink = Recording()
-    harness.sender.alerts = sink
+    harness.sender.transitions.alerts = sink
     harness.sim.set_account_status("+447700900001", "banned")
     first = harness.enroll()
     second = harness.enroll("+40712345679")

@@ -266,3 +266,11 @@ def test_a_refused_token_halts_all_sending_with_an_alert(harness: Harness) -> No
     )
     with harness.database.session() as session:
         assert [a.kind for a in session.exec(select(Alert))] == ["bad_token"]
+
+
+def test_an_enrollment_of_a_sequence_gone_from_the_config_fails_visibly(harness: Harness) -> None:
+    eid = harness.enroll(sequence="retired")
+    assert harness.sender.send(eid, 0, "01") == Done("unknown sequence")
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.end_reason) == ("failed", "unknown_sequence")
+    assert harness.sends() == 0
