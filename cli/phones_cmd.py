@@ -35,7 +35,11 @@ def list_phones(config: ConfigOption = None) -> None:
     numeric = {"today / quota", "queued", "sent", "failures"}
     columns = ("id", "number", "state", "today / quota", "queued", "next send", "last send")
     for name in (*columns, "sent", "failures"):
-        table.add_column(name, justify="right" if name in numeric else "left")
+        table.add_column(
+            name,
+            justify="right" if name in numeric else "left",
+            no_wrap=name in {"id", "number"},  # a cut-off phone number is no use
+        )
     for row in rows:
         table.add_row(
             row.id,
