@@ -219,7 +219,7 @@ class Sender:
         with self._statement() as connection:
             claim = store.claim_sending(connection, item.enrollment_id, item.step, now, quota)
         if not claim.claimed:
-            return Done("step claimed by another send")
+            return Done("step no longer queued, or the enrollment ended")
         if not claim.quota_taken:
             # Over quota: wait for the dispatcher to pick another phone or the next day.
             return self.transitions.back_to_due(

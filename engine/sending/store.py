@@ -133,12 +133,18 @@ class Claim:
     quota_taken: bool
 
 
+# Both statements require a running enrollment. The claim is the moment a send starts:
+# a reply stored before it (the webhook's 200) makes the claim fail, so no follow-up
+# starts after a reply. A send already started may finish, but recording it must not
+# bring an enrollment that ended meanwhile (replied, opted out, stopped) back to life.
+_RUNNING = E.c.state.in_([EnrollmentState.PENDING, EnrollmentState.ACTIVE])
 _CLAIM = (
     update(E)
     .where(
         E.c.id == bindparam("b_eid"),
         E.c.step == bindparam("b_step"),
         E.c.step_state == StepState.QUEUED,
+        _RUNNING,
     )
     .values(
         step_state=StepState.SENDING,
@@ -234,6 +240,7 @@ _SENT_STEP = update(E).where(
     E.c.id == bindparam("b_eid"),
     E.c.step == bindparam("b_step"),
     E.c.step_state == StepState.SENDING,
+    _RUNNING,
 )
 _ADVANCE = _SENT_STEP.values(
     state=EnrollmentState.ACTIVE, step=E.c.step + 1, step_state=StepState.DUE,

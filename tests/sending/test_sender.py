@@ -274,3 +274,51 @@ def test_an_enrollment_of_a_sequence_gone_from_the_config_fails_visibly(harness:
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.end_reason) == ("failed", "unknown_sequence")
     assert harness.sends() == 0
+
+
+def _mark_replied(harness: Harness, enrollment_id: int) -> None:
+    with harness.database.session() as session:
+        row = session.get(Enrollment, enrollment_id)
+        assert row is not None
+        row.state, row.end_reason = "replied", "replied"
+        session.add(row)
+
+
+def test_a_reply_during_the_pacing_wait_stops_the_send(harness: Harness) -> None:
+    """Invariant 5: the claim is where a send starts; a reply stored before it wins."""
+    eid = harness.enroll(step=1, state="active")
+    with harness.database.session() as session:
+        phone = session.get(Phone, "01")
+        assert phone is not None
+        phone.next_send_at = harness.clock.now() + timedelta(seconds=0.5)  # a short inline wait
+        session.add(phone)
+    waited = harness.clock.sleep
+
+    def reply_while_waiting(seconds: float) -> None:
+        _mark_replied(harness, eid)  # the webhook stores the reply during the wait
+        waited(seconds)
+
+    harness.clock.sleep = reply_while_waiting  # type: ignore[method-assign]
+    assert harness.sender.send(eid, 1, "01") == Done(
+        "step no longer queued, or the enrollment ended"
+    )
+    assert harness.sends() == 0
+    assert harness.enrollment(eid).state == "replied"
+
+
+def test_a_reply_during_an_in_flight_send_is_not_undone(harness: Harness) -> None:
+    """A send already started may finish, but recording it must not revive the lead."""
+    eid = harness.enroll(step=0)
+    client = harness.sender.client
+    send = client.send_message
+
+    def reply_arrives_mid_send(**kwargs: object) -> object:
+        answer = send(**kwargs)  # type: ignore[arg-type]
+        _mark_replied(harness, eid)
+        return answer
+
+    client.send_message = reply_arrives_mid_send  # type: ignore[method-assign]
+    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.step) == ("replied", 0)  # no next step scheduled
+    assert len(harness.messages()) == 1  # the message that did go out is on record
