@@ -127,9 +127,13 @@ class Database:
         except OperationalError as error:
             raise StorageError(f"cannot reach the database {self.safe_url}: {error.orig}") from None
 
+    def head_revision(self) -> str | None:
+        """The latest revision the migrations know."""
+        return ScriptDirectory.from_config(_alembic_config(self.url)).get_current_head()
+
     def require_current(self) -> None:
         """Raise :class:`StorageError` unless the schema is at the latest revision."""
-        head = ScriptDirectory.from_config(_alembic_config(self.url)).get_current_head()
+        head = self.head_revision()
         current = self.current_revision()
         if current != head:
             state = "is empty" if current is None else f"is at revision {current}"
