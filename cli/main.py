@@ -14,9 +14,12 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from cli import (
+    campaign_cmd,
     dlq_cmd,
+    forecast_cmd,
     leads_cmd,
     phones_cmd,
+    sequences_cmd,
     setup_cmd,
     simulator_cmd,
     spintax_cmd,
@@ -40,6 +43,9 @@ app.command("dispatch")(worker_cmd.dispatch)
 app.command("scheduler")(worker_cmd.scheduler)
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(leads_cmd.app, name="leads")
+app.add_typer(sequences_cmd.app, name="sequences")
+app.add_typer(campaign_cmd.app, name="campaign")
+app.command("forecast")(forecast_cmd.forecast_command)
 app.add_typer(spintax_cmd.app, name="spintax")
 app.add_typer(simulator_cmd.app, name="simulator")
 

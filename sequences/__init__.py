@@ -1,10 +1,20 @@
 """Sequences: what to send a lead and when, the lead's journey through it, and importing leads.
 
-Pure decisions (definitions, windows, due times, variants, the state machine) take
-their inputs and ``now``; only :func:`import_leads` and :func:`lead_page` touch
-storage, through a database or session passed in.
+Pure decisions (definitions, windows, due times, variants, the state machine, the
+forecast) take their inputs and ``now``; importing leads, launching, pausing, resuming
+and stopping campaigns and finding leads to preview touch storage, through a database
+or connection passed in.
 """
 
+from sequences.campaigns import (
+    CampaignChange,
+    CampaignError,
+    LaunchReport,
+    launch,
+    pause,
+    resume,
+    stop,
+)
 from sequences.config import LeadsSettings, SequenceSettings, StepSettings, WindowSettings
 from sequences.definition import (
     ASSUMED_VARIABLE_LENGTH,
@@ -16,10 +26,28 @@ from sequences.definition import (
     missing_variables,
 )
 from sequences.errors import IllegalTransition, LeadImportError, SequencesError
+from sequences.forecast import (
+    Backlog,
+    Forecast,
+    ForecastDay,
+    Limit,
+    Limits,
+    PhoneCapacity,
+    forecast,
+)
 from sequences.journey import END_STATES, RUNNING_STATES, EndReason, end, end_state, transition
+from sequences.launch_store import Refusal
+from sequences.lead_list import LeadList, read_lead_list
 from sequences.leads_csv import check_region, variable_name
 from sequences.leads_import import ImportReport, Progress, import_leads, rejects_path_for
 from sequences.leads_query import LeadPage, LeadSummary, lead_page
+from sequences.preview import (
+    PreviewLead,
+    StepPreview,
+    normalise_number,
+    preview_leads,
+    render_steps,
+)
 from sequences.schedule import choose_variant, first_due, next_due
 from sequences.windows import is_open, lead_timezone, next_open, zone_for_number
 
@@ -28,19 +56,32 @@ __all__ = [
     "END_STATES",
     "MAX_MESSAGE_LENGTH",
     "RUNNING_STATES",
+    "Backlog",
+    "CampaignChange",
+    "CampaignError",
     "EndReason",
+    "Forecast",
+    "ForecastDay",
     "IllegalTransition",
     "ImportReport",
+    "LaunchReport",
     "LeadImportError",
+    "LeadList",
     "LeadPage",
     "LeadSummary",
     "LeadsSettings",
+    "Limit",
+    "Limits",
+    "PhoneCapacity",
+    "PreviewLead",
     "Progress",
+    "Refusal",
     "SendWindow",
     "Sequence",
     "SequenceSettings",
     "SequencesError",
     "Step",
+    "StepPreview",
     "StepSettings",
     "WindowSettings",
     "check_region",
@@ -49,14 +90,23 @@ __all__ = [
     "end",
     "end_state",
     "first_due",
+    "forecast",
     "import_leads",
     "is_open",
+    "launch",
     "lead_page",
     "lead_timezone",
     "missing_variables",
     "next_due",
     "next_open",
+    "normalise_number",
+    "pause",
+    "preview_leads",
+    "read_lead_list",
     "rejects_path_for",
+    "render_steps",
+    "resume",
+    "stop",
     "transition",
     "variable_name",
     "zone_for_number",

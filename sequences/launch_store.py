@@ -1,0 +1,213 @@
+"""The set-based statements of a campaign launch: candidates with their refusal, bulk enrollment.
+
+One query reads the selected leads, each with the first reason (if any) it may not be
+enrolled, computed in the database with ``IN (subquery)`` tests that both databases
+evaluate once per query, not once per lead. Enrollments are then written in batches:
+on PostgreSQL as two arrays ``unnest``-ed by one ``INSERT ... SELECT`` per batch, on
+SQLite (in process, where a round trip is cheap) as an ``executemany``. Both skip rows
+the unique indexes refuse (a launch running at the same time), and the count written
+is what the caller reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from sqlalchemy import Connection, Select, bindparam, case, literal, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel
+
+from engine.dbtypes import UTCDateTime
+from engine.models import (
+    Campaign,
+    CampaignState,
+    Direction,
+    Enrollment,
+    EnrollmentState,
+    Lead,
+    LeadTag,
+    Message,
+    StepState,
+    Suppression,
+)
+
+__all__ = [
+    "BATCH_SIZE",
+    "Candidate",
+    "Refusal",
+    "activate_campaign",
+    "candidates",
+    "insert_enrollments",
+    "lead_ids_for_phones",
+]
+
+BATCH_SIZE: Final = 5_000
+"""Leads read per fetch and enrollments written per statement."""
+
+_LEADS: Final = SQLModel.metadata.tables[Lead.__tablename__]
+_TAGS: Final = SQLModel.metadata.tables[LeadTag.__tablename__]
+_ENROLLMENTS: Final = SQLModel.metadata.tables[Enrollment.__tablename__]
+_MESSAGES: Final = SQLModel.metadata.tables[Message.__tablename__]
+_SUPPRESSIONS: Final = SQLModel.metadata.tables[Suppression.__tablename__]
+_CAMPAIGNS: Final = SQLModel.metadata.tables[Campaign.__tablename__]
+
+_RUNNING: Final = (EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value)
+_ANSWERED: Final = (EnrollmentState.REPLIED.value, EnrollmentState.OPTED_OUT.value)
+
+
+class Refusal(StrEnum):
+    """Why a selected lead is not enrolled, in the order the reasons are checked."""
+
+    SUPPRESSED = "suppressed"
+    """The number is on the do-not-contact list."""
+    ANSWERED_BEFORE = "answered_before"
+    """The lead replied to or opted out of an earlier campaign (or wrote to us)."""
+    ALREADY_ENROLLED = "already_enrolled"
+    """The lead is, or was, in this sequence already."""
+    ACTIVE_ELSEWHERE = "active_elsewhere"
+    """The lead is running through another sequence (a lead is in at most one)."""
+    MISSING_VARIABLES = "missing_variables"
+    """The lead lacks a variable a step needs (checked in Python, not here)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A selected lead: what its first due time and variable check need, and its refusal."""
+
+    lead_id: int
+    phone: str
+    timezone: str | None
+    variables: dict[str, str] | None
+    refusal: Refusal | None
+
+
+def _refusal(sequence: str) -> Any:
+    e, m = _ENROLLMENTS.c, _MESSAGES.c
+    answered = select(e.lead_id).where(e.state.in_(_ANSWERED))
+    wrote_in = select(m.lead_id).where(m.direction == Direction.IN, m.lead_id.is_not(None))
+    this_sequence = select(e.lead_id).where(e.sequence == sequence)
+    running = select(e.lead_id).where(e.state.in_(_RUNNING))
+    lead = _LEADS.c
+    return case(
+        (lead.phone.in_(select(_SUPPRESSIONS.c.phone)), Refusal.SUPPRESSED.value),
+        (lead.id.in_(answered), Refusal.ANSWERED_BEFORE.value),
+        (lead.id.in_(wrote_in), Refusal.ANSWERED_BEFORE.value),
+        (lead.id.in_(this_sequence), Refusal.ALREADY_ENROLLED.value),
+        (lead.id.in_(running), Refusal.ACTIVE_ELSEWHERE.value),
+        else_=None,
+    ).label("refusal")
+
+
+def _query(sequence: str, with_variables: bool) -> Select[Any]:
+    lead = _LEADS.c
+    variables = lead.variables if with_variables else literal(None).label("variables")
+    return select(lead.id, lead.phone, lead.timezone, variables, _refusal(sequence))
+
+
+def candidates(
+    connection: Connection,
+    sequence: str,
+    *,
+    tag: str | None = None,
+    lead_ids: Sequence[int] | None = None,
+    with_variables: bool,
+) -> Iterator[Candidate]:
+    """The leads tagged ``tag``, or those in ``lead_ids`` (in that order), or all, oldest first.
+
+    ``with_variables`` reads each lead's variables (only needed when the sequence has
+    required ones). Rows are streamed, so memory stays flat however many leads match.
+    """
+    if lead_ids is not None:
+        for start in range(0, len(lead_ids), BATCH_SIZE):
+            chunk = lead_ids[start : start + BATCH_SIZE]
+            query = _query(sequence, with_variables).where(_LEADS.c.id.in_(chunk))
+            found = {row.id: row for row in connection.execute(query)}
+            yield from (_candidate(found[i]) for i in chunk if i in found)
+        return
+    query = _query(sequence, with_variables).order_by(_LEADS.c.id)
+    if tag is not None:
+        query = query.where(_LEADS.c.id.in_(select(_TAGS.c.lead_id).where(_TAGS.c.tag == tag)))
+    streamed = connection.execute(query, execution_options={"yield_per": BATCH_SIZE})
+    yield from (_candidate(row) for row in streamed)
+
+
+def _candidate(row: Any) -> Candidate:
+    refusal = None if row.refusal is None else Refusal(row.refusal)
+    return Candidate(row.id, row.phone, row.timezone, row.variables, refusal)
+
+
+def lead_ids_for_phones(connection: Connection, phones: Sequence[str]) -> list[int]:
+    """The ids of the leads with these numbers, in the order of ``phones``; unknown ones skipped."""
+    ids: dict[str, int] = {}
+    for start in range(0, len(phones), BATCH_SIZE):
+        chunk = phones[start : start + BATCH_SIZE]
+        query = select(_LEADS.c.phone, _LEADS.c.id).where(_LEADS.c.phone.in_(chunk))
+        ids.update((phone, lead_id) for phone, lead_id in connection.execute(query))
+    return [ids[phone] for phone in phones if phone in ids]
+
+
+_PG_INSERT: Final = text(
+    "INSERT INTO enrollments (lead_id, sequence, state, step, step_state, due_at, attempts, "
+    "created_at, updated_at) "
+    "SELECT t.lead_id, :sequence, :state, 0, :step_state, t.due_at, 0, :now, :now "
+    "FROM unnest(CAST(:lead_ids AS integer[]), CAST(:due_ats AS timestamptz[])) "
+    "AS t(lead_id, due_at) ON CONFLICT DO NOTHING"
+).bindparams(bindparam("now", type_=UTCDateTime))
+
+
+_SQLITE_INSERT: Final = sqlite.insert(_ENROLLMENTS).on_conflict_do_nothing()
+
+
+def insert_enrollments(
+    connection: Connection, sequence: str, rows: Sequence[tuple[int, datetime]], now: datetime
+) -> int:
+    """Enroll ``(lead id, first due time)`` pairs at step 0; returns how many were written.
+
+    A lead the unique indexes refuse (enrolled in this or another sequence by a launch
+    running at the same time) is skipped, not an error.
+    """
+    written = 0
+    for start in range(0, len(rows), BATCH_SIZE):
+        batch = rows[start : start + BATCH_SIZE]
+        if connection.dialect.name == "postgresql":
+            result = connection.execute(
+                _PG_INSERT,
+                {
+                    "sequence": sequence,
+                    "state": EnrollmentState.PENDING.value,
+                    "step_state": StepState.DUE.value,
+                    "now": now,
+                    "lead_ids": [lead_id for lead_id, _ in batch],
+                    "due_ats": [due for _, due in batch],
+                },
+            )
+        else:
+            values = [
+                {
+                    "lead_id": lead_id, "sequence": sequence, "state": EnrollmentState.PENDING,
+                    "step": 0, "step_state": StepState.DUE, "due_at": due, "attempts": 0,
+                    "created_at": now, "updated_at": now,
+                }
+                for lead_id, due in batch
+            ]  # fmt: skip
+            result = connection.execute(_SQLITE_INSERT, values)
+        written += int(result.rowcount)
+    return written
+
+
+def activate_campaign(connection: Connection, sequence: str, now: datetime) -> None:
+    """Create the campaign row of ``sequence`` in state ``active``, or set it back to active."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(_CAMPAIGNS).values(
+        sequence=sequence, state=CampaignState.ACTIVE, created_at=now, updated_at=now
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["sequence"],
+            set_={"state": CampaignState.ACTIVE, "updated_at": now},
+        )
+    )

@@ -1,0 +1,98 @@
+"""Campaign status figures and the forecast's backlog, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from engine.db import Database
+from engine.models import Campaign, Enrollment, Lead, Message, Phone
+from engine.reports import campaign_status, send_backlog
+
+NOW = datetime(2026, 1, 6, 10, 30, tzinfo=UTC)
+
+
+def seed(database: Database) -> None:
+    """intro: 6 leads over 2 steps and 2 phones, step 1 an A/B test; other: 1 lead."""
+    with database.session() as session:
+        session.add(Campaign(sequence="intro", state="paused"))
+        for phone_id in ("01", "02"):
+            session.add(Phone(id=phone_id, phone=f"+4477009000{phone_id}"))
+        leads = [Lead(phone=f"+4071200{i:04d}") for i in range(7)]
+        session.add_all(leads)
+        session.flush()
+        # (state, step, step_state, phone, due in hours, messages as (step, variant, status))
+        plans = [
+            ("pending", 0, "due", None, -1, []),
+            ("pending", 0, "queued", "01", -1, []),
+            ("active", 1, "due", "01", 26, [(0, 0, "read")]),
+            ("active", 1, "sending", "02", 0, [(0, 0, "delivered")]),
+            ("replied", 1, "due", "01", 5, [(0, 0, "read")]),
+            # Replied after its last step (variant 1 of step 1).
+            ("replied", 1, "sent", "02", None, [(0, 0, "sent"), (1, 1, "read")]),
+        ]
+        for lead, (state, step, step_state, phone, due_h, sent) in zip(leads, plans, strict=False):
+            assert lead.id is not None
+            enrollment = Enrollment(
+                lead_id=lead.id, sequence="intro", state=state, step=step,
+                step_state=step_state, phone_id=phone,
+                due_at=None if due_h is None else NOW + timedelta(hours=due_h),
+            )  # fmt: skip
+            session.add(enrollment)
+            session.flush()
+            for message_step, variant, status in sent:
+                session.add(
+                    Message(
+                        direction="out", enrollment_id=enrollment.id, step=message_step,
+                        lead_id=lead.id, phone_id=phone, template_variant=variant, status=status,
+                        sent_at=NOW, read_at=NOW if status == "read" else None,
+                    )
+                )  # fmt: skip
+        session.add(Message(direction="in", lead_id=leads[5].id, text="yes"))
+        session.add(Enrollment(lead_id=leads[6].id or 0, sequence="other", due_at=NOW))
+
+
+def test_status_counts_each_step_phone_and_variant(database: Database) -> None:
+    seed(database)
+    with database.engine.connect() as connection:
+        statuses = campaign_status(connection)
+    assert [s.sequence for s in statuses] == ["intro", "other"]
+    intro, other = statuses
+    assert (intro.state, other.state) == ("paused", None)
+    assert intro.states == {"pending": 2, "active": 2, "replied": 2}
+    assert (intro.enrolled, intro.running) == (6, 4)
+    step0, step1 = intro.steps[0], intro.steps[1]
+    assert (step0.waiting, step0.queued, step0.sent, step0.delivered, step0.read) == (1, 1, 4, 3, 2)
+    assert (step1.waiting, step1.queued, step1.sent, step1.read) == (1, 1, 1, 1)
+    # One reply after step 0 (lead 5), one after step 1 (lead 6).
+    assert (step0.replied, step1.replied) == (1, 1)
+    assert step0.reply_rate == 0.25 and step1.reply_rate == 1.0
+    assert (intro.phones["01"].sent, intro.phones["02"].sent) == (2, 3)
+    assert (intro.phones["01"].queued, intro.phones["02"].queued) == (1, 1)
+    assert (intro.phones["01"].replied, intro.phones["02"].replied) == (1, 1)
+    assert intro.variants[(1, 1)].replied == 1 and intro.variants[(0, 0)].sent == 4
+    assert intro.total.sent == 5
+    assert other.steps[0].waiting == 1 and other.total.reply_rate is None
+
+
+def test_status_of_one_sequence_and_its_json(database: Database) -> None:
+    seed(database)
+    with database.engine.connect() as connection:
+        (intro,) = campaign_status(connection, "intro")
+        assert campaign_status(connection, "nothing") == []
+    data = json.loads(json.dumps(intro.as_dict()))
+    assert data["sequence"] == "intro" and data["enrolled"] == 6
+    assert [row["step"] for row in data["steps"]] == [1, 2]  # numbered for people
+    assert data["steps"][0]["reply_rate"] == 0.25
+    assert {row["phone"] for row in data["phones"]} == {"01", "02"}
+
+
+def test_backlog_counts_first_messages_and_followups_by_due_hour(database: Database) -> None:
+    seed(database)
+    with database.engine.connect() as connection:
+        backlog = send_backlog(connection, "intro", NOW)
+    assert backlog.first_messages == 2
+    hour = NOW.replace(minute=0)
+    assert sorted(backlog.followups) == [(1, hour, 1), (1, hour + timedelta(hours=26), 1)]
+    by_day = backlog.followups_by_day(lambda moment: moment.date())
+    assert by_day == {(1, NOW.date()): 1, (1, NOW.date() + timedelta(days=1)): 1}

@@ -1,0 +1,331 @@
+"""Launching, pausing, resuming and stopping campaigns, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from engine.db import Database
+from engine.models import (
+    Campaign,
+    Enrollment,
+    Lead,
+    LeadTag,
+    Message,
+    Phone,
+    StepState,
+    Suppression,
+)
+from sequences import (
+    CampaignError,
+    Refusal,
+    Sequence,
+    SequenceSettings,
+    StepSettings,
+    WindowSettings,
+    compile_sequences,
+    launch,
+    pause,
+    read_lead_list,
+    resume,
+    stop,
+)
+
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)  # a Saturday
+
+
+def make_sequence(
+    name: str = "intro", *, window: WindowSettings | None = None, template: str = "Hi {{name}}"
+) -> Sequence:
+    settings = SequenceSettings(
+        timezone="lead",
+        send_window=window,
+        steps=(StepSettings(after="0m", template=template), StepSettings(after="2d", template="F")),
+    )
+    return compile_sequences({name: settings}, path="test")[name]
+
+
+INTRO = make_sequence()
+
+
+def add_leads(
+    database: Database,
+    count: int,
+    *,
+    tag: str | None = "jan",
+    start: int = 0,
+    variables: dict[str, str] | None = None,
+    timezone: str | None = None,
+) -> list[int]:
+    ids = []
+    with database.session() as session:
+        for index in range(start, start + count):
+            lead = Lead(
+                phone=f"+4071200{index:04d}",
+                variables={"name": f"L{index}"} if variables is None else variables,
+                timezone=timezone,
+            )
+            session.add(lead)
+            session.flush()
+            assert lead.id is not None
+            if tag is not None:
+                session.add(LeadTag(lead_id=lead.id, tag=tag))
+            ids.append(lead.id)
+    return ids
+
+
+def enrollments(database: Database, sequence: str | None = None) -> list[Enrollment]:
+    with database.session() as session:
+        query = select(Enrollment).order_by(Enrollment.lead_id)  # type: ignore[arg-type]
+        if sequence is not None:
+            query = query.where(Enrollment.sequence == sequence)
+        return list(session.exec(query))
+
+
+def campaign_state(database: Database, sequence: str = "intro") -> str | None:
+    with database.session() as session:
+        campaign = session.get(Campaign, sequence)
+        return None if campaign is None else campaign.state
+
+
+def test_launch_enrolls_each_tagged_lead_once_due_now(database: Database) -> None:
+    ids = add_leads(database, 5)
+    add_leads(database, 2, tag="other", start=100)
+    report = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    assert (report.selected, report.enrolled, sum(report.refused.values())) == (5, 5, 0)
+    assert report.first_due == NOW
+    rows = enrollments(database)
+    assert [row.lead_id for row in rows] == ids
+    assert {(r.state, r.step, r.step_state, r.due_at, r.phone_id) for r in rows} == {
+        ("pending", 0, "due", NOW, None)
+    }
+    assert campaign_state(database) == "active"
+
+
+def test_relaunch_refuses_everyone_already_enrolled_and_writes_no_duplicate(
+    database: Database,
+) -> None:
+    add_leads(database, 4)
+    launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    add_leads(database, 2, start=50)
+    report = launch(database, INTRO, now=NOW + timedelta(hours=1), fallback_zone="UTC", tag="jan")
+    assert report.enrolled == 2
+    assert report.refused[Refusal.ALREADY_ENROLLED] == 4
+    assert len(enrollments(database)) == 6
+
+
+def test_every_refusal_is_counted_once_under_its_first_reason(database: Database) -> None:
+    clean, suppressed, replied, opted_out, wrote_in, running, done, lacking = add_leads(database, 8)
+    with database.session() as session:
+        session.add(Suppression(phone="+40712000001", reason="opt-out"))
+        for lead_id, state in ((replied, "replied"), (opted_out, "opted_out"), (done, "stopped")):
+            session.add(Enrollment(lead_id=lead_id, sequence="old", state=state))
+        session.add(Enrollment(lead_id=running, sequence="other", state="active", step=1))
+        session.add(Message(direction="in", lead_id=wrote_in, text="who is this?"))
+        # Suppressed and replied before: counted once, as suppressed (the first reason).
+        session.add(Enrollment(lead_id=suppressed, sequence="old2", state="replied"))
+        session.get(Lead, lacking).variables = {"name": "  "}  # type: ignore[union-attr]
+    report = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    assert report.selected == 8
+    assert report.enrolled == 2  # clean, and done (a stopped journey is no refusal)
+    assert dict(report.refused) == {
+        Refusal.SUPPRESSED: 1,
+        Refusal.ANSWERED_BEFORE: 3,
+        Refusal.ALREADY_ENROLLED: 0,
+        Refusal.ACTIVE_ELSEWHERE: 1,
+        Refusal.MISSING_VARIABLES: 1,
+    }
+    assert report.missing_variables == {"name": 1}
+    assert {e.lead_id for e in enrollments(database, "intro")} == {clean, done}
+
+
+def test_dry_run_writes_nothing_and_reports_what_a_launch_would(database: Database) -> None:
+    add_leads(database, 6)
+    with database.session() as session:
+        session.add(Suppression(phone="+40712000002", reason="opt-out"))
+    dry = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan", dry_run=True)
+    assert dry.dry_run
+    assert enrollments(database) == []
+    assert campaign_state(database) is None
+    real = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    assert (dry.selected, dry.enrolled, dict(dry.refused)) == (
+        real.selected,
+        real.enrolled,
+        dict(real.refused),
+    )
+    assert real.enrolled == 5
+
+
+def test_limit_enrolls_the_oldest_and_counts_the_rest(database: Database) -> None:
+    ids = add_leads(database, 10)
+    report = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan", limit=3)
+    assert (report.enrolled, report.over_limit) == (3, 7)
+    assert [e.lead_id for e in enrollments(database)] == ids[:3]
+    again = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan", limit=100)
+    assert (again.enrolled, again.refused[Refusal.ALREADY_ENROLLED], again.over_limit) == (7, 3, 0)
+
+
+def test_no_tag_means_every_lead(database: Database) -> None:
+    add_leads(database, 2)
+    add_leads(database, 3, tag=None, start=10)
+    assert launch(database, INTRO, now=NOW, fallback_zone="UTC").enrolled == 5
+
+
+def test_lead_file_selects_its_numbers_in_file_order(database: Database, tmp_path: Path) -> None:
+    ids = add_leads(database, 5, tag=None)
+    csv_file = tmp_path / "pick.csv"
+    # National numbers read in RO, a duplicate, an invalid row and a number never imported.
+    csv_file.write_text(
+        "Phone,name\n0712 000 004,x\n+40712000001,y\n0712000004,dup\nnope,z\n+40712009999,q\n"
+    )
+    lead_list = read_lead_list(csv_file, "ro")
+    assert lead_list.phones == ("+40712000004", "+40712000001", "+40712009999")
+    report = launch(database, INTRO, now=NOW, fallback_zone="UTC", lead_list=lead_list, limit=1)
+    assert (report.selected, report.enrolled, report.over_limit) == (2, 1, 1)
+    assert (report.not_found, report.invalid_rows) == (1, 1)
+    assert [e.lead_id for e in enrollments(database)] == [ids[4]]
+
+
+def test_first_due_follows_the_window_on_each_leads_clock(database: Database) -> None:
+    windowed = make_sequence(window=WindowSettings(days="mon-fri", start="09:00", end="17:00"))
+    bucharest = add_leads(database, 1, timezone="Europe/Bucharest")[0]
+    new_york = add_leads(database, 1, start=1, timezone="America/New_York")[0]
+    by_number = add_leads(database, 1, start=2)[0]  # +40: Romania, by its number
+    report = launch(database, windowed, now=NOW, fallback_zone="UTC", tag="jan")
+    due = {e.lead_id: e.due_at for e in enrollments(database)}
+    monday_9_bucharest = datetime(2026, 1, 12, 7, 0, tzinfo=UTC)
+    assert due == {
+        bucharest: monday_9_bucharest,
+        new_york: datetime(2026, 1, 12, 14, 0, tzinfo=UTC),
+        by_number: monday_9_bucharest,
+    }
+    assert report.first_due == monday_9_bucharest
+
+
+def test_an_empty_selection_or_two_selections_are_refused(
+    database: Database, tmp_path: Path
+) -> None:
+    add_leads(database, 1)
+    with pytest.raises(CampaignError, match="no lead is tagged 'nobody'"):
+        launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="nobody")
+    csv_file = tmp_path / "x.csv"
+    csv_file.write_text("phone\n+40712009999\n")
+    lead_list = read_lead_list(csv_file, None)
+    with pytest.raises(CampaignError, match="is an imported lead"):
+        launch(database, INTRO, now=NOW, fallback_zone="UTC", lead_list=lead_list)
+    csv_file.write_text("phone\nnope\n")
+    with pytest.raises(CampaignError, match="has no valid number \\(1 invalid rows\\)"):
+        launch(
+            database, INTRO, now=NOW, fallback_zone="UTC", lead_list=read_lead_list(csv_file, None)
+        )
+    with pytest.raises(CampaignError, match="not both"):
+        launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan", lead_list=lead_list)
+    assert campaign_state(database) is None
+
+
+def set_steps(database: Database, steps: list[tuple[int, str, str | None]]) -> None:
+    """Give the intro enrollments, in lead order, (step, step_state, phone_id)."""
+    with database.session() as session:
+        rows = session.exec(
+            select(Enrollment).where(Enrollment.sequence == "intro").order_by(Enrollment.lead_id)  # type: ignore[arg-type]
+        ).all()
+        for row, (step, step_state, phone_id) in zip(rows, steps, strict=True):
+            row.step, row.step_state, row.phone_id = step, step_state, phone_id
+            row.state = "active" if step > 0 else "pending"
+            row.queued_at = NOW if step_state == StepState.QUEUED else None
+            session.add(row)
+
+
+def add_phone(database: Database) -> None:
+    with database.session() as session:
+        session.add(Phone(id="01", phone="+447700900001"))
+
+
+def test_pause_takes_queued_steps_back_and_resume_carries_on(database: Database) -> None:
+    add_phone(database)
+    add_leads(database, 4)
+    launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    other = make_sequence("other")
+    add_leads(database, 1, tag="x", start=20)
+    launch(database, other, now=NOW, fallback_zone="UTC", tag="x")
+    set_steps(
+        database, [(0, "queued", "01"), (1, "queued", "01"), (1, "sending", "01"), (0, "due", None)]
+    )
+    with database.session() as session:
+        other_row = session.exec(select(Enrollment).where(Enrollment.sequence == "other")).one()
+        other_row.step_state, other_row.phone_id = "queued", "01"
+        session.add(other_row)
+
+    change = pause(database, "intro", now=NOW)
+    assert (change.previous, change.state, change.enrollments) == ("active", "paused", 2)
+    assert campaign_state(database) == "paused"
+    assert [(e.step, e.step_state, e.phone_id) for e in enrollments(database, "intro")] == [
+        (0, "due", None),  # a first message may go out from any phone later
+        (1, "due", "01"),  # a follow-up stays with the phone its chat is on
+        (1, "sending", "01"),  # already under way: it finishes
+        (0, "due", None),
+    ]
+    assert enrollments(database, "other")[0].step_state == "queued"
+    assert pause(database, "intro", now=NOW).changed is False
+
+    change = resume(database, "intro", now=NOW)
+    assert (change.previous, change.state) == ("paused", "active")
+    assert campaign_state(database) == "active"
+
+
+def test_stop_ends_running_enrollments_and_keeps_ended_ones(database: Database) -> None:
+    add_phone(database)
+    add_leads(database, 3)
+    launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    set_steps(database, [(1, "due", "01"), (0, "queued", "01"), (0, "due", None)])
+    with database.session() as session:
+        first = session.exec(select(Enrollment).order_by(Enrollment.lead_id)).first()  # type: ignore[arg-type]
+        assert first is not None
+        first.state, first.end_reason = "replied", "replied"
+        session.add(first)
+    later = NOW + timedelta(hours=2)
+    change = stop(database, "intro", now=later)
+    assert (change.state, change.enrollments) == ("stopped", 2)
+    # Out of the phone's queue count, so other campaigns get the phone's room at once.
+    assert [e.step_state for e in enrollments(database)] == ["due", "due", "due"]
+    assert [(e.state, e.end_reason) for e in enrollments(database)] == [
+        ("replied", "replied"),
+        ("stopped", "stopped_by_operator"),
+        ("stopped", "stopped_by_operator"),
+    ]
+    assert {e.ended_at for e in enrollments(database)[1:]} == {later}
+    with pytest.raises(CampaignError, match="is stopped"):
+        resume(database, "intro", now=later)
+    with pytest.raises(CampaignError, match="is stopped"):
+        pause(database, "intro", now=later)
+    # Launching again makes it active, for leads never in it.
+    add_leads(database, 1, start=10)
+    report = launch(database, INTRO, now=later, fallback_zone="UTC", tag="jan")
+    assert (report.enrolled, report.campaign_was) == (1, "stopped")
+    assert campaign_state(database) == "active"
+
+
+def test_unknown_campaign_says_how_to_start_one(database: Database) -> None:
+    for change in (pause, resume, stop):
+        with pytest.raises(CampaignError, match="outreach campaign launch nope"):
+            change(database, "nope", now=NOW)
+
+
+def test_bulk_enrollment_skips_leads_a_concurrent_launch_took(database: Database) -> None:
+    from sequences.launch_store import insert_enrollments
+
+    first, second, third = add_leads(database, 3)
+    with database.session() as session:
+        session.add(Enrollment(lead_id=second, sequence="intro"))  # this sequence, earlier
+        session.add(Enrollment(lead_id=third, sequence="other"))  # running elsewhere
+    with database.engine.begin() as connection:
+        rows = [(first, NOW), (second, NOW), (third, NOW)]
+        assert insert_enrollments(connection, "intro", rows, NOW) == 1
+    assert [(e.lead_id, e.sequence) for e in enrollments(database)] == [
+        (first, "intro"),
+        (second, "intro"),
+        (third, "other"),
+    ]
