@@ -28,6 +28,11 @@ from phones.choice import PhoneLoad, spread
 from phones.quota import daily_quota, quota_day
 from sequences import Sequence, is_open, lead_timezone, next_open
 
+# Only running enrollments hold a place in a phone's queue or need recovery: one that
+# ended while its step was queued or sending (a reply, a stop) is finished with.
+# Leading with ``state`` also lets these scans use ``ix_enrollments_dispatch``.
+_RUNNING = E.c.state.in_([EnrollmentState.PENDING, EnrollmentState.ACTIVE])
+
 Enqueue = Callable[[str, int, int, int], None]
 """``enqueue(queue, enrollment_id, step, dispatch_id)`` puts one send on a queue."""
 
@@ -99,7 +104,7 @@ class Dispatcher:
 
     def _requeue_lost(self, connection: Connection, now: datetime) -> int:
         cutoff = now - timedelta(seconds=self.settings.scheduler.requeue_after_s)
-        lost = and_(E.c.step_state == StepState.QUEUED, E.c.queued_at < cutoff)
+        lost = and_(_RUNNING, E.c.step_state == StepState.QUEUED, E.c.queued_at < cutoff)
         # A first message not yet sent may go out from any phone: choose again.
         first = connection.execute(
             update(E)
@@ -139,6 +144,7 @@ class Dispatcher:
         grace_s = worker.reconcile_after_s + worker.lease_ttl_s * self.settings.clock.speed
         cutoff = now - timedelta(seconds=grace_s)
         stuck = and_(
+            _RUNNING,
             E.c.step_state == StepState.SENDING,
             E.c.sending_at < cutoff,
             E.c.phone_id.is_not(None),
@@ -163,7 +169,9 @@ class Dispatcher:
         rows = connection.execute(
             select(E.c.phone_id, E.c.step, func.count())
             .where(
-                E.c.step_state.in_([StepState.QUEUED, StepState.SENDING]), E.c.phone_id.is_not(None)
+                _RUNNING,
+                E.c.step_state.in_([StepState.QUEUED, StepState.SENDING]),
+                E.c.phone_id.is_not(None),
             )
             .group_by(E.c.phone_id, E.c.step)
         ).all()

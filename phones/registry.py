@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from engine.models import Enrollment, Phone, QuotaUsage, StepState
@@ -18,12 +19,29 @@ from engine.settings import PhoneSettings, Settings
 
 
 def sync_phones(session: Session, phones: Sequence[PhoneSettings]) -> None:
-    """Insert configured phones that have no row yet and refresh numbers and account ids."""
+    """Insert configured phones that have no row yet and refresh numbers and account ids.
+
+    Safe when several processes (workers, scheduler, webhook) start together on a
+    fresh database: a phone another process inserted first is left as it is.
+    """
     existing = {row.id: row for row in session.exec(select(Phone))}
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     for phone in phones:
         row = existing.get(phone.id)
         if row is None:
-            session.add(Phone(id=phone.id, phone=phone.phone, account_id=phone.account_id))
+            session.execute(
+                insert(Phone)
+                .values(
+                    id=phone.id,
+                    phone=phone.phone,
+                    account_id=phone.account_id,
+                    state="active",
+                    sent_total=0,
+                    failures_total=0,
+                    created_at=datetime.now(UTC),
+                )
+                .on_conflict_do_nothing()
+            )
         elif (row.phone, row.account_id) != (phone.phone, phone.account_id):
             row.phone, row.account_id = phone.phone, phone.account_id
             session.add(row)

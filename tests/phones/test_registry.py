@@ -38,3 +38,29 @@ def test_rows_show_todays_use_against_each_phones_quota(database: Database) -> N
     with database.session() as session:
         rows = phone_rows(session, settings, today)
     assert [(r.id, r.used_today, r.quota_today) for r in rows] == [("01", 7, 20), ("02", 0, 200)]
+
+
+def test_processes_starting_together_do_not_collide(pg_database: Database) -> None:
+    """A worker and a scheduler syncing phones at once on a fresh database: no error."""
+    import threading
+
+    phones = tuple(PhoneSettings(f"{i:02d}", f"+4477009000{i:02d}") for i in range(1, 21))
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            with pg_database.session() as session:
+                sync_phones(session, phones)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with pg_database.session() as session:
+        assert len(list(session.exec(select(Phone)))) == 20

@@ -221,3 +221,23 @@ def test_contacted_leads_of_a_phone_banned_too_long_end_failed(
     assert waiting is not None
     assert (ended.state, ended.end_reason) == ("failed", "phone_banned")
     assert waiting.state == "active"  # banned for a day only: it may come back
+
+
+def test_ended_enrollments_hold_no_queue_room(settings: Settings, database: Database) -> None:
+    """An enrollment that ended while queued (a reply, a stop) frees its phone's slot."""
+    dispatcher, _ = make(settings, database)
+    ids = enroll(database, 6)
+    dispatcher.run_once(NOW)
+    with database.session() as session:
+        for eid in ids[:3]:  # three of the queued leads reply
+            row = session.get(Enrollment, eid)
+            assert row is not None
+            if row.step_state == StepState.QUEUED:
+                row.state = "replied"
+                session.add(row)
+    later = NOW + timedelta(seconds=settings.scheduler.requeue_after_s + 1)
+    report = dispatcher.run_once(later)
+    assert report.requeued_lost == 3  # only the running ones are recovered
+    with database.session() as session:
+        replied = [session.get(Enrollment, eid) for eid in ids[:3]]
+    assert all(row is not None and row.step_state == "queued" for row in replied)
