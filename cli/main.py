@@ -15,14 +15,17 @@ from sqlalchemy.exc import OperationalError
 
 from cli import (
     campaign_cmd,
+    chats_cmd,
     dlq_cmd,
     forecast_cmd,
     leads_cmd,
     phones_cmd,
+    replies_cmd,
     sequences_cmd,
     setup_cmd,
     simulator_cmd,
     spintax_cmd,
+    webhook_cmd,
     worker_cmd,
 )
 from cli.context import error_console
@@ -48,6 +51,9 @@ app.add_typer(campaign_cmd.app, name="campaign")
 app.command("forecast")(forecast_cmd.forecast_command)
 app.add_typer(spintax_cmd.app, name="spintax")
 app.add_typer(simulator_cmd.app, name="simulator")
+app.add_typer(webhook_cmd.app, name="webhook")
+app.add_typer(replies_cmd.app, name="replies")
+app.add_typer(chats_cmd.app, name="chats")
 
 
 def _version(value: bool) -> None:

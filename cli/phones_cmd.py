@@ -9,9 +9,12 @@ import typer
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load
+from engine.alerts import NoAlerts, WebhookAlerts
 from engine.errors import OutreachError
+from engine.jobs import sync_phone_states
 from engine.models import Phone, PhoneState
-from engine.runtime import build_clock, build_database
+from engine.runtime import build_client, build_clock, build_database, build_redis
+from engine.webhook.store import alert_severity
 from phones import phone_rows, sync_phones
 from phones.quota import quota_day
 
@@ -112,3 +115,24 @@ def resume(
 ) -> None:
     """Let a paused phone send again."""
     _set_state(config, phone_id, PhoneState.ACTIVE, (PhoneState.PAUSED,))
+
+
+@app.command("sync")
+def sync(config: ConfigOption = None) -> None:
+    """Update every phone's state from TimelinesAI (one API call; for a system cron)."""
+    settings = load(config)
+    database = build_database(settings)
+    database.require_current()
+    with database.session() as session:
+        sync_phones(session, settings.phones)
+    with build_client(settings, build_redis(settings)) as client:
+        changes = sync_phone_states(build_clock(settings).now(), client, database, settings)
+    url = settings.alerts.webhook_url
+    alerts = WebhookAlerts(url) if url else NoAlerts()
+    for change in changes:
+        alerts.notify(
+            f"phone_{change.after}", change.message,
+            severity=alert_severity(change.after), phone_id=change.phone_id,
+        )  # fmt: skip
+        console().print(change.message)
+    console().print(f"{len(settings.phones)} phones checked, {len(changes)} changed")

@@ -12,6 +12,7 @@ import typer
 
 from cli.context import ConfigOption, console, load
 from engine.dispatcher import Dispatcher
+from engine.jobs.runner import build_maintenance_jobs, start_jobs
 from engine.queues import build_broker, declare_actors
 from engine.runtime import build_clock, build_database, build_redis
 from engine.settings import Settings, compiled_sequences, find_config
@@ -77,15 +78,27 @@ def dispatch(config: ConfigOption = None) -> None:
 
 
 def scheduler(config: ConfigOption = None) -> None:
-    """Run the dispatcher every scheduler.dispatch_interval_s until SIGTERM or Ctrl-C."""
+    """Run the dispatcher and the maintenance jobs until SIGTERM or Ctrl-C.
+
+    The dispatcher runs every scheduler.dispatch_interval_s (it also hands steps stuck
+    in `sending` back to their actor for reconciliation); phone sync, delivery sync,
+    pruning and the replies sweep run on their [scheduler] cron expressions (UTC).
+    """
     settings = load(config)
     dispatcher = _dispatcher(settings)
     clock = build_clock(settings)
+    jobs = start_jobs(build_maintenance_jobs(settings, dispatcher.database, clock))
     interval_s = max(0.2, clock.real_seconds(settings.scheduler.dispatch_interval_s))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    console().print(f"scheduler: dispatching every {interval_s:.2f} s")
-    while not stop.is_set():
-        dispatcher.run_once(clock.now())
-        stop.wait(interval_s)
+    console().print(
+        f"scheduler: dispatching every {interval_s:.2f} s; "
+        f"jobs: {', '.join(job.id for job in jobs.get_jobs())}"
+    )
+    try:
+        while not stop.is_set():
+            dispatcher.run_once(clock.now())
+            stop.wait(interval_s)
+    finally:
+        jobs.shutdown(wait=False)

@@ -5,7 +5,7 @@ not a schema change. Timestamps are stored as UTC and always come back
 timezone-aware. The indexes serve the dispatcher's due-step scan, the webhook's
 lookups and the status reports; the unique constraints are invariants the
 database itself enforces (one active enrollment per lead, one outbound message
-per (enrollment, step), one row per webhook event).
+per (enrollment, step), one row per webhook event, one review flag per reply).
 """
 
 from __future__ import annotations
@@ -177,6 +177,8 @@ class Message(SQLModel, table=True):
         Index("ix_messages_status_sent", "direction", "status", "sent_at"),
         Index("ix_messages_chat", "chat_id"),
         Index("ix_messages_lead", "lead_id"),
+        # Replies still to classify (the sweep that re-queues lost classifications).
+        Index("ix_messages_unclassified", "direction", "classified_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -200,6 +202,13 @@ class Message(SQLModel, table=True):
     intent: str | None = Field(default=None, max_length=32)
     attachments: list[dict[str, Any]] | None = Field(default=None, sa_type=JSON)
     created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+    # The other end of the chat (the lead's number, or an unknown sender's) in E.164.
+    peer_phone: str | None = Field(default=None, max_length=20)
+    # Where TimelinesAI says the message came from (API, WhatsApp, ...), when it says.
+    origin: str | None = Field(default=None, max_length=32)
+    # Every named intent a reply matched; ``intent`` holds its class for reports.
+    intents: list[str] | None = Field(default=None, sa_type=JSON)
+    classified_at: datetime | None = _ts()
 
 
 class QuotaUsage(SQLModel, table=True):
@@ -224,6 +233,22 @@ class WebhookEvent(SQLModel, table=True):
     received_at: datetime = _ts(nullable=False, default_factory=_utcnow, index=True)
     processed_at: datetime | None = _ts()
     error: str | None = None
+
+
+class ReviewFlag(SQLModel, table=True):
+    """A reply a person should read: its priority (1 low .. 3 urgent) and what matched."""
+
+    __tablename__: ClassVar[str] = "review_flags"
+    __table_args__ = (Index("ix_review_flags_open", "resolved_at", "priority"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", unique=True)
+    lead_id: int | None = Field(default=None, foreign_key="leads.id")
+    enrollment_id: int | None = Field(default=None, foreign_key="enrollments.id")
+    priority: int = 1
+    reasons: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+    resolved_at: datetime | None = _ts()
 
 
 class Suppression(SQLModel, table=True):

@@ -18,6 +18,8 @@ import phonenumbers
 
 from engine.config_loader import load_dataclass, read_toml
 from engine.errors import ConfigError
+from engine.replies.config import RepliesSettings, validate_replies
+from engine.replies.rules import words
 from sequences.config import LeadsSettings, SequenceSettings
 from sequences.definition import Sequence, compile_sequences
 
@@ -91,7 +93,8 @@ class WorkerSettings:
 
 @dataclass(frozen=True)
 class SchedulerSettings:
-    """``[scheduler]``: how often due steps move into the phones' queues, and how many.
+    """``[scheduler]``: how often due steps move into the phones' queues, and how many,
+    and when the maintenance jobs run (cron expressions, UTC).
 
     Durations are virtual seconds; a pass never runs more often than every 0.2 s real.
     """
@@ -101,6 +104,12 @@ class SchedulerSettings:
     max_queued_per_phone: int = 50
     requeue_after_s: float = 1800.0
     banned_phone_grace_s: float = 7 * 86_400.0
+    phone_sync_cron: str = "*/10 * * * *"
+    delivery_sync_cron: str = "*/15 * * * *"
+    delivery_sync_window_h: float = 48.0
+    delivery_sync_max_chats: int = 20
+    prune_cron: str = "17 3 * * *"
+    replies_sweep_cron: str = "*/5 * * * *"
 
 
 @dataclass(frozen=True)
@@ -123,10 +132,19 @@ class PhoneSettings:
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    """``[webhook]``: the receiver's bind address. The secret comes from the environment."""
+    """``[webhook]``: the receiver. The secret comes only from ``OUTREACH_WEBHOOK_SECRET``.
+
+    ``lease_wait_s`` and ``takeover_check_after_s`` are real seconds (they guard real
+    concurrency and TimelinesAI's 5 s answer limit); ``retention_days`` are virtual days.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = 1
+    retention_days: int = 30
+    manual_takeover: str = "stop"
+    takeover_check_after_s: float = 10.0
+    lease_wait_s: float = 3.0
     secret: str | None = field(default=None, repr=False, metadata={"from_file": False})
 
 
@@ -154,6 +172,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
     leads: LeadsSettings = field(default_factory=LeadsSettings)
+    replies: RepliesSettings = field(default_factory=RepliesSettings)
     sequences: dict[str, SequenceSettings] = field(default_factory=dict)
     path: Path | None = field(default=None, metadata={"from_file": False})
 
@@ -297,7 +316,54 @@ def validate(settings: Settings, path: str) -> None:
             "leads.default_region", f"unknown region {region!r}; use a two-letter code such as RO"
         )
     _validate_phones(settings.phones, fail)
+    _validate_webhook(settings.webhook, fail)
+    _validate_jobs(scheduler, fail)
+    validate_replies(settings.replies, fail, words)
     compile_sequences(settings.sequences, path=path)
+
+
+# TimelinesAI gives a receiver 5 s; a wait for a phone's lease must end well before.
+_MAX_LEASE_WAIT_S = 4.0
+_TAKEOVER_CHOICES = ("stop", "ignore")
+
+
+def _validate_webhook(webhook: WebhookSettings, fail: Callable[[str, str], ConfigError]) -> None:
+    if webhook.manual_takeover not in _TAKEOVER_CHOICES:
+        raise fail("webhook.manual_takeover", 'must be "stop" or "ignore"')
+    if webhook.retention_days < 1:
+        raise fail("webhook.retention_days", "must be at least 1")
+    if not 0 < webhook.lease_wait_s <= _MAX_LEASE_WAIT_S:
+        raise fail(
+            "webhook.lease_wait_s",
+            f"must be above 0 and at most {_MAX_LEASE_WAIT_S:g} (TimelinesAI waits 5 s)",
+        )
+    if webhook.takeover_check_after_s < 0:
+        raise fail("webhook.takeover_check_after_s", "must not be negative")
+    if webhook.workers < 1:
+        raise fail("webhook.workers", "must be at least 1")
+
+
+def _validate_jobs(scheduler: SchedulerSettings, fail: Callable[[str, str], ConfigError]) -> None:
+    # Parsed exactly as the scheduler will parse them.
+    from apscheduler.triggers.cron import CronTrigger
+
+    crons = {
+        "phone_sync_cron": scheduler.phone_sync_cron,
+        "delivery_sync_cron": scheduler.delivery_sync_cron,
+        "prune_cron": scheduler.prune_cron,
+        "replies_sweep_cron": scheduler.replies_sweep_cron,
+    }
+    for name, expression in crons.items():
+        try:
+            CronTrigger.from_crontab(expression, timezone="UTC")
+        except ValueError as error:
+            raise fail(
+                f"scheduler.{name}", f"{expression!r} is not a 5-field cron expression: {error}"
+            ) from None
+    if scheduler.delivery_sync_window_h <= 0:
+        raise fail("scheduler.delivery_sync_window_h", "must be positive")
+    if scheduler.delivery_sync_max_chats < 1:
+        raise fail("scheduler.delivery_sync_max_chats", "must be at least 1")
 
 
 def _validate_phones(

@@ -1,0 +1,320 @@
+"""Webhook receiver benchmark: the real receiver against a bare FastAPI endpoint, one run.
+
+A load generator on loopback posts ``message:received:new`` events (10% of them
+redeliveries of an event already answered) for ``--duration`` seconds to
+``outreach webhook serve`` (PostgreSQL, Redis, ``--workers`` processes), then to a
+bare FastAPI endpoint that only answers 200, served the same way. Prints sustained
+requests/s, p50/p99 latency and the ratio, then checks that every event answered
+2xx is in the database exactly once. Target: >= 300 events/s sustained, p99 < 100 ms,
+none lost. Requests go only to 127.0.0.1, at most ``--concurrency`` in flight.
+
+    .venv/bin/python bench/webhook.py [--duration 60] [--concurrency 8] [--workers 2]
+
+Needs PostgreSQL and Redis on 127.0.0.1 (it creates and drops its own database and
+uses its own Redis namespace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.db import Database  # noqa: E402
+from engine.models import Campaign, Enrollment, Lead, Message, WebhookEvent  # noqa: E402
+from engine.settings import load_settings  # noqa: E402
+from engine.webhook.serving import serve_factory  # noqa: E402
+from phones import sync_phones  # noqa: E402
+
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+SECRET = "bench-secret-" + uuid.uuid4().hex
+PHONES = [f"+4477009000{i:02d}" for i in range(1, 21)]
+LEADS = 5000
+DUPLICATE_SHARE = 0.10
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bare_app() -> FastAPI:
+    """The baseline: FastAPI on uvicorn, one POST route that reads the body and answers 200."""
+    app = FastAPI()
+
+    @app.post("/webhooks/timelinesai")
+    async def receive(request: Request) -> JSONResponse:
+        await request.body()
+        return JSONResponse({"ok": True})
+
+    return app
+
+
+def write_config(folder: Path, db_url: str, namespace: str) -> Path:
+    phones = "\n".join(
+        f'[[phones]]\nid = "{i:02d}"\nphone = "{p}"' for i, p in enumerate(PHONES, 1)
+    )
+    path = folder / "config.toml"
+    path.write_text(
+        f'[database]\nurl = "{db_url}"\n[redis]\nnamespace = "{namespace}"\n{phones}\n'
+        '[sequences.intro]\ntimezone = "UTC"\n'
+        '[[sequences.intro.steps]]\nafter = "0m"\ntemplate = "Hello"\n'
+        '[[sequences.intro.steps]]\nafter = "2d"\ntemplate = "Again"\n'
+    )
+    return path
+
+
+def seed(database: Database) -> list[tuple[str, str]]:
+    """Leads with an active enrollment each, spread over the phones: (lead, our phone)."""
+    pairs = []
+    with database.session() as session:
+        session.add(Campaign(sequence="intro"))
+        for index in range(LEADS):
+            lead = Lead(phone=f"+4079{index:07d}", variables={})
+            session.add(lead)
+            session.flush()
+            assert lead.id is not None
+            phone_index = index % len(PHONES)
+            session.add(Enrollment(lead_id=lead.id, sequence="intro", state="active", step=1,
+                                   phone_id=f"{phone_index + 1:02d}", chat_id=100_000 + index))  # fmt: skip
+            pairs.append((lead.phone, PHONES[phone_index]))
+    return pairs
+
+
+def reply_body(lead: str, ours: str, chat_id: int) -> dict[str, object]:
+    uid = str(uuid.uuid4())
+    return {
+        "event_type": "message:received:new",
+        "chat": {"chat_id": chat_id, "full_name": "Lead", "phone": lead, "is_group": False},
+        "whatsapp_account": {"phone": ours, "full_name": "Sales", "email": "o@example.com"},
+        "message": {
+            "message_uid": uid, "text": "Sounds good, what is the price?", "direction": "received",
+            "origin": "WhatsApp", "timestamp": "2026-01-06 12:00:00 +0200",
+            "sender": {"full_name": "Lead", "phone": lead},
+            "recipient": {"full_name": None, "phone": ours}, "attachments": [],
+        },
+    }  # fmt: skip
+
+
+@dataclass
+class Run:
+    """One measurement: latencies (s), statuses, and the uids answered 2xx."""
+
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    answered: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+
+    def line(self, name: str) -> str:
+        ordered = sorted(self.latencies)
+        p50 = ordered[len(ordered) // 2] * 1000 if ordered else 0
+        p99 = ordered[int(len(ordered) * 0.99)] * 1000 if ordered else 0
+        return (
+            f"{name:8} requests={len(ordered):7,} rate={self.rate:8.1f}/s "
+            f"p50={p50:6.1f} ms p99={p99:6.1f} ms statuses={dict(sorted(self.statuses.items()))}"
+        )
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def p99_ms(self) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[int(len(ordered) * 0.99)] * 1000 if ordered else 0.0
+
+
+async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str,
+               body: bytes) -> int:  # fmt: skip
+    """One HTTP/1.1 keep-alive POST; the status code (a minimal client keeps ours cheap)."""
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return status
+
+
+async def load(port: int, pairs: list[tuple[str, str]], seconds: float, concurrency: int,
+               rng: random.Random) -> Run:  # fmt: skip
+    run = Run()
+    path = f"/webhooks/timelinesai?secret={SECRET}"
+    sent_bodies: list[bytes] = []
+    deadline = time.perf_counter() + seconds
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < deadline:
+                if sent_bodies and rng.random() < DUPLICATE_SHARE:
+                    body = rng.choice(sent_bodies)
+                else:
+                    index = rng.randrange(len(pairs))
+                    body = json.dumps(reply_body(*pairs[index], 100_000 + index)).encode()
+                started = time.perf_counter()
+                status = await post(reader, writer, path, body)
+                run.latencies.append(time.perf_counter() - started)
+                run.statuses[status] = run.statuses.get(status, 0) + 1
+                if 200 <= status < 300:
+                    run.answered.add(json.loads(body)["message"]["message_uid"])
+                    if len(sent_bodies) < 10_000:
+                        sent_bodies.append(body)
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def wait_healthy(port: int, path: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the server on port {port} did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def verify(database: Database, answered: set[str]) -> tuple[int, int, int]:
+    """(answered uids missing from messages, uids stored twice, webhook events stored)."""
+    with database.engine.connect() as connection:
+        counts = dict(
+            connection.execute(
+                select(Message.message_uid, func.count()).group_by(Message.message_uid)  # type: ignore[arg-type]
+            ).all()
+        )
+        events = connection.execute(select(func.count()).select_from(WebhookEvent)).scalar_one()
+    missing = sum(1 for uid in answered if counts.get(uid, 0) == 0)
+    twice = sum(1 for count in counts.values() if count > 1)
+    return missing, twice, int(events)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per endpoint")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument("--serve-bare", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        sys.path.insert(0, str(Path(__file__).parent))
+        serve_factory("webhook:bare_app", host="127.0.0.1", port=args.serve_bare,
+                      workers=args.workers, log_level="warning")  # fmt: skip
+        return 0
+
+    name = f"outreach_bench_{uuid.uuid4().hex[:10]}"
+    namespace = f"bench-{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    database = Database(url)
+    folder = Path(tempfile.mkdtemp(prefix="outreach-bench-"))
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        database.upgrade()
+        config = write_config(folder, url, namespace)
+        with database.session() as session:
+            sync_phones(session, load_settings(config).phones)
+        pairs = seed(database)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+        env.update(OUTREACH_WEBHOOK_SECRET=SECRET, OUTREACH_LOG_LEVEL="WARNING")
+        port, bare_port = free_port(), free_port()
+        log = (folder / "webhook.log").open("wb")
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "cli", "webhook", "serve", "--config", str(config),
+             "--port", str(port), "--workers", str(args.workers)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        ))  # fmt: skip
+        processes.append(subprocess.Popen(
+            [sys.executable, __file__, "--serve-bare", str(bare_port), "--workers", str(args.workers)],
+            cwd=ROOT, env=env, start_new_session=True,
+        ))  # fmt: skip
+        wait_healthy(port, "/healthz")
+        wait_healthy(bare_port, "/docs")
+        print(f"{len(pairs)} leads over {len(PHONES)} phones; {args.workers} server processes, "
+              f"{args.concurrency} requests in flight, {args.duration:g} s per endpoint, "
+              f"{DUPLICATE_SHARE:.0%} redeliveries")  # fmt: skip
+        asyncio.run(load(port, pairs, min(3.0, args.duration), args.concurrency, random.Random(1)))
+        database.dispose()
+        with database.engine.begin() as connection:  # the warm-up's rows do not count
+            connection.exec_driver_sql(
+                "TRUNCATE webhook_events, review_flags, messages, suppressions"
+            )
+            connection.exec_driver_sql("UPDATE enrollments SET state = 'active', end_reason = NULL")
+        webhook = asyncio.run(load(port, pairs, args.duration, args.concurrency, random.Random(2)))
+        bare = asyncio.run(
+            load(bare_port, pairs, args.duration, args.concurrency, random.Random(2))
+        )
+        print(webhook.line("webhook"))
+        print(bare.line("bare"))
+        print(f"ratio    webhook/bare = {webhook.rate / bare.rate:.2f}")
+        missing, twice, events = verify(database, webhook.answered)
+        print(f"check    answered={len(webhook.answered):,} stored events={events:,} "
+              f"missing={missing} stored_twice={twice}")  # fmt: skip
+        failures = [
+            ("sustained >= 300 events/s", webhook.rate >= 300),
+            ("p99 < 100 ms", webhook.p99_ms() < 100),
+            ("none lost", missing == 0 and twice == 0 and events == len(webhook.answered)),
+            ("no 5xx", not any(code >= 500 for code in webhook.statuses)),
+        ]
+        for label, ok in failures:
+            print(f"{'PASS' if ok else 'FAIL'}  {label}")
+        return 0 if all(ok for _, ok in failures) else 1
+    finally:
+        for process in processes:
+            stop(process)
+        database.dispose()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

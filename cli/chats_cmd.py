@@ -1,0 +1,51 @@
+"""``outreach chats ...``: a lead's conversations as TimelinesAI has them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import phonenumbers
+import typer
+
+from cli.context import ConfigOption, console, load
+from engine.errors import OutreachError
+from engine.jobs import fetch_chat_history
+from engine.redact import mask_phone
+from engine.runtime import build_client, build_clock, build_database, build_redis
+
+app = typer.Typer(help="Chats with leads, from TimelinesAI.", no_args_is_help=True)
+
+
+@app.command("history")
+def history(
+    phone: Annotated[str, typer.Argument(help="The lead's number, e.g. +40712345678.")],
+    config: ConfigOption = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="Country (e.g. RO) of a number written without +country code."),
+    ] = None,
+) -> None:
+    """Fetch and store a lead's whole chat history (each message once, by its uid)."""
+    settings = load(config)
+    number = _e164(phone, region or settings.leads.default_region)
+    database = build_database(settings)
+    database.require_current()
+    with build_client(settings, build_redis(settings)) as client:
+        report = fetch_chat_history(build_clock(settings).now(), client, database, settings, number)
+    who = f"lead {report.lead_id}" if report.lead_id else "not a lead"
+    console().print(
+        f"{mask_phone(number)} ({who}): {report.chats} chat(s), {report.messages} message(s), "
+        f"{report.stored} new"
+    )
+
+
+def _e164(text: str, region: str | None) -> str:
+    try:
+        parsed = phonenumbers.parse(text, region.upper() if region else None)
+    except phonenumbers.NumberParseException:
+        raise OutreachError(
+            f"{text!r} is not a phone number; write it as +40712345678 or pass --region"
+        ) from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise OutreachError(f"{text!r} is not a possible phone number")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))

@@ -1,0 +1,159 @@
+"""``outreach webhook ...``: run the receiver, subscribe it at TimelinesAI, list subscriptions."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from cli.context import ConfigOption, console, load
+from engine.errors import ConfigError
+from engine.queues import build_broker
+from engine.redact import RedactingFilter
+from engine.replies.actors import declare_reply_actors
+from engine.runtime import build_client, build_clock, build_database, build_redis
+from engine.settings import Settings, find_config
+from engine.webhook.subscriptions import hide_secret, receiver_url, register
+from phones import sync_phones
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+app = typer.Typer(
+    help="Receive TimelinesAI webhooks: replies, sends, account states.", no_args_is_help=True
+)
+
+_UNSET_MESSAGE = (
+    "OUTREACH_WEBHOOK_SECRET is not set; export a long random secret, "
+    "e.g. `export OUTREACH_WEBHOOK_SECRET=$(openssl rand -hex 32)`"
+)
+# Database connections per receiver process: the request threads share them.
+POOL_SIZE = 10
+
+
+def _secret(settings: Settings) -> str:
+    if not settings.webhook.secret:
+        raise ConfigError(_UNSET_MESSAGE)
+    return settings.webhook.secret
+
+
+@app.command("serve")
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Bind address. Default: webhook.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port. Default: webhook.port.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes. Default: webhook.workers.", min=1)
+    ] = None,
+) -> None:
+    """Serve POST /webhooks/timelinesai, GET /healthz and GET /metrics until Ctrl-C."""
+    settings = load(config)
+    _secret(settings)
+    build_redis(settings).close()  # fail fast, in one line, when Redis is down
+    database = build_database(settings)
+    database.require_current()
+    with database.session() as session:
+        sync_phones(session, settings.phones)
+    database.dispose()
+    # The app factory runs in each uvicorn process and loads the same config from here.
+    os.environ["OUTREACH_CONFIG"] = str(find_config(config, os.environ).resolve())
+    from engine.webhook import WEBHOOK_PATH  # FastAPI and uvicorn: only when serving
+    from engine.webhook.serving import serve_factory
+
+    processes = workers or settings.webhook.workers
+    bind_host, bind_port = host or settings.webhook.host, port or settings.webhook.port
+    console().print(
+        f"webhook: http://{bind_host}:{bind_port}{WEBHOOK_PATH} ({processes} process(es))"
+    )
+    if processes == 1:
+        serve_factory("cli.webhook_cmd:app_factory", host=bind_host, port=bind_port, workers=1)
+        return
+    # Several processes add their metrics up through files in one folder.
+    with tempfile.TemporaryDirectory(prefix="outreach-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        serve_factory(
+            "cli.webhook_cmd:app_factory", host=bind_host, port=bind_port, workers=processes
+        )
+
+
+def app_factory() -> FastAPI:
+    """The receiver of one uvicorn process, from ``$OUTREACH_CONFIG`` and the environment."""
+    from engine.webhook import create_app
+    from engine.webhook.serving import receiver_redis
+
+    settings = load(None)
+    _configure_logging()
+    database = build_database(settings, pool_size=POOL_SIZE)
+    redis_client = receiver_redis(settings.redis.url)
+    actors = declare_reply_actors(build_broker(settings), settings, None)
+    return create_app(
+        database,
+        redis_client,
+        settings,
+        actors.enqueue,
+        clock=build_clock(settings),
+        multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR"),
+    )
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("OUTREACH_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
+
+
+@app.command("register")
+def register_command(
+    url: Annotated[
+        str, typer.Option(help="Public URL of the receiver: https://HOST/webhooks/timelinesai.")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Subscribe the receiver to every event type the engine uses (safe to run again)."""
+    settings = load(config)
+    full_url = receiver_url(url, _secret(settings))
+    client = build_client(settings, build_redis(settings))
+    with client:
+        result = register(client, full_url)
+    for verb, hooks in (
+        ("created", result.created),
+        ("updated", result.updated),
+        ("unchanged", result.unchanged),
+    ):
+        for hook in hooks:
+            console().print(f"{verb:9} {hook.event_type} -> {hide_secret(hook.url)}")
+    if not url.startswith("https://"):
+        console().print("note: TimelinesAI delivers to HTTPS URLs in production")
+    console().print(
+        f"{len(result.created)} created, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} already in place"
+    )
+
+
+@app.command("list")
+def list_command(config: ConfigOption = None) -> None:
+    """Show the workspace's webhook subscriptions (secrets hidden)."""
+    settings = load(config)
+    client = build_client(settings, build_redis(settings))
+    with client:
+        hooks = client.list_webhooks()
+    table = Table(title=f"{len(hooks)} webhook subscriptions", title_justify="left")
+    for column in ("id", "event type", "url", "enabled", "errors"):
+        table.add_column(column)
+    for hook in hooks:
+        table.add_row(
+            str(hook.id),
+            hook.event_type,
+            hide_secret(hook.url),
+            "yes" if hook.enabled else "no",
+            str(hook.errors_counter or 0),
+        )
+    console().print(table)

@@ -1,0 +1,142 @@
+"""The scheduler's maintenance jobs on APScheduler, each on its ``[scheduler]`` cron (UTC).
+
+``outreach scheduler`` runs these beside its dispatcher loop. The dispatcher itself
+(every ``dispatch_interval_s``) also hands steps stuck in ``sending`` back to their
+actor, which reconciles them against the chat history before anything is re-sent.
+A job that fails logs one line and runs again at its next time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from engine.alerts import AlertSink, NoAlerts, WebhookAlerts
+from engine.clock import Clock
+from engine.db import Database
+from engine.jobs.delivery_sync import sync_delivery
+from engine.jobs.housekeeping import prune_webhook_events, sweep_follow_ups
+from engine.jobs.phone_sync import sync_phone_states
+from engine.queues import build_broker
+from engine.replies.actors import declare_reply_actors
+from engine.replies.followups import Enqueue
+from engine.runtime import build_client, build_redis
+from engine.settings import Settings
+from engine.timelinesai import CallBudget, MonthlyBudget, TimelinesAIClient
+from engine.webhook.handlers import EventHandler
+from engine.webhook.store import alert_severity
+from phones.lease import RedisLease
+
+log = logging.getLogger("outreach.jobs")
+
+SWEEP_AFTER_S = 300.0  # virtual seconds a follow-up may take before it is queued again
+
+
+@dataclass
+class MaintenanceJobs:
+    """The jobs with what they need; each method is one run at the clock's now."""
+
+    settings: Settings
+    database: Database
+    client: TimelinesAIClient
+    clock: Clock
+    handler: EventHandler
+    enqueue: Enqueue
+    alerts: AlertSink
+    budget: MonthlyBudget | None = None
+
+    def phone_sync(self) -> None:
+        for change in sync_phone_states(
+            self.clock.now(), self.client, self.database, self.settings
+        ):
+            log.warning(change.message)
+            self.alerts.notify(
+                f"phone_{change.after}", change.message,
+                severity=alert_severity(change.after), phone_id=change.phone_id,
+            )  # fmt: skip
+
+    def delivery_sync(self) -> None:
+        report = sync_delivery(
+            self.clock.now(), self.client, self.database, self.settings, self.handler.handle,
+            budget=self.budget,
+        )  # fmt: skip
+        if report.skipped_for_budget:
+            log.warning("delivery sync skipped: most of the month's API calls are used")
+            return
+        log.info(
+            "delivery sync: %d chats read, %d statuses updated, %d missed replies applied, "
+            "%d chats left for the next run, %d errors",
+            report.chats, report.updated, report.replies_found, report.chats_left, report.errors,
+        )  # fmt: skip
+
+    def prune(self) -> None:
+        removed = prune_webhook_events(
+            self.database, self.clock.now(), self.settings.webhook.retention_days
+        )
+        log.info("pruned %d webhook events", removed)
+
+    def replies_sweep(self) -> None:
+        queued = sweep_follow_ups(
+            self.database, self.enqueue, self.clock.now(), older_than_s=SWEEP_AFTER_S
+        )
+        if queued:
+            log.warning("queued %d lost reply follow-ups again", queued)
+
+
+def build_maintenance_jobs(settings: Settings, database: Database, clock: Clock) -> MaintenanceJobs:
+    """Wire the jobs: Redis, the TimelinesAI client, the ``replies`` queue, the reply handler."""
+    redis_client = build_redis(settings)
+    client = build_client(settings, redis_client)
+    enqueue = declare_reply_actors(build_broker(settings), settings, None).enqueue
+    lease = RedisLease(
+        redis_client, namespace=settings.redis.namespace, ttl_s=settings.worker.lease_ttl_s
+    )
+    handler = EventHandler(
+        database=database, settings=settings, lease=lease, clock=clock, enqueue=enqueue
+    )
+    url = settings.alerts.webhook_url
+    alerts = WebhookAlerts(url) if url else NoAlerts()
+    budget = CallBudget(
+        redis_client,
+        namespace=settings.redis.namespace,
+        monthly_call_budget=settings.timelinesai.monthly_call_budget,
+    )
+    return MaintenanceJobs(settings, database, client, clock, handler, enqueue, alerts, budget)
+
+
+def start_jobs(jobs: MaintenanceJobs) -> BackgroundScheduler:
+    """Start the jobs in a background scheduler (call ``shutdown()`` to stop it)."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    config = jobs.settings.scheduler
+    plan: dict[str, tuple[str, Callable[[], None]]] = {
+        "phone_sync": (config.phone_sync_cron, jobs.phone_sync),
+        "delivery_sync": (config.delivery_sync_cron, jobs.delivery_sync),
+        "prune": (config.prune_cron, jobs.prune),
+        "replies_sweep": (config.replies_sweep_cron, jobs.replies_sweep),
+    }
+    for name, (expression, function) in plan.items():
+        scheduler.add_job(
+            _logged(name, function),
+            CronTrigger.from_crontab(expression, timezone="UTC"),
+            id=name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=300,
+        )
+    scheduler.start()
+    return scheduler
+
+
+def _logged(name: str, function: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            function()
+        except Exception as error:  # one line, then the next run: a job never stops the rest
+            log.error("scheduler job %s failed: %s: %s", name, type(error).__name__, error)
+
+    return run

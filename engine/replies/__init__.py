@@ -1,0 +1,25 @@
+"""Replies: what a lead's answer means (keyword rules) and the ``replies`` queue's work.
+
+Pure parts are re-exported here; the service and actors live in
+:mod:`engine.replies.service` and :mod:`engine.replies.actors` (they need the settings,
+which need this package's config).
+"""
+
+from engine.replies.config import DEFAULT_INTENTS, IntentRule, RepliesSettings
+from engine.replies.followups import REPLIES_QUEUE, Enqueue, FollowUp
+from engine.replies.rules import HUMAN_REVIEW, OPT_OUT, OTHER, Classification, ReplyRules, words
+
+__all__ = [
+    "DEFAULT_INTENTS",
+    "HUMAN_REVIEW",
+    "OPT_OUT",
+    "OTHER",
+    "REPLIES_QUEUE",
+    "Classification",
+    "Enqueue",
+    "FollowUp",
+    "IntentRule",
+    "RepliesSettings",
+    "ReplyRules",
+    "words",
+]

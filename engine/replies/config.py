@@ -1,0 +1,129 @@
+"""The ``[replies]`` table: which words in a lead's reply mean what.
+
+Keywords match whole words (or whole runs of words), ignoring case and diacritics:
+``dezabonare`` matches ``Dezabonare``, ``pret`` matches ``preț``. The defaults cover
+English and Romanian; a config that sets a list replaces the default list, and a
+config with any ``[replies.intents.*]`` table replaces the default intents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from engine.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_HUMAN_REVIEW",
+    "DEFAULT_INTENTS",
+    "DEFAULT_OPT_OUT",
+    "IntentRule",
+    "RepliesSettings",
+    "validate_replies",
+]
+
+DEFAULT_OPT_OUT: tuple[str, ...] = (
+    "stop",
+    "unsubscribe",
+    "opt out",
+    "remove me",
+    "do not contact",
+    "dezabonare",
+    "dezabonez",
+    "dezaboneaza",
+    "nu ma mai contactati",
+)
+DEFAULT_HUMAN_REVIEW: tuple[str, ...] = (
+    "urgent",
+    "manager",
+    "avocat",
+    "lawyer",
+    "pret",
+    "price",
+    "discount",
+    "reclamatie",
+    "complaint",
+    "gdpr",
+    "anpc",
+)
+MAX_PRIORITY = 3
+_INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_RESERVED = frozenset({"opt_out", "human_review"})
+
+
+@dataclass(frozen=True)
+class IntentRule:
+    """``[replies.intents.NAME]``: a named intent stored on matching replies for the reports.
+
+    ``review_priority`` above 0 also raises a review flag with that priority (1-3);
+    ``notify_url`` receives a JSON POST for each matching reply.
+    """
+
+    keywords: tuple[str, ...] = ()
+    review_priority: int = 0
+    notify_url: str | None = None
+
+
+DEFAULT_INTENTS: dict[str, IntentRule] = {
+    "pricing": IntentRule(
+        ("pret", "price", "cost", "costa", "oferta", "offer", "quote", "tarif", "discount")
+    ),
+    "complaint": IntentRule(
+        ("reclamatie", "complaint", "nemultumit", "problema", "problem", "anpc"),
+        review_priority=3,
+    ),
+    "schedule_call": IntentRule(
+        ("call", "suna", "sunati", "meeting", "intalnire", "programare", "schedule")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RepliesSettings:
+    """``[replies]``: opt-out and review words, their notification URLs, and named intents."""
+
+    opt_out: tuple[str, ...] = DEFAULT_OPT_OUT
+    opt_out_notify_url: str | None = None
+    human_review: tuple[str, ...] = DEFAULT_HUMAN_REVIEW
+    human_review_priority: int = 2
+    human_review_notify_url: str | None = None
+    intents: dict[str, IntentRule] = field(default_factory=lambda: dict(DEFAULT_INTENTS))
+
+
+def validate_replies(
+    replies: RepliesSettings, fail: Callable[[str, str], ConfigError], words: Callable[[str], str]
+) -> None:
+    """Raise ``fail(key, message)`` for an empty keyword, a bad priority, URL or intent name.
+
+    ``words`` normalises a keyword the way replies are normalised (an empty result
+    means the keyword could never match).
+    """
+    lists = {"replies.opt_out": replies.opt_out, "replies.human_review": replies.human_review}
+    lists |= {f"replies.intents.{n}.keywords": r.keywords for n, r in replies.intents.items()}
+    for key, keywords in lists.items():
+        for index, keyword in enumerate(keywords):
+            if not words(keyword):
+                raise fail(f"{key}[{index}]", f"{keyword!r} has no letters or digits to match")
+    if not 1 <= replies.human_review_priority <= MAX_PRIORITY:
+        raise fail("replies.human_review_priority", f"must be from 1 to {MAX_PRIORITY}")
+    urls = {
+        "replies.opt_out_notify_url": replies.opt_out_notify_url,
+        "replies.human_review_notify_url": replies.human_review_notify_url,
+    }
+    for name, rule in replies.intents.items():
+        key = f"replies.intents.{name}"
+        if not _INTENT_NAME.match(name) or name in _RESERVED:
+            raise fail(
+                key,
+                "an intent name is 1-32 lowercase letters, digits or _ "
+                "(and not opt_out or human_review)",
+            )
+        if not rule.keywords:
+            raise fail(f"{key}.keywords", "list at least one keyword")
+        if not 0 <= rule.review_priority <= MAX_PRIORITY:
+            raise fail(f"{key}.review_priority", f"must be from 0 (no review) to {MAX_PRIORITY}")
+        urls[f"{key}.notify_url"] = rule.notify_url
+    for key, url in urls.items():
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise fail(key, "must be an http(s) URL")

@@ -1,0 +1,118 @@
+"""Classifying a stored reply: its class and intents, a review flag, notifications.
+
+Runs on the ``replies`` queue after the webhook has answered. Idempotent: the
+message is claimed by a conditional UPDATE on ``classified_at IS NULL``, so a
+duplicate Dramatiq delivery or a sweep's re-queue classifies a reply once. The
+enrollment already ended (replied or opted out) in the webhook's own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from engine.clock import Clock
+from engine.db import Database
+from engine.models import Direction, ReviewFlag
+from engine.redact import mask_phone
+from engine.replies.notify import Notifier
+from engine.replies.rules import Classification, ReplyRules
+from engine.sending.store import E, L
+from engine.webhook.store import M
+
+log = logging.getLogger("outreach.replies")
+
+R = ReviewFlag.__table__  # type: ignore[attr-defined]
+
+_LOAD = (
+    select(
+        M.c.id, M.c.direction, M.c.text, M.c.message_uid, M.c.lead_id, M.c.enrollment_id,
+        M.c.peer_phone, M.c.classified_at, M.c.sent_at, L.c.phone, E.c.sequence, E.c.state,
+    )
+    .select_from(M.outerjoin(L, L.c.id == M.c.lead_id).outerjoin(E, E.c.id == M.c.enrollment_id))
+    .where(M.c.id == bindparam("b_id"))
+)  # fmt: skip
+_CLAIM = (
+    update(M)
+    .where(M.c.id == bindparam("b_id"), M.c.classified_at.is_(None))
+    .values(intent=bindparam("b_label"), intents=bindparam("b_intents"),
+            classified_at=bindparam("b_now"))
+)  # fmt: skip
+
+
+@dataclass
+class ReplyClassifier:
+    """Classifies replies by message id; one per worker process, shared by threads."""
+
+    database: Database
+    rules: ReplyRules
+    clock: Clock
+    notifier: Notifier
+
+    def classify(self, message_id: int) -> Classification | None:
+        """Classify one stored reply; ``None`` when it is gone, not a reply, or done already."""
+        with self.database.engine.connect() as connection:
+            row = connection.execute(_LOAD, {"b_id": message_id}).first()
+        if row is None or row.direction != Direction.IN or row.classified_at is not None:
+            return None
+        result = self.rules.classify(row.text or "")
+        now = self.clock.now()
+        with self.database.engine.begin() as connection:
+            params = {"b_id": message_id, "b_label": result.label,
+                      "b_intents": list(result.intents) or None, "b_now": now}  # fmt: skip
+            if connection.execute(_CLAIM, params).rowcount != 1:
+                return None
+            if result.review_priority > 0:
+                _flag(connection, row, result, now)
+        log.info(
+            "reply %s from %s classified %s", row.message_uid, mask_phone(row.peer_phone),
+            result.label,
+        )  # fmt: skip
+        for rule, url in self.rules.notify_urls(result).items():
+            self.notifier.post(url, _notification(rule, result, row))
+        return result
+
+
+def _flag(connection: Connection, row: Any, result: Classification, now: datetime) -> None:
+    """Raise the reply's review flag (one per message)."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    values = {
+        "message_id": row.id,
+        "lead_id": row.lead_id,
+        "enrollment_id": row.enrollment_id,
+        "priority": result.review_priority,
+        "reasons": {"label": result.label, "matched": _lists(result)},
+        "created_at": now,
+    }
+    connection.execute(
+        insert(R).values(**values).on_conflict_do_nothing(index_elements=["message_id"])
+    )
+
+
+def _lists(result: Classification) -> dict[str, list[str]]:
+    return {rule: list(found) for rule, found in result.matched.items()}
+
+
+def _notification(rule: str, result: Classification, row: Any) -> dict[str, Any]:
+    return {
+        "event": "reply",
+        "rule": rule,
+        "class": result.label,
+        "intents": list(result.intents),
+        "matched": _lists(result),
+        "review_priority": result.review_priority,
+        "message_id": row.id,
+        "message_uid": row.message_uid,
+        "text": row.text,
+        "lead_id": row.lead_id,
+        "phone": row.phone or row.peer_phone,
+        "enrollment_id": row.enrollment_id,
+        "sequence": row.sequence,
+        "enrollment_state": row.state,
+        "received_at": row.sent_at.isoformat() if row.sent_at else None,
+    }

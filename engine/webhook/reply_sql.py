@@ -1,0 +1,134 @@
+"""A reply applied on PostgreSQL in one statement: one round trip, atomic by itself.
+
+The caller holds the lease of the phone the reply came to (``leased``). The statement
+finds the lead (by number, else by chat id) and its enrollment (the running one
+first), decides whether it stops (running, and an opt-out or a sequence that stops on
+reply), and, unless it must stop on another phone than the leased one ("moved": the
+caller takes that lease and tries again), records the event once, ends or notes the
+enrollment, stores the message and suppresses an opt-out; everything but the event
+only if the event row was new. An ended enrollment's queued step goes back to ``due``
+so it stops holding a place in its phone's queue. SQLite takes the same steps one
+statement at a time (:mod:`engine.webhook.inbound`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from engine.webhook.payloads import MessageEvent
+
+_APPLY = text("""
+WITH by_phone AS (
+    SELECT l.id AS lead_id, e.id AS eid, e.state, e.phone_id, e.sequence
+    FROM leads l LEFT JOIN enrollments e ON e.lead_id = l.id
+    WHERE l.phone = CAST(:peer AS varchar)
+    ORDER BY e.state IN ('pending', 'active') DESC NULLS LAST,
+             e.phone_id = CAST(:recv AS varchar) DESC NULLS LAST, e.id DESC
+    LIMIT 1
+), by_chat AS (
+    SELECT e.lead_id, e.id AS eid, e.state, e.phone_id, e.sequence
+    FROM enrollments e
+    WHERE e.chat_id = CAST(:chat AS bigint) AND NOT EXISTS (SELECT 1 FROM by_phone)
+    ORDER BY e.state IN ('pending', 'active') DESC, e.id DESC
+    LIMIT 1
+), target AS (
+    SELECT lead_id, eid, phone_id, sequence,
+           state IN ('pending', 'active')
+           AND (CAST(:opt_out AS boolean) OR NOT sequence = ANY(CAST(:keep AS varchar[])))
+           AS stop
+    FROM (SELECT * FROM by_phone UNION ALL SELECT * FROM by_chat) AS found
+), moved AS (
+    SELECT 1 FROM target WHERE stop AND phone_id IS DISTINCT FROM CAST(:leased AS varchar)
+), event AS (
+    INSERT INTO webhook_events (dedupe_key, event_type, payload, received_at, processed_at)
+    SELECT :key, :event_type, CAST(:payload AS json), CAST(:now AS timestamptz),
+           CAST(:now AS timestamptz)
+    WHERE NOT EXISTS (SELECT 1 FROM moved)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+), ended AS (
+    UPDATE enrollments AS e
+    SET state = CASE WHEN CAST(:opt_out AS boolean) THEN 'opted_out' ELSE 'replied' END,
+        end_reason = CASE WHEN CAST(:opt_out AS boolean) THEN 'opted_out' ELSE 'replied' END,
+        ended_at = CAST(:now AS timestamptz), updated_at = CAST(:now AS timestamptz),
+        chat_id = COALESCE(e.chat_id, CAST(:chat AS bigint)),
+        step_state = CASE WHEN e.step_state = 'queued' THEN 'due' ELSE e.step_state END,
+        queued_at = CASE WHEN e.step_state = 'queued' THEN NULL ELSE e.queued_at END
+    FROM target AS t
+    WHERE e.id = t.eid AND t.stop AND e.state IN ('pending', 'active')
+      AND e.phone_id IS NOT DISTINCT FROM CAST(:leased AS varchar)
+      AND EXISTS (SELECT 1 FROM event)
+    RETURNING e.id
+), chat AS (
+    UPDATE enrollments AS e SET chat_id = CAST(:chat AS bigint)
+    FROM target AS t
+    WHERE e.id = t.eid AND NOT t.stop AND e.chat_id IS NULL
+      AND CAST(:chat AS bigint) IS NOT NULL AND EXISTS (SELECT 1 FROM event)
+), message AS (
+    INSERT INTO messages (direction, enrollment_id, lead_id, phone_id, chat_id, message_uid,
+                          text, status, sent_at, created_at, attachments, peer_phone, origin)
+    SELECT 'in', (SELECT eid FROM target), (SELECT lead_id FROM target),
+           COALESCE(CAST(:recv AS varchar), (SELECT phone_id FROM target)),
+           CAST(:chat AS bigint), :uid, :text, 'received', CAST(:sent_at AS timestamptz),
+           CAST(:now AS timestamptz), CAST(:attachments AS json), CAST(:peer AS varchar),
+           CAST(:origin AS varchar)
+    WHERE EXISTS (SELECT 1 FROM event)
+    ON CONFLICT (message_uid) DO NOTHING
+    RETURNING id
+), suppressed AS (
+    INSERT INTO suppressions (phone, reason, source, created_at)
+    SELECT CAST(:peer AS varchar), 'opt_out', :source, CAST(:now AS timestamptz)
+    WHERE CAST(:opt_out AS boolean) AND CAST(:peer AS varchar) IS NOT NULL
+      AND EXISTS (SELECT 1 FROM event)
+    ON CONFLICT (phone) DO NOTHING
+)
+SELECT (SELECT id FROM event), (SELECT count(*) FROM ended), (SELECT id FROM message),
+       EXISTS (SELECT 1 FROM moved), (SELECT phone_id FROM target),
+       (SELECT lead_id FROM target), COALESCE((SELECT stop FROM target), false)
+""")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The statement's outcome; ``phone_id`` is the enrollment's phone (the lease to take
+    when ``moved``)."""
+
+    event_id: int | None
+    ended: bool
+    message_id: int | None
+    moved: bool
+    phone_id: str | None
+    lead_id: int | None
+    stop: bool
+
+
+def apply_reply(
+    connection: Connection,
+    event: MessageEvent,
+    payload: dict[str, Any],
+    *,
+    leased: str | None,
+    receiving: str | None,
+    keep_running: list[str],
+    opt_out: bool,
+    now: Any,
+) -> Applied:
+    """Run the statement. ``keep_running``: the sequences that do not stop on a reply."""
+    attachments = [a.to_json() for a in event.attachments]
+    row = connection.execute(
+        _APPLY,
+        {
+            "key": event.dedupe_key, "event_type": event.event_type,
+            "payload": json.dumps(payload), "chat": event.chat_id, "uid": event.message_uid,
+            "text": event.text, "sent_at": event.timestamp or now,
+            "attachments": json.dumps(attachments) if attachments else None,
+            "peer": event.peer_phone, "origin": event.origin,
+            "source": f"reply {event.message_uid}", "leased": leased, "recv": receiving,
+            "keep": keep_running, "opt_out": opt_out, "now": now,
+        },
+    ).one()  # fmt: skip
+    return Applied(row[0], bool(row[1]), row[2], bool(row[3]), row[4], row[5], bool(row[6]))

@@ -1,0 +1,37 @@
+"""What TimelinesAI says about one of our accounts, turned into the phone's next state.
+
+Pure: the webhook's account events and the scheduled sync both report one of
+``active``, ``offline`` or ``banned`` and ask :func:`next_phone_state` what to do.
+An operator's pause is never undone by TimelinesAI, and a banned phone is not
+downgraded to merely offline by a status that cannot tell the two apart.
+"""
+
+from __future__ import annotations
+
+from engine.models import PhoneState
+from engine.timelinesai import WhatsAppAccount
+
+__all__ = ["next_phone_state", "reported_state"]
+
+
+def next_phone_state(current: str, reported: str) -> str | None:
+    """The state a phone in ``current`` moves to when TimelinesAI reports ``reported``.
+
+    ``None`` means no change.
+    """
+    if current in (PhoneState.PAUSED, reported):
+        return None
+    if reported == PhoneState.OFFLINE and current == PhoneState.BANNED:
+        return None
+    return reported
+
+
+def reported_state(account: WhatsAppAccount | None) -> str:
+    """The state an entry of ``GET /whatsapp_accounts`` reports (absent: offline)."""
+    if account is None:
+        return PhoneState.OFFLINE
+    if account.is_connected:
+        return PhoneState.ACTIVE
+    if account.is_banned:
+        return PhoneState.BANNED
+    return PhoneState.OFFLINE

@@ -1,0 +1,85 @@
+"""The maintenance jobs on their cron schedules: wired once, each runnable, failures logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from engine.alerts import NoAlerts
+from engine.clock import FakeClock
+from engine.db import Database
+from engine.jobs.runner import MaintenanceJobs, start_jobs
+from engine.models import Phone, WebhookEvent
+from engine.replies.followups import FollowUp
+from engine.timelinesai import MemoryRateLimiter
+from engine.timelinesai.simulator import (
+    SimAccount,
+    SimulatorConfig,
+    SimulatorHandle,
+    running_simulator,
+)
+from engine.webhook import EventHandler
+from phones import sync_phones
+from phones.lease import MemoryLease
+from tests.webhook.conftest import OURS, write_settings
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorHandle]:
+    config = SimulatorConfig(accounts=(SimAccount(phone=OURS[0]),), sent_events=False)
+    with running_simulator(config) as handle:
+        yield handle
+
+
+@pytest.fixture
+def jobs(
+    tmp_path: Path, sqlite_database: Database, sim: SimulatorHandle
+) -> Iterator[MaintenanceJobs]:
+    settings = write_settings(tmp_path)
+    with sqlite_database.session() as session:
+        sync_phones(session, settings.phones)
+    clock = FakeClock(datetime.now(UTC))
+    queued: list[FollowUp] = []
+    handler = EventHandler(database=sqlite_database, settings=settings, lease=MemoryLease(),
+                           clock=clock, enqueue=queued.append)  # fmt: skip
+    with sim.client(limiter=MemoryRateLimiter(10_000), retry_total_s=0.2) as client:
+        yield MaintenanceJobs(
+            settings, sqlite_database, client, clock, handler, queued.append, NoAlerts()
+        )
+
+
+def test_each_job_runs_at_the_clocks_now(jobs: MaintenanceJobs) -> None:
+    with jobs.database.session() as session:
+        session.add(WebhookEvent(dedupe_key="old", event_type="x", payload={},
+                                 received_at=jobs.clock.now() - timedelta(days=40)))  # fmt: skip
+    jobs.phone_sync()  # phone 02 is not in the simulated workspace: offline
+    jobs.delivery_sync()
+    jobs.prune()
+    jobs.replies_sweep()
+    with jobs.database.session() as session:
+        assert session.exec(select(WebhookEvent)).all() == []
+        phone = session.get(Phone, "02")
+        assert phone is not None and phone.state == "offline"
+
+
+def test_the_scheduler_holds_one_job_per_cron_and_survives_a_failure(
+    jobs: MaintenanceJobs, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler = start_jobs(jobs)
+    try:
+        assert sorted(job.id for job in scheduler.get_jobs()) == [
+            "delivery_sync", "phone_sync", "prune", "replies_sweep",
+        ]  # fmt: skip
+        jobs.client.close()  # every API call now fails
+        failing = scheduler.get_job("phone_sync")
+        assert failing is not None
+        with caplog.at_level(logging.ERROR, logger="outreach.jobs"):
+            failing.func()
+        assert "scheduler job phone_sync failed" in caplog.text
+    finally:
+        scheduler.shutdown(wait=False)
