@@ -1,6 +1,6 @@
 """An OpenAPI-driven fuzz of the receiver: no request, valid or not, gets a 5xx.
 
-schemathesis is not a dependency, so this does what it would, with hypothesis: every
+Beside the schemathesis test (``test_wh_schemathesis.py``), this mutates harder: every
 operation of the app's own ``app.openapi()`` gets requests generated from its schema
 (parameters and JSON bodies, the ``examples`` mixed in) and from mutations of those
 (required keys dropped, values of the wrong type, arbitrary bytes), sent over HTTP
