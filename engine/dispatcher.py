@@ -11,14 +11,19 @@ flushed or restarted) is claimed again after ``requeue_after_s``.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import redis
 from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from engine.clock import Clock
 from engine.db import Database
 from engine.models import CampaignState, EnrollmentState, PhoneState, StepState
 from engine.queues import FIRST, FOLLOWUP, queue_name
@@ -32,6 +37,8 @@ from sequences import Sequence, is_open, lead_timezone, next_open
 # ended while its step was queued or sending (a reply, a stop) is finished with.
 # Leading with ``state`` also lets these scans use ``ix_enrollments_dispatch``.
 _RUNNING = E.c.state.in_([EnrollmentState.PENDING, EnrollmentState.ACTIVE])
+
+log = logging.getLogger("outreach.dispatcher")
 
 Enqueue = Callable[[str, int, int, int], None]
 """``enqueue(queue, enrollment_id, step, dispatch_id)`` puts one send on a queue."""
@@ -360,3 +367,20 @@ class Dispatcher:
             .returning(E.c.id, E.c.step)
         ).all()
         return [(int(i), int(s)) for i, s in rows]
+
+
+def dispatch_forever(
+    dispatcher: Dispatcher, clock: Clock, stop: threading.Event, interval_s: float
+) -> None:
+    """Run passes every ``interval_s`` real seconds until ``stop`` is set.
+
+    A pass that fails because the database or Redis is down is logged and tried again
+    at the next interval: the scheduler outlives a restart of either, and nothing is
+    lost because every pass starts from the database.
+    """
+    while not stop.is_set():
+        try:
+            dispatcher.run_once(clock.now())
+        except (SQLAlchemyError, redis.RedisError, OSError) as error:
+            log.error("dispatcher pass failed, retrying in %.1f s: %s", interval_s, error)
+        stop.wait(interval_s)

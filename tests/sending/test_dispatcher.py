@@ -241,3 +241,25 @@ def test_ended_enrollments_hold_no_queue_room(settings: Settings, database: Data
     with database.session() as session:
         replied = [session.get(Enrollment, eid) for eid in ids[:3]]
     assert all(row is not None and row.step_state == "queued" for row in replied)
+
+
+def test_the_loop_outlives_a_database_outage(caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from engine.clock import FakeClock
+    from engine.dispatcher import dispatch_forever
+
+    stop = threading.Event()
+    passes: list[str] = []
+
+    class Flaky:
+        def run_once(self, now: datetime) -> None:
+            passes.append("try")
+            if len(passes) == 1:
+                raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+            if len(passes) == 3:
+                stop.set()
+
+    dispatch_forever(Flaky(), FakeClock(NOW), stop, 0.01)  # type: ignore[arg-type]
+    assert len(passes) == 3  # it kept going after the failed pass
+    assert "dispatcher pass failed" in caplog.text
