@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from cli import (
     campaign_cmd,
     chats_cmd,
+    demo_cmd,
     dlq_cmd,
     forecast_cmd,
     leads_cmd,
@@ -25,6 +26,7 @@ from cli import (
     setup_cmd,
     simulator_cmd,
     spintax_cmd,
+    status_cmd,
     webhook_cmd,
     worker_cmd,
 )
@@ -54,6 +56,8 @@ app.add_typer(simulator_cmd.app, name="simulator")
 app.add_typer(webhook_cmd.app, name="webhook")
 app.add_typer(replies_cmd.app, name="replies")
 app.add_typer(chats_cmd.app, name="chats")
+app.command("demo")(demo_cmd.demo)
+app.command("status")(status_cmd.status)
 
 
 def _version(value: bool) -> None:
