@@ -6,7 +6,9 @@ or usage), never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
+from enum import StrEnum
 from importlib.metadata import version
 from typing import Annotated
 
@@ -23,6 +25,7 @@ from cli import (
     phones_cmd,
     replies_cmd,
     sequences_cmd,
+    serve_cmd,
     setup_cmd,
     simulator_cmd,
     spintax_cmd,
@@ -46,6 +49,7 @@ app.add_typer(phones_cmd.app, name="phones")
 app.command("worker")(worker_cmd.worker)
 app.command("dispatch")(worker_cmd.dispatch)
 app.command("scheduler")(worker_cmd.scheduler)
+app.command("serve")(serve_cmd.serve_command)
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(leads_cmd.app, name="leads")
 app.add_typer(sequences_cmd.app, name="sequences")
@@ -60,6 +64,13 @@ app.command("demo")(demo_cmd.demo)
 app.command("status")(status_cmd.status)
 
 
+class LogFormat(StrEnum):
+    """``--log-format``: lines for people, or one JSON object per line for collectors."""
+
+    text = "text"
+    json = "json"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"outreach {version('outreach')}")
@@ -72,8 +83,20 @@ def _root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format",
+            help="Log lines: text, or json for production. Default: $OUTREACH_LOG_FORMAT, "
+            "else text.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Outbound WhatsApp campaigns through TimelinesAI: paced, quota-safe, stop on reply."""
+    if log_format is not None:
+        # Through the environment: the services' processes read it where they start.
+        os.environ["OUTREACH_LOG_FORMAT"] = log_format.value
 
 
 def run(argv: list[str] | None = None) -> int:

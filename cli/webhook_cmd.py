@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from typing import TYPE_CHECKING, Annotated
@@ -12,8 +11,8 @@ from rich.table import Table
 
 from cli.context import ConfigOption, console, load
 from engine.errors import ConfigError
+from engine.logs import configure_logging, log_settings
 from engine.queues import build_broker
-from engine.redact import RedactingFilter
 from engine.replies.actors import declare_reply_actors
 from engine.runtime import build_client, build_clock, build_database, build_redis
 from engine.settings import Settings, find_config
@@ -53,6 +52,7 @@ def serve(
     """Serve POST /webhooks/timelinesai, GET /healthz and GET /metrics until Ctrl-C."""
     settings = load(config)
     _secret(settings)
+    log_settings(os.environ)  # a bad OUTREACH_LOG_FORMAT fails here, not in each process
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
     database = build_database(settings)
     database.require_current()
@@ -86,7 +86,7 @@ def app_factory() -> FastAPI:
     from engine.webhook.serving import receiver_redis
 
     settings = load(None)
-    _configure_logging()
+    configure_logging(log_settings(os.environ), settings.timelinesai.token)
     database = build_database(settings, pool_size=POOL_SIZE)
     redis_client = receiver_redis(settings.redis.url)
     actors = declare_reply_actors(build_broker(settings), settings, None)
@@ -98,16 +98,6 @@ def app_factory() -> FastAPI:
         clock=build_clock(settings),
         multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR"),
     )
-
-
-def _configure_logging() -> None:
-    level = os.environ.get("OUTREACH_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
-    )
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingFilter())
 
 
 @app.command("register")

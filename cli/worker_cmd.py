@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 
 from cli.context import ConfigOption, console, load
-from engine.dispatcher import Dispatcher
+from engine.dispatcher import Dispatcher, dispatch_forever
 from engine.jobs.runner import build_maintenance_jobs, start_jobs
+from engine.logs import configure_logging, log_settings
 from engine.queues import build_broker, declare_actors
 from engine.runtime import build_clock, build_database, build_redis
 from engine.settings import Settings, compiled_sequences, find_config
@@ -39,6 +40,7 @@ def worker(
     Run as many as you like, on any hosts, against the same Redis and database.
     """
     settings = load(config)
+    configure_logging(log_settings(os.environ), settings.timelinesai.token)
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
     build_database(settings).require_current()
     queues = select_queues(settings, phones.split(",") if phones else None)
@@ -85,6 +87,7 @@ def scheduler(config: ConfigOption = None) -> None:
     pruning and the replies sweep run on their [scheduler] cron expressions (UTC).
     """
     settings = load(config)
+    configure_logging(log_settings(os.environ), settings.timelinesai.token)
     dispatcher = _dispatcher(settings)
     clock = build_clock(settings)
     jobs = start_jobs(build_maintenance_jobs(settings, dispatcher.database, clock))
@@ -97,8 +100,6 @@ def scheduler(config: ConfigOption = None) -> None:
         f"jobs: {', '.join(job.id for job in jobs.get_jobs())}"
     )
     try:
-        while not stop.is_set():
-            dispatcher.run_once(clock.now())
-            stop.wait(interval_s)
+        dispatch_forever(dispatcher, clock, stop, interval_s)
     finally:
         jobs.shutdown(wait=False)

@@ -23,6 +23,7 @@ from pathlib import Path
 import dramatiq
 
 from engine.alerts import NoAlerts, WebhookAlerts
+from engine.logs import configure_logging, log_settings
 from engine.queues import (
     PhoneActors,
     all_queues,
@@ -115,7 +116,7 @@ def run_worker_process(
 ) -> None:
     """One worker process: consume ``queues`` with ``threads`` threads until SIGTERM/SIGINT."""
     settings = load_settings(config_path, env)
-    _configure_logging(env)
+    _configure_logging(env, settings)
     # For bench/send_pipeline.py: append "<pid> <database round trips>" here at exit.
     round_trips_file = env.get("OUTREACH_ROUND_TRIPS_FILE")
     runtime = build_worker_runtime(
@@ -145,12 +146,8 @@ def run_worker_process(
     runtime.sender.database.dispose()
 
 
-def _configure_logging(env: dict[str, str]) -> None:
-    level = env.get("OUTREACH_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(processName)s %(name)s %(levelname)s %(message)s",
-    )
+def _configure_logging(env: dict[str, str], settings: Settings) -> None:
+    configure_logging(log_settings(env), settings.timelinesai.token)
 
 
 def select_queues(settings: Settings, phones: Sequence[str] | None) -> list[str]:

@@ -1,0 +1,61 @@
+"""``outreach serve``: the webhook receiver, the scheduler and the workers in one process tree."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from cli.context import ConfigOption, console, load
+from cli.webhook_cmd import _secret
+from engine.logs import configure_logging, log_settings
+from engine.runtime import build_database, build_redis
+from engine.serve import STOP_MARGIN_S, Supervisor, child_specs, serve
+from engine.settings import find_config
+
+
+def serve_command(
+    config: ConfigOption = None,
+    worker_processes: Annotated[
+        int | None,
+        typer.Option(
+            "--workers-processes",
+            help="Worker processes. Default: worker.processes in the config.",
+            min=1,
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="Threads per worker process. Default: worker.threads.", min=1),
+    ] = None,
+    webhook_workers: Annotated[
+        int | None,
+        typer.Option(help="Webhook receiver processes. Default: webhook.workers.", min=1),
+    ] = None,
+) -> None:
+    """Run the webhook receiver, the scheduler and the workers until SIGTERM or Ctrl-C.
+
+    For a small deployment on one machine. A service that dies is restarted; on
+    SIGTERM in-flight sends finish (up to worker.send_time_limit_s) and queued
+    messages stay in Redis.
+    """
+    settings = load(config)
+    _secret(settings)  # the receiver needs it: say so now, not in a restart loop
+    configure_logging(log_settings(os.environ), settings.timelinesai.token)
+    build_redis(settings).close()  # fail fast, in one line, when Redis is down
+    build_database(settings).require_current()
+    path = find_config(config, os.environ).resolve()
+    processes = worker_processes or settings.worker.processes
+    threads = threads or settings.worker.threads
+    receivers = webhook_workers or settings.webhook.workers
+    specs = child_specs(
+        path, worker_processes=processes, threads=threads, webhook_workers=receivers
+    )
+    console().print(
+        f"serve: worker ({processes} processes x {threads} threads), scheduler, "
+        f"webhook ({receivers} process(es)) on {path}"
+    )
+    stop_timeout_s = settings.worker.send_time_limit_s + STOP_MARGIN_S
+    supervisor = Supervisor(specs, dict(os.environ), stop_timeout_s=stop_timeout_s)
+    raise typer.Exit(serve(supervisor))

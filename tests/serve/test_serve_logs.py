@@ -1,0 +1,98 @@
+"""Log setup: JSON lines that parse, numbers masked, the token never written; --log-format."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+
+import pytest
+
+from cli.main import run
+from engine.errors import ConfigError
+from engine.logs import LogSettings, build_handler, log_settings
+
+TOKEN = "tok-very-secret-9f3a"
+
+
+def _emit(log_format: str, message: str, *args: object, **extra: object) -> str:
+    stream = io.StringIO()
+    logger = logging.getLogger("outreach.test.logs")
+    logger.propagate = False
+    handler = build_handler(LogSettings(log_format, "INFO"), TOKEN, stream)
+    logger.addHandler(handler)
+    try:
+        logger.warning(message, *args, extra=extra or None)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_json_lines_parse_and_carry_the_fields_and_extras() -> None:
+    line = _emit("json", "sent to %s", "+40712345678", phone_id="01", lead="+40799999999")
+    record = json.loads(line)
+    assert record["level"] == "WARNING"
+    assert record["logger"] == "outreach.test.logs"
+    assert record["message"] == "sent to ••••5678"
+    assert isinstance(record["process"], int)
+    assert record["time"].endswith("+00:00")
+    assert record["phone_id"] == "01"
+    assert record["lead"] == "••••9999"
+    assert line.count("\n") == 1
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_the_token_and_numbers_never_reach_the_log(log_format: str) -> None:
+    output = _emit(log_format, f"Authorization: Bearer {TOKEN} for 40712345678 token=%s", TOKEN)
+    assert TOKEN not in output
+    assert "40712345678" not in output
+    assert "5678" in output
+
+
+def test_exceptions_are_redacted_in_json() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("outreach.test.exc")
+    logger.propagate = False
+    handler = build_handler(LogSettings("json"), TOKEN, stream)
+    logger.addHandler(handler)
+    try:
+        raise RuntimeError(f"failed for +40712345678 with {TOKEN}")
+    except RuntimeError:
+        logger.exception("send failed")
+    finally:
+        logger.removeHandler(handler)
+    record = json.loads(stream.getvalue())
+    assert "RuntimeError" in record["exception"]
+    assert TOKEN not in stream.getvalue() and "40712345678" not in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, LogSettings("text", "INFO")),
+        (
+            {"OUTREACH_LOG_FORMAT": "JSON", "OUTREACH_LOG_LEVEL": "debug"},
+            LogSettings("json", "DEBUG"),
+        ),
+        ({"OUTREACH_LOG_FORMAT": ""}, LogSettings("text", "INFO")),
+    ],
+)
+def test_log_settings_from_the_environment(env: dict[str, str], expected: LogSettings) -> None:
+    assert log_settings(env) == expected
+
+
+def test_an_unknown_log_format_in_the_environment_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="OUTREACH_LOG_FORMAT"):
+        log_settings({"OUTREACH_LOG_FORMAT": "xml"})
+
+
+def test_a_bad_log_format_option_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--log-format", "xml", "serve"]) == 2
+    assert "--log-format" in capsys.readouterr().err
+
+
+def test_the_log_format_option_reaches_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTREACH_LOG_FORMAT", "text")
+    assert run(["--log-format", "json", "spintax", "check", "Hello"]) == 0
+    assert os.environ["OUTREACH_LOG_FORMAT"] == "json"

@@ -1,0 +1,125 @@
+"""The ``outreach serve`` supervisor with fake children: restarts, config errors, stopping."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+from engine.serve import Child, ChildSpec, Supervisor, child_specs
+
+SPECS = [ChildSpec("worker", ("w",)), ChildSpec("scheduler", ("s",))]
+
+
+class FakeChild:
+    """A child that exits when told to (``exit_with``), or on SIGTERM unless ``stubborn``."""
+
+    next_pid = 100
+
+    def __init__(self, stubborn: bool = False) -> None:
+        FakeChild.next_pid += 1
+        self.pid = FakeChild.next_pid
+        self.code: int | None = None
+        self.signals: list[int] = []
+        self.stubborn = stubborn
+        self.killed = False
+
+    def poll(self) -> int | None:
+        return self.code
+
+    def send_signal(self, sig: int) -> None:
+        self.signals.append(sig)
+        if not self.stubborn:
+            self.code = -sig
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.code is None:
+            raise subprocess.TimeoutExpired("fake", timeout or 0)
+        return self.code
+
+    def kill(self) -> None:
+        self.killed = True
+        self.code = -signal.SIGKILL
+
+
+class Spawner:
+    def __init__(self, stubborn: bool = False) -> None:
+        self.started: list[tuple[str, FakeChild]] = []
+        self.stubborn = stubborn
+
+    def __call__(self, spec: ChildSpec, env: Mapping[str, str]) -> Child:
+        child = FakeChild(self.stubborn)
+        self.started.append((spec.name, child))
+        return child
+
+
+def _run_in_thread(supervisor: Supervisor, stopping: threading.Event) -> list[int]:
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(supervisor.run(stopping)))
+    thread.start()
+    return result
+
+
+def _wait(predicate: object, timeout_s: float = 5.0) -> None:
+    done = threading.Event()
+    for _ in range(int(timeout_s / 0.01)):
+        if predicate():  # type: ignore[operator]
+            return
+        done.wait(0.01)
+    raise AssertionError("timed out")
+
+
+def test_sigterm_is_forwarded_and_a_clean_stop_exits_0() -> None:
+    spawn = Spawner()
+    stopping = threading.Event()
+    stopping.set()
+    assert Supervisor(SPECS, {}, stop_timeout_s=1, spawn=spawn).run(stopping) == 0
+    assert [name for name, _ in spawn.started] == ["worker", "scheduler"]
+    assert all(child.signals == [signal.SIGTERM] for _, child in spawn.started)
+
+
+def test_a_child_that_dies_is_restarted() -> None:
+    spawn = Spawner()
+    stopping = threading.Event()
+    supervisor = Supervisor(SPECS, {}, stop_timeout_s=1, restart_delay_s=0.01, spawn=spawn)
+    result = _run_in_thread(supervisor, stopping)
+    _wait(lambda: len(spawn.started) == 2)
+    spawn.started[0][1].code = -signal.SIGKILL
+    _wait(lambda: len(spawn.started) == 3)
+    assert spawn.started[2][0] == "worker"
+    stopping.set()
+    _wait(lambda: result == [0])
+
+
+def test_a_configuration_error_stops_everything_with_status_2() -> None:
+    spawn = Spawner()
+    stopping = threading.Event()
+    supervisor = Supervisor(SPECS, {}, stop_timeout_s=1, restart_delay_s=0.01, spawn=spawn)
+    result = _run_in_thread(supervisor, stopping)
+    _wait(lambda: len(spawn.started) == 2)
+    spawn.started[1][1].code = 2
+    _wait(lambda: result == [2])
+    assert len(spawn.started) == 2
+    assert spawn.started[0][1].signals == [signal.SIGTERM]
+
+
+def test_a_child_that_does_not_stop_in_time_is_killed_and_the_status_is_1() -> None:
+    spawn = Spawner(stubborn=True)
+    stopping = threading.Event()
+    stopping.set()
+    assert Supervisor(SPECS, {}, stop_timeout_s=0.05, spawn=spawn).run(stopping) == 1
+    assert all(child.killed for _, child in spawn.started)
+
+
+def test_the_children_run_the_outreach_commands_on_one_config() -> None:
+    specs = child_specs(
+        Path("/srv/config.toml"), worker_processes=3, threads=4, webhook_workers=2, python="py"
+    )
+    assert [spec.argv for spec in specs] == [
+        ("py", "-m", "cli", "worker", "--processes", "3", "--threads", "4",
+         "--config", "/srv/config.toml"),
+        ("py", "-m", "cli", "scheduler", "--config", "/srv/config.toml"),
+        ("py", "-m", "cli", "webhook", "serve", "--workers", "2", "--config", "/srv/config.toml"),
+    ]  # fmt: skip
