@@ -7,12 +7,58 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import REDIS_URL
+
 OUTREACH = [sys.executable, "-m", "cli"]
+
+
+def write_engine_config(
+    folder: Path,
+    *,
+    database_url: str,
+    namespace: str,
+    base_url: str,
+    epoch: datetime,
+    speed: float,
+    phones: Sequence[str],
+    body: str,
+    redis_url: str = REDIS_URL,
+) -> Path:
+    """``config.toml`` for real ``outreach`` processes: the shared frame plus ``body``.
+
+    The frame points at the test's database, Redis namespace and simulator, lifts the
+    API rate limit (the simulator has none) and runs the clock at ``speed`` from a
+    shared ``epoch``; ``body`` holds the test's own pacing, quotas and sequences.
+    """
+    numbers = "\n".join(
+        f'[[phones]]\nid = "{i:02d}"\nphone = "{p}"' for i, p in enumerate(phones, 1)
+    )
+    path = folder / "config.toml"
+    path.write_text(
+        f"""
+[database]
+url = "{database_url}"
+[redis]
+url = "{redis_url}"
+namespace = "{namespace}"
+[timelinesai]
+base_url = "{base_url}"
+requests_per_minute = 1000000
+timeout_s = 5
+[clock]
+speed = {speed}
+epoch = {epoch.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+{body.strip()}
+{numbers}
+"""
+    )
+    return path
 
 
 class Services:

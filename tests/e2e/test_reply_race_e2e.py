@@ -30,7 +30,7 @@ from engine.timelinesai.simulator import (
     running_simulator,
 )
 from tests.conftest import REDIS_URL
-from tests.e2e.conftest import Services, wait_until
+from tests.e2e.conftest import Services, wait_until, write_engine_config
 
 SPEED = 100.0
 PHONES = [f"+4477009000{i:02d}" for i in range(1, 6)]
@@ -44,20 +44,10 @@ STEP = re.compile(r"\[s(\d)\]")
 
 def write_config(folder: Path, *, database_url: str, namespace: str, base_url: str,
                  epoch: datetime, port: int) -> Path:  # fmt: skip
-    phones = "\n".join(
-        f'[[phones]]\nid = "{i:02d}"\nphone = "{p}"' for i, p in enumerate(PHONES, 1)
-    )
-    path = folder / "config.toml"
-    path.write_text(f"""
-[database]
-url = "{database_url}"
-[redis]
-url = "{REDIS_URL}"
-namespace = "{namespace}"
-[timelinesai]
-base_url = "{base_url}"
-requests_per_minute = 1000000
-timeout_s = 5
+    return write_engine_config(
+        folder, database_url=database_url, namespace=namespace, base_url=base_url,
+        epoch=epoch, speed=SPEED, phones=PHONES, redis_url=REDIS_URL,
+        body=f"""
 [pacing]
 jitter_min_s = 5
 jitter_max_s = 10
@@ -72,10 +62,6 @@ dispatch_interval_s = 10
 max_queued_per_phone = 2
 [webhook]
 port = {port}
-[clock]
-speed = {SPEED}
-epoch = {epoch.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-{phones}
 [sequences.intro]
 timezone = "UTC"
 [[sequences.intro.steps]]
@@ -84,8 +70,8 @@ template = "Hello {{{{name|there}}}} [s0]"
 [[sequences.intro.steps]]
 after = "10s"
 template = "Following up, {{{{name|there}}}} [s1]"
-""")
-    return path
+""",
+    )  # fmt: skip
 
 
 def seed(database: Database, now: datetime) -> list[str]:

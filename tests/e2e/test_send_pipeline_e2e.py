@@ -20,7 +20,7 @@ from engine.db import Database
 from engine.invariants import accepted_sends, check
 from engine.models import Campaign, Enrollment, Lead
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
-from tests.e2e.conftest import Services, wait_until
+from tests.e2e.conftest import Services, wait_until, write_engine_config
 
 SPEED = 5000.0
 PHONES = [f"+4477009000{i:02d}" for i in range(1, 6)]
@@ -32,20 +32,10 @@ LEASE_TTL_S = 3.0
 def write_config(
     folder: Path, *, database_url: str, namespace: str, base_url: str, epoch: datetime
 ) -> Path:
-    phones = "\n".join(
-        f'[[phones]]\nid = "{i:02d}"\nphone = "{p}"' for i, p in enumerate(PHONES, 1)
-    )
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[database]
-url = "{database_url}"
-[redis]
-namespace = "{namespace}"
-[timelinesai]
-base_url = "{base_url}"
-requests_per_minute = 1000000
-timeout_s = 5
+    return write_engine_config(
+        folder, database_url=database_url, namespace=namespace, base_url=base_url,
+        epoch=epoch, speed=SPEED, phones=PHONES,
+        body=f"""
 [pacing]
 jitter_min_s = 30
 jitter_max_s = 60
@@ -60,10 +50,6 @@ reconcile_after_s = 600
 [scheduler]
 dispatch_interval_s = 1000
 requeue_after_s = 5000
-[clock]
-speed = {SPEED}
-epoch = {epoch.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-{phones}
 [sequences.intro]
 timezone = "UTC"
 [[sequences.intro.steps]]
@@ -72,9 +58,8 @@ template = "{{Hi|Hello}} {{{{name|there}}}}, a question for {{{{company|you}}}} 
 [[sequences.intro.steps]]
 after = "10m"
 template = "Following up, {{{{name|there}}}} [s1]"
-"""
-    )
-    return path
+""",
+    )  # fmt: skip
 
 
 def seed(database: Database, now: datetime) -> None:

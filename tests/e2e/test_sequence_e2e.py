@@ -30,7 +30,7 @@ from engine.invariants import Send, accepted_sends, check
 from engine.models import Enrollment, Lead, StepState
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
 from sequences import RUNNING_STATES, EndReason, end
-from tests.e2e.conftest import Services, wait_until
+from tests.e2e.conftest import Services, wait_until, write_engine_config
 
 SPEED = 2000.0
 PHONES = [f"+4477009000{i:02d}" for i in range(1, 6)]
@@ -44,20 +44,10 @@ L = Lead.__table__  # type: ignore[attr-defined]
 def write_config(
     folder: Path, *, database_url: str, namespace: str, base_url: str, epoch: datetime
 ) -> Path:
-    phones = "\n".join(
-        f'[[phones]]\nid = "{i:02d}"\nphone = "{p}"' for i, p in enumerate(PHONES, 1)
-    )
-    path = folder / "config.toml"
-    path.write_text(
-        f"""
-[database]
-url = "{database_url}"
-[redis]
-namespace = "{namespace}"
-[timelinesai]
-base_url = "{base_url}"
-requests_per_minute = 1000000
-timeout_s = 5
+    return write_engine_config(
+        folder, database_url=database_url, namespace=namespace, base_url=base_url,
+        epoch=epoch, speed=SPEED, phones=PHONES,
+        body="""
 [pacing]
 jitter_min_s = 30
 jitter_max_s = 60
@@ -72,24 +62,19 @@ reconcile_after_s = 600
 [scheduler]
 dispatch_interval_s = 400
 requeue_after_s = 20000
-[clock]
-speed = {SPEED}
-epoch = {epoch.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-{phones}
 [sequences.intro]
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"
-template = "{{Hi|Hello}} {{{{name}}}}, a question for {{{{company|you}}}} [s0]"
+template = "{Hi|Hello} {{name}}, a question for {{company|you}} [s0]"
 [[sequences.intro.steps]]
 after = "30m"
-variants = ["Any thoughts, {{{{name}}}}? [s1]", "{{Just|Only}} checking in, {{{{name}}}} [s1]"]
+variants = ["Any thoughts, {{name}}? [s1]", "{Just|Only} checking in, {{name}} [s1]"]
 [[sequences.intro.steps]]
 after = "2h"
-template = "Last note from me, {{{{name}}}} [s2]"
-"""
-    )
-    return path
+template = "Last note from me, {{name}} [s2]"
+""",
+    )  # fmt: skip
 
 
 def mark_replied(database: Database, enrollment_id: int, clock: SystemClock) -> datetime | None:
