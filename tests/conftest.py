@@ -24,6 +24,15 @@ PG_ADMIN_DSN = os.environ.get(
 REDIS_URL = os.environ.get("OUTREACH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply the size of each fault-injection scenario (tests/reliability) for a soak",
+    )
+
+
 def service_missing(what: str, error: Exception) -> None:
     """Fail under CI, skip elsewhere: CI must never go green without the real services."""
     message = f"{what} is not reachable: {error}"
