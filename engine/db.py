@@ -29,8 +29,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine for ``url``; SQLite connections get WAL, a busy timeout and foreign keys."""
+def create_db_engine(url: str, *, pool_size: int = 5, synchronous_commit: bool = True) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL, a busy timeout and foreign keys.
+
+    ``synchronous_commit=False`` (PostgreSQL only) gives connections whose commits
+    return before their WAL reaches the disk; see :attr:`Database.async_commit_engine`.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -48,7 +52,10 @@ def create_db_engine(url: str, *, pool_size: int = 5) -> Engine:
     # No pre-ping: it would cost a round trip per checkout. After a database restart
     # the first statement on a dead connection fails, SQLAlchemy drops the whole pool,
     # and the caller's retry (Dramatiq, the next scheduler pass) reconnects.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    connect_args = {} if synchronous_commit else {"options": "-c synchronous_commit=off"}
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -61,11 +68,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class RoundTrips:
-    """Counts the database round trips of one engine: statements, BEGINs and COMMITs."""
+    """Counts the database round trips of engines: statements, BEGINs and COMMITs."""
 
     def __init__(self, engine: Engine) -> None:
         self.count = 0
         self._lock = threading.Lock()
+        self.watch(engine)
+
+    def watch(self, engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", self._hit)
         for name in ("begin", "commit", "rollback"):
             event.listen(engine, name, self._transaction)
@@ -93,10 +103,33 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url, pool_size=pool_size)
         self.round_trips = RoundTrips(self.engine) if count_round_trips else None
+        self._pool_size = pool_size
+        self._async_commit_engine: Engine | None = None
+        self._lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def async_commit_engine(self) -> Engine:
+        """Connections whose commits do not wait for the disk (PostgreSQL; else ``engine``).
+
+        Only for writes that may be lost in a crash of the database server (never of
+        our processes: a commit is still atomic and visible at once) because a later
+        step finds and repairs their absence. PostgreSQL flushes its WAL in order, so
+        such a write can only be lost together with every commit after it.
+        """
+        if self.dialect != "postgresql":
+            return self.engine
+        with self._lock:
+            if self._async_commit_engine is None:
+                self._async_commit_engine = create_db_engine(
+                    self.url, pool_size=self._pool_size, synchronous_commit=False
+                )
+                if self.round_trips is not None:
+                    self.round_trips.watch(self._async_commit_engine)
+            return self._async_commit_engine
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -148,6 +181,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._async_commit_engine is not None:
+            self._async_commit_engine.dispose()
 
 
 def _alembic_config(url: str) -> Config:

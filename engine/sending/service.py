@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection
 
@@ -120,6 +120,11 @@ class Sender:
             token = self.lease.acquire(phone_id)
         return token
 
+    def _hold(self) -> timedelta:
+        """How long a claimed send holds its phone in the database: past the lease's end."""
+        lease_s = self.settings.worker.lease_ttl_s * self.clock.speed
+        return timedelta(seconds=max(self.settings.pacing.jitter_min_s, lease_s))
+
     def _busy_delay_s(self) -> float:
         floor_s = 0.05 * self.clock.speed  # at least 50 ms real, so a busy phone never spins
         return max(self.settings.pacing.jitter_min_s, floor_s)
@@ -216,8 +221,15 @@ class Sender:
             )
             return Done("missing variable")
         quota = (phone_id, day, self._quota(phone_id, day)) if first else None
+        guard = store.PhoneGuard(phone_id, item.next_send_at, now + self._hold())
         with self._statement() as connection:
-            claim = store.claim_sending(connection, item.enrollment_id, item.step, now, quota)
+            claim = store.claim_sending(
+                connection, item.enrollment_id, item.step, now, quota, guard=guard,
+                phone_id=phone_id,
+            )  # fmt: skip
+        if not claim.phone_free:
+            # Our lease was lost (Redis flushed or restarted) and another send took the phone.
+            return PutBack(self._busy_delay_s(), "phone busy: another send holds it")
         if not claim.claimed:
             return Done("step no longer queued, or the enrollment ended")
         if not claim.quota_taken:
@@ -240,7 +252,10 @@ class Sender:
         except TimelinesAIError as error:
             return self._failed(item, error, now, day, first=first, last_try=last_try)
         done = self.clock.now()
-        with self._statement() as connection:
+        # Recorded with an asynchronous commit: should a crash of the database server
+        # lose this write, the step is found in ``sending`` again and reconciled
+        # against the chat history, as after a worker crash; it is never resent blindly.
+        with self._statement(async_commit=True) as connection:
             store.record_sent(
                 connection,
                 item=item,
@@ -398,11 +413,13 @@ class Sender:
     # Helpers ----------------------------------------------------------------------
 
     @contextmanager
-    def _statement(self) -> Iterator[Connection]:
+    def _statement(self, *, async_commit: bool = False) -> Iterator[Connection]:
         """For the hot path's single-statement steps: autocommit on PostgreSQL (one round
-        trip each, atomic because each is one statement); a transaction on SQLite."""
+        trip each, atomic because each is one statement); a transaction on SQLite.
+        ``async_commit`` uses :attr:`Database.async_commit_engine`."""
         if self.database.dialect == "postgresql":
-            with self.database.engine.connect().execution_options(
+            engine = self.database.async_commit_engine if async_commit else self.database.engine
+            with engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
             ) as connection:
                 yield connection

@@ -183,3 +183,16 @@ def test_now_is_stored_with_microseconds(database: Database) -> None:
     with database.session() as session:
         phone = session.get(Phone, "02")
         assert phone is not None and phone.last_send_at == moment
+
+
+def test_the_async_commit_engine_only_relaxes_durability_on_postgresql(
+    database: Database,
+) -> None:
+    relaxed = database.async_commit_engine
+    if database.dialect != "postgresql":
+        assert relaxed is database.engine
+        return
+    with relaxed.connect() as fast, database.engine.connect() as durable:
+        assert fast.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+        assert durable.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+    assert database.async_commit_engine is relaxed  # one pool, made once
