@@ -47,6 +47,10 @@ def build_client(
     if not token:
         raise ConfigError("TIMELINESAI_TOKEN is not set; export your workspace token")
     tl = settings.timelinesai
+    budget = CallBudget(
+        client, namespace=settings.redis.namespace, monthly_call_budget=tl.monthly_call_budget
+    )
+    # The limiter charges the budget in the same Redis script: one round trip per call.
     return TimelinesAIClient(
         tl.base_url,
         token,
@@ -57,8 +61,6 @@ def build_client(
             namespace=settings.redis.namespace,
             requests_per_minute=tl.requests_per_minute,
             max_wait_s=max_wait_s,
-        ),
-        budget=CallBudget(
-            client, namespace=settings.redis.namespace, monthly_call_budget=tl.monthly_call_budget
+            budget=budget,
         ),
     )

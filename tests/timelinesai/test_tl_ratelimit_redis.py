@@ -139,3 +139,28 @@ def test_redis_down_is_a_service_error() -> None:
             CallBudget(client, namespace="x").used()
     finally:
         client.close()
+
+
+def test_a_limiter_with_the_budget_charges_it_in_the_same_call(
+    redis_client: redis.Redis, redis_namespace: str
+) -> None:
+    now = datetime(2026, 3, 31, 23, 0, tzinfo=UTC)
+    budget = CallBudget(
+        redis_client, namespace=redis_namespace, monthly_call_budget=3, now=lambda: now
+    )
+    limiter = RedisRateLimiter(
+        redis_client, namespace=redis_namespace, requests_per_minute=2, window_s=0.3,
+        max_wait_s=2, budget=budget,
+    )  # fmt: skip
+    window = f"{redis_namespace}:timelinesai:ratelimit"
+    limiter.acquire()
+    limiter.acquire()
+    assert budget.used() == 2
+    started = time.monotonic()
+    limiter.acquire()  # waits for the window, and only then is counted
+    assert time.monotonic() - started > 0.2
+    assert budget.used() == 3
+    with pytest.raises(CallBudgetExhausted):
+        limiter.acquire()
+    assert budget.used() == 3  # a refused call is not counted, and takes no slot
+    assert redis_client.zcard(window) <= 2

@@ -50,6 +50,30 @@ end
 return used
 """
 
+# Both at once, for one round trip per call: KEYS[1] the window, KEYS[2] the month's
+# counter; ARGV: limit, window (µs), a unique member, budget, ttl (s). {-1, 0} when the
+# budget is used up (nothing counted), else as _ACQUIRE, counting the call when admitted.
+_ACQUIRE_AND_CHARGE = """
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[4]) then
+  return {-1, 0}
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  if redis.call('INCR', KEYS[2]) == 1 then
+    redis.call('EXPIRE', KEYS[2], ARGV[5])
+  end
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tonumber(oldest[2]) + window - now}
+"""
+
 # A month's counter outlives the month by enough for `outreach` to report on it.
 _BUDGET_TTL_S = 40 * 24 * 3600
 # Waiters that wake together for the same freed slot are spread by up to this much.
@@ -66,7 +90,9 @@ class RedisRateLimiter:
     """At most ``requests_per_minute`` calls in any ``window_s`` real seconds, across processes.
 
     ``window_s`` is 60 s in production; tests shorten it without changing the
-    meaning. ``acquire`` waits at most ``max_wait_s`` real seconds.
+    meaning. ``acquire`` waits at most ``max_wait_s`` real seconds. Given a ``budget``,
+    ``acquire`` also charges it in the same script (one round trip per call instead of
+    two): a call is counted only once admitted, and none is admitted over the budget.
     """
 
     def __init__(
@@ -78,6 +104,7 @@ class RedisRateLimiter:
         max_wait_s: float = 30.0,
         window_s: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        budget: CallBudget | None = None,
     ) -> None:
         if requests_per_minute < 1 or window_s <= 0 or max_wait_s < 0:
             raise ValueError("rate limit, window and wait bound must be positive")
@@ -87,20 +114,30 @@ class RedisRateLimiter:
         self._window_us = round(window_s * 1_000_000)
         self._max_wait_s = max_wait_s
         self._sleep = sleep
-        self._script = redis_client.register_script(_ACQUIRE)
+        self._budget = budget
+        self._script = redis_client.register_script(
+            _ACQUIRE if budget is None else _ACQUIRE_AND_CHARGE
+        )
 
     def acquire(self) -> None:
-        """Wait for a slot; raise ``RateLimitWaitExceeded`` rather than wait past the bound."""
+        """Wait for a slot; raise ``RateLimitWaitExceeded`` rather than wait past the bound
+        (and ``CallBudgetExhausted``, counting nothing, when the budget is used up)."""
         started = time.monotonic()
         while True:
+            keys = [self._key]
+            args: list[int | str] = [self._limit, self._window_us, uuid.uuid4().hex]
+            if self._budget is not None:
+                keys.append(self._budget.key())
+                args += [self._budget.monthly_call_budget, _BUDGET_TTL_S]
             try:
-                admitted, wait_us = self._script(
-                    keys=[self._key], args=[self._limit, self._window_us, uuid.uuid4().hex]
-                )
+                admitted, wait_us = self._script(keys=keys, args=args)
             except redis.RedisError as exc:
                 raise _unavailable(exc) from exc
-            if admitted:
+            if admitted == 1:
                 return
+            if admitted == -1 and self._budget is not None:
+                budget = self._budget.monthly_call_budget
+                raise budget_exhausted(budget, budget)
             waited_s = time.monotonic() - started
             wait_s = max(int(wait_us), 1000) / 1_000_000
             if waited_s + wait_s > self._max_wait_s:
@@ -130,14 +167,14 @@ class CallBudget:
     def monthly_call_budget(self) -> int:
         return self._budget
 
+    def key(self) -> str:
+        """The Redis key of the current month's counter."""
+        return self._prefix + month_of(self._now())
+
     def charge(self) -> None:
         """Count one call; raise ``CallBudgetExhausted`` (counting nothing) once used up."""
         try:
-            used = int(
-                self._script(
-                    keys=[self._prefix + month_of(self._now())], args=[self._budget, _BUDGET_TTL_S]
-                )
-            )
+            used = int(self._script(keys=[self.key()], args=[self._budget, _BUDGET_TTL_S]))
         except redis.RedisError as exc:
             raise _unavailable(exc) from exc
         if used < 0:
