@@ -79,14 +79,23 @@ class Services:
         return process
 
     def children(self, name: str) -> list[int]:
-        """The pids of a supervisor's worker processes."""
+        """The pids of a supervisor's worker processes (not multiprocessing's resource
+        tracker, which is a child too, and the first one)."""
         output = subprocess.run(
             ["pgrep", "-P", str(self.processes[name].pid)],
             capture_output=True,
             text=True,
             check=False,
         ).stdout
-        return [int(pid) for pid in output.split()]
+        pids = []
+        for pid in output.split():
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue  # gone meanwhile
+            if b"resource_tracker" not in command:
+                pids.append(int(pid))
+        return pids
 
     def stop(self, name: str, timeout_s: float = 30.0) -> int | None:
         process = self.processes.pop(name)

@@ -92,9 +92,12 @@ def test_workers_killed_midway_keep_every_invariant(
 ) -> None:
     epoch = datetime.now(UTC)
     seed(pg_database, epoch)
+    # The simulator shares the engine's clock: reconciling a send cut off by the kill
+    # compares chat-history timestamps with the engine's (virtual) time.
     sim_config = SimulatorConfig(
-        accounts=tuple(SimAccount(phone=p) for p in PHONES), sent_events=False
-    )
+        accounts=tuple(SimAccount(phone=p) for p in PHONES), sent_events=False,
+        speed=SPEED, epoch=epoch,
+    )  # fmt: skip
     with running_simulator(sim_config) as sim:
         write_config(
             tmp_path,
@@ -107,8 +110,9 @@ def test_workers_killed_midway_keep_every_invariant(
         services.start("workers", "worker", "--processes", "3", "--threads", "2")
         logs = lambda: services.log("scheduler") + services.log("workers")  # noqa: E731
         assert wait_until(lambda: len(sim.sends()) >= 150, 180), logs()
-        victim = services.children("workers")[0]
-        os.kill(victim, signal.SIGKILL)
+        workers = services.children("workers")
+        assert len(workers) == 3, workers
+        os.kill(workers[0], signal.SIGKILL)
         killed_at = datetime.now(UTC)
         assert wait_until(lambda: finished(pg_database), 240), logs()
         services.stop("workers")
