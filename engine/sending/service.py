@@ -419,9 +419,7 @@ class Sender:
         ``async_commit`` uses :attr:`Database.async_commit_engine`."""
         if self.database.dialect == "postgresql":
             engine = self.database.async_commit_engine if async_commit else self.database.engine
-            with engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            ) as connection:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 yield connection
         else:
             with self.database.engine.begin() as connection:

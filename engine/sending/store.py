@@ -127,10 +127,30 @@ def give_back_quota(connection: Connection, phone_id: str, day: date) -> None:
 
 @dataclass(frozen=True)
 class Claim:
-    """The outcome of :func:`claim_sending`."""
+    """The outcome of :func:`claim_sending`; ``phone_free`` is ``False`` when the guard
+    found the phone taken by another send (nothing was claimed)."""
 
     claimed: bool
     quota_taken: bool
+    phone_free: bool = True
+
+
+@dataclass(frozen=True)
+class PhoneGuard:
+    """The database's own check of one send in flight per phone, taken with the claim.
+
+    The lease lives in Redis, and Redis can lose it (flushed, restarted) while its
+    holder sends: another worker would then take the lease and, reading the phone's
+    pacing before the first send records it, send at once. So the claim also moves the
+    phone's ``next_send_at`` from the value the sender read under the lease (``seen``)
+    to ``hold_until`` (past the longest send), in the same statement: a sender that read
+    the phone before that finds it changed and claims nothing; one that reads it after
+    waits for the hold, or for the pacing the send in flight records when it ends.
+    """
+
+    phone_id: str
+    seen: datetime | None
+    hold_until: datetime
 
 
 # Both statements require a running enrollment. The claim is the moment a send starts:
@@ -145,6 +165,9 @@ _CLAIM = (
         E.c.step == bindparam("b_step"),
         E.c.step_state == StepState.QUEUED,
         _RUNNING,
+        # Only the phone the step is queued on may claim it (when the caller names one):
+        # the dispatcher may have moved a first message to another phone since it was read.
+        func.coalesce(bindparam("b_claim_phone", type_=String), E.c.phone_id) == E.c.phone_id,
     )
     .values(
         step_state=StepState.SENDING,
@@ -155,33 +178,64 @@ _CLAIM = (
 )
 
 
-def _claim_with_quota_pg() -> Select[Any]:
-    claimed = _CLAIM.returning(E.c.id).cte("claimed")
-    taken = (
-        postgresql.insert(Q)
-        .from_select(
-            ["phone_id", "day", "used"],
-            select(
-                bindparam("b_phone_id", type_=String),
-                bindparam("b_day", type_=Date),
-                literal(1),
-            ).where(exists(select(claimed.c.id))),
-        )
-        .on_conflict_do_update(
-            index_elements=["phone_id", "day"],
-            set_={"used": Q.c.used + 1},
-            where=Q.c.used < bindparam("b_limit", type_=Integer),
-        )
-        .returning(Q.c.used)
-        .cte("taken")
+# The phone's pacing moves from what the sender read to the hold; a row lock makes
+# a second claim of the same phone wait, then see the hold and claim nothing.
+_RESERVE = (
+    update(P)
+    .where(
+        P.c.id == bindparam("b_phone_id", type_=String),
+        P.c.next_send_at.is_not_distinct_from(bindparam("b_seen", type_=UTCDateTime)),
     )
-    return select(
-        select(func.count()).select_from(claimed).scalar_subquery(),
-        select(func.count()).select_from(taken).scalar_subquery(),
+    .values(next_send_at=bindparam("b_hold", type_=UTCDateTime))
+)
+# Nothing was claimed after all: the phone gets back the pacing it had.
+_UNRESERVE = (
+    update(P)
+    .where(
+        P.c.id == bindparam("b_phone_id", type_=String),
+        P.c.next_send_at == bindparam("b_hold", type_=UTCDateTime),
     )
+    .values(next_send_at=bindparam("b_seen", type_=UTCDateTime))
+)
 
 
-_CLAIM_WITH_QUOTA_PG = _claim_with_quota_pg()
+def _claim_pg(*, quota: bool, guard: bool) -> Select[Any]:
+    """One statement: reserve the phone (``guard``), claim the step, take quota (``quota``)."""
+    claim = _CLAIM
+    if guard:
+        reserved = _RESERVE.returning(P.c.id).cte("reserved")
+        claim = claim.where(exists(select(reserved.c.id)))
+    claimed = claim.returning(E.c.id).cte("claimed")
+    counted = [claimed]
+    if quota:
+        counted.append(
+            postgresql.insert(Q)
+            .from_select(
+                ["phone_id", "day", "used"],
+                select(
+                    bindparam("b_phone_id", type_=String),
+                    bindparam("b_day", type_=Date),
+                    literal(1),
+                ).where(exists(select(claimed.c.id))),
+            )
+            .on_conflict_do_update(
+                index_elements=["phone_id", "day"],
+                set_={"used": Q.c.used + 1},
+                where=Q.c.used < bindparam("b_limit", type_=Integer),
+            )
+            .returning(Q.c.used)
+            .cte("taken")
+        )
+    if guard:
+        counted.append(reserved)
+    return select(*(select(func.count()).select_from(c).scalar_subquery() for c in counted))
+
+
+_CLAIM_PG = {
+    (quota, guard): _claim_pg(quota=quota, guard=guard)
+    for quota in (False, True)
+    for guard in (False, True)
+}
 
 
 def claim_sending(
@@ -190,24 +244,42 @@ def claim_sending(
     step: int,
     now: datetime,
     quota: tuple[str, date, int] | None = None,
+    *,
+    guard: PhoneGuard | None = None,
+    phone_id: str | None = None,
 ) -> Claim:
     """Move the step ``queued -> sending`` and, for a first message, take one unit of quota.
 
-    ``quota`` is ``(phone_id, day, limit)``. On PostgreSQL both happen in one statement
-    (one round trip, atomic); the quota is only taken when the claim succeeds. A claim
-    whose quota is full comes back ``Claim(True, False)``: the caller puts the step back.
+    With ``phone_id``, only while the step is still queued on that phone: a first message
+    the dispatcher moved to another phone (requeued as lost, then given to another phone)
+    after the caller read it is not claimed, so it never goes out from the old phone while
+    the enrollment names the new one (whose chat its follow-ups would then use).
+
+    ``quota`` is ``(phone_id, day, limit)``; ``guard`` reserves the phone as well (see
+    :class:`PhoneGuard`). On PostgreSQL it all happens in one statement (one round
+    trip, atomic); the quota is only taken when the claim succeeds. A claim whose
+    quota is full comes back ``Claim(True, False)``: the caller puts the step back. The
+    phone keeps its hold only for a claim that goes ahead.
     """
-    params: dict[str, Any] = {"b_eid": enrollment_id, "b_step": step, "b_now": now}
-    if quota is None:
-        return Claim(connection.execute(_CLAIM, params).rowcount == 1, True)
-    phone_id, day, limit = quota
-    if connection.dialect.name != "postgresql":
-        if connection.execute(_CLAIM, params).rowcount != 1:
-            return Claim(False, False)
-        return Claim(True, take_quota(connection, phone_id, day, limit))
-    params.update(b_phone_id=phone_id, b_day=day, b_limit=limit)
-    row = connection.execute(_CLAIM_WITH_QUOTA_PG, params).one()
-    return Claim(bool(row[0]), bool(row[1]))
+    params: dict[str, Any] = {
+        "b_eid": enrollment_id, "b_step": step, "b_now": now, "b_claim_phone": phone_id,
+    }  # fmt: skip
+    if guard is not None:
+        params.update(b_phone_id=guard.phone_id, b_seen=guard.seen, b_hold=guard.hold_until)
+    if quota is not None:
+        params.update(b_phone_id=quota[0], b_day=quota[1], b_limit=quota[2])
+    if connection.dialect.name == "postgresql" and (quota or guard):
+        row = connection.execute(_CLAIM_PG[(quota is not None, guard is not None)], params).one()
+        claimed = bool(row[0])
+        taken = bool(row[1]) if quota is not None else True
+        free = bool(row[-1]) if guard is not None else True
+    else:
+        free = guard is None or connection.execute(_RESERVE, params).rowcount == 1
+        claimed = free and connection.execute(_CLAIM, params).rowcount == 1
+        taken = quota is None or (claimed and take_quota(connection, *quota))
+    if guard is not None and free and not (claimed and taken):
+        connection.execute(_UNRESERVE, params)
+    return Claim(claimed, taken, free)
 
 
 def set_step(
@@ -396,6 +468,7 @@ def _insert_for(connection: Connection) -> Any:
 
 __all__ = [
     "Claim",
+    "PhoneGuard",
     "WorkItem",
     "add_alert",
     "claim_sending",

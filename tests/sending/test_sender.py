@@ -11,6 +11,7 @@ from engine.models import Alert, Campaign, Enrollment, Phone, QuotaUsage, StepSt
 from engine.sending.outcome import Done, PutBack
 from engine.sending.store import dispatch_id
 from engine.timelinesai import ServerError
+from phones.lease import MemoryLease
 from tests.sending.conftest import Harness
 
 
@@ -322,3 +323,60 @@ def test_a_reply_during_an_in_flight_send_is_not_undone(harness: Harness) -> Non
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.step) == ("replied", 0)  # no next step scheduled
     assert len(harness.messages()) == 1  # the message that did go out is on record
+
+
+def test_a_send_whose_lease_redis_lost_waits_for_the_send_in_flight(harness: Harness) -> None:
+    """Invariants 1 and 2 without the lease: the claim's hold on the phone row keeps them.
+
+    Redis forgets the lease (FLUSHALL, a restart) while a send is in flight; a second
+    worker then takes the lease and reads the phone: it must not send before the first
+    send has ended and paced the phone.
+    """
+    first, second = harness.enroll("+40712345671"), harness.enroll("+40712345672")
+    client = harness.sender.client
+    send = client.send_message
+    outcomes = []
+
+    def redis_loses_the_lease_mid_send(**kwargs: object) -> object:
+        harness.lease = harness.sender.lease = MemoryLease()  # flushed: nobody holds phone 01
+        outcomes.append(harness.sender.send(second, 0, "01"))  # another worker's turn
+        return send(**kwargs)  # type: ignore[arg-type]
+
+    client.send_message = redis_loses_the_lease_mid_send  # type: ignore[method-assign]
+    assert harness.sender.send(first, 0, "01") == Done("sent")
+    [late] = outcomes
+    assert isinstance(late, PutBack)
+    assert late.reason == "pacing"  # it read the hold the first send's claim put on the phone
+    assert harness.sends() == 1
+    assert harness.enrollment(second).step_state == "queued"
+
+
+def test_a_sender_that_read_the_phone_before_another_claimed_it_backs_off(
+    harness: Harness,
+) -> None:
+    """The same without the lease, the other order: the second sender read the phone's
+    pacing before the first claimed it, and finds it changed at its own claim."""
+    first, second = harness.enroll("+40712345671"), harness.enroll("+40712345672")
+    with harness.database.session() as session:
+        phone = session.get(Phone, "01")
+        assert phone is not None
+        phone.next_send_at = harness.clock.now() + timedelta(seconds=0.5)  # a short inline wait
+        session.add(phone)
+    waited = harness.clock.sleep
+    other: list[object] = []
+
+    def the_other_worker_sends_meanwhile(seconds: float) -> None:
+        waited(seconds)
+        if harness.sender.lease is lease:  # once: the other worker's own wait returns here
+            harness.lease = harness.sender.lease = MemoryLease()  # Redis lost the lease
+            other.append(harness.sender.send(first, 0, "01"))
+
+    lease = harness.sender.lease
+    harness.clock.sleep = the_other_worker_sends_meanwhile  # type: ignore[method-assign]
+    outcome = harness.sender.send(second, 0, "01")
+    assert other == [Done("sent")]
+    assert isinstance(outcome, PutBack)
+    assert outcome.reason == "phone busy: another send holds it"
+    assert harness.sends() == 1
+    assert harness.enrollment(second).step_state == "queued"
+    assert harness.quota_used() == 1

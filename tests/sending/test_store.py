@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import threading
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
 
@@ -12,6 +13,7 @@ from engine.sending import store
 
 NOW = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
 DAY = date(2026, 1, 6)
+HOLD = NOW + timedelta(seconds=90)
 
 
 def queued(database: Database, count: int = 1) -> list[int]:
@@ -64,6 +66,70 @@ def test_follow_up_claims_take_no_quota(database: Database) -> None:
     assert used(database) == 0
 
 
+def next_send_at(database: Database) -> datetime | None:
+    with database.session() as session:
+        phone = session.get(Phone, "01")
+        assert phone is not None
+        return phone.next_send_at
+
+
+def test_a_guarded_claim_holds_the_phone_against_a_sender_whose_lease_was_lost(
+    database: Database,
+) -> None:
+    first, second = queued(database, 2)
+    guard = store.PhoneGuard("01", seen=None, hold_until=HOLD)
+    with database.engine.begin() as connection:
+        claim = store.claim_sending(connection, first, 0, NOW, ("01", DAY, 5), guard=guard)
+        assert claim == store.Claim(True, True, True)
+        # Redis lost the lease: a second worker read the phone before the first claimed it.
+        late = store.claim_sending(connection, second, 0, NOW, ("01", DAY, 5), guard=guard)
+        assert late == store.Claim(False, False, False)
+        assert store.claim_sending(connection, second, 0, NOW, guard=guard).phone_free is False
+    assert next_send_at(database) == HOLD  # until the first send records its pacing
+    assert used(database) == 1
+    with database.session() as session:
+        row = session.get(Enrollment, second)
+        assert row is not None
+        assert row.step_state == StepState.QUEUED  # untouched, for a later delivery
+
+
+def test_a_claim_that_goes_nowhere_gives_the_phone_its_pacing_back(database: Database) -> None:
+    first, second = queued(database, 2)
+    with database.engine.begin() as connection:
+        assert store.claim_sending(connection, first, 0, NOW, ("01", DAY, 1)).quota_taken
+        guard = store.PhoneGuard("01", seen=None, hold_until=HOLD)
+        over_quota = store.claim_sending(connection, second, 0, NOW, ("01", DAY, 1), guard=guard)
+        assert over_quota == store.Claim(True, False, True)
+        assert store.claim_sending(connection, first, 0, NOW, guard=guard) == store.Claim(
+            False, True, True
+        )  # no longer queued
+    assert next_send_at(database) is None  # as the senders read it: free to send
+
+
+def test_concurrent_guarded_claims_of_one_phone_let_one_through(pg_database: Database) -> None:
+    """The row lock on the phone orders two claims: the later one sees the hold."""
+    first, second = queued(pg_database, 2)
+    guard = store.PhoneGuard("01", seen=None, hold_until=HOLD)
+    results: list[store.Claim] = []
+    with pg_database.engine.connect() as holder:
+        with holder.begin():
+            assert store.claim_sending(holder, first, 0, NOW, guard=guard).claimed
+            racer = threading.Thread(
+                target=lambda: results.append(_claim_alone(pg_database, second, guard))
+            )
+            racer.start()
+            racer.join(0.3)
+            assert racer.is_alive()  # waiting for the phone's row
+        racer.join(10)
+    assert results == [store.Claim(False, True, False)]
+    assert next_send_at(pg_database) == HOLD
+
+
+def _claim_alone(database: Database, eid: int, guard: store.PhoneGuard) -> store.Claim:
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return store.claim_sending(connection, eid, 0, NOW, guard=guard)
+
+
 def test_record_sent_stores_advances_and_paces_in_one_go(database: Database) -> None:
     [eid] = queued(database)
     with database.engine.begin() as connection:
@@ -96,6 +162,7 @@ def test_round_trips_are_counted(pg_database: Database) -> None:
     assert counted.round_trips is not None
     counted.round_trips.take()
     with counted.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        store.claim_sending(connection, eid, 0, NOW, ("01", DAY, 5))
-    assert counted.round_trips.take() == 1  # claim and quota: one statement
+        guard = store.PhoneGuard("01", seen=None, hold_until=HOLD)
+        assert store.claim_sending(connection, eid, 0, NOW, ("01", DAY, 5), guard=guard).claimed
+    assert counted.round_trips.take() == 1  # the phone's hold, claim and quota: one statement
     counted.dispose()
