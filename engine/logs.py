@@ -23,7 +23,9 @@ from engine.redact import RedactingFilter, redact_text
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
 # uvicorn installs handlers of its own on these; they should reach the root handler instead.
-ADOPTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# Not ``uvicorn.access``: its lines carry query strings (the webhook's secret), and the
+# receiver turns it off; it keeps what uvicorn's ``access_log`` setting made of it.
+ADOPTED_LOGGERS = ("uvicorn", "uvicorn.error")
 # Attributes every LogRecord has: anything else on a record is an extra.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # uvicorn adds a copy of its message with terminal colours.

@@ -20,6 +20,8 @@ MASK = "••••"
 # digits glued to letters or dashes (uuids, hex ids) are not numbers.
 _PHONE = re.compile(r"(?<![\w+%-])(?:(?:\+|%2[Bb])\d{6,15}|\d{10,15})(?![\w-])")
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
+# Credentials in a URL's query string (the webhook's ``?secret=``, tokens, keys).
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:secret|token|api_key|apikey|key)=)[^&\s\"']+")
 
 
 def mask_phone(phone: str | None) -> str:
@@ -31,10 +33,12 @@ def mask_phone(phone: str | None) -> str:
 
 
 def redact_text(text: str, token: str | None = None) -> str:
-    """Mask every phone-number-looking run, the ``token`` and any bearer credential."""
+    """Mask every phone-number-looking run, the ``token``, any bearer credential and any
+    ``secret``/``token``/``key`` query parameter."""
     if token:
         text = text.replace(token, "[token]")
     text = _BEARER.sub(r"\1[redacted]", text)
+    text = _QUERY_SECRET.sub(r"\1[redacted]", text)
     return _PHONE.sub(lambda match: mask_phone(match.group(0)), text)
 
 

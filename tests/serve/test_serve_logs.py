@@ -11,7 +11,7 @@ import pytest
 
 from cli.main import run
 from engine.errors import ConfigError
-from engine.logs import LogSettings, build_handler, log_settings
+from engine.logs import LogSettings, build_handler, configure_logging, log_settings
 
 TOKEN = "tok-very-secret-9f3a"
 
@@ -96,3 +96,24 @@ def test_the_log_format_option_reaches_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("OUTREACH_LOG_FORMAT", "text")
     assert run(["--log-format", "json", "spintax", "check", "Hello"]) == 0
     assert os.environ["OUTREACH_LOG_FORMAT"] == "json"
+
+
+def test_configuring_logging_leaves_a_silenced_access_log_silent() -> None:
+    # uvicorn with access_log=False (the webhook receiver): access lines carry ?secret=.
+    access = logging.getLogger("uvicorn.access")
+    root = logging.getLogger()
+    saved = (access.handlers[:], access.propagate, root.handlers[:], root.level)
+    access.handlers.clear()
+    access.propagate = False
+    try:
+        configure_logging(LogSettings(), None)
+        assert access.propagate is False and not access.handlers
+        assert logging.getLogger("uvicorn.error").propagate is True
+    finally:
+        for handler in root.handlers:
+            root.removeHandler(handler)
+            handler.close()
+        access.handlers[:], access.propagate = saved[0], saved[1]
+        for handler in saved[2]:
+            root.addHandler(handler)
+        root.setLevel(saved[3])

@@ -32,6 +32,11 @@ def test_mask_phone_keeps_the_last_four_digits(phone: str | None, masked: str) -
         ("jid 40712345678@s.whatsapp.net", "jid ••••5678@s.whatsapp.net"),
         ('Wrong phone number "+15550100001"', 'Wrong phone number "••••0001"'),
         ("Authorization: Bearer abc.def-ghi", "Authorization: Bearer [redacted]"),
+        (
+            "POST /webhooks/timelinesai?secret=s3cr3t HTTP/1.1",
+            "POST /webhooks/timelinesai?secret=[redacted] HTTP/1.1",
+        ),
+        ("/x?page=2&token=t0k&key=k3y", "/x?page=2&token=[redacted]&key=[redacted]"),
         # Left alone: chat ids, timestamps with offsets, uuids.
         ("chat 1001 at 2023-06-18 15:19:23 +0300", "chat 1001 at 2023-06-18 15:19:23 +0300"),
         ("uid 123e4567-e89b-12d3-a456-426614174000", "uid 123e4567-e89b-12d3-a456-426614174000"),
