@@ -124,11 +124,17 @@ class Database:
             return self.engine
         with self._lock:
             if self._async_commit_engine is None:
-                self._async_commit_engine = create_db_engine(
+                relaxed = create_db_engine(
                     self.url, pool_size=self._pool_size, synchronous_commit=False
                 )
+                # Two pools on one server: a dead connection found in either means the
+                # server went away (restart, failover), so both pools start afresh
+                # rather than each paying a failed statement per stale connection.
+                _drop_other_on_disconnect(self.engine, relaxed)
+                _drop_other_on_disconnect(relaxed, self.engine)
                 if self.round_trips is not None:
-                    self.round_trips.watch(self._async_commit_engine)
+                    self.round_trips.watch(relaxed)
+                self._async_commit_engine = relaxed
             return self._async_commit_engine
 
     @contextmanager
@@ -183,6 +189,14 @@ class Database:
         self.engine.dispose()
         if self._async_commit_engine is not None:
             self._async_commit_engine.dispose()
+
+
+def _drop_other_on_disconnect(engine: Engine, other: Engine) -> None:
+    def handle_error(context: Any) -> None:
+        if context.is_disconnect:
+            other.dispose()  # checked-out connections finish their work, then are dropped
+
+    event.listen(engine, "handle_error", handle_error)
 
 
 def _alembic_config(url: str) -> Config:
