@@ -159,6 +159,13 @@ class Sender:
             return self.transitions.back_to_due(
                 item, now, hold, release_phone=hold == "phone not active"
             )
+        wait = wait_s(item.next_send_at, now)
+        if wait > 0:
+            if should_put_back(wait, self.clock.speed, self.settings.worker.max_inline_wait_s):
+                return PutBack(wait, "pacing")
+            self.clock.sleep(wait)
+            now = self.clock.now()
+        # After any pacing wait: the window may have closed meanwhile.
         zone = lead_timezone(
             sequence.timezone, item.lead_timezone, item.lead_phone, self.settings.quota.timezone
         )
@@ -167,12 +174,6 @@ class Sender:
             return self.transitions.back_to_due(
                 item, now, "outside the send window", due_at=opening
             )
-        wait = wait_s(item.next_send_at, now)
-        if wait > 0:
-            if should_put_back(wait, self.clock.speed, self.settings.worker.max_inline_wait_s):
-                return PutBack(wait, "pacing")
-            self.clock.sleep(wait)
-            now = self.clock.now()
         return self._send_now(item, sequence, zone, now, last_try=last_try)
 
     def _stale_reason(

@@ -159,6 +159,19 @@ def test_outside_the_send_window_the_step_waits_for_the_opening(harness: Harness
     assert harness.sends() == 0
 
 
+def test_a_window_that_closes_during_the_pacing_wait_holds_the_send(harness: Harness) -> None:
+    harness.clock.set(datetime(2026, 1, 9, 16, 59, 59, 800000, tzinfo=UTC))  # Friday, 0.2 s left
+    eid = harness.enroll(sequence="windowed")
+    with harness.database.session() as session:
+        phone = session.get(Phone, "01")
+        assert phone is not None
+        phone.next_send_at = harness.clock.now() + timedelta(seconds=0.5)  # a short inline wait
+        session.add(phone)
+    assert harness.sender.send(eid, 0, "01") == Done("back to due: outside the send window")
+    assert harness.enrollment(eid).due_at == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+    assert harness.sends() == 0
+
+
 def test_over_quota_the_first_message_waits_and_may_move_phone(harness: Harness) -> None:
     with harness.database.session() as session:
         session.add(QuotaUsage(phone_id="01", day=harness.clock.now().date(), used=3))
