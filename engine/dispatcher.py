@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.clock import Clock
@@ -362,7 +362,12 @@ class Dispatcher:
             return []
         rows = connection.execute(
             update(E)
-            .where(E.c.id.in_([c.id for c in chosen]), E.c.step_state == StepState.DUE)
+            .where(
+                # The step read, still due: a row another dispatcher queued, that a worker
+                # sent and that moved on to its next (due) step meanwhile is not this one.
+                tuple_(E.c.id, E.c.step).in_([(c.id, c.step) for c in chosen]),
+                E.c.step_state == StepState.DUE,
+            )
             .values(step_state=StepState.QUEUED, queued_at=now, phone_id=phone, updated_at=now)
             .returning(E.c.id, E.c.step)
         ).all()
