@@ -195,7 +195,8 @@ template = "Following up [s1]"
         1 for lead in bad if inbound[lead] or states[lead] != "active"
     )
     figures(
-        "webhook_abuse", requests=len(deliveries), valid_events=len(valid_uids),
+        "webhook_abuse", leads=len(good) + len(bad), requests=len(deliveries),
+        valid_events=len(valid_uids),
         duplicates=stored_twice, lost=lost, stored_from_bad=stored_bad,
         server_errors=server_errors, events_stored=events,
     )  # fmt: skip
