@@ -31,6 +31,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=1.0,
         help="multiply the size of each fault-injection scenario (tests/reliability) for a soak",
     )
+    parser.addoption(
+        "--real-db-restart",
+        action="store_true",
+        help="restart the machine's PostgreSQL (pg_ctlcluster) in tests/reliability instead "
+        "of cutting a proxy in front of it; only on a machine of your own",
+    )
 
 
 def service_missing(what: str, error: Exception) -> None:

@@ -170,6 +170,31 @@ class TcpProxy:
                 self._open.discard(sink)
 
 
+class PostgresRestart:
+    """A real restart of the machine's PostgreSQL cluster (``pg_ctlcluster``), for
+    ``--real-db-restart`` on a machine of one's own: it disturbs everything using it."""
+
+    def __init__(self) -> None:
+        versions = sorted(Path("/etc/postgresql").glob("*/main"))
+        if not versions or shutil.which("pg_ctlcluster") is None:
+            raise RuntimeError("no PostgreSQL cluster that pg_ctlcluster can restart")
+        self.version = versions[-1].parent.name
+        self.restarts = 0
+
+    def outage(self, down_s: float) -> None:
+        """Stop the server (fast: live connections are terminated), wait, start it again."""
+        self._ctl("stop", "-m", "fast")
+        time.sleep(down_s)
+        self._ctl("start")
+        self.restarts += 1
+
+    def _ctl(self, *args: str) -> None:
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", self.version, "main", *args],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+
 @contextlib.contextmanager
 def proxied(target_host: str, target_port: int) -> Iterator[TcpProxy]:
     proxy = TcpProxy(target_host, target_port)
