@@ -9,11 +9,13 @@ process's runtime, calls :meth:`Sender.send` and acts on the outcome; policy
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import q_name
 from dramatiq.middleware import (
     AgeLimit,
@@ -46,6 +48,52 @@ def all_queues(phone_ids: Iterable[str]) -> list[str]:
     return [queue_name(p, kind) for p in sorted(phone_ids) for kind in (FIRST, FOLLOWUP)]
 
 
+class _SlotConsumer(_RedisConsumer):
+    """Dramatiq's Redis consumer, except that a full prefetch waits for a free slot.
+
+    The stock consumer treats "prefetch full" like "queue empty": it counts a miss and
+    sleeps an exponentially growing backoff (up to the worker timeout), so after each
+    message a busy phone queue can sit idle for up to that timeout while its next
+    message waits in Redis. Here a full consumer waits on an event that ``ack`` and
+    ``nack`` (called by the worker thread that finished the message) set, and fetches
+    at once; the worker timeout then only paces the polling of idle queues.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self._slot_freed = threading.Event()
+
+    def ack(self, message: Any) -> None:
+        try:
+            super().ack(message)  # type: ignore[no-untyped-call]
+        finally:
+            self._slot_freed.set()
+
+    def nack(self, message: Any) -> None:
+        try:
+            super().nack(message)  # type: ignore[no-untyped-call]
+        finally:
+            self._slot_freed.set()
+
+    def __next__(self) -> Any:
+        if not self.message_cache and self.outstanding_message_count >= self.prefetch:
+            self._slot_freed.clear()
+            if self.outstanding_message_count >= self.prefetch:  # not freed meanwhile
+                # Bounded: the consumer thread must still move its due delayed messages.
+                self._slot_freed.wait(self.timeout / 1000)
+            self.misses = 0
+            return None
+        return super().__next__()  # type: ignore[no-untyped-call]
+
+
+class PhoneBroker(RedisBroker):
+    """The Redis broker whose consumers wait for a free prefetch slot (:class:`_SlotConsumer`)."""
+
+    @property
+    def consumer_class(self) -> type[_RedisConsumer]:
+        return _SlotConsumer
+
+
 def build_broker(settings: Settings) -> RedisBroker:
     """A Redis broker in the configured namespace with the engine's retry policy."""
     worker = settings.worker
@@ -63,7 +111,7 @@ def build_broker(settings: Settings) -> RedisBroker:
             max_backoff=max(1, int(worker.max_backoff_s / speed * 1000)),
         ),
     ]
-    return RedisBroker(  # type: ignore[no-untyped-call]
+    return PhoneBroker(  # type: ignore[no-untyped-call]
         url=settings.redis.url,
         namespace=settings.redis.namespace,
         middleware=middleware,

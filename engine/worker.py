@@ -47,10 +47,9 @@ log = logging.getLogger("outreach.worker")
 # phone's sends anyway, so a second message of the same phone in the same process
 # would only hold a thread waiting for the lease: one is enough.
 QUEUE_PREFETCH = 1
-# Dramatiq's Redis consumer counts a full prefetch as a miss and backs off
-# exponentially up to the worker timeout: with the default of 1000 ms a phone's queue
-# could idle up to a second after each message. Cap it at 200 ms.
-WORKER_TIMEOUT_MS = 200
+# How often an idle queue is polled (Dramatiq's default). A busy queue does not wait for
+# it: its consumer fetches again as soon as its message is acked (engine.queues).
+WORKER_TIMEOUT_MS = 1000
 RESTART_DELAY_S = 1.0
 
 
