@@ -269,10 +269,11 @@ class Sender:
                 next_due=self._next_due(sequence, item.step, zone, done),
                 next_send_at=self._next_send_at(done),
             )
-        log.info(
-            "sent step %s of enrollment %s to %s from phone %s",
-            item.step, item.enrollment_id, mask_phone(item.lead_phone), phone_id,
-        )  # fmt: skip
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "sent step %s of enrollment %s to %s from phone %s",
+                item.step, item.enrollment_id, mask_phone(item.lead_phone), phone_id,
+            )  # fmt: skip
         return Done("sent")
 
     def _call_api(self, item: store.WorkItem, text: str) -> _Sent:

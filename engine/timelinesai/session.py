@@ -163,7 +163,8 @@ class ApiSession:
         except TimelinesAIError as error:
             logger.warning("%s failed in %d ms: %s", self._name(request), elapsed_ms, error)
             raise
-        logger.debug("%s -> %d in %d ms", self._name(request), response.status_code, elapsed_ms)
+        if logger.isEnabledFor(logging.DEBUG):  # naming the request costs regexes: not per call
+            logger.debug("%s -> %d in %d ms", self._name(request), response.status_code, elapsed_ms)
         return result
 
     def _name(self, request: httpx.Request) -> str:
