@@ -7,12 +7,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import func, select
 
+from engine.db import Database
+from engine.models import Campaign, Enrollment, Lead
+from sequences import RUNNING_STATES
 from tests.conftest import REDIS_URL
 
 OUTREACH = [sys.executable, "-m", "cli"]
@@ -132,3 +138,61 @@ def wait_until(predicate: object, timeout_s: float, interval_s: float = 0.25) ->
             return True
         time.sleep(interval_s)
     return False
+
+
+def epoch_for(virtual_now: datetime, speed: float, real_now: datetime) -> datetime:
+    """The clock epoch at which the virtual clock reads ``virtual_now`` at ``real_now``.
+
+    The clock is ``virtual = epoch + (real - epoch) * speed``; solving for ``epoch``.
+    """
+    return real_now + (real_now - virtual_now) / (speed - 1)
+
+
+def seed_campaign(
+    database: Database, leads: int, due_at: datetime, *, prefix: str = "+407",
+    sequence: str = "intro",
+) -> list[str]:  # fmt: skip
+    """An active campaign of ``sequence`` and ``leads`` leads enrolled in it, their first
+    step due at ``due_at``; the leads' numbers (``prefix`` then digits, 12 characters)."""
+    numbers = [f"{prefix}{index:0{12 - len(prefix)}d}" for index in range(leads)]
+    with database.session() as session:
+        session.add(Campaign(sequence=sequence))
+        rows = [
+            Lead(phone=number, variables={"name": f"Lead{index}", "company": "Acme"})
+            for index, number in enumerate(numbers)
+        ]
+        session.add_all(rows)
+        session.flush()
+        session.add_all(
+            Enrollment(lead_id=lead.id, sequence=sequence, due_at=due_at) for lead in rows
+        )
+    return numbers
+
+
+def running(database: Database) -> int:
+    """Enrollments still running (``pending`` or ``active``)."""
+    with database.engine.connect() as connection:
+        return int(
+            connection.execute(
+                select(func.count())
+                .select_from(Enrollment)
+                .where(Enrollment.state.in_(sorted(RUNNING_STATES)))  # type: ignore[attr-defined]
+            ).scalar_one()
+        )
+
+
+def end_states(database: Database) -> Counter[str]:
+    """How many enrollments are in each state."""
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            select(Enrollment.state, func.count()).group_by(Enrollment.state)  # type: ignore[arg-type]
+        ).all()
+    return Counter({str(state): int(count) for state, count in rows})
+
+
+def healthy(base_url: str) -> bool:
+    """Whether the receiver at ``base_url`` answers its health check."""
+    try:
+        return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -14,13 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlmodel
-from sqlalchemy import func, select
 
 from engine.db import Database
 from engine.invariants import accepted_sends, check
-from engine.models import Campaign, Enrollment, Lead
+from engine.models import Enrollment
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
-from tests.e2e.conftest import Services, wait_until, write_engine_config
+from tests.e2e.conftest import Services, running, seed_campaign, wait_until, write_engine_config
 
 SPEED = 5000.0
 PHONES = [f"+4477009000{i:02d}" for i in range(1, 6)]
@@ -62,36 +61,11 @@ template = "Following up, {{{{name|there}}}} [s1]"
     )  # fmt: skip
 
 
-def seed(database: Database, now: datetime) -> None:
-    with database.session() as session:
-        session.add(Campaign(sequence="intro"))
-        for index in range(LEADS):
-            lead = Lead(
-                phone=f"+407{index:08d}", variables={"name": f"Lead{index}", "company": "Acme"}
-            )
-            session.add(lead)
-            session.flush()
-            assert lead.id is not None
-            session.add(
-                Enrollment(lead_id=lead.id, sequence="intro", due_at=now - timedelta(hours=1))
-            )
-
-
-def finished(database: Database) -> bool:
-    with database.engine.connect() as connection:
-        running = connection.execute(
-            select(func.count())
-            .select_from(Enrollment)
-            .where(Enrollment.state.in_(["pending", "active"]))  # type: ignore[attr-defined]
-        ).scalar_one()
-    return running == 0
-
-
 def test_workers_killed_midway_keep_every_invariant(
     services: Services, pg_database: Database, pg_url: str, redis_namespace: str, tmp_path: Path
 ) -> None:
     epoch = datetime.now(UTC)
-    seed(pg_database, epoch)
+    seed_campaign(pg_database, LEADS, epoch - timedelta(hours=1))
     # The simulator shares the engine's clock: reconciling a send cut off by the kill
     # compares chat-history timestamps with the engine's (virtual) time.
     sim_config = SimulatorConfig(
@@ -114,7 +88,7 @@ def test_workers_killed_midway_keep_every_invariant(
         assert len(workers) == 3, workers
         os.kill(workers[0], signal.SIGKILL)
         killed_at = datetime.now(UTC)
-        assert wait_until(lambda: finished(pg_database), 240), logs()
+        assert wait_until(lambda: running(pg_database) == 0, 240), logs()
         services.stop("workers")
         services.stop("scheduler")
         log = sim.requests()

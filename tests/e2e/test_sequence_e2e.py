@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from cli.main import run
 from engine.clock import SystemClock
@@ -30,7 +30,7 @@ from engine.invariants import Send, accepted_sends, check
 from engine.models import Enrollment, Lead, StepState
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
 from sequences import RUNNING_STATES, EndReason, end
-from tests.e2e.conftest import Services, wait_until, write_engine_config
+from tests.e2e.conftest import Services, running, wait_until, write_engine_config
 
 SPEED = 2000.0
 PHONES = [f"+4477009000{i:02d}" for i in range(1, 6)]
@@ -100,15 +100,6 @@ def mark_replied(database: Database, enrollment_id: int, clock: SystemClock) -> 
             )
         )
     return datetime.now(UTC) if result.rowcount == 1 else None
-
-
-def running(database: Database) -> int:
-    with database.engine.connect() as connection:
-        return int(
-            connection.execute(
-                select(func.count()).select_from(E).where(E.c.state.in_(sorted(RUNNING_STATES)))
-            ).scalar_one()
-        )
 
 
 def reply_while_sending(

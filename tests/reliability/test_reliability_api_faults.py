@@ -32,14 +32,14 @@ from sqlalchemy import func, select
 
 from engine.db import Database
 from engine.invariants import STEP_MARKER
-from engine.models import Campaign, Enrollment, Lead, Message, StepState
+from engine.models import Enrollment, Lead, Message, StepState
 from engine.timelinesai.simulator import (
     LoggedRequest,
     SimAccount,
     SimulatorConfig,
     running_simulator,
 )
-from tests.e2e.conftest import OUTREACH, Services, wait_until, write_engine_config
+from tests.e2e.conftest import OUTREACH, Services, seed_campaign, wait_until, write_engine_config
 from tests.reliability.conftest import figures, scaled
 
 SPEED = 2000.0
@@ -99,21 +99,6 @@ template = "Following up, {{name|there}} [s1]"
     return path
 
 
-def seed(database: Database, leads: int, now: datetime) -> None:
-    with database.session() as session:
-        session.add(Campaign(sequence="intro"))
-        rows = [
-            Lead(phone=f"+407{i:08d}", variables={"name": f"Lead{i}", "company": "Acme"})
-            for i in range(leads)
-        ]
-        session.add_all(rows)
-        session.flush()
-        session.add_all(
-            Enrollment(lead_id=lead.id, sequence="intro", due_at=now - timedelta(hours=1))
-            for lead in rows
-        )
-
-
 def unsettled(database: Database) -> int:
     """Enrollments neither ended nor parked as a dead letter."""
     with database.engine.connect() as connection:
@@ -171,7 +156,7 @@ def test_api_faults_never_duplicate_and_every_failure_is_a_dead_letter(
 ) -> None:
     leads = scaled(LEADS, scale)
     epoch = datetime.now(UTC)
-    seed(pg_database, leads, epoch)
+    seed_campaign(pg_database, leads, epoch - timedelta(hours=1))
     sim_config = SimulatorConfig(
         accounts=tuple(SimAccount(phone=p) for p in PHONES), sent_events=False,
         speed=SPEED, epoch=epoch, error_rate=0.3, burst_429_every=25, burst_429_length=4,

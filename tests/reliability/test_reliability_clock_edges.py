@@ -32,13 +32,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
 from engine.db import Database
 from engine.invariants import _virtual, accepted_sends, check
-from engine.models import Campaign, Enrollment, Lead
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
-from tests.e2e.conftest import Services, wait_until, write_engine_config
+from tests.e2e.conftest import (
+    Services,
+    end_states,
+    epoch_for,
+    seed_campaign,
+    wait_until,
+    write_engine_config,
+)
 from tests.reliability.conftest import figures, scaled
 
 SPEED = 8000.0
@@ -57,14 +61,6 @@ DST_DAY = date(2027, 3, 28)
 # Real seconds from the start of the test until the leads are due: time for the
 # processes to start while the virtual clock runs through Saturday afternoon.
 STARTUP_REAL_S = 12.0
-
-
-def epoch_for(virtual_now: datetime, speed: float, real_now: datetime) -> datetime:
-    """The clock epoch at which the virtual clock reads ``virtual_now`` at ``real_now``.
-
-    The clock is ``virtual = epoch + (real - epoch) * speed``; solving for ``epoch``.
-    """
-    return real_now + (real_now - virtual_now) / (speed - 1)
 
 
 def write_config(
@@ -101,27 +97,6 @@ template = "Following up, {{{{name|there}}}} [s1]"
     )  # fmt: skip
 
 
-def seed(database: Database, leads: int, due: datetime) -> list[str]:
-    phones = [f"+4074{index:07d}" for index in range(leads)]
-    with database.session() as session:
-        session.add(Campaign(sequence="intro"))
-        for index, phone in enumerate(phones):
-            lead = Lead(phone=phone, variables={"name": f"Lead{index}"})
-            session.add(lead)
-            session.flush()
-            assert lead.id is not None
-            session.add(Enrollment(lead_id=lead.id, sequence="intro", due_at=due))
-    return phones
-
-
-def states(database: Database) -> Counter[str]:
-    with database.engine.connect() as connection:
-        rows = connection.execute(
-            select(Enrollment.state, func.count()).group_by(Enrollment.state)  # type: ignore[call-overload]
-        ).all()
-    return Counter({str(state): int(count) for state, count in rows})
-
-
 def in_window(local: datetime) -> bool:
     start, end = WINDOW
     wall = local.time()
@@ -147,7 +122,7 @@ def test_windows_and_quotas_follow_local_time_across_dst_and_midnight(
     due = DUE.astimezone(UTC)
     real_start = datetime.now(UTC)
     epoch = epoch_for(due - timedelta(seconds=STARTUP_REAL_S * SPEED), SPEED, real_start)
-    leads = seed(pg_database, leads_count, due)
+    leads = seed_campaign(pg_database, leads_count, due, prefix="+4074")
     sim_config = SimulatorConfig(
         accounts=tuple(SimAccount(phone=p) for p in PHONES),
         speed=SPEED,
@@ -161,8 +136,8 @@ def test_windows_and_quotas_follow_local_time_across_dst_and_midnight(
         services.start("scheduler", "scheduler")
         services.start("workers", "worker", "--processes", "1", "--threads", "3")
         logs = lambda: services.log("scheduler") + services.log("workers")  # noqa: E731
-        done = lambda: states(pg_database) == Counter(completed=leads_count)  # noqa: E731
-        assert wait_until(done, 150), (states(pg_database), logs())
+        done = lambda: end_states(pg_database) == Counter(completed=leads_count)  # noqa: E731
+        assert wait_until(done, 150), (end_states(pg_database), logs())
         log = sim.requests()
     services.stop("workers")
     services.stop("scheduler")

@@ -49,15 +49,22 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from engine.db import Database
 from engine.invariants import accepted_sends, check
-from engine.models import Campaign, Enrollment, Lead
+from engine.models import Enrollment, Lead
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
 from tests.conftest import PG_ADMIN_DSN
-from tests.e2e.conftest import Services, wait_until, write_engine_config
+from tests.e2e.conftest import (
+    Services,
+    healthy,
+    running,
+    seed_campaign,
+    wait_until,
+    write_engine_config,
+)
 from tests.reliability.conftest import figures, scaled
 from tests.reliability.faults import PostgresRestart, free_port, proxied
 
@@ -105,30 +112,6 @@ after = "10m"
 template = "Following up, {{{{name|there}}}} [s1]"
 """,
     )  # fmt: skip
-
-
-def seed(database: Database, leads: int, now: datetime) -> None:
-    with database.session() as session:
-        session.add(Campaign(sequence="intro"))
-        for index in range(leads):
-            lead = Lead(phone=f"+407{index:08d}", variables={"name": f"Lead{index}"})
-            session.add(lead)
-            session.flush()
-            assert lead.id is not None
-            session.add(
-                Enrollment(lead_id=lead.id, sequence="intro", due_at=now - timedelta(hours=1))
-            )
-
-
-def running(database: Database) -> int:
-    with database.engine.connect() as connection:
-        return int(
-            connection.execute(
-                select(func.count())
-                .select_from(Enrollment)
-                .where(Enrollment.state.in_(["pending", "active"]))  # type: ignore[attr-defined]
-            ).scalar_one()
-        )
 
 
 @dataclass
@@ -238,7 +221,7 @@ def test_workers_and_webhook_recover_from_a_database_restart(
     real = bool(request.config.getoption("--real-db-restart"))
     leads = scaled(LEADS, scale)
     epoch = datetime.now(UTC)
-    seed(pg_database, leads, epoch)
+    seed_campaign(pg_database, leads, epoch - timedelta(hours=1))
     port = free_port()
     params = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_DSN)
     pg_host, pg_port = str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))
@@ -259,7 +242,7 @@ def test_workers_and_webhook_recover_from_a_database_restart(
         )  # fmt: skip
         services.env["OUTREACH_WEBHOOK_SECRET"] = SECRET
         services.start("webhook", "webhook", "serve")
-        assert wait_until(lambda: _healthy(port), 60), services.log("webhook")
+        assert wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 60), services.log("webhook")
         services.start("scheduler", "scheduler")
         services.start("workers", "worker", "--processes", "2", "--threads", "2")
         logs = lambda: "".join(services.log(n) for n in ("workers", "scheduler", "webhook"))  # noqa: E731
@@ -367,10 +350,3 @@ def test_workers_and_webhook_recover_from_a_database_restart(
     else:
         assert restart.restarts == 1
     assert unavailable_during > 0
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -38,18 +38,25 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.db import Database
 from engine.invariants import Send, _virtual, accepted_sends, check
-from engine.models import Alert, Campaign, Enrollment, Lead
+from engine.models import Alert, Enrollment, Lead
 from engine.timelinesai.simulator import (
     LoggedRequest,
     SimAccount,
     SimulatorConfig,
     running_simulator,
 )
-from tests.e2e.conftest import Services, wait_until, write_engine_config
+from tests.e2e.conftest import (
+    Services,
+    epoch_for,
+    running,
+    seed_campaign,
+    wait_until,
+    write_engine_config,
+)
 from tests.reliability.conftest import figures, scaled
 
 SPEED = 5000.0
@@ -63,14 +70,6 @@ GRACE_S = 3600.0
 # the processes to start and for day 1's quotas to fill.
 DAY_ONE_REAL_S = 10.0
 CHAT_SEND = re.compile(r"^/chats/(\d+)/messages$")
-
-
-def epoch_for(virtual_now: datetime, speed: float, real_now: datetime) -> datetime:
-    """The clock epoch at which the virtual clock reads ``virtual_now`` at ``real_now``.
-
-    The clock is ``virtual = epoch + (real - epoch) * speed``; solving for ``epoch``.
-    """
-    return real_now + (real_now - virtual_now) / (speed - 1)
 
 
 def write_config(
@@ -110,30 +109,6 @@ template = "Following up, {{{{name|there}}}} [s1]"
     )  # fmt: skip
 
 
-def seed(database: Database, leads: int, due: datetime) -> list[str]:
-    phones = [f"+4073{index:07d}" for index in range(leads)]
-    with database.session() as session:
-        session.add(Campaign(sequence="intro"))
-        for index, phone in enumerate(phones):
-            lead = Lead(phone=phone, variables={"name": f"Lead{index}"})
-            session.add(lead)
-            session.flush()
-            assert lead.id is not None
-            session.add(Enrollment(lead_id=lead.id, sequence="intro", due_at=due))
-    return phones
-
-
-def running(database: Database) -> int:
-    with database.engine.connect() as connection:
-        return int(
-            connection.execute(
-                select(func.count())
-                .select_from(Enrollment)
-                .where(Enrollment.state.in_(["pending", "active"]))  # type: ignore[attr-defined]
-            ).scalar_one()
-        )
-
-
 def attempts_from(log: list[LoggedRequest], phone: str) -> list[LoggedRequest]:
     """Every send (accepted or refused) made from ``phone``, in arrival order.
 
@@ -167,7 +142,7 @@ def test_banned_phone_leaves_the_pool_and_its_leads_end_named(
     first_midnight = datetime(2027, 1, 13, tzinfo=UTC)  # a Wednesday; any day would do
     virtual_start = first_midnight - timedelta(seconds=DAY_ONE_REAL_S * SPEED)
     epoch = epoch_for(virtual_start, SPEED, real_start)
-    leads = seed(pg_database, leads_count, virtual_start - timedelta(hours=1))
+    leads = seed_campaign(pg_database, leads_count, virtual_start - timedelta(hours=1))
     accounts = [SimAccount(phone=BANNED, ban_after_sends=BAN_AFTER_SENDS)]
     accounts += [SimAccount(phone=p) for p in PHONES[1:]]
     sim_config = SimulatorConfig(

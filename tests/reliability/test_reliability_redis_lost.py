@@ -47,13 +47,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
 
 from engine.db import Database
 from engine.invariants import Send, accepted_sends, check
-from engine.models import Campaign, Enrollment, Lead
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
-from tests.e2e.conftest import Services, wait_until, write_engine_config
+from tests.e2e.conftest import Services, end_states, seed_campaign, wait_until, write_engine_config
 from tests.reliability.conftest import figures, scaled
 from tests.reliability.faults import RedisServer
 
@@ -119,27 +117,6 @@ template = "Following up, {{{{name|there}}}} [s1]"
     )  # fmt: skip
 
 
-def seed(database: Database, leads: int, now: datetime) -> None:
-    with database.session() as session:
-        session.add(Campaign(sequence="intro"))
-        for index in range(leads):
-            lead = Lead(phone=f"+407{index:08d}", variables={"name": f"Lead{index}"})
-            session.add(lead)
-            session.flush()
-            assert lead.id is not None
-            session.add(
-                Enrollment(lead_id=lead.id, sequence="intro", due_at=now - timedelta(hours=1))
-            )
-
-
-def states(database: Database) -> Counter[str]:
-    with database.engine.connect() as connection:
-        rows = connection.execute(
-            select(Enrollment.state, func.count()).group_by(Enrollment.state)  # type: ignore[arg-type]
-        ).all()
-    return Counter({str(state): int(count) for state, count in rows})
-
-
 def virtual_day(moment: datetime, epoch: datetime, zone: str) -> date:
     virtual = epoch + (moment - epoch) * SPEED
     return virtual.astimezone(ZoneInfo(zone)).date()
@@ -170,7 +147,7 @@ def test_campaign_completes_after_redis_is_lost(
     leads = scaled(LEADS, scale)
     epoch = datetime.now(UTC)
     zone = quota_zone(epoch, FIRST_DAY_HOURS)
-    seed(pg_database, leads, epoch)
+    seed_campaign(pg_database, leads, epoch - timedelta(hours=1))
     # The simulator keeps the engine's clock: reconciliation compares its timestamps.
     sim_config = SimulatorConfig(
         accounts=tuple(SimAccount(phone=p) for p in PHONES),
@@ -202,7 +179,7 @@ def test_campaign_completes_after_redis_is_lost(
         else:
             private_redis.restart(down_s=RESTART_DOWN_S)
         fault_ended_at = datetime.now(UTC)
-        assert wait_until(lambda: states(pg_database)["completed"] == leads, 180), logs()
+        assert wait_until(lambda: end_states(pg_database)["completed"] == leads, 180), logs()
         alive = {name: services.processes[name].poll() is None for name in services.processes}
         same_children = set(services.children("workers")) == children
         workers_log = services.log("workers")
@@ -228,7 +205,7 @@ def test_campaign_completes_after_redis_is_lost(
     ]
     used_on_fault_day = Counter(s.account for s in firsts)
     firsts_after_fault = sum(1 for s in firsts if s.received_at > fault_at)
-    ends = states(pg_database)
+    ends = end_states(pg_database)
     sent_steps = {(s.recipient, s.step) for s in sends}
     lost = (leads - ends["completed"]) + (2 * leads - len(sent_steps))
     days = len({virtual_day(s.received_at, epoch, zone) for s in sends if s.step == 0})

@@ -22,10 +22,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead, Phone
+from engine.models import Enrollment, Lead, Phone
 from engine.timelinesai.simulator import (
     SimAccount,
     SimulatorConfig,
@@ -33,7 +33,14 @@ from engine.timelinesai.simulator import (
     running_simulator,
 )
 from tests.conftest import REDIS_URL
-from tests.e2e.conftest import Services, wait_until, write_engine_config
+from tests.e2e.conftest import (
+    Services,
+    healthy,
+    running,
+    seed_campaign,
+    wait_until,
+    write_engine_config,
+)
 from tests.reliability.conftest import figures, scaled
 from tests.reliability.faults import free_port
 
@@ -78,19 +85,6 @@ after = "10s"
 template = "Following up, {{{{name|there}}}} [s1]"
 """,
     )  # fmt: skip
-
-
-def seed(database: Database, now: datetime, leads: int) -> list[str]:
-    phones = [f"+4072{index:07d}" for index in range(leads)]
-    with database.session() as session:
-        session.add(Campaign(sequence="intro"))
-        for phone in phones:
-            lead = Lead(phone=phone, variables={"name": "Ana"})
-            session.add(lead)
-            session.flush()
-            assert lead.id is not None
-            session.add(Enrollment(lead_id=lead.id, sequence="intro", due_at=now - timedelta(1)))
-    return phones
 
 
 class ReplyInjector:
@@ -171,23 +165,12 @@ class ReplyInjector:
         timer.start()
 
 
-def running(database: Database) -> int:
-    with database.engine.connect() as connection:
-        return int(
-            connection.execute(
-                select(func.count())
-                .select_from(Enrollment)
-                .where(Enrollment.state.in_(["pending", "active"]))  # type: ignore[attr-defined]
-            ).scalar_one()
-        )
-
-
 def test_no_follow_up_starts_after_a_reply_was_answered(
     services: Services, pg_database: Database, pg_url: str, redis_namespace: str, tmp_path: Path,
     scale: float,
 ) -> None:  # fmt: skip
     epoch = datetime.now(UTC)
-    leads = seed(pg_database, epoch, scaled(LEADS, scale))
+    leads = seed_campaign(pg_database, scaled(LEADS, scale), epoch - timedelta(1), prefix="+4072")
     port = free_port()
     sim_config = SimulatorConfig(
         accounts=tuple(SimAccount(phone=p) for p in PHONES),
@@ -202,7 +185,7 @@ def test_no_follow_up_starts_after_a_reply_was_answered(
                      base_url=sim.base_url, epoch=epoch, port=port)  # fmt: skip
         services.env["OUTREACH_WEBHOOK_SECRET"] = SECRET
         services.start("webhook", "webhook", "serve")
-        assert wait_until(lambda: _healthy(port), 60), services.log("webhook")
+        assert wait_until(lambda: healthy(f"http://127.0.0.1:{port}"), 60), services.log("webhook")
         injector = ReplyInjector(sim, pg_database, random.Random(5))
         injector.start()
         services.start("scheduler", "scheduler")
@@ -261,12 +244,3 @@ def test_no_follow_up_starts_after_a_reply_was_answered(
 
 def _replies(sim: SimulatorHandle) -> list[dict[str, object]]:
     return [d for d in sim.deliveries() if d["event_type"] == "message:received:new"]
-
-
-def _healthy(port: int) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -32,7 +32,7 @@ from engine.models import Campaign, Enrollment, Lead, Message, StepState, Webhoo
 from engine.settings import load_settings
 from engine.webhook import WEBHOOK_PATH
 from phones import sync_phones
-from tests.e2e.conftest import Services, wait_until, write_engine_config
+from tests.e2e.conftest import Services, healthy, wait_until, write_engine_config
 from tests.reliability.conftest import figures, scaled
 from tests.reliability.faults import free_port
 from tests.webhook.conftest import body
@@ -161,7 +161,7 @@ template = "Following up [s1]"
     services.env["OUTREACH_WEBHOOK_SECRET"] = SECRET
     services.start("webhook", "webhook", "serve")
     base = f"http://127.0.0.1:{port}"
-    assert wait_until(lambda: _healthy(base), 60), services.log("webhook")
+    assert wait_until(lambda: healthy(base), 60), services.log("webhook")
 
     with httpx.Client(base_url=base, timeout=30) as client, ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(lambda d: post(client, d), deliveries))
@@ -213,10 +213,3 @@ template = "Following up [s1]"
     # The flood really was abusive: repeats and every kind of bad delivery were sent.
     assert len(deliveries) - len(valid_uids) > 2 * len(bad) - 1
     assert {d.kind for d in deliveries} >= {"valid", "wrong_secret", "oversized", "malformed"}
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -34,13 +34,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
-from sqlalchemy import func, select
 
 from engine.db import Database
 from engine.invariants import Send, accepted_sends, check
-from engine.models import Campaign, Enrollment, Lead
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
-from tests.e2e.conftest import Services, wait_until, write_engine_config
+from tests.e2e.conftest import (
+    Services,
+    end_states,
+    running,
+    seed_campaign,
+    wait_until,
+    write_engine_config,
+)
 from tests.reliability.conftest import figures, scaled
 
 SPEED = 5000.0
@@ -93,40 +98,6 @@ after = "0m"
 template = "{{Hi|Hello}} {{{{name|there}}}}, a question for {{{{company|you}}}} [s0]"
 """,
     )  # fmt: skip
-
-
-def seed(database: Database, leads: int, now: datetime) -> None:
-    with database.session() as session:
-        session.add(Campaign(sequence="intro"))
-        rows = [
-            Lead(phone=f"+407{i:08d}", variables={"name": f"Lead{i}", "company": "Acme"})
-            for i in range(leads)
-        ]
-        session.add_all(rows)
-        session.flush()
-        session.add_all(
-            Enrollment(lead_id=lead.id, sequence="intro", due_at=now - timedelta(hours=1))
-            for lead in rows
-        )
-
-
-def running_count(database: Database) -> int:
-    with database.engine.connect() as connection:
-        return int(
-            connection.execute(
-                select(func.count())
-                .select_from(Enrollment)
-                .where(Enrollment.state.in_(["pending", "active"]))  # type: ignore[attr-defined]
-            ).scalar_one()
-        )
-
-
-def end_states(database: Database) -> Counter[str]:
-    with database.engine.connect() as connection:
-        rows = connection.execute(
-            select(Enrollment.state, func.count()).group_by(Enrollment.state)  # type: ignore[arg-type]
-        ).all()
-    return Counter({str(state): int(count) for state, count in rows})
 
 
 @dataclass(frozen=True)
@@ -198,7 +169,7 @@ def test_workers_killed_repeatedly_keep_every_invariant(
 ) -> None:
     leads = scaled(LEADS, scale)
     epoch = datetime.now(UTC)
-    seed(pg_database, leads, epoch)
+    seed_campaign(pg_database, leads, epoch - timedelta(hours=1))
     # The simulator runs the engine's clock (as `outreach simulator serve --accounts-from`
     # does): reconciliation compares its message timestamps with the engine's.
     sim_config = SimulatorConfig(
@@ -220,11 +191,11 @@ def test_workers_killed_repeatedly_keep_every_invariant(
         try:
             # Progress from the database: polling the simulator's log would load the thread
             # that stamps its times (and so blur the gaps measured from them).
-            assert wait_until(lambda: running_count(pg_database) <= 0.05 * leads, 240, 0.5), logs()
+            assert wait_until(lambda: running(pg_database) <= 0.05 * leads, 240, 0.5), logs()
         finally:
             killer.stop.set()
             killer.thread.join()
-        assert wait_until(lambda: running_count(pg_database) == 0, 120, 0.5), logs()
+        assert wait_until(lambda: running(pg_database) == 0, 120, 0.5), logs()
         services.stop("workers")
         services.stop("scheduler")
         log = sim.requests()
