@@ -21,7 +21,14 @@ from engine.timelinesai.ratelimit.base import budget_exhausted, month_of, wait_e
 
 # KEYS[1] the window's sorted set; ARGV: limit, window (µs), a unique member.
 # Returns {1, 0} when admitted, else {0, µs until the oldest call leaves the window}.
+# With KEYS[2], the month's call counter (ARGV: ..., budget, ttl in s), the call is
+# also charged, in the same round trip: {-1, 0} when the budget is used up (nothing
+# counted), and a call is counted only once admitted.
 _ACQUIRE = """
+local budget = KEYS[2]
+if budget and tonumber(redis.call('GET', budget) or '0') >= tonumber(ARGV[4]) then
+  return {-1, 0}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit = tonumber(ARGV[1])
@@ -30,6 +37,9 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  if budget and redis.call('INCR', budget) == 1 then
+    redis.call('EXPIRE', budget, ARGV[5])
+  end
   return {1, 0}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -48,30 +58,6 @@ if used == 1 then
   redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
 return used
-"""
-
-# Both at once, for one round trip per call: KEYS[1] the window, KEYS[2] the month's
-# counter; ARGV: limit, window (µs), a unique member, budget, ttl (s). {-1, 0} when the
-# budget is used up (nothing counted), else as _ACQUIRE, counting the call when admitted.
-_ACQUIRE_AND_CHARGE = """
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[4]) then
-  return {-1, 0}
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-  if redis.call('INCR', KEYS[2]) == 1 then
-    redis.call('EXPIRE', KEYS[2], ARGV[5])
-  end
-  return {1, 0}
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tonumber(oldest[2]) + window - now}
 """
 
 # A month's counter outlives the month by enough for `outreach` to report on it.
@@ -115,9 +101,7 @@ class RedisRateLimiter:
         self._max_wait_s = max_wait_s
         self._sleep = sleep
         self._budget = budget
-        self._script = redis_client.register_script(
-            _ACQUIRE if budget is None else _ACQUIRE_AND_CHARGE
-        )
+        self._script = redis_client.register_script(_ACQUIRE)
 
     def acquire(self) -> None:
         """Wait for a slot; raise ``RateLimitWaitExceeded`` rather than wait past the bound
