@@ -115,11 +115,11 @@ class TcpProxy:
         with self._lock:
             victims = list(self._open)
             self._open.clear()
-        self.cut += len(victims) // 2
         for sock in victims:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+        self.cut += len(victims) // 2  # counted once they are all closed
         time.sleep(down_s)
         self._down.clear()
 

@@ -43,7 +43,8 @@ def test_proxy_outage_kills_live_connections_and_refuses_new_ones() -> None:
             assert live.execute("SELECT 1").fetchone() == (1,)
             outage = threading.Thread(target=proxy.outage, args=(0.5,))
             outage.start()
-            time.sleep(0.1)
+            while proxy.cut == 0:  # until the live connection has been closed
+                time.sleep(0.005)
             with pytest.raises(psycopg.OperationalError):
                 live.execute("SELECT 1")
             with pytest.raises(psycopg.OperationalError):
