@@ -23,12 +23,14 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.dbtypes import UTCDateTime
+from engine.driver_sql import DriverStatement, utc
 from engine.models import (
     Alert,
     Campaign,
@@ -78,7 +80,8 @@ class WorkItem:
 
 # The hot path's statements are built once with bound parameters, so each send only
 # binds values: building and compiling Core statements per send cost more CPU than
-# the round trips themselves.
+# the round trips themselves. On PostgreSQL they also run through the driver's cursor
+# (engine.driver_sql), which skips Core's per-execution bookkeeping.
 _LOAD = (
     select(
         E.c.id, E.c.state, E.c.step, E.c.step_state, E.c.sequence, E.c.phone_id,
@@ -94,13 +97,28 @@ _LOAD = (
 )  # fmt: skip
 
 
+_LOAD_DRIVER = DriverStatement(_LOAD)
+
+
 def load(connection: Connection, enrollment_id: int) -> WorkItem | None:
     """The enrollment with its lead, phone and campaign; ``None`` if it is gone."""
-    row = connection.execute(_LOAD, {"b_eid": enrollment_id}).first()
-    if row is None:
+    if connection.dialect.name == "postgresql":
+        found = _LOAD_DRIVER.first(connection, {"b_eid": enrollment_id})
+        if found is None:
+            return None
+        row = list(found)
+        for index in _LOAD_TIMESTAMPS:
+            row[index] = utc(row[index])
+        return WorkItem(*row)
+    core_row = connection.execute(_LOAD, {"b_eid": enrollment_id}).first()
+    if core_row is None:
         return None
-    values: tuple[Any, ...] = tuple(row)
+    values: tuple[Any, ...] = tuple(core_row)
     return WorkItem(*values)
+
+
+# sending_at, queued_at and the phone's next_send_at, by position in _LOAD.
+_LOAD_TIMESTAMPS = (7, 8, 16)
 
 
 def take_quota(connection: Connection, phone_id: str, day: date, limit: int) -> bool:
@@ -157,7 +175,8 @@ class PhoneGuard:
 # a reply stored before it (the webhook's 200) makes the claim fail, so no follow-up
 # starts after a reply. A send already started may finish, but recording it must not
 # bring an enrollment that ended meanwhile (replied, opted out, stopped) back to life.
-_RUNNING = E.c.state.in_([EnrollmentState.PENDING, EnrollmentState.ACTIVE])
+# (Equalities, not IN: an expanding IN cannot run as a DriverStatement.)
+_RUNNING = or_(E.c.state == EnrollmentState.PENDING, E.c.state == EnrollmentState.ACTIVE)
 _CLAIM = (
     update(E)
     .where(
@@ -232,7 +251,7 @@ def _claim_pg(*, quota: bool, guard: bool) -> Select[Any]:
 
 
 _CLAIM_PG = {
-    (quota, guard): _claim_pg(quota=quota, guard=guard)
+    (quota, guard): DriverStatement(_claim_pg(quota=quota, guard=guard))
     for quota in (False, True)
     for guard in (False, True)
 }
@@ -269,7 +288,7 @@ def claim_sending(
     if quota is not None:
         params.update(b_phone_id=quota[0], b_day=quota[1], b_limit=quota[2])
     if connection.dialect.name == "postgresql" and (quota or guard):
-        row = connection.execute(_CLAIM_PG[(quota is not None, guard is not None)], params).one()
+        row = _CLAIM_PG[(quota is not None, guard is not None)].one(connection, params)
         claimed = bool(row[0])
         taken = bool(row[1]) if quota is not None else True
         free = bool(row[-1]) if guard is not None else True
@@ -344,8 +363,8 @@ def _record_pg(advance: Update) -> Update:
     )
 
 
-_RECORD_ADVANCE_PG = _record_pg(_ADVANCE)
-_RECORD_COMPLETE_PG = _record_pg(_COMPLETE)
+_RECORD_ADVANCE_PG = DriverStatement(_record_pg(_ADVANCE))
+_RECORD_COMPLETE_PG = DriverStatement(_record_pg(_COMPLETE))
 
 
 def record_sent(
@@ -372,7 +391,7 @@ def record_sent(
     }  # fmt: skip
     if connection.dialect.name == "postgresql":
         statement = _RECORD_COMPLETE_PG if next_due is None else _RECORD_ADVANCE_PG
-        connection.execute(statement, params)
+        statement.run(connection, params)
         return
     connection.execute(_INSERT_MESSAGE, params)
     connection.execute(_COMPLETE if next_due is None else _ADVANCE, params)

@@ -199,23 +199,14 @@ def test_the_async_commit_engine_only_relaxes_durability_on_postgresql(
 
 
 def test_a_dead_connection_in_one_pool_drops_the_other_pool_too(pg_url: str) -> None:
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import OperationalError
 
-    from tests.reliability.faults import proxied
+    from tests.reliability.faults import database_behind_proxy
 
-    real = make_url(pg_url)
-    with proxied(real.host or "127.0.0.1", real.port or 5432) as proxy:
-        database = Database(real.set(port=proxy.port).render_as_string(hide_password=False))
-        try:
-            for engine in (database.engine, database.async_commit_engine):
-                with engine.connect() as connection:  # one pooled connection in each
-                    connection.execute(text("SELECT 1"))
-            proxy.outage(0.1)  # the server "restarts": every pooled connection is dead
-            with pytest.raises(OperationalError), database.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-            # The other pool was dropped with it: its next statement gets a fresh connection.
-            with database.async_commit_engine.connect() as connection:
-                assert connection.execute(text("SELECT 2")).scalar_one() == 2
-        finally:
-            database.dispose()
+    with database_behind_proxy(pg_url) as (database, proxy):
+        proxy.outage(0.1)  # the server "restarts": every pooled connection is dead
+        with pytest.raises(OperationalError), database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        # The other pool was dropped with it: its next statement gets a fresh connection.
+        with database.async_commit_engine.connect() as connection:
+            assert connection.execute(text("SELECT 2")).scalar_one() == 2

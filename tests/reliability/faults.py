@@ -26,6 +26,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from engine.db import Database
 
 
 def free_port() -> int:
@@ -202,3 +206,19 @@ def proxied(target_host: str, target_port: int) -> Iterator[TcpProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+@contextlib.contextmanager
+def database_behind_proxy(url: str) -> Iterator[tuple[Database, TcpProxy]]:
+    """A :class:`Database` on ``url`` reached through a proxy, with one live connection
+    in each of its pools (so an outage leaves both holding a dead one)."""
+    real = make_url(url)
+    with proxied(real.host or "127.0.0.1", real.port or 5432) as proxy:
+        database = Database(real.set(port=proxy.port).render_as_string(hide_password=False))
+        try:
+            for engine in (database.engine, database.async_commit_engine):
+                with engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+            yield database, proxy
+        finally:
+            database.dispose()
