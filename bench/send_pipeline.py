@@ -1,8 +1,9 @@
 """Send pipeline benchmark: the engine against a bare Dramatiq actor, same simulator, one run.
 
 20 phones, zero jitter, the simulator with zero latency, 10,000 first messages, 2 worker
-processes. Prints sends/s for both, their ratio, and the engine's database round trips
-and Redis commands per send. Target: at least half the bare actor's rate, at most 6
+processes. Prints sends/s for both, their ratio, the engine's database round trips and
+Redis commands per send, and the CPU the worker processes spend per send (steadier than
+rates on a shared machine). Target: at least half the bare actor's rate, at most 6
 database round trips per send.
 
     .venv/bin/python bench/send_pipeline.py [--messages 10000] [--threads 4]
@@ -69,6 +70,61 @@ def sim_window(sim_url: str) -> tuple[int, float]:
     sends = [r for r in rows if r["method"] == "POST" and r["status_code"] == 200]
     times = sorted(datetime.fromisoformat(r["received_at"]) for r in sends)
     return len(sends), (times[-1] - times[0]).total_seconds() if len(times) > 1 else 0.0
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by the living descendants of ``root`` (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[tuple[int, float]]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        used = (int(fields[11]) + int(fields[12])) / tick
+        children.setdefault(int(fields[1]), []).append((int(stat.parent.name), used))
+    total, todo = 0.0, [root]
+    while todo:
+        for pid, used in children.get(todo.pop(), []):
+            total += used
+            todo.append(pid)
+    return total
+
+
+class SendWatch:
+    """Follows the simulator's accepted sends, reading only its new log entries (the whole
+    log on every poll would load the simulator the bare actor is measured on), and the CPU
+    the worker processes under ``root`` spend from the first accepted send to the last."""
+
+    def __init__(self, sim_url: str, root: int) -> None:
+        self._sim_url, self._root = sim_url, root
+        self._since = self.accepted = 0
+        self._first: tuple[int, float] | None = None
+        self._last: tuple[int, float] | None = None
+
+    def wait(self, count: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.accepted < count:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {self.accepted} of {count} sends in {timeout_s:.0f} s")
+            time.sleep(0.2)
+            self._poll()
+            if self._first is None and self.accepted:
+                self._first = (self.accepted, tree_cpu_s(self._root))
+        self._last = (self.accepted, tree_cpu_s(self._root))
+
+    def cpu_ms_per_send(self) -> float:
+        if self._first is None or self._last is None or self._last[0] == self._first[0]:
+            return 0.0
+        return (self._last[1] - self._first[1]) / (self._last[0] - self._first[0]) * 1000
+
+    def _poll(self) -> None:
+        url = f"{self._sim_url}/_sim/requests"
+        for row in httpx.get(url, params={"since": self._since}, timeout=60).json():
+            if row["status_code"] is None:
+                break  # still being answered: read it again next time
+            self._since = row["seq"]
+            self.accepted += row["method"] == "POST" and row["status_code"] == 200
 
 
 def write_config(folder: Path, db_url: str, namespace: str, sim_api: str, phones: int) -> Path:
@@ -187,6 +243,8 @@ def run_engine(
             stderr=(folder / "engine.log").open("wb"),
             start_new_session=True,
         )
+        watch = SendWatch(sim_url, worker.pid)
+        watch.wait(args.messages, args.timeout)
         wait_done(database, args.messages, args.timeout)
         stop(worker)
         redis_used = redis_delta(r, before)
@@ -203,6 +261,7 @@ def run_engine(
             "seconds": seconds,
             "round_trips": round_trips / sends,
             "redis": sum(redis_used.values()) / sends,
+            "cpu": watch.cpu_ms_per_send(),
         }
     finally:
         for key in r.scan_iter(match=f"{namespace}*", count=1000):
@@ -252,9 +311,8 @@ def run_bare(
             stderr=(folder / "bare.log").open("wb"),
             start_new_session=True,
         )
-        deadline = time.monotonic() + args.timeout
-        while time.monotonic() < deadline and sim_window(sim_url)[0] < args.messages:
-            time.sleep(0.5)
+        watch = SendWatch(sim_url, worker.pid)
+        watch.wait(args.messages, args.timeout)
         stop(worker)
         redis_used = redis_delta(r, before)
         sends, seconds = sim_window(sim_url)
@@ -263,6 +321,7 @@ def run_bare(
             "seconds": seconds,
             "round_trips": 0.0,
             "redis": sum(redis_used.values()) / max(sends, 1),
+            "cpu": watch.cpu_ms_per_send(),
         }
     finally:
         for key in r.scan_iter(match=f"{namespace}*", count=1000):
@@ -325,14 +384,16 @@ def main() -> None:
         f"{args.processes} worker processes x {args.threads} threads, simulator on loopback\n"
     )
     print(
-        f"{'':12} {'sends':>7} {'seconds':>8} {'sends/s':>8} {'db trips/send':>14} {'redis cmds/send':>16}"
+        f"{'':12} {'sends':>7} {'seconds':>8} {'sends/s':>8} {'db trips/send':>14} "
+        f"{'redis cmds/send':>16} {'worker CPU ms/send':>19}"
     )
     for name, res in results.items():
         rate = res["sends"] / res["seconds"] if res["seconds"] else 0.0
         res["rate"] = rate
         trips = f"{res['round_trips']:.2f}" if name == "engine" else "-"
         print(
-            f"{name:12} {int(res['sends']):>7} {res['seconds']:>8.1f} {rate:>8.0f} {trips:>14} {res['redis']:>16.1f}"
+            f"{name:12} {int(res['sends']):>7} {res['seconds']:>8.1f} {rate:>8.0f} {trips:>14} "
+            f"{res['redis']:>16.1f} {res['cpu']:>19.2f}"
         )
     ratio = results["engine"]["rate"] / results["bare actor"]["rate"]
     print(f"\nengine / bare = {ratio:.2f} (target >= 0.50): {'PASS' if ratio >= 0.5 else 'MISS'}")
