@@ -92,7 +92,8 @@ def utc(value: datetime | None) -> datetime | None:
 
 
 def _autocommit(connection: Connection) -> bool:
-    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    # The driver's own flag: set by an AUTOCOMMIT execution option or engine default alike.
+    return bool(getattr(connection.connection.driver_connection, "autocommit", False))
 
 
 def _bind(value: Any) -> Any:
