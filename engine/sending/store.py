@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.dbtypes import UTCDateTime
-from engine.driver_sql import DriverStatement, utc
+from engine.driver_sql import DriverStatement
 from engine.models import (
     Alert,
     Campaign,
@@ -102,23 +102,13 @@ _LOAD_DRIVER = DriverStatement(_LOAD)
 
 def load(connection: Connection, enrollment_id: int) -> WorkItem | None:
     """The enrollment with its lead, phone and campaign; ``None`` if it is gone."""
+    values = {"b_eid": enrollment_id}
     if connection.dialect.name == "postgresql":
-        found = _LOAD_DRIVER.first(connection, {"b_eid": enrollment_id})
-        if found is None:
-            return None
-        row = list(found)
-        for index in _LOAD_TIMESTAMPS:
-            row[index] = utc(row[index])
-        return WorkItem(*row)
-    core_row = connection.execute(_LOAD, {"b_eid": enrollment_id}).first()
-    if core_row is None:
-        return None
-    values: tuple[Any, ...] = tuple(core_row)
-    return WorkItem(*values)
-
-
-# sending_at, queued_at and the phone's next_send_at, by position in _LOAD.
-_LOAD_TIMESTAMPS = (7, 8, 16)
+        row: tuple[Any, ...] | None = _LOAD_DRIVER.first(connection, values)
+    else:
+        found = connection.execute(_LOAD, values).first()
+        row = None if found is None else tuple(found)
+    return None if row is None else WorkItem(*row)
 
 
 def take_quota(connection: Connection, phone_id: str, day: date, limit: int) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, bindparam, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from engine.db import Database
-from engine.driver_sql import DriverStatement, utc
+from engine.driver_sql import DriverStatement
 from engine.models import Phone, PhoneState
 from tests.reliability.faults import database_behind_proxy
 
@@ -41,8 +41,8 @@ def test_a_statement_binds_aware_timestamps_as_utc_and_reads_them_back(phone: Da
     at = datetime(2026, 3, 29, 3, 30, tzinfo=timezone(timedelta(hours=3)))
     with autocommit(phone) as connection:
         row = _SET_PACING.one(connection, {"b_id": "01", "b_at": at})
-    assert utc(row[0]) == at
-    assert utc(row[0]).tzinfo is UTC  # type: ignore[union-attr]
+    assert row[0] == at
+    assert row[0].tzinfo is UTC  # read back through UTCDateTime's own processor
     assert row[1] == "active"  # the enum literal was bound by its value
     with phone.engine.connect() as connection:
         stored = connection.execute(select(P.c.next_send_at)).scalar_one()
