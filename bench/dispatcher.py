@@ -23,7 +23,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,18 +30,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import event, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_database  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.dispatcher import Dispatcher  # noqa: E402
 from engine.settings import compiled_sequences, load_settings  # noqa: E402
 from phones import sync_phones  # noqa: E402
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 NOW = datetime(2026, 1, 7, 10, 0, tzinfo=UTC)  # a Wednesday: 12:00 in Bucharest
 PHONES = 20
 
@@ -161,11 +159,7 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=5)
     args = parser.parse_args()
 
-    name = f"outreach_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
+    with scratch_database() as url:
         with tempfile.TemporaryDirectory() as folder:
             phones = "\n".join(
                 f'[[phones]]\nid = "{i:02d}"\nphone = "+4477009{i:05d}"'
@@ -217,9 +211,6 @@ def main() -> None:
             f"enrollments, {args.due:,} due (target < 1 s)"
         )
         database.dispose()
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

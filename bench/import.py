@@ -26,7 +26,6 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import scratch_database  # noqa: E402
 from engine.db import Database  # noqa: E402
 from sequences import (  # noqa: E402
     SequenceSettings,
@@ -45,7 +45,6 @@ from sequences import (  # noqa: E402
     launch,
 )
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 NOW = datetime(2026, 1, 7, 10, 0, tzinfo=UTC)
 SEQUENCE = compile_sequences(
     {
@@ -111,11 +110,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     args = parser.parse_args()
 
-    name = f"outreach_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
+    with scratch_database() as url:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "leads.csv"
             write_csv(path, args.leads)
@@ -155,9 +150,6 @@ def main() -> None:
         print(
             f"{'PASS' if peak_mb < 300 else 'FAIL'}  peak memory {peak_mb:.0f} MB (target < 300 MB)"
         )
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

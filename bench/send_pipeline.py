@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,28 +26,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psycopg
 import redis
 from sqlalchemy import func, select, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import (  # noqa: E402
+    REDIS_URL,
+    drop_namespace,
+    free_port,
+    scratch_database,
+    stop,
+)
 from engine.db import Database  # noqa: E402
 from engine.dispatcher import Dispatcher  # noqa: E402
 from engine.models import Enrollment  # noqa: E402
 from engine.queues import build_broker, declare_actors  # noqa: E402
 from engine.settings import compiled_sequences, load_settings  # noqa: E402
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 PYTHON = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def redis_commands(client: redis.Redis) -> dict[str, int]:
@@ -185,89 +181,77 @@ def wait_done(database: Database, count: int, timeout_s: float) -> None:
     raise SystemExit(f"engine run did not finish in {timeout_s:.0f} s")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-
-
 def run_engine(
     args: argparse.Namespace, folder: Path, sim_url: str, r: redis.Redis
 ) -> dict[str, float]:
-    name = f"outreach_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    try:
-        config = write_config(folder, db_url, namespace, f"{sim_url}/integrations/api", args.phones)
-        settings = load_settings(config, {"TIMELINESAI_TOKEN": "bench"})
-        database = Database(db_url)
-        database.upgrade()
-        seed(database, args.messages)
-        from phones import sync_phones
+    with scratch_database() as db_url:
+        try:
+            config = write_config(
+                folder, db_url, namespace, f"{sim_url}/integrations/api", args.phones
+            )
+            settings = load_settings(config, {"TIMELINESAI_TOKEN": "bench"})
+            database = Database(db_url)
+            database.upgrade()
+            seed(database, args.messages)
+            from phones import sync_phones
 
-        with database.session() as session:
-            sync_phones(session, settings.phones)
-        actors = declare_actors(build_broker(settings), settings, lambda *a: None)
-        report = Dispatcher(
-            settings, compiled_sequences(settings), database, actors.enqueue
-        ).run_once(datetime.now(UTC))
-        assert report.first_messages == args.messages, report
-        round_trips_file = folder / "round_trips.txt"
-        env = {
-            **os.environ,
-            "TIMELINESAI_TOKEN": "bench",
-            "OUTREACH_LOG_LEVEL": "WARNING",
-            "OUTREACH_ROUND_TRIPS_FILE": str(round_trips_file),
-        }
-        before = redis_commands(r)
-        worker = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "cli",
-                "worker",
-                "--config",
-                str(config),
-                "--processes",
-                str(args.processes),
-                "--threads",
-                str(args.threads),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(folder / "engine.log").open("wb"),
-            start_new_session=True,
-        )
-        watch = SendWatch(sim_url, worker.pid)
-        watch.wait(args.messages, args.timeout)
-        wait_done(database, args.messages, args.timeout)
-        stop(worker)
-        redis_used = redis_delta(r, before)
-        sends, seconds = sim_window(sim_url)
-        round_trips = sum(
-            int(line.split()[1]) for line in round_trips_file.read_text().splitlines()
-        )
-        database.dispose()
-        top = sorted(redis_used.items(), key=lambda kv: -kv[1])[:6]
-        detail = ", ".join(f"{name} {count / sends:.1f}" for name, count in top)
-        print(f"  engine redis commands per send: {detail}", file=sys.stderr)
-        return {
-            "sends": sends,
-            "seconds": seconds,
-            "round_trips": round_trips / sends,
-            "redis": sum(redis_used.values()) / sends,
-            "cpu": watch.cpu_ms_per_send(),
-        }
-    finally:
-        for key in r.scan_iter(match=f"{namespace}*", count=1000):
-            r.delete(key)
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            with database.session() as session:
+                sync_phones(session, settings.phones)
+            actors = declare_actors(build_broker(settings), settings, lambda *a: None)
+            report = Dispatcher(
+                settings, compiled_sequences(settings), database, actors.enqueue
+            ).run_once(datetime.now(UTC))
+            assert report.first_messages == args.messages, report
+            round_trips_file = folder / "round_trips.txt"
+            env = {
+                **os.environ,
+                "TIMELINESAI_TOKEN": "bench",
+                "OUTREACH_LOG_LEVEL": "WARNING",
+                "OUTREACH_ROUND_TRIPS_FILE": str(round_trips_file),
+            }
+            before = redis_commands(r)
+            worker = subprocess.Popen(
+                [
+                    PYTHON,
+                    "-m",
+                    "cli",
+                    "worker",
+                    "--config",
+                    str(config),
+                    "--processes",
+                    str(args.processes),
+                    "--threads",
+                    str(args.threads),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=(folder / "engine.log").open("wb"),
+                start_new_session=True,
+            )
+            watch = SendWatch(sim_url, worker.pid)
+            watch.wait(args.messages, args.timeout)
+            wait_done(database, args.messages, args.timeout)
+            stop(worker)
+            redis_used = redis_delta(r, before)
+            sends, seconds = sim_window(sim_url)
+            round_trips = sum(
+                int(line.split()[1]) for line in round_trips_file.read_text().splitlines()
+            )
+            database.dispose()
+            top = sorted(redis_used.items(), key=lambda kv: -kv[1])[:6]
+            detail = ", ".join(f"{name} {count / sends:.1f}" for name, count in top)
+            print(f"  engine redis commands per send: {detail}", file=sys.stderr)
+            return {
+                "sends": sends,
+                "seconds": seconds,
+                "round_trips": round_trips / sends,
+                "redis": sum(redis_used.values()) / sends,
+                "cpu": watch.cpu_ms_per_send(),
+            }
+        finally:
+            drop_namespace(r, namespace)
 
 
 def run_bare(
@@ -324,8 +308,7 @@ def run_bare(
             "cpu": watch.cpu_ms_per_send(),
         }
     finally:
-        for key in r.scan_iter(match=f"{namespace}*", count=1000):
-            r.delete(key)
+        drop_namespace(r, namespace)
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg
 import redis
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -41,24 +39,23 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch import (  # noqa: E402
+    REDIS_URL,
+    drop_namespace,
+    free_port,
+    scratch_database,
+    stop,
+)
 from engine.db import Database  # noqa: E402
 from engine.models import Campaign, Enrollment, Lead, Message, WebhookEvent  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
 from engine.webhook.serving import serve_factory  # noqa: E402
 from phones import sync_phones  # noqa: E402
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-REDIS_URL = "redis://127.0.0.1:6379/0"
 SECRET = "bench-secret-" + uuid.uuid4().hex
 PHONES = [f"+4477009000{i:02d}" for i in range(1, 21)]
 LEADS = 5000
 DUPLICATE_SHARE = 0.10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bare_app() -> FastAPI:
@@ -209,15 +206,6 @@ def wait_healthy(port: int, path: str, timeout_s: float = 60.0) -> None:
     raise SystemExit(f"the server on port {port} did not start")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 def verify(database: Database, answered: set[str]) -> tuple[int, int, int]:
     """(answered uids missing from messages, uids stored twice, webhook events stored)."""
     with database.engine.connect() as connection:
@@ -245,75 +233,74 @@ def main() -> int:
                       workers=args.workers, log_level="warning")  # fmt: skip
         return 0
 
-    name = f"outreach_bench_{uuid.uuid4().hex[:10]}"
     namespace = f"bench-{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    database = Database(url)
     folder = Path(tempfile.mkdtemp(prefix="outreach-bench-"))
     processes: list[subprocess.Popen[bytes]] = []
-    try:
-        database.upgrade()
-        config = write_config(folder, url, namespace)
-        with database.session() as session:
-            sync_phones(session, load_settings(config).phones)
-        pairs = seed(database)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
-        env.update(OUTREACH_WEBHOOK_SECRET=SECRET, OUTREACH_LOG_LEVEL="WARNING")
-        port, bare_port = free_port(), free_port()
-        log = (folder / "webhook.log").open("wb")
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "cli", "webhook", "serve", "--config", str(config),
-             "--port", str(port), "--workers", str(args.workers)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        ))  # fmt: skip
-        processes.append(subprocess.Popen(
-            [sys.executable, __file__, "--serve-bare", str(bare_port), "--workers", str(args.workers)],
-            cwd=ROOT, env=env, start_new_session=True,
-        ))  # fmt: skip
-        wait_healthy(port, "/healthz")
-        wait_healthy(bare_port, "/docs")
-        print(f"{len(pairs)} leads over {len(PHONES)} phones; {args.workers} server processes, "
-              f"{args.concurrency} requests in flight, {args.duration:g} s per endpoint, "
-              f"{DUPLICATE_SHARE:.0%} redeliveries")  # fmt: skip
-        asyncio.run(load(port, pairs, min(3.0, args.duration), args.concurrency, random.Random(1)))
-        database.dispose()
-        with database.engine.begin() as connection:  # the warm-up's rows do not count
-            connection.exec_driver_sql(
-                "TRUNCATE webhook_events, review_flags, messages, suppressions"
+    with scratch_database() as url:
+        database = Database(url)
+        try:
+            database.upgrade()
+            config = write_config(folder, url, namespace)
+            with database.session() as session:
+                sync_phones(session, load_settings(config).phones)
+            pairs = seed(database)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+            env.update(OUTREACH_WEBHOOK_SECRET=SECRET, OUTREACH_LOG_LEVEL="WARNING")
+            port, bare_port = free_port(), free_port()
+            log = (folder / "webhook.log").open("wb")
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "cli", "webhook", "serve", "--config", str(config),
+                 "--port", str(port), "--workers", str(args.workers)],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            ))  # fmt: skip
+            processes.append(subprocess.Popen(
+                [sys.executable, __file__, "--serve-bare", str(bare_port), "--workers", str(args.workers)],
+                cwd=ROOT, env=env, start_new_session=True,
+            ))  # fmt: skip
+            wait_healthy(port, "/healthz")
+            wait_healthy(bare_port, "/docs")
+            print(f"{len(pairs)} leads over {len(PHONES)} phones; {args.workers} server processes, "
+                  f"{args.concurrency} requests in flight, {args.duration:g} s per endpoint, "
+                  f"{DUPLICATE_SHARE:.0%} redeliveries")  # fmt: skip
+            asyncio.run(
+                load(port, pairs, min(3.0, args.duration), args.concurrency, random.Random(1))
             )
-            connection.exec_driver_sql("UPDATE enrollments SET state = 'active', end_reason = NULL")
-        webhook = asyncio.run(load(port, pairs, args.duration, args.concurrency, random.Random(2)))
-        bare = asyncio.run(
-            load(bare_port, pairs, args.duration, args.concurrency, random.Random(2))
-        )
-        print(webhook.line("webhook"))
-        print(bare.line("bare"))
-        print(f"ratio    webhook/bare = {webhook.rate / bare.rate:.2f}")
-        missing, twice, events = verify(database, webhook.answered)
-        print(f"check    answered={len(webhook.answered):,} stored events={events:,} "
-              f"missing={missing} stored_twice={twice}")  # fmt: skip
-        failures = [
-            ("sustained >= 300 events/s", webhook.rate >= 300),
-            ("p99 < 100 ms", webhook.p99_ms() < 100),
-            ("none lost", missing == 0 and twice == 0 and events == len(webhook.answered)),
-            ("no 5xx", not any(code >= 500 for code in webhook.statuses)),
-        ]
-        for label, ok in failures:
-            print(f"{'PASS' if ok else 'FAIL'}  {label}")
-        return 0 if all(ok for _, ok in failures) else 1
-    finally:
-        for process in processes:
-            stop(process)
-        database.dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+            database.dispose()
+            with database.engine.begin() as connection:  # the warm-up's rows do not count
+                connection.exec_driver_sql(
+                    "TRUNCATE webhook_events, review_flags, messages, suppressions"
+                )
+                connection.exec_driver_sql(
+                    "UPDATE enrollments SET state = 'active', end_reason = NULL"
+                )
+            webhook = asyncio.run(
+                load(port, pairs, args.duration, args.concurrency, random.Random(2))
+            )
+            bare = asyncio.run(
+                load(bare_port, pairs, args.duration, args.concurrency, random.Random(2))
+            )
+            print(webhook.line("webhook"))
+            print(bare.line("bare"))
+            print(f"ratio    webhook/bare = {webhook.rate / bare.rate:.2f}")
+            missing, twice, events = verify(database, webhook.answered)
+            print(f"check    answered={len(webhook.answered):,} stored events={events:,} "
+                  f"missing={missing} stored_twice={twice}")  # fmt: skip
+            failures = [
+                ("sustained >= 300 events/s", webhook.rate >= 300),
+                ("p99 < 100 ms", webhook.p99_ms() < 100),
+                ("none lost", missing == 0 and twice == 0 and events == len(webhook.answered)),
+                ("no 5xx", not any(code >= 500 for code in webhook.statuses)),
+            ]
+            for label, ok in failures:
+                print(f"{'PASS' if ok else 'FAIL'}  {label}")
+            return 0 if all(ok for _, ok in failures) else 1
+        finally:
+            for process in processes:
+                stop(process, signal.SIGINT, timeout_s=30)
+            database.dispose()
+            client = redis.Redis.from_url(REDIS_URL)
+            drop_namespace(client, namespace)
+            client.close()
 
 
 if __name__ == "__main__":
