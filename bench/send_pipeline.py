@@ -181,6 +181,21 @@ def wait_done(database: Database, count: int, timeout_s: float) -> None:
     raise SystemExit(f"engine run did not finish in {timeout_s:.0f} s")
 
 
+def start_workers(
+    module: list[str], args: argparse.Namespace, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """``python -m <module...>`` with the run's processes and threads, in a session of its own."""
+    command = [PYTHON, "-m", *module, "--processes", str(args.processes)]
+    return subprocess.Popen(
+        [*command, "--threads", str(args.threads)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        start_new_session=True,
+    )
+
+
 def run_engine(
     args: argparse.Namespace, folder: Path, sim_url: str, r: redis.Redis
 ) -> dict[str, float]:
@@ -211,24 +226,8 @@ def run_engine(
                 "OUTREACH_ROUND_TRIPS_FILE": str(round_trips_file),
             }
             before = redis_commands(r)
-            worker = subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "cli",
-                    "worker",
-                    "--config",
-                    str(config),
-                    "--processes",
-                    str(args.processes),
-                    "--threads",
-                    str(args.threads),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=(folder / "engine.log").open("wb"),
-                start_new_session=True,
+            worker = start_workers(
+                ["cli", "worker", "--config", str(config)], args, env, folder / "engine.log"
             )
             watch = SendWatch(sim_url, worker.pid)
             watch.wait(args.messages, args.timeout)
@@ -278,23 +277,7 @@ def run_bare(
                 f"+4477009{phone_id:05d}",
             )
         before = redis_commands(r)
-        worker = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "dramatiq",
-                "bench.bare_actor",
-                "--processes",
-                str(args.processes),
-                "--threads",
-                str(args.threads),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(folder / "bare.log").open("wb"),
-            start_new_session=True,
-        )
+        worker = start_workers(["dramatiq", "bench.bare_actor"], args, env, folder / "bare.log")
         watch = SendWatch(sim_url, worker.pid)
         watch.wait(args.messages, args.timeout)
         stop(worker)
