@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,7 +130,7 @@ def test_sigterm_with_a_send_in_flight_finishes_it_and_exits_clean(
             "serve", "--log-format", "json", "serve", "--workers-processes", "1", "--threads", "2"
         )
         assert wait_until(lambda: len(sim.sends()) == 1, 60), services.log("serve")
-        time.sleep(0.5)  # the simulator is holding the answer: the send is in flight
+        assert sim.sends()[0].status_code is None  # not answered yet: the send is in flight
         assert process.poll() is None, services.log("serve")
         process.terminate()
         status = process.wait(LATENCY_MS / 1000 + 30)
