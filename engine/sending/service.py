@@ -269,6 +269,8 @@ class Sender:
                 next_due=self._next_due(sequence, item.step, zone, done),
                 next_send_at=self._next_send_at(done),
             )
+        if first:
+            self._count_on_the_day_sent(phone_id, day, done)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "sent step %s of enrollment %s to %s from phone %s",
@@ -394,6 +396,12 @@ class Sender:
                     next_due=self._next_due(sequence, item.step, zone, now),
                     next_send_at=self._next_send_at(now),
                 )  # fmt: skip
+            if item.step == 0:
+                self._count_on_the_day_sent(
+                    item.phone_id or "",
+                    quota_day(started, self.settings.quota.timezone),
+                    found.timestamp or now,
+                )
             return Done("reconciled: it had been sent")
         waited = (now - started).total_seconds()
         if waited < self.settings.worker.reconcile_after_s:
@@ -426,6 +434,20 @@ class Sender:
         else:
             with self.database.engine.begin() as connection:
                 yield connection
+
+    def _count_on_the_day_sent(self, phone_id: str, claimed_day: date, sent_at: datetime) -> None:
+        """A first message counts for the quota day it went out on, not the one it was claimed in.
+
+        One claimed just before the day's end may reach TimelinesAI after it. Its unit then
+        moves to the new day, where it is the phone's first send (one send in flight per
+        phone, and no other send of the phone can claim before it ends), so within any
+        quota; left on the old day, the new day would start one over. Nothing to do unless
+        the day changed while the send was in flight.
+        """
+        sent_day = quota_day(sent_at, self.settings.quota.timezone)
+        if sent_day != claimed_day:
+            with self.database.engine.begin() as connection:
+                store.move_quota(connection, phone_id, claimed_day, sent_day)
 
     def _quota(self, phone_id: str, day: date) -> int:
         phone = self.settings.phone(phone_id)

@@ -115,11 +115,24 @@ def take_quota(connection: Connection, phone_id: str, day: date, limit: int) -> 
     """Take one unit of the phone's quota for ``day`` atomically; ``False`` when used up."""
     if limit <= 0:
         return False
+    return _count_one(connection, phone_id, day, below=limit)
+
+
+def move_quota(connection: Connection, phone_id: str, from_day: date, to_day: date) -> None:
+    """Move one unit from ``from_day`` to ``to_day``: the send happened on the latter.
+
+    Unconditional on ``to_day``: it records a send that went out, whatever the count.
+    """
+    give_back_quota(connection, phone_id, from_day)
+    _count_one(connection, phone_id, to_day, below=None)
+
+
+def _count_one(connection: Connection, phone_id: str, day: date, *, below: int | None) -> bool:
     insert = _insert_for(connection)(Q).values(phone_id=phone_id, day=day, used=1)
     statement = insert.on_conflict_do_update(
         index_elements=["phone_id", "day"],
         set_={"used": Q.c.used + 1},
-        where=Q.c.used < limit,
+        where=None if below is None else Q.c.used < below,
     ).returning(Q.c.used)
     return connection.execute(statement).first() is not None
 
@@ -487,6 +500,7 @@ __all__ = [
     "find_sent_message",
     "give_back_quota",
     "load",
+    "move_quota",
     "pace_phone",
     "record_sent",
     "set_phone_state",

@@ -187,6 +187,27 @@ def test_over_quota_the_first_message_waits_and_may_move_phone(harness: Harness)
     assert harness.sends() == 0
 
 
+def test_a_first_message_that_crosses_midnight_in_flight_counts_for_the_new_day(
+    harness: Harness,
+) -> None:
+    """Claimed on one quota day, accepted on the next: the new day counts it (invariant 3)."""
+    harness.clock.set(datetime(2026, 1, 6, 23, 59, 59, 500000, tzinfo=UTC))
+    claimed_day = harness.clock.now().date()
+    client = harness.sender.client
+    send = client.send_message
+
+    def slow_send(**kwargs: object) -> object:
+        harness.clock.advance(1)  # the answer comes back after midnight
+        return send(**kwargs)  # type: ignore[arg-type]
+
+    client.send_message = slow_send  # type: ignore[method-assign]
+    eid = harness.enroll()
+    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    with harness.database.session() as session:
+        usage = {row.day: row.used for row in session.exec(select(QuotaUsage))}
+    assert usage == {claimed_day: 0, claimed_day + timedelta(days=1): 1}
+
+
 def test_an_invalid_number_ends_the_enrollment_and_gives_the_quota_back(harness: Harness) -> None:
     harness.sim.configure(invalid_recipient_pattern=r"^\+40799")
     eid = harness.enroll("+40799000000")

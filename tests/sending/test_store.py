@@ -35,9 +35,9 @@ def queued(database: Database, count: int = 1) -> list[int]:
     return ids
 
 
-def used(database: Database) -> int:
+def used(database: Database, day: date = DAY) -> int:
     with database.session() as session:
-        usage = session.get(QuotaUsage, ("01", DAY))
+        usage = session.get(QuotaUsage, ("01", day))
         return usage.used if usage else 0
 
 
@@ -57,6 +57,20 @@ def test_a_lost_claim_takes_no_quota(database: Database) -> None:
             False, False
         )
     assert used(database) == 1
+
+
+def test_moving_quota_counts_the_send_on_its_day_even_over_the_limit(database: Database) -> None:
+    ids = queued(database, 2)
+    tomorrow = DAY + timedelta(days=1)
+    with database.engine.begin() as connection:
+        for eid in ids:
+            assert store.claim_sending(connection, eid, 0, NOW, ("01", DAY, 5)).quota_taken
+        store.move_quota(connection, "01", DAY, tomorrow)
+    assert (used(database), used(database, tomorrow)) == (1, 1)
+    with database.engine.begin() as connection:
+        assert not store.take_quota(connection, "01", tomorrow, 1)  # tomorrow is full now
+        store.move_quota(connection, "01", DAY, tomorrow)  # a send that went out is counted
+    assert (used(database), used(database, tomorrow)) == (0, 2)
 
 
 def test_follow_up_claims_take_no_quota(database: Database) -> None:
