@@ -238,7 +238,11 @@ def _claim_pg(*, quota: bool, guard: bool) -> Select[Any]:
                     bindparam("b_phone_id", type_=String),
                     bindparam("b_day", type_=Date),
                     literal(1),
-                ).where(exists(select(claimed.c.id))),
+                ).where(
+                    exists(select(claimed.c.id)),
+                    # The day's first unit is an insert, which the conflict's check never sees.
+                    bindparam("b_limit", type_=Integer) > 0,
+                ),
             )
             .on_conflict_do_update(
                 index_elements=["phone_id", "day"],

@@ -49,6 +49,15 @@ def test_claim_takes_quota_until_the_limit(database: Database) -> None:
     assert used(database) == 2
 
 
+def test_a_quota_of_zero_takes_nothing_even_on_a_fresh_day(database: Database) -> None:
+    """A phone not started yet has a quota of 0: the day's first unit must not slip in."""
+    [eid] = queued(database)
+    with database.engine.begin() as connection:
+        claim = store.claim_sending(connection, eid, 0, NOW, ("01", DAY, 0))
+    assert claim == store.Claim(True, False)
+    assert used(database) == 0
+
+
 def test_a_lost_claim_takes_no_quota(database: Database) -> None:
     [eid] = queued(database)
     with database.engine.begin() as connection:
