@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     Connection,
     Date,
@@ -39,6 +40,7 @@ from engine.models import (
     Lead,
     Message,
     Phone,
+    PhoneState,
     QuotaUsage,
     StepState,
 )
@@ -82,19 +84,17 @@ class WorkItem:
 # binds values: building and compiling Core statements per send cost more CPU than
 # the round trips themselves. On PostgreSQL they also run through the driver's cursor
 # (engine.driver_sql), which skips Core's per-execution bookkeeping.
-_LOAD = (
-    select(
-        E.c.id, E.c.state, E.c.step, E.c.step_state, E.c.sequence, E.c.phone_id,
-        E.c.chat_id, E.c.sending_at, E.c.queued_at, E.c.attempts, L.c.id, L.c.phone,
-        L.c.variables, L.c.timezone, P.c.phone, P.c.state, P.c.next_send_at, C.c.state,
-    )
-    .select_from(
-        E.join(L, L.c.id == E.c.lead_id)
-        .outerjoin(P, P.c.id == E.c.phone_id)
-        .outerjoin(C, C.c.sequence == E.c.sequence)
-    )
-    .where(E.c.id == bindparam("b_eid"))
+_WORK_ITEM = (
+    E.c.id, E.c.state, E.c.step, E.c.step_state, E.c.sequence, E.c.phone_id,
+    E.c.chat_id, E.c.sending_at, E.c.queued_at, E.c.attempts, L.c.id, L.c.phone,
+    L.c.variables, L.c.timezone, P.c.phone, P.c.state, P.c.next_send_at, C.c.state,
 )  # fmt: skip
+_WORK_ITEM_FROM = (
+    E.join(L, L.c.id == E.c.lead_id)
+    .outerjoin(P, P.c.id == E.c.phone_id)
+    .outerjoin(C, C.c.sequence == E.c.sequence)
+)
+_LOAD = select(*_WORK_ITEM).select_from(_WORK_ITEM_FROM).where(E.c.id == bindparam("b_eid"))
 
 
 _LOAD_DRIVER = DriverStatement(_LOAD)
@@ -230,31 +230,34 @@ def _claim_pg(*, quota: bool, guard: bool) -> Select[Any]:
     claimed = claim.returning(E.c.id).cte("claimed")
     counted = [claimed]
     if quota:
-        counted.append(
-            postgresql.insert(Q)
-            .from_select(
-                ["phone_id", "day", "used"],
-                select(
-                    bindparam("b_phone_id", type_=String),
-                    bindparam("b_day", type_=Date),
-                    literal(1),
-                ).where(
-                    exists(select(claimed.c.id)),
-                    # The day's first unit is an insert, which the conflict's check never sees.
-                    bindparam("b_limit", type_=Integer) > 0,
-                ),
-            )
-            .on_conflict_do_update(
-                index_elements=["phone_id", "day"],
-                set_={"used": Q.c.used + 1},
-                where=Q.c.used < bindparam("b_limit", type_=Integer),
-            )
-            .returning(Q.c.used)
-            .cte("taken")
-        )
+        counted.append(_take_quota_cte(claimed))
     if guard:
         counted.append(reserved)
     return select(*(select(func.count()).select_from(c).scalar_subquery() for c in counted))
+
+
+def _take_quota_cte(claimed: CTE) -> CTE:
+    """One unit of the phone's quota for the day, taken only if ``claimed`` has a row."""
+    return (
+        postgresql.insert(Q)
+        .from_select(
+            ["phone_id", "day", "used"],
+            select(
+                bindparam("b_phone_id", type_=String), bindparam("b_day", type_=Date), literal(1)
+            ).where(
+                exists(select(claimed.c.id)),
+                # The first unit of a day is an insert, which the conflict's check never sees.
+                bindparam("b_limit", type_=Integer) > 0,
+            ),
+        )
+        .on_conflict_do_update(
+            index_elements=["phone_id", "day"],
+            set_={"used": Q.c.used + 1},
+            where=Q.c.used < bindparam("b_limit", type_=Integer),
+        )
+        .returning(Q.c.used)
+        .cte("taken")
+    )
 
 
 _CLAIM_PG = {
@@ -306,6 +309,147 @@ def claim_sending(
     if guard is not None and free and not (claimed and taken):
         connection.execute(_UNRESERVE, params)
     return Claim(claimed, taken, free)
+
+
+# The send path's fast path (PostgreSQL): read the work item and, when everything the
+# database can check says the step may go now, claim it, in one statement.
+_STEP_READY = (
+    E.c.id == bindparam("b_eid"),
+    E.c.step == bindparam("b_step"),
+    E.c.step_state == StepState.QUEUED,
+    _RUNNING,
+    E.c.phone_id == bindparam("b_phone_id", type_=String),
+    # The message's dispatch, when it names one, is the step's latest (its queued_at).
+    E.c.queued_at.is_not_distinct_from(
+        func.coalesce(bindparam("b_queued_at", type_=UTCDateTime), E.c.queued_at)
+    ),
+)
+_NOW = bindparam("b_now", type_=UTCDateTime)
+_NO_HELD_CAMPAIGN = ~exists(
+    select(C.c.sequence).where(C.c.sequence == E.c.sequence, C.c.state != "active")
+)
+
+
+def _claim_loaded_pg(*, quota: bool) -> Select[Any]:
+    # The phone first: its row lock orders two claims of one phone (see PhoneGuard).
+    reserved = (
+        update(P)
+        .where(
+            P.c.id == bindparam("b_phone_id", type_=String),
+            P.c.state == PhoneState.ACTIVE,
+            or_(
+                P.c.next_send_at.is_(None),
+                P.c.next_send_at <= bindparam("b_now", type_=UTCDateTime),
+            ),
+            exists(select(E.c.id).where(*_STEP_READY, _NO_HELD_CAMPAIGN)),
+        )
+        .values(next_send_at=bindparam("b_hold", type_=UTCDateTime))
+        .returning(P.c.id)
+        .cte("reserved")
+    )
+    claimed = (
+        update(E)
+        .where(*_STEP_READY, exists(select(reserved.c.id)))
+        .values(
+            step_state=StepState.SENDING,
+            sending_at=bindparam("b_now", type_=UTCDateTime),
+            attempts=E.c.attempts + 1,
+            updated_at=bindparam("b_now", type_=UTCDateTime),
+        )
+        .returning(E.c.id)
+        .cte("claimed")
+    )
+    counted = [reserved, claimed] + ([_take_quota_cte(claimed)] if quota else [])
+    # Every statement of a WITH sees the same snapshot: the row read here is as it was
+    # before the claim, so the caller knows the pacing to give back if it lets go.
+    counts = (select(func.count()).select_from(c).scalar_subquery() for c in counted)
+    return (
+        select(*_WORK_ITEM, *counts)
+        .select_from(_WORK_ITEM_FROM)
+        .where(E.c.id == bindparam("b_eid"))
+    )
+
+
+_CLAIM_LOADED_PG = {
+    quota: DriverStatement(_claim_loaded_pg(quota=quota)) for quota in (False, True)
+}
+
+
+@dataclass(frozen=True)
+class LoadedClaim:
+    """The outcome of :func:`load_and_claim`: the item as read before the claim, whether
+    the phone was reserved (held until ``hold_until``), the step claimed, the quota taken."""
+
+    item: WorkItem | None
+    reserved: bool = False
+    claimed: bool = False
+    quota_taken: bool = False
+
+    @property
+    def goes_ahead(self) -> bool:
+        return self.reserved and self.claimed and self.quota_taken
+
+
+def load_and_claim(
+    connection: Connection,
+    enrollment_id: int,
+    step: int,
+    *,
+    phone_id: str,
+    queued_at: datetime | None,
+    now: datetime,
+    hold_until: datetime,
+    quota: tuple[date, int] | None,
+) -> LoadedClaim:
+    """:func:`load`, and in the same statement :func:`claim_sending` with a guard, when the
+    step may go now as far as the database can tell.
+
+    That is: the step is queued on ``phone_id`` for this dispatch (``queued_at``, when
+    given), the enrollment runs, its campaign (if any) is active, and the phone is active
+    and paced to ``now`` or earlier. Then the phone is held until ``hold_until``, the step
+    moves ``queued -> sending`` and, for a first message (``quota`` is ``(day, limit)``),
+    one unit of quota is taken. Otherwise nothing changes and the caller decides from the
+    item, as after :func:`load`. PostgreSQL only: one round trip instead of two.
+
+    A claim that does not go ahead (quota full) keeps its changes, as with
+    :func:`claim_sending`; the caller lets go with :func:`release_claim`.
+    """
+    params: dict[str, Any] = {
+        "b_eid": enrollment_id, "b_step": step, "b_phone_id": phone_id, "b_queued_at": queued_at,
+        "b_now": now, "b_hold": hold_until,
+    }  # fmt: skip
+    if quota is not None:
+        params.update(b_day=quota[0], b_limit=quota[1])
+    row = _CLAIM_LOADED_PG[quota is not None].first(connection, params)
+    if row is None:
+        return LoadedClaim(None)
+    width = len(_WORK_ITEM)
+    item = WorkItem(*row[:width])
+    taken = bool(row[width + 2]) if quota is not None else True
+    return LoadedClaim(item, bool(row[width]), bool(row[width + 1]), taken)
+
+
+def release_claim(
+    connection: Connection,
+    item: WorkItem,
+    claim: LoadedClaim,
+    *,
+    now: datetime,
+    hold_until: datetime,
+    quota_day: date | None,
+) -> None:
+    """Undo what :func:`load_and_claim` did, in one transaction: the step goes back to
+    ``queued``, the quota unit back to the day, the phone back to the pacing it had."""
+    if claim.claimed:
+        set_step(
+            connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,
+            step_state=StepState.QUEUED, sending_at=item.sending_at, attempts=item.attempts,
+        )  # fmt: skip
+    if claim.claimed and claim.quota_taken and quota_day is not None:
+        give_back_quota(connection, item.phone_id or "", quota_day)
+    if claim.reserved:
+        params = {"b_phone_id": item.phone_id, "b_hold": hold_until, "b_seen": item.next_send_at}
+        connection.execute(_UNRESERVE, params)
 
 
 def set_step(
@@ -481,6 +625,11 @@ def dispatch_id(queued_at: datetime | None) -> int:
     if queued_at is None:
         return 0
     return (queued_at - _EPOCH) // timedelta(microseconds=1)
+
+
+def queued_at_of(dispatch_id: int) -> datetime | None:
+    """The step's ``queued_at`` that :func:`dispatch_id` encodes (``None`` for no dispatch)."""
+    return _EPOCH + timedelta(microseconds=dispatch_id) if dispatch_id else None
 
 
 def content_hash(text_sent: str) -> str:

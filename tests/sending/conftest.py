@@ -1,4 +1,5 @@
-"""A send harness: SQLite, the in-process simulator, a fake clock, in-memory lease and halt."""
+"""A send harness: each database (SQLite and PostgreSQL, whose sends take a shorter path),
+the in-process simulator, a fake clock, in-memory lease and halt."""
 
 from __future__ import annotations
 
@@ -54,6 +55,12 @@ template = "{Hi|Hello} {{name|there}}, quick question about {{company|your team}
 [[sequences.intro.steps]]
 after = "2d"
 template = "Following up, {{name|there}}."
+
+[sequences.strict]
+timezone = "UTC"
+[[sequences.strict.steps]]
+after = "0m"
+template = "Hello {{name}}, how is {{city}}?"
 
 [sequences.windowed]
 timezone = "UTC"
@@ -127,12 +134,10 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
+def harness(tmp_path: Path, database: Database) -> Iterator[Harness]:
     path = tmp_path / "config.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///outreach.db"\n{CONFIG}')
+    path.write_text(f'[database]\nurl = "{database.url}"\n{CONFIG}')
     settings = load_settings(path)
-    database = Database(settings.database.url)
-    database.upgrade()
     with database.session() as session:
         sync_phones(session, settings.phones)
     sim_config = SimulatorConfig(
@@ -148,4 +153,3 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
         )  # fmt: skip
         yield Harness(settings, database, sim, clock, lease, halt, sender)
         client.close()
-    database.dispose()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
+from engine.db import Database
 from engine.models import Alert, Campaign, Enrollment, Phone, QuotaUsage, StepState
 from engine.sending.outcome import Done, PutBack
 from engine.sending.store import dispatch_id
@@ -157,6 +159,7 @@ def test_outside_the_send_window_the_step_waits_for_the_opening(harness: Harness
     assert enrollment.step_state == "due"
     assert enrollment.due_at == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # Monday 09:00
     assert harness.sends() == 0
+    assert (harness.quota_used(), harness.phone().next_send_at) == (0, None)  # as they were
 
 
 def test_a_window_that_closes_during_the_pacing_wait_holds_the_send(harness: Harness) -> None:
@@ -309,6 +312,32 @@ def test_an_enrollment_of_a_sequence_gone_from_the_config_fails_visibly(harness:
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.end_reason) == ("failed", "unknown_sequence")
     assert harness.sends() == 0
+    assert (harness.quota_used(), harness.phone().next_send_at) == (0, None)
+
+
+def test_a_missing_variable_ends_the_enrollment_and_takes_nothing(harness: Harness) -> None:
+    eid = harness.enroll(sequence="strict")  # the lead has no city
+    assert harness.sender.send(eid, 0, "01") == Done("missing variable")
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.end_reason) == ("failed", "missing_variable")
+    assert "city" in (enrollment.last_error or "")
+    assert harness.sends() == 0
+    assert (harness.quota_used(), harness.phone().next_send_at) == (0, None)
+
+
+def test_a_send_reads_and_claims_in_one_statement_on_postgresql(harness: Harness) -> None:
+    """Read and claim, then record: two statements for a send (SQLite takes more)."""
+    if harness.database.dialect != "postgresql":
+        pytest.skip("the one-statement claim is PostgreSQL's")
+    counted = Database(harness.database.url, count_round_trips=True)
+    sender = dataclasses.replace(harness.sender, database=counted)
+    eid = harness.enroll()
+    assert counted.round_trips is not None
+    counted.round_trips.take()
+    assert sender.send(eid, 0, "01") == Done("sent")
+    assert counted.round_trips.take() == 2
+    counted.dispose()
+    assert harness.quota_used() == 1
 
 
 def _mark_replied(harness: Harness, enrollment_id: int) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from engine.db import Database
-from engine.models import Enrollment, Lead, Message, Phone, QuotaUsage, StepState
+from engine.models import Campaign, Enrollment, Lead, Message, Phone, QuotaUsage, StepState
 from engine.sending import store
 
 NOW = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
@@ -189,3 +191,178 @@ def test_round_trips_are_counted(pg_database: Database) -> None:
         assert store.claim_sending(connection, eid, 0, NOW, ("01", DAY, 5), guard=guard).claimed
     assert counted.round_trips.take() == 1  # the phone's hold, claim and quota: one statement
     counted.dispose()
+
+
+# The fast path: read and claim in one statement (PostgreSQL) -------------------------------
+
+
+def loaded_claim(
+    database: Database,
+    eid: int,
+    *,
+    queued_at: datetime | None = None,
+    now: datetime = NOW,
+    quota: tuple[date, int] | None = (DAY, 5),
+) -> store.LoadedClaim:
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return store.load_and_claim(
+            connection, eid, 0, phone_id="01", queued_at=queued_at, now=now, hold_until=HOLD,
+            quota=quota,
+        )  # fmt: skip
+
+
+def step_state(database: Database, eid: int) -> str:
+    with database.session() as session:
+        row = session.get(Enrollment, eid)
+        assert row is not None
+        return row.step_state
+
+
+def test_load_and_claim_reads_the_item_and_claims_it_in_one_statement(
+    pg_database: Database,
+) -> None:
+    counted = Database(pg_database.url, count_round_trips=True)
+    [eid] = queued(counted)
+    assert counted.round_trips is not None
+    counted.round_trips.take()
+    claim = loaded_claim(counted, eid)
+    assert counted.round_trips.take() == 1
+    counted.dispose()
+    assert claim.goes_ahead
+    assert claim.item is not None
+    # The item is as it was before the claim: the pacing to give back is the one read.
+    assert (claim.item.enrollment_id, claim.item.step_state, claim.item.next_send_at) == (
+        eid, "queued", None,
+    )  # fmt: skip
+    assert step_state(pg_database, eid) == "sending"
+    assert next_send_at(pg_database) == HOLD
+    assert used(pg_database) == 1
+
+
+def _pace_phone(database: Database, until: datetime) -> None:
+    with database.session() as session:
+        phone = session.get(Phone, "01")
+        assert phone is not None
+        phone.next_send_at = until
+        session.add(phone)
+
+
+def _pause_phone(database: Database, _: datetime) -> None:
+    with database.session() as session:
+        phone = session.get(Phone, "01")
+        assert phone is not None
+        phone.state = "paused"
+        session.add(phone)
+
+
+def _pause_campaign(database: Database, _: datetime) -> None:
+    with database.session() as session:
+        session.add(Campaign(sequence="s", state="paused"))
+
+
+def _end_enrollment(database: Database, _: datetime) -> None:
+    with database.session() as session:
+        for row in session.exec(select(Enrollment)):
+            row.state = "replied"
+            session.add(row)
+
+
+def _move_to_phone_02(database: Database, _: datetime) -> None:
+    with database.session() as session:
+        session.add(Phone(id="02", phone="+447700900002"))
+        session.flush()
+        for row in session.exec(select(Enrollment)):
+            row.phone_id = "02"
+            session.add(row)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_pace_phone, _pause_phone, _pause_campaign, _end_enrollment, _move_to_phone_02],
+    ids=["paced", "phone paused", "campaign paused", "enrollment ended", "moved to another phone"],
+)
+def test_load_and_claim_changes_nothing_when_the_step_may_not_go_now(
+    pg_database: Database, change: Callable[[Database, datetime], None]
+) -> None:
+    [eid] = queued(pg_database)
+    paced = NOW + timedelta(seconds=1)
+    change(pg_database, paced)
+    before = next_send_at(pg_database)
+    claim = loaded_claim(pg_database, eid)
+    assert claim.item is not None and claim.item.enrollment_id == eid
+    assert (claim.reserved, claim.claimed) == (False, False)
+    assert step_state(pg_database, eid) == "queued"
+    assert next_send_at(pg_database) == before
+    assert used(pg_database) == 0
+
+
+def test_load_and_claim_leaves_a_step_of_an_older_dispatch_alone(pg_database: Database) -> None:
+    [eid] = queued(pg_database)
+    with pg_database.session() as session:
+        row = session.get(Enrollment, eid)
+        assert row is not None
+        row.queued_at = NOW
+        session.add(row)
+    older = loaded_claim(pg_database, eid, queued_at=NOW - timedelta(seconds=5))
+    assert (older.reserved, older.claimed) == (False, False)
+    assert step_state(pg_database, eid) == "queued"
+    assert loaded_claim(pg_database, eid, queued_at=NOW).goes_ahead
+
+
+def test_load_and_claim_of_a_gone_enrollment_reads_nothing(pg_database: Database) -> None:
+    queued(pg_database)
+    assert loaded_claim(pg_database, 999_999) == store.LoadedClaim(None)
+    assert next_send_at(pg_database) is None
+
+
+def test_a_loaded_claim_over_quota_is_released_whole(pg_database: Database) -> None:
+    first, second = queued(pg_database, 2)
+    assert loaded_claim(pg_database, first, quota=(DAY, 1)).goes_ahead
+    _pace_phone(pg_database, NOW)  # the first send recorded its pacing
+    claim = loaded_claim(pg_database, second, quota=(DAY, 1))
+    assert (claim.reserved, claim.claimed, claim.quota_taken) == (True, True, False)
+    assert claim.item is not None
+    with pg_database.engine.begin() as connection:
+        store.release_claim(connection, claim.item, claim, now=NOW, hold_until=HOLD, quota_day=DAY)
+    assert step_state(pg_database, second) == "queued"
+    assert next_send_at(pg_database) == NOW
+    assert used(pg_database) == 1  # the first message's unit only
+
+
+def test_releasing_a_loaded_claim_gives_back_step_quota_and_pacing(pg_database: Database) -> None:
+    [eid] = queued(pg_database)
+    claim = loaded_claim(pg_database, eid)
+    assert claim.goes_ahead and claim.item is not None
+    with pg_database.engine.begin() as connection:
+        store.release_claim(connection, claim.item, claim, now=NOW, hold_until=HOLD, quota_day=DAY)
+    with pg_database.session() as session:
+        row = session.get(Enrollment, eid)
+        assert row is not None
+        assert (row.step_state, row.sending_at, row.attempts) == ("queued", None, 0)
+    assert next_send_at(pg_database) is None
+    assert used(pg_database) == 0
+
+
+def test_concurrent_loaded_claims_of_one_phone_let_one_through(pg_database: Database) -> None:
+    """Two senders of one phone (Redis lost the lease): the phone's row lock orders them."""
+    first, second = queued(pg_database, 2)
+    results: list[store.LoadedClaim] = []
+    with pg_database.engine.connect() as holder:
+        with holder.begin():
+            claim = store.load_and_claim(
+                holder, first, 0, phone_id="01", queued_at=None, now=NOW, hold_until=HOLD,
+                quota=(DAY, 5),
+            )  # fmt: skip
+            assert claim.goes_ahead
+            racer = threading.Thread(
+                target=lambda: results.append(loaded_claim(pg_database, second))
+            )
+            racer.start()
+            racer.join(0.3)
+            assert racer.is_alive()  # waiting for the phone's row
+        racer.join(10)
+    [late] = results
+    assert (late.reserved, late.claimed) == (False, False)
+    assert step_state(pg_database, second) == "queued"
+    assert next_send_at(pg_database) == HOLD
+    assert used(pg_database) == 1
