@@ -231,13 +231,16 @@ class Sender:
         item = claim.item
         if item is None or not claim.reserved:
             return item, None  # nothing was changed
-        ready = self._ready(item, now, day) if claim.goes_ahead else None
-        if ready is None:
-            with self.database.engine.begin() as connection:
-                store.release_claim(
-                    connection, item, claim, now=now, hold_until=hold_until,
-                    quota_day=day if quota is not None else None,
-                )  # fmt: skip
+        ready = None
+        try:
+            ready = self._ready(item, now, day) if claim.goes_ahead else None
+        finally:  # also when a check raises: never leave a claim nobody will send
+            if ready is None:
+                with self.database.engine.begin() as connection:
+                    store.release_claim(
+                        connection, item, claim, now=now, hold_until=hold_until,
+                        quota_day=day if quota is not None else None,
+                    )  # fmt: skip
         return item, ready
 
     def _ready(self, item: store.WorkItem, now: datetime, day: date) -> _Ready | None:

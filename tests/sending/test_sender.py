@@ -325,6 +325,25 @@ def test_a_missing_variable_ends_the_enrollment_and_takes_nothing(harness: Harne
     assert (harness.quota_used(), harness.phone().next_send_at) == (0, None)
 
 
+def test_a_check_that_raises_after_the_claim_lets_go_of_it(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the step is claimed before Python's checks: one that raises (a bug,
+    a config the item no longer fits) must not leave the step, phone and quota held."""
+    eid = harness.enroll()
+
+    def broken(*_: object, **__: object) -> None:
+        raise IndexError("no such step")
+
+    monkeypatch.setattr(harness.sender, "_ready", broken)
+    monkeypatch.setattr(harness.sender, "_send_now", broken)  # the SQLite path's checks
+    with pytest.raises(IndexError):
+        harness.sender.send(eid, 0, "01")
+    assert harness.enrollment(eid).step_state == "queued"
+    assert (harness.quota_used(), harness.phone().next_send_at) == (0, None)
+    assert harness.sends() == 0
+
+
 def test_a_send_reads_and_claims_in_one_statement_on_postgresql(harness: Harness) -> None:
     """Read and claim, then record: two statements for a send (SQLite takes more)."""
     if harness.database.dialect != "postgresql":
