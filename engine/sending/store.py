@@ -324,7 +324,6 @@ _STEP_READY = (
         func.coalesce(bindparam("b_queued_at", type_=UTCDateTime), E.c.queued_at)
     ),
 )
-_NOW = bindparam("b_now", type_=UTCDateTime)
 _NO_HELD_CAMPAIGN = ~exists(
     select(C.c.sequence).where(C.c.sequence == E.c.sequence, C.c.state != "active")
 )
