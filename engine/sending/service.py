@@ -49,7 +49,7 @@ from phones.lease import Lease
 from phones.pacing import next_send_at, should_put_back, wait_s
 from phones.quota import daily_quota, quota_day
 from sequences import Sequence, choose_variant, is_open, lead_timezone, next_due, next_open
-from spintax import MissingVariableError
+from spintax import MissingVariableError, Rendered
 
 log = logging.getLogger("outreach.send")
 
@@ -167,9 +167,7 @@ class Sender:
             self.clock.sleep(wait)
             now = self.clock.now()
         # After any pacing wait: the window may have closed meanwhile.
-        zone = lead_timezone(
-            sequence.timezone, item.lead_timezone, item.lead_phone, self.settings.quota.timezone
-        )
+        zone = self._zone(sequence, item)
         if not is_open(sequence.window, zone, now):
             opening = next_open(sequence.window, zone, now)
             return self.transitions.back_to_due(
@@ -248,17 +246,12 @@ class Sender:
         sequence = self.sequences.get(item.sequence)
         if sequence is None:
             return None
-        zone = lead_timezone(
-            sequence.timezone, item.lead_timezone, item.lead_phone, self.settings.quota.timezone
-        )
+        zone = self._zone(sequence, item)
         if not is_open(sequence.window, zone, now):
             return None
-        step_def = sequence.steps[item.step]
-        variant = choose_variant(item.enrollment_id, item.step, len(step_def.templates))
+        variant = self._variant(sequence, item)
         try:
-            rendered = step_def.templates[variant].render(
-                item.lead_variables, seed=f"{item.enrollment_id}:{item.step}"
-            )
+            rendered = self._render(sequence, item, variant)
         except MissingVariableError:
             return None
         return _Ready(item, sequence, zone, day, variant, rendered.text, rendered.variant_id)
@@ -269,12 +262,9 @@ class Sender:
         phone_id = item.phone_id or ""
         first = item.step == 0
         day = quota_day(now, self.settings.quota.timezone)
-        step_def = sequence.steps[item.step]
-        variant = choose_variant(item.enrollment_id, item.step, len(step_def.templates))
+        variant = self._variant(sequence, item)
         try:
-            rendered = step_def.templates[variant].render(
-                item.lead_variables, seed=f"{item.enrollment_id}:{item.step}"
-            )
+            rendered = self._render(sequence, item, variant)
         except MissingVariableError as error:
             self.transitions.end(
                 item, self.clock.now(), EnrollmentState.FAILED, "missing_variable", str(error)
@@ -435,14 +425,9 @@ class Sender:
             if store.find_sent_message(connection, item.enrollment_id, item.step) is not None:
                 return Done("already recorded")
         started = item.sending_at or now
-        step_def = sequence.steps[item.step]
-        variant = choose_variant(item.enrollment_id, item.step, len(step_def.templates))
+        variant = self._variant(sequence, item)
         try:
-            text = (
-                step_def.templates[variant]
-                .render(item.lead_variables, seed=f"{item.enrollment_id}:{item.step}")
-                .text
-            )
+            text: str | None = self._render(sequence, item, variant).text
         except MissingVariableError:
             text = None
         try:
@@ -452,9 +437,7 @@ class Sender:
                 self.settings.worker.reconcile_after_s, "reconcile: TimelinesAI unavailable"
             )
         if found is not None:
-            zone = lead_timezone(
-                sequence.timezone, item.lead_timezone, item.lead_phone, self.settings.quota.timezone
-            )
+            zone = self._zone(sequence, item)
             with self.database.engine.begin() as connection:
                 store.record_sent(
                     connection, item=item, message_uid=found.uid, text_sent=found.text or "",
@@ -515,6 +498,27 @@ class Sender:
         if sent_day != claimed_day:
             with self.database.engine.begin() as connection:
                 store.move_quota(connection, phone_id, claimed_day, sent_day)
+
+    def _zone(self, sequence: Sequence, item: store.WorkItem) -> str:
+        """The time zone the lead's send window is read in."""
+        zone: str = lead_timezone(
+            sequence.timezone, item.lead_timezone, item.lead_phone, self.settings.quota.timezone
+        )
+        return zone
+
+    @staticmethod
+    def _variant(sequence: Sequence, item: store.WorkItem) -> int:
+        """Which of the step's templates the lead gets (stable per enrollment and step)."""
+        templates = sequence.steps[item.step].templates
+        variant: int = choose_variant(item.enrollment_id, item.step, len(templates))
+        return variant
+
+    @staticmethod
+    def _render(sequence: Sequence, item: store.WorkItem, variant: int) -> Rendered:
+        """The variant's text, seeded ``"<enrollment>:<step>"`` so a retry or a
+        reconciliation renders the same text; ``MissingVariableError`` if it cannot."""
+        template = sequence.steps[item.step].templates[variant]
+        return template.render(item.lead_variables, seed=f"{item.enrollment_id}:{item.step}")
 
     def _quota(self, phone_id: str, day: date) -> int:
         phone = self.settings.phone(phone_id)

@@ -180,23 +180,28 @@ class PhoneGuard:
 # bring an enrollment that ended meanwhile (replied, opted out, stopped) back to life.
 # (Equalities, not IN: an expanding IN cannot run as a DriverStatement.)
 _RUNNING = or_(E.c.state == EnrollmentState.PENDING, E.c.state == EnrollmentState.ACTIVE)
+_QUEUED_STEP = (
+    E.c.id == bindparam("b_eid"),
+    E.c.step == bindparam("b_step"),
+    E.c.step_state == StepState.QUEUED,
+    _RUNNING,
+)
+# What a claim sets: the step is being sent, since now.
+_SENDING = {
+    "step_state": StepState.SENDING,
+    "sending_at": bindparam("b_now", type_=UTCDateTime),
+    "attempts": E.c.attempts + 1,
+    "updated_at": bindparam("b_now", type_=UTCDateTime),
+}
 _CLAIM = (
     update(E)
     .where(
-        E.c.id == bindparam("b_eid"),
-        E.c.step == bindparam("b_step"),
-        E.c.step_state == StepState.QUEUED,
-        _RUNNING,
+        *_QUEUED_STEP,
         # Only the phone the step is queued on may claim it (when the caller names one):
         # the dispatcher may have moved a first message to another phone since it was read.
         func.coalesce(bindparam("b_claim_phone", type_=String), E.c.phone_id) == E.c.phone_id,
     )
-    .values(
-        step_state=StepState.SENDING,
-        sending_at=bindparam("b_now", type_=UTCDateTime),
-        attempts=E.c.attempts + 1,
-        updated_at=bindparam("b_now", type_=UTCDateTime),
-    )
+    .values(_SENDING)
 )
 
 
@@ -314,10 +319,7 @@ def claim_sending(
 # The send path's fast path (PostgreSQL): read the work item and, when everything the
 # database can check says the step may go now, claim it, in one statement.
 _STEP_READY = (
-    E.c.id == bindparam("b_eid"),
-    E.c.step == bindparam("b_step"),
-    E.c.step_state == StepState.QUEUED,
-    _RUNNING,
+    *_QUEUED_STEP,
     E.c.phone_id == bindparam("b_phone_id", type_=String),
     # The message's dispatch, when it names one, is the step's latest (its queued_at).
     E.c.queued_at.is_not_distinct_from(
@@ -349,12 +351,7 @@ def _claim_loaded_pg(*, quota: bool) -> Select[Any]:
     claimed = (
         update(E)
         .where(*_STEP_READY, exists(select(reserved.c.id)))
-        .values(
-            step_state=StepState.SENDING,
-            sending_at=bindparam("b_now", type_=UTCDateTime),
-            attempts=E.c.attempts + 1,
-            updated_at=bindparam("b_now", type_=UTCDateTime),
-        )
+        .values(_SENDING)
         .returning(E.c.id)
         .cte("claimed")
     )
