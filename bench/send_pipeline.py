@@ -104,7 +104,7 @@ class SendWatch:
     and by the whole machine (workers, simulator, Redis, PostgreSQL, this script)."""
 
     def __init__(self, sim_url: str, root: int) -> None:
-        self._sim_url, self._root = sim_url, root
+        self._root = root
         # One client for all polls: a client per poll (httpx.get) costs the machine ~20 ms
         # of CPU each to build, which the runs being measured would pay for.
         self._http = httpx.Client(base_url=sim_url, timeout=60)

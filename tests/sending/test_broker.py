@@ -38,7 +38,9 @@ def test_a_full_consumer_fetches_the_next_message_as_soon_as_one_is_acked(
         assert next(consumer) is None
         returned_at = time.monotonic()
         worker.join()
-        assert acked_at and 0 <= returned_at - acked_at[0] < 0.25
+        # After the ack, and woken by it: far sooner than the wait's own 5 s bound (the
+        # margin is wide so a loaded machine cannot fail it).
+        assert acked_at and 0 <= returned_at - acked_at[0] < 2.5
         second = next(consumer)  # and fetches at once
         assert second is not None and second.args == (2,)
         consumer.ack(second)
