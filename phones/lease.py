@@ -32,6 +32,11 @@ return 0
 """
 
 
+def lease_key(namespace: str, phone_id: str) -> str:
+    """The Redis key of a phone's lease: ``<namespace>:lease:phone:<id>``."""
+    return f"{namespace}:lease:phone:{phone_id}"
+
+
 class Lease(Protocol):
     """Mutual exclusion per phone with an owner token and a time-to-live."""
 
@@ -41,6 +46,10 @@ class Lease(Protocol):
 
     def release(self, phone_id: str, token: str) -> bool:
         """Free the lease if ``token`` still owns it; ``False`` if it had expired."""
+        ...
+
+    def extend(self, phone_id: str, token: str) -> bool:
+        """Renew the TTL if ``token`` still owns the lease; ``False`` if it had expired."""
         ...
 
     def holder(self, phone_id: str) -> str | None:
@@ -59,7 +68,7 @@ class RedisLease:
         self._extend = client.register_script(_EXTEND)
 
     def _key(self, phone_id: str) -> str:
-        return f"{self._namespace}:lease:phone:{phone_id}"
+        return lease_key(self._namespace, phone_id)
 
     def acquire(self, phone_id: str) -> str | None:
         token = uuid.uuid4().hex
@@ -71,7 +80,6 @@ class RedisLease:
         return bool(self._release(keys=[self._key(phone_id)], args=[token]))
 
     def extend(self, phone_id: str, token: str) -> bool:
-        """Renew the TTL while still the owner."""
         return bool(self._extend(keys=[self._key(phone_id)], args=[token, self._ttl_ms]))
 
     def holder(self, phone_id: str) -> str | None:
@@ -102,6 +110,14 @@ class MemoryLease:
             if current is None or current[0] != token:
                 return False
             del self._held[phone_id]
+            return True
+
+    def extend(self, phone_id: str, token: str) -> bool:
+        with self._lock:
+            current = self._held.get(phone_id)
+            if current is None or current[0] != token or current[1] <= time.monotonic():
+                return False
+            self._held[phone_id] = (token, time.monotonic() + self._ttl_s)
             return True
 
     def holder(self, phone_id: str) -> str | None:
