@@ -288,8 +288,9 @@ def validate(settings: Settings, path: str) -> None:
             raise fail(key, "must be positive")
     if settings.clock.epoch is not None and settings.clock.epoch.tzinfo is None:
         raise fail("clock.epoch", "needs a UTC offset, e.g. 2026-01-05T09:00:00Z")
-    if not settings.redis.namespace or ":" in settings.redis.namespace:
-        raise fail("redis.namespace", "must be a non-empty name without ':'")
+    namespace = settings.redis.namespace
+    if not namespace or ":" in namespace or any(c.isspace() for c in namespace):
+        raise fail("redis.namespace", "must be a non-empty name without ':' or spaces")
     if any(n <= 0 for n in settings.quota.warmup):
         raise fail("quota.warmup", "every week's quota must be positive")
     worker = settings.worker

@@ -102,6 +102,7 @@ def test_phone_fields_and_overrides(tmp_path: Path) -> None:
         ("[clock]\nspeed = 0\n", r"clock\.speed: must be positive"),
         ("[clock]\nepoch = 2026-01-01T00:00:00\n", r"clock\.epoch: needs a UTC offset"),
         ('[redis]\nnamespace = "a:b"\n', r"redis\.namespace"),
+        ('[redis]\nnamespace = "a b"\n', r"redis\.namespace"),
     ],
 )
 def test_bad_config_names_file_key_and_problem(tmp_path: Path, body: str, expected: str) -> None:
