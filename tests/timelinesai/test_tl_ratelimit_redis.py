@@ -19,55 +19,70 @@ from engine.timelinesai import (
     RateLimitWaitExceeded,
     RedisRateLimiter,
 )
+from engine.timelinesai.ratelimit.redis import batch_size
 from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.redis
 
-# Each worker process waits for a common start, then takes slots as fast as it can
-# and prints the wall time at which each was granted.
+# Each worker process waits for a common start, then takes slots as fast as it can,
+# prints the wall time at which each was granted, and last how many slots it took ahead
+# but dropped unused (a process descheduled past the hold drops them).
 HAMMER = """
 import sys, time
 import redis
 from engine.timelinesai import RedisRateLimiter
 
 namespace, count, url, start = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+limit, window_s = int(sys.argv[5]), float(sys.argv[6])
 client = redis.Redis.from_url(url)
 limiter = RedisRateLimiter(
-    client, namespace=namespace, requests_per_minute=10, window_s=2.0, max_wait_s=30.0
+    client, namespace=namespace, requests_per_minute=limit, window_s=window_s, max_wait_s=30.0
 )
 while time.time() < start:
     time.sleep(0.001)
 for _ in range(count):
     limiter.acquire()
     print(repr(time.time()), flush=True)
+print(limiter.dropped)
 client.close()
 """
 
 
-def test_processes_together_never_exceed_the_limit_in_any_window(redis_namespace: str) -> None:
-    limit, window_s, processes, each = 10, 2.0, 3, 9
+@pytest.mark.parametrize(
+    ("limit", "window_s", "processes", "each"),
+    [(10, 2.0, 3, 9), (400, 2.0, 3, 300)],  # one slot per round trip; 16 (batch_size)
+)
+def test_processes_together_never_exceed_the_limit_in_any_window(
+    redis_namespace: str, limit: int, window_s: float, processes: int, each: int
+) -> None:
     start = time.time() + 1.5
+    args = [redis_namespace, str(each), REDIS_URL, repr(start), str(limit), repr(window_s)]
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", HAMMER, redis_namespace, str(each), REDIS_URL, repr(start)],
+            [sys.executable, "-c", HAMMER, *args],
             stdout=subprocess.PIPE,
             text=True,
         )
         for _ in range(processes)
     ]
     grants: list[float] = []
+    dropped = 0
     for worker in workers:
         out, _ = worker.communicate(timeout=60)
         assert worker.returncode == 0
-        grants.extend(float(line) for line in out.split())
+        *times, dropped_here = out.split()
+        grants.extend(float(line) for line in times)
+        dropped += int(dropped_here)
     grants.sort()
     assert len(grants) == processes * each
     # Grant times are read a moment after Redis granted them: allow that much slack.
     slack_s = 0.2
     for index in range(len(grants) - limit):
         assert grants[index + limit] - grants[index] >= window_s - slack_s
-    # The limiter is not stricter than it must be: the first window is used in full.
-    assert grants[limit - 1] - grants[0] < window_s / 2
+    # The limiter is not stricter than it must be: the first window is used in full, but
+    # for slots taken ahead and dropped unused, which still took their place in it.
+    assert dropped < limit // 2
+    assert grants[limit - dropped - 1] - grants[0] < window_s / 2
 
 
 def test_a_wait_past_the_bound_raises_quickly(
@@ -164,3 +179,70 @@ def test_a_limiter_with_the_budget_charges_it_in_the_same_call(
         limiter.acquire()
     assert budget.used() == 3  # a refused call is not counted, and takes no slot
     assert redis_client.zcard(window) <= 2
+
+
+@pytest.mark.parametrize(
+    ("limit", "window_s", "batch"),
+    [(50, 60.0, 1), (479, 60.0, 1), (480, 60.0, 2), (1800, 60.0, 7), (10**8, 60.0, 16)],
+)
+def test_slots_are_taken_ahead_only_when_the_limit_is_far_from_one_at_a_time(
+    limit: int, window_s: float, batch: int
+) -> None:
+    assert batch_size(limit, window_s) == batch
+
+
+def test_slots_taken_ahead_are_used_in_turn_then_dropped_and_given_back(
+    redis_client: redis.Redis, redis_namespace: str
+) -> None:
+    budget = CallBudget(redis_client, namespace=redis_namespace, monthly_call_budget=1000)
+    limiter = RedisRateLimiter(
+        redis_client, namespace=redis_namespace, requests_per_minute=6000, window_s=60,
+        budget=budget, hold_s=0.3,
+    )  # fmt: skip
+    window = f"{redis_namespace}:timelinesai:ratelimit"
+    limiter.acquire()  # takes batch_size(6000, 60, 0.3) = 16 slots, charges 16 calls
+    assert (redis_client.zcard(window), budget.used()) == (16, 16)
+    for _ in range(15):
+        limiter.acquire()  # no round trip: the slots taken ahead
+    assert (redis_client.zcard(window), budget.used()) == (16, 16)
+    limiter.acquire()
+    assert (redis_client.zcard(window), budget.used()) == (32, 32)
+    time.sleep(0.35)  # the 15 left are past their hold
+    limiter.acquire()
+    # Dropped and uncounted; they keep their place in the window (it cannot know they
+    # were never used elsewhere), which only makes the limit stricter.
+    assert (redis_client.zcard(window), budget.used()) == (48, 32 - 15 + 16)
+    assert limiter.dropped == 15
+
+
+def test_slots_taken_ahead_never_pass_the_budget(
+    redis_client: redis.Redis, redis_namespace: str
+) -> None:
+    budget = CallBudget(redis_client, namespace=redis_namespace, monthly_call_budget=5)
+    limiter = RedisRateLimiter(
+        redis_client, namespace=redis_namespace, requests_per_minute=6000, window_s=60,
+        budget=budget,
+    )  # fmt: skip
+    for _ in range(5):
+        limiter.acquire()
+    assert budget.used() == 5
+    with pytest.raises(CallBudgetExhausted):
+        limiter.acquire()
+
+
+def test_slots_taken_ahead_stay_in_the_window_for_their_hold_too(
+    redis_client: redis.Redis, redis_namespace: str
+) -> None:
+    """A slot is logged when taken but may be used up to ``hold_s`` later, so it counts
+    for ``window_s + hold_s``: then no ``window_s`` of actual calls holds more than the
+    limit, however late each slot was used."""
+    limiter = RedisRateLimiter(
+        redis_client, namespace=redis_namespace, requests_per_minute=8, window_s=1.0,
+        max_wait_s=5, hold_s=0.5,
+    )  # fmt: skip
+    started = time.monotonic()
+    for _ in range(8):  # two round trips of batch_size(8, 1.0, 0.5) = 4 slots
+        limiter.acquire()
+    assert time.monotonic() - started < 0.5
+    limiter.acquire()  # the window is full until the first slots are 1.5 s old, not 1 s
+    assert time.monotonic() - started >= 1.5
