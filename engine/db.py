@@ -8,6 +8,7 @@ serves production and the multi-process tests. Sessions are handed out by a
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,12 +19,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session
 
 from engine.errors import StorageError
+
+log = logging.getLogger("outreach.db")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -106,6 +109,10 @@ class Database:
         self._pool_size = pool_size
         self._async_commit_engine: Engine | None = None
         self._lock = threading.Lock()
+        # How many times a connection found the server gone: connections kept outside the
+        # pool (ThreadConnections) are replaced when it moved since they were taken.
+        self.disconnects = 0
+        self._count_disconnects(self.engine)
 
     @property
     def dialect(self) -> str:
@@ -132,10 +139,19 @@ class Database:
                 # rather than each paying a failed statement per stale connection.
                 _drop_other_on_disconnect(self.engine, relaxed)
                 _drop_other_on_disconnect(relaxed, self.engine)
+                self._count_disconnects(relaxed)
                 if self.round_trips is not None:
                     self.round_trips.watch(relaxed)
                 self._async_commit_engine = relaxed
             return self._async_commit_engine
+
+    def _count_disconnects(self, engine: Engine) -> None:
+        def handle_error(context: Any) -> None:
+            if context.is_disconnect:
+                with self._lock:
+                    self.disconnects += 1
+
+        event.listen(engine, "handle_error", handle_error)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -189,6 +205,68 @@ class Database:
         self.engine.dispose()
         if self._async_commit_engine is not None:
             self._async_commit_engine.dispose()
+
+
+class ThreadConnections:
+    """One AUTOCOMMIT connection per thread and engine of a :class:`Database`, kept checked
+    out between statements (PostgreSQL's hot path: see ``engine.sending.service``).
+
+    A kept connection is replaced once any connection of the database found the server
+    gone since it was taken (a restart): it would fail its next statement too.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[Connection] = []
+
+    @property
+    def _kept(self) -> dict[bool, tuple[Connection, int]]:
+        kept: dict[bool, tuple[Connection, int]] = self._local.__dict__.setdefault("kept", {})
+        return kept
+
+    def get(self, *, async_commit: bool) -> Connection:
+        """This thread's connection to :attr:`Database.async_commit_engine` or ``engine``."""
+        disconnects = self._database.disconnects
+        kept = self._kept.get(async_commit)
+        if kept is not None and kept[1] == disconnects:
+            return kept[0]
+        if kept is not None:
+            self.drop(async_commit=async_commit)
+        database = self._database
+        engine = database.async_commit_engine if async_commit else database.engine
+        connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        self._kept[async_commit] = (connection, disconnects)
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    def drop(self, *, async_commit: bool) -> None:
+        """Close this thread's connection for good (it may be broken); the next
+        :meth:`get` opens another."""
+        kept = self._kept.pop(async_commit, None)
+        if kept is not None:
+            self._let_go([kept[0]], broken=True)
+
+    def close(self) -> None:
+        """Give every thread's connection back to the pool (once no thread uses them)."""
+        with self._lock:
+            kept = list(self._all)
+        self._let_go(kept, broken=False)
+
+    def _let_go(self, connections: list[Connection], *, broken: bool) -> None:
+        # A broken one is closed for good rather than given back to a pool, which may
+        # have been disposed meanwhile and would leak it.
+        with self._lock:
+            self._all = [c for c in self._all if c not in connections]
+        for connection in connections:
+            try:
+                if broken:
+                    connection.invalidate()
+                connection.close()
+            except Exception:  # already broken: nothing to give back
+                log.debug("closing a kept connection failed", exc_info=True)
 
 
 def _drop_other_on_disconnect(engine: Engine, other: Engine) -> None:

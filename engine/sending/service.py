@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 
 from engine.alerts import AlertSink, NoAlerts
 from engine.clock import Clock
-from engine.db import Database
+from engine.db import Database, ThreadConnections
 from engine.models import EnrollmentState, PhoneState, StepState
 from engine.redact import mask_phone
 from engine.sending import store
@@ -75,6 +75,9 @@ class Sender:
     def __post_init__(self) -> None:
         self.reconciler = Reconciler(self.client, self.settings)
         self.transitions = Transitions(self.database, self.alerts)
+        # A checkout, an isolation level switch and a check-in per hot statement cost the
+        # worker more CPU than the statement's own client work (bench/send_pipeline.py).
+        self._connections = ThreadConnections(self.database)
 
     # The entry point ---------------------------------------------------------------
 
@@ -86,12 +89,17 @@ class Sender:
         *,
         dispatch_id: int = 0,
         last_try: bool = False,
+        leased: bool = False,
     ) -> Outcome:
         """Try to send ``step`` of the enrollment from ``phone_id``; see the module doc.
 
         ``dispatch_id`` identifies the dispatch that queued the message: a message
         from an older dispatch of the same step (requeued after a loss) is dropped.
+        ``leased`` says the caller holds the phone's lease for the whole send (the
+        worker's fetcher took it with the message and frees it with the ack).
         """
+        if leased:
+            return self._send_leased(enrollment_id, step, phone_id, dispatch_id, last_try=last_try)
         token = self._acquire(phone_id)
         if token is None:
             # Another send of this phone is in flight; it will pace the phone after it.
@@ -478,12 +486,20 @@ class Sender:
         trip each, atomic because each is one statement); a transaction on SQLite.
         ``async_commit`` uses :attr:`Database.async_commit_engine`."""
         if self.database.dialect == "postgresql":
-            engine = self.database.async_commit_engine if async_commit else self.database.engine
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection = self._connections.get(async_commit=async_commit)
+            try:
                 yield connection
+            except BaseException:
+                # It may be broken (a database restart): the next statement takes a new one.
+                self._connections.drop(async_commit=async_commit)
+                raise
         else:
             with self.database.engine.begin() as connection:
                 yield connection
+
+    def close(self) -> None:
+        """Give the threads' kept connections back to the pool (once the sends are done)."""
+        self._connections.close()
 
     def _count_on_the_day_sent(self, phone_id: str, claimed_day: date, sent_at: datetime) -> None:
         """A first message counts for the quota day it went out on, not the one it was claimed in.

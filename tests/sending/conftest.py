@@ -152,4 +152,5 @@ def harness(tmp_path: Path, database: Database) -> Iterator[Harness]:
             client=client, lease=lease, clock=clock, halt=halt, rng=random.Random(3),
         )  # fmt: skip
         yield Harness(settings, database, sim, clock, lease, halt, sender)
+        sender.close()
         client.close()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from engine.db import Database
@@ -355,6 +358,7 @@ def test_a_send_reads_and_claims_in_one_statement_on_postgresql(harness: Harness
     counted.round_trips.take()
     assert sender.send(eid, 0, "01") == Done("sent")
     assert counted.round_trips.take() == 2
+    sender.close()
     counted.dispose()
     assert harness.quota_used() == 1
 
@@ -462,3 +466,42 @@ def test_a_sender_that_read_the_phone_before_another_claimed_it_backs_off(
     assert harness.sends() == 1
     assert harness.enrollment(second).step_state == "queued"
     assert harness.quota_used() == 1
+
+
+def _end_other_connections(database: Database) -> None:
+    """What a database restart does to every connection of this database but the caller's."""
+    url = make_url(database.url).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as c:
+        c.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+def test_a_kept_connection_found_dead_elsewhere_is_replaced_before_a_send(
+    harness: Harness,
+) -> None:
+    """The sender keeps a connection per thread; after the server dropped them, one failed
+    statement anywhere in the process is enough for the next send to take a new one."""
+    if harness.database.dialect != "postgresql":
+        pytest.skip("kept connections are PostgreSQL's")
+    first = harness.enroll()
+    assert harness.sender.send(first, 0, "01") == Done("sent")
+    second = harness.enroll("+40712345679")  # through the pool, which keeps the connection
+    _end_other_connections(harness.database)
+    # The pool's own connection finds the server gone.
+    with pytest.raises(DBAPIError), harness.database.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    harness.clock.advance(300)
+    assert harness.sender.send(second, 0, "01") == Done("sent")
+
+
+def test_closing_the_sender_gives_its_kept_connections_back(harness: Harness) -> None:
+    if harness.database.dialect != "postgresql":
+        pytest.skip("kept connections are PostgreSQL's")
+    eid = harness.enroll()
+    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    pool = harness.database.engine.pool
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    harness.sender.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
