@@ -9,24 +9,17 @@ process's runtime, calls :meth:`Sender.send` and acts on the outcome; policy
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq import Consumer, Message
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import q_name
-from dramatiq.middleware import (
-    AgeLimit,
-    Callbacks,
-    CurrentMessage,
-    Pipelines,
-    Retries,
-    ShutdownNotifications,
-    TimeLimit,
-)
+from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 
+from engine.fetcher import PhoneConsumer, PhoneFetcher
 from engine.settings import Settings
 from engine.timelinesai import PermanentError
 
@@ -48,62 +41,52 @@ def all_queues(phone_ids: Iterable[str]) -> list[str]:
     return [queue_name(p, kind) for p in sorted(phone_ids) for kind in (FIRST, FOLLOWUP)]
 
 
-class _SlotConsumer(_RedisConsumer):
-    """Dramatiq's Redis consumer, except that a full prefetch waits for a free slot.
+class PhoneBroker(RedisBroker):
+    """The Redis broker, with the phone queues fetched by a :class:`PhoneFetcher`.
 
-    The stock consumer treats "prefetch full" like "queue empty": it counts a miss and
-    sleeps an exponentially growing backoff (up to the worker timeout), so after each
-    message a busy phone queue can sit idle for up to that timeout while its next
-    message waits in Redis. Here a full consumer waits on an event that ``ack`` and
-    ``nack`` (called by the worker thread that finished the message) set, and fetches
-    at once; the worker timeout then only paces the polling of idle queues.
+    :func:`declare_actors` registers each phone queue with its phone
+    (:meth:`add_phone_queue`); any other queue (``replies``) keeps Dramatiq's consumer.
+    ``idle_poll_s`` is the longest the fetcher waits before polling empty phone queues
+    again (real seconds; one round trip polls them all, so it can be short);
+    ``lease_ttl_s`` the lease a fetched message takes.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, lease_ttl_s: float = 90.0, idle_poll_s: float = 0.25, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
-        self._slot_freed = threading.Event()
+        self.phone_queues: dict[str, str] = {}  # queue name -> phone id
+        self.idle_poll_s = idle_poll_s
+        self.fetcher = PhoneFetcher(self, lease_ttl_s=lease_ttl_s)
+        self.add_middleware(self.fetcher)
 
-    def ack(self, message: Any) -> None:
-        try:
-            super().ack(message)  # type: ignore[no-untyped-call]
-        finally:
-            self._slot_freed.set()
+    def add_phone_queue(self, queue: str, phone_id: str) -> None:
+        """Fetch ``queue`` with the lease of phone ``phone_id``."""
+        self.phone_queues[queue] = phone_id
 
-    def nack(self, message: Any) -> None:
-        try:
-            super().nack(message)  # type: ignore[no-untyped-call]
-        finally:
-            self._slot_freed.set()
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
+        """Enqueue; a message put straight on a phone queue by this process (a delayed one
+        coming due, a retry, a dead letter sent again) wakes the fetcher at once."""
+        queued = super().enqueue(message, delay=delay)
+        if delay is None and message.queue_name in self.phone_queues:
+            self.fetcher.poke()
+        return queued
 
-    def __next__(self) -> Any:
-        if not self.message_cache and self.outstanding_message_count >= self.prefetch:
-            self._slot_freed.clear()
-            if self.outstanding_message_count >= self.prefetch:  # not freed meanwhile
-                # Bounded: the consumer thread must still move its due delayed messages.
-                self._slot_freed.wait(self.timeout / 1000)
-            self.misses = 0
-            return None
-        return super().__next__()  # type: ignore[no-untyped-call]
-
-
-class PhoneBroker(RedisBroker):
-    """The Redis broker whose consumers wait for a free prefetch slot (:class:`_SlotConsumer`)."""
-
-    @property
-    def consumer_class(self) -> type[_RedisConsumer]:
-        return _SlotConsumer
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        if queue_name in self.phone_queues:
+            return PhoneConsumer(self, queue_name, timeout)
+        return super().consume(queue_name, prefetch, timeout)
 
 
 def build_broker(settings: Settings) -> RedisBroker:
     """A Redis broker in the configured namespace with the engine's retry policy."""
     worker = settings.worker
     speed = settings.clock.speed
+    # Only what the actors use: every middleware is called on each message's events,
+    # so Dramatiq's defaults for options we never set (age limits, callbacks, pipelines,
+    # shutdown notifications) would cost each send CPU for nothing.
     middleware = [
-        AgeLimit(),
         TimeLimit(time_limit=int(worker.send_time_limit_s * 1000)),
-        ShutdownNotifications(),
-        Callbacks(),
-        Pipelines(),
         CurrentMessage(),
         Retries(
             max_retries=worker.max_retries,
@@ -111,12 +94,13 @@ def build_broker(settings: Settings) -> RedisBroker:
             max_backoff=max(1, int(worker.max_backoff_s / speed * 1000)),
         ),
     ]
-    return PhoneBroker(  # type: ignore[no-untyped-call]
+    return PhoneBroker(
         url=settings.redis.url,
         namespace=settings.redis.namespace,
         middleware=middleware,
         # Seconds of silence after which another worker requeues a dead worker's messages.
         heartbeat_timeout=int(max(15.0, worker.lease_ttl_s) * 1000),
+        lease_ttl_s=worker.lease_ttl_s,
     )
 
 
@@ -151,6 +135,8 @@ def declare_actors(broker: RedisBroker, settings: Settings, handler: SendFunctio
     for phone in settings.phones:
         for kind in (FIRST, FOLLOWUP):
             queue = queue_name(phone.id, kind)
+            if isinstance(broker, PhoneBroker):
+                broker.add_phone_queue(queue, phone.id)
             actors[queue] = dramatiq.Actor(
                 _bind(handler, queue, phone.id),
                 broker=broker,

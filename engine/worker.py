@@ -21,11 +21,13 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import dramatiq
+from dramatiq.middleware import CurrentMessage
 
 from engine.alerts import NoAlerts, WebhookAlerts
 from engine.logs import configure_logging, log_settings
 from engine.queues import (
     PhoneActors,
+    PhoneBroker,
     all_queues,
     base_queue,
     build_broker,
@@ -41,15 +43,13 @@ from phones.lease import RedisLease
 
 log = logging.getLogger("outreach.worker")
 
-# Dramatiq prefetches per queue per process. With the default (2 x threads) one
-# phone's messages could sit unacked in several processes while others idle, and a
-# killed process would strand all of them until redelivery. The lease serialises a
-# phone's sends anyway, so a second message of the same phone in the same process
-# would only hold a thread waiting for the lease: one is enough.
-QUEUE_PREFETCH = 1
-# How often an idle queue is polled (Dramatiq's default). A busy queue does not wait for
-# it: its consumer fetches again as soon as its message is acked (engine.queues).
+# How often the delay queues are polled (Dramatiq's default). The phone queues are not
+# polled per queue: the broker's fetcher (engine.fetcher) takes for all of them at once,
+# as many messages as the process has threads plus one, never two of one phone.
 WORKER_TIMEOUT_MS = 1000
+# Slack on a fetched message's lease: one with less than the send time limit plus this
+# left (it waited long for a thread) is extended before its send.
+LEASE_MARGIN_S = 5.0
 RESTART_DELAY_S = 1.0
 
 
@@ -67,13 +67,33 @@ class WorkerRuntime:
         """The body of every phone actor: send, and put the message back when told to."""
         last_try = current_retries() >= self.settings.worker.max_retries
         outcome = self.sender.send(
-            enrollment_id, step, phone_id, dispatch_id=dispatch_id, last_try=last_try
-        )
+            enrollment_id, step, phone_id, dispatch_id=dispatch_id, last_try=last_try,
+            leased=self._holds_lease(),
+        )  # fmt: skip
         if isinstance(outcome, PutBack):
             delay_ms = max(1, int(self.sender.clock.real_seconds(outcome.delay_s) * 1000))
             self.actors.enqueue(
                 base_queue(queue), enrollment_id, step, dispatch_id, delay_ms=delay_ms
             )
+
+    def _holds_lease(self) -> bool:
+        """Whether the message being worked came with its phone's lease, with time enough
+        left on it for a whole send (else extended now; failing that, the sender takes
+        the lease itself)."""
+        message = CurrentMessage.get_current_message()
+        broker = self.actors.broker
+        if message is None or not isinstance(broker, PhoneBroker):
+            return False
+        held = broker.fetcher.held(message.message_id)
+        if held is None:
+            return False
+        worker = self.settings.worker
+        if (
+            held.left_s(worker.lease_ttl_s, time.monotonic())
+            > worker.send_time_limit_s + LEASE_MARGIN_S
+        ):
+            return True
+        return self.sender.lease.extend(held.phone_id, held.token)
 
 
 def build_worker_runtime(
@@ -127,7 +147,6 @@ def run_worker_process(
         worker_threads=threads,
         worker_timeout=WORKER_TIMEOUT_MS,
     )
-    worker.queue_prefetch = QUEUE_PREFETCH
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -137,6 +156,7 @@ def run_worker_process(
     # In-flight sends finish (bounded by the send time limit); queued messages stay in Redis.
     worker.stop(timeout=int(settings.worker.send_time_limit_s * 1000))
     runtime.actors.broker.close()
+    runtime.sender.close()
     runtime.sender.client.close()
     counter = runtime.sender.database.round_trips
     if round_trips_file and counter is not None:

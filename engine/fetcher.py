@@ -1,0 +1,364 @@
+"""One fetch for all of a worker process's phone queues, each message with its phone's lease.
+
+Dramatiq's Redis consumer fetches per queue: with two queues per phone, a process polls
+forty queues, one round trip each, and a fetched message still has to take its phone's
+lease (another round trip, and a wasted fetch when another process holds the phone) and
+give it back after the send (a third), then be acked (a fourth). Here one Lua script
+(:data:`_TAKE`) acks a worked message, frees its lease, and takes the next messages for
+every phone queue of the process, each only from a phone whose lease is free and with
+the lease set in the same step. The worker thread that finished a message runs it with
+the ack, so a send costs one Redis round trip for the queue and the lease; a fetching
+thread covers the rest (start, idle queues: one poll for all of them), and a busy
+phone's message is never fetched.
+
+Messages go straight to the worker threads' queue, at most ``threads + 1`` held at a
+time (the ``+ 1`` has the next message ready when a thread frees): with the lease taken
+at fetch, a message held by a process holds its phone, so a process takes only what its
+threads can start now, never the whole pool's phones.
+
+A lease's time-to-live runs from the fetch. A message that waited long for a thread may
+not have enough left for a whole send: :meth:`PhoneFetcher.held` says when it was
+fetched, and the worker extends the lease (or takes a new one) before sending.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import redis
+from dramatiq import ActorNotFound, Consumer, Message, MessageProxy, Middleware
+from dramatiq.broker import Broker
+from dramatiq.common import current_millis
+from dramatiq.errors import ConnectionClosed
+from dramatiq.worker import Worker, _WorkQueueItem
+
+from phones.lease import RedisLease, lease_key
+
+if TYPE_CHECKING:
+    from engine.queues import PhoneBroker
+
+log = logging.getLogger("outreach.fetcher")
+
+# KEYS[1] the namespace. ARGV: timestamp (ms), worker id, lease TTL (ms), how many
+# messages at most (0: none), the queue to start at (0-based), a token prefix, whether to
+# do maintenance, heartbeat timeout (ms), the queues as one string of "<queue> <lease
+# key>" pairs separated by spaces (one argument, not eighty: packing them costs more than
+# splitting them in Lua), then what to ack first, if anything: queue, message id, lease
+# key, lease token (empty strings for nothing).
+#
+# Returns {acked, queue, message id, message data, ...}: ``acked`` is 1 when the acked
+# message's lease was still its own and is now free, else 0; the lease token of each
+# message taken is "<prefix>:<queue>". Keys are those of Dramatiq's Redis broker: the
+# queue list "<ns>:<queue>", the message hash "<ns>:<queue>.msgs", the worker's set of
+# unacked messages "<ns>:__acks__.<worker>.<queue>", the heartbeats "<ns>:__heartbeats__".
+_TAKE = """
+local ns = KEYS[1]
+local now, worker, ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local limit, start, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local heartbeats = ns .. ':__heartbeats__'
+redis.call('zadd', heartbeats, now, worker)
+local out = {0}
+local acked_queue, acked_id, acked_lease = ARGV[10], ARGV[11], ARGV[12]
+if acked_queue ~= '' then
+  if redis.call('srem', ns .. ':__acks__.' .. worker .. '.' .. acked_queue, acked_id) > 0 then
+    redis.call('hdel', ns .. ':' .. acked_queue .. '.msgs', acked_id)
+  end
+  if acked_lease ~= '' and redis.call('get', acked_lease) == ARGV[13] then
+    out[1] = redis.call('del', acked_lease)
+  end
+end
+local names = {}
+for word in string.gmatch(ARGV[9], '%S+') do
+  names[#names + 1] = word
+end
+local count = #names / 2
+if ARGV[7] == '1' then
+  -- A dead worker's unacked messages go back to their queues (the lease lapses by itself).
+  local dead = redis.call('zrangebyscore', heartbeats, 0, now - tonumber(ARGV[8]))
+  for _, gone in ipairs(dead) do
+    for k = 0, count - 1 do
+      local queue = names[1 + 2 * k]
+      local acks = ns .. ':__acks__.' .. gone .. '.' .. queue
+      for _, id in ipairs(redis.call('smembers', acks)) do
+        if redis.call('hexists', ns .. ':' .. queue .. '.msgs', id) == 1 then
+          redis.call('rpush', ns .. ':' .. queue, id)
+        end
+      end
+      redis.call('del', acks)
+    end
+  end
+end
+local taken = 0
+for k = 0, count - 1 do
+  if taken >= limit then
+    break
+  end
+  local i = 1 + 2 * ((start + k) % count)
+  local queue, lease = names[i], names[i + 1]
+  if redis.call('exists', lease) == 0 then
+    local id = redis.call('lpop', ns .. ':' .. queue)
+    if id then
+      local data = redis.call('hget', ns .. ':' .. queue .. '.msgs', id)
+      if data then
+        redis.call('sadd', ns .. ':__acks__.' .. worker .. '.' .. queue, id)
+        redis.call('set', lease, prefix .. ':' .. queue, 'px', ttl)
+        out[#out + 1] = queue
+        out[#out + 1] = id
+        out[#out + 1] = data
+        taken = taken + 1
+      end
+    end
+  end
+end
+return out
+"""
+
+IDLE_POLL_MIN_S = 0.005  # real seconds: the first wait after a fetch found nothing
+
+
+@dataclass(frozen=True)
+class Held:
+    """A fetched message's phone lease: its owner token and when it was taken."""
+
+    phone_id: str
+    token: str
+    fetched_at: float  # time.monotonic()
+
+    def left_s(self, lease_ttl_s: float, now: float) -> float:
+        """Seconds the lease has left at least, at ``now`` (``time.monotonic()``):
+        ``fetched_at`` was read before Redis set it."""
+        return lease_ttl_s - (now - self.fetched_at)
+
+
+class PhoneFetcher(Middleware):
+    """Fetches the phone queues of a worker process; see the module doc.
+
+    Added to every :class:`~engine.queues.PhoneBroker`; it runs only in a process whose
+    Dramatiq worker consumes phone queues, from the worker's boot to its shutdown.
+    """
+
+    def __init__(self, broker: PhoneBroker, *, lease_ttl_s: float) -> None:
+        self.broker = broker
+        self.lease_ttl_ms = max(1, int(lease_ttl_s * 1000))
+        self._take = broker.client.register_script(_TAKE)
+        self._lease = RedisLease(broker.client, namespace=broker.namespace, ttl_s=lease_ttl_s)
+        self._cond = threading.Condition()
+        self._held: dict[str, Held] = {}  # by Dramatiq message id
+        self._reserved = 0  # room claimed by fetches under way; see _reserve
+        self._limit = 0
+        self._start = 0
+        self._queues: list[str] = []
+        self._queue_leases = ""  # the script's queues argument; see _TAKE
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._poked = False  # set by poke: the next idle wait is skipped, the backoff reset
+        self._worker: Worker | None = None
+
+    # Dramatiq hooks -----------------------------------------------------------------
+
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        phone_queues = self.broker.phone_queues
+        self._queues = sorted(q for q in worker.consumers if q in phone_queues)
+        if not self._queues:
+            return
+        self._worker = worker
+        self._queue_leases = " ".join(
+            f"{queue} {lease_key(self.broker.namespace, phone_queues[queue])}"
+            for queue in self._queues
+        )
+        self._limit = worker.worker_threads + 1
+        self._start = random.randrange(len(self._queues))
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="phone-fetcher", daemon=True)
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        with self._cond:
+            self._running = False
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    # What the worker and the consumers ask ---------------------------------------------
+
+    def held(self, message_id: str) -> Held | None:
+        """The lease fetched with this message, while the message is being worked."""
+        with self._cond:
+            return self._held.get(message_id)
+
+    def ack(self, queue: str, message: MessageProxy) -> None:
+        """Ack ``message`` and free its phone's lease, and take the next messages into the
+        room that leaves, all in one round trip (called by the worker thread that worked
+        it, which then usually works the next one itself)."""
+        with self._cond:
+            held = self._held.pop(message.message_id, None)
+            room = self._reserve()
+        acked = (queue, message.options["redis_message_id"], held)
+        try:
+            freed, _ = self._take_some(room, acked)
+        except redis.RedisError as error:
+            if held is not None:  # Dramatiq retries the ack: keep what it needs
+                with self._cond:
+                    self._held[message.message_id] = held
+            if isinstance(error, redis.ConnectionError):
+                raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+            raise
+        if held is not None and not freed:
+            log.warning("lease of phone %s lapsed before its message was acked", held.phone_id)
+
+    def let_go(self, messages: Iterable[MessageProxy]) -> None:
+        """Free the leases of messages that go back unworked (nack, requeue)."""
+        for message in messages:
+            held = self.held(message.message_id)
+            if held is not None:
+                try:
+                    self._lease.release(held.phone_id, held.token)
+                except redis.ConnectionError as error:
+                    raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+            self._done(message.message_id)
+
+    def poke(self) -> None:
+        """A message was just put on a phone queue: poll now, not after the idle wait."""
+        with self._cond:
+            self._poked = True
+            self._cond.notify_all()
+
+    def _done(self, message_id: str) -> None:
+        with self._cond:
+            if self._held.pop(message_id, None) is not None:
+                self._cond.notify_all()
+
+    def _reserve(self) -> int:
+        """Claim the room left for messages (under ``_cond``): held and reserved together
+        never pass the limit, whichever threads fetch at once."""
+        room = max(0, self._limit - len(self._held) - self._reserved) if self._running else 0
+        self._reserved += room
+        return room
+
+    # The fetching thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        idle_s = self.broker.idle_poll_s
+        wait_s = IDLE_POLL_MIN_S
+        while True:
+            with self._cond:
+                while self._running and len(self._held) + self._reserved >= self._limit:
+                    self._cond.wait()
+                if not self._running:
+                    return
+                room = self._reserve()
+            try:
+                _, taken = self._take_some(room)
+            except Exception as error:  # never let the process stop fetching
+                log.warning("fetching phone messages failed (%s); trying again", error)
+                taken = 0
+            if taken:
+                wait_s = IDLE_POLL_MIN_S
+            with self._cond:
+                if taken == room:
+                    continue  # full: wait for room above
+                # Room left: poll again later, or as soon as one of ours frees a phone or
+                # a message comes due in this process.
+                if self._running and not self._poked:
+                    self._cond.wait(wait_s)
+                poked, self._poked = self._poked, False
+            wait_s = IDLE_POLL_MIN_S if poked else min(wait_s * 2, idle_s)
+
+    def _take_some(
+        self, room: int, acked: tuple[str, str, Held | None] | None = None
+    ) -> tuple[bool, int]:
+        """Run :data:`_TAKE` for ``room`` messages (reserved by the caller, given back
+        here) after acking ``acked`` (queue, Redis message id, lease) and hand the messages
+        over; returns whether the acked message's lease was freed, and how many came."""
+        taken: list[tuple[str, MessageProxy, Held]] = []
+        try:
+            prefix = uuid.uuid4().hex
+            broker = self.broker
+            maintenance = room > 0 and random.randint(1, 1_000_000) <= broker.maintenance_chance
+            queue, redis_id, held = acked if acked is not None else ("", "", None)
+            args: list[Any] = [
+                current_millis(), broker.broker_id, self.lease_ttl_ms, room, self._start,
+                prefix, int(maintenance), broker.heartbeat_timeout, self._queue_leases, queue,
+                redis_id, lease_key(broker.namespace, held.phone_id) if held else "",
+                held.token if held else "",
+            ]  # fmt: skip
+            if room:
+                self._start = (self._start + 1) % len(self._queues)
+            asked_at = time.monotonic()  # before Redis set the leases: never overestimates
+            reply = self._take(keys=[broker.namespace], args=args)
+            for index in range(1, len(reply), 3):
+                name = reply[index].decode()
+                try:
+                    message = MessageProxy(Message.decode(reply[index + 2]))
+                except Exception:  # unreadable: left unacked, its lease lapses by itself
+                    log.exception("a message on %s could not be decoded", name)
+                    continue
+                held_now = Held(broker.phone_queues[name], f"{prefix}:{name}", asked_at)
+                taken.append((name, message, held_now))
+        finally:
+            with self._cond:
+                for _, message, lease in taken:
+                    self._held[message.message_id] = lease
+                self._reserved -= room
+                if len(taken) < room:
+                    self._cond.notify_all()  # room left unfilled: the fetching thread polls
+        for name, message, _ in taken:
+            self._hand_over(name, message)
+        return bool(reply[0]), len(taken)
+
+    def _hand_over(self, queue: str, message: MessageProxy) -> None:
+        """Put the message on the worker threads' queue, as Dramatiq's consumer thread does."""
+        assert self._worker is not None
+        try:
+            actor = self.broker.get_actor(message.actor_name)
+        except ActorNotFound as error:
+            log.error("no actor %r for a message on %s: dead-lettered", message.actor_name, queue)
+            message.fail()
+            message.stuff_exception(error)
+            self._worker.consumers[queue].post_process_message(message)
+            return
+        self._worker.work_queue.put(_WorkQueueItem(actor.priority, message))
+
+
+class PhoneConsumer(Consumer):
+    """The consumer Dramatiq's worker keeps for a phone queue: the :class:`PhoneFetcher`
+    fetches for it, so it only acks, nacks and requeues (each also freeing the lease)."""
+
+    def __init__(self, broker: PhoneBroker, queue_name: str, timeout_ms: int) -> None:
+        self.broker = broker
+        self.queue_name = queue_name
+        self.timeout_ms = timeout_ms
+        self._closed = threading.Event()
+
+    def ack(self, message: MessageProxy) -> None:
+        self.broker.fetcher.ack(self.queue_name, message)
+
+    def nack(self, message: MessageProxy) -> None:
+        try:
+            self.broker.do_nack(self.queue_name, message.options["redis_message_id"])
+        except redis.ConnectionError as error:
+            raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+        self.broker.fetcher.let_go([message])
+
+    def requeue(self, messages: Iterable[MessageProxy]) -> None:
+        messages = list(messages)
+        ids = [message.options["redis_message_id"] for message in messages]
+        if ids:
+            self.broker.do_requeue(self.queue_name, *ids)
+            self.broker.fetcher.let_go(messages)
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def __next__(self) -> MessageProxy | None:
+        # Nothing comes through here: the fetcher hands messages to the worker threads.
+        # Wake now and then so the consumer thread can notice it is being stopped.
+        self._closed.wait(self.timeout_ms / 1000)
+        return None
