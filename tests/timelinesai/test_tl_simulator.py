@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ from engine.timelinesai import (
     SimulatorHandle,
     TimelinesAIClient,
 )
+from engine.timelinesai.simulator import SimulatorConfig
+from engine.timelinesai.simulator.app import create_app
 
 Start = Callable[..., SimulatorHandle]
 Connect = Callable[..., TimelinesAIClient]
@@ -263,3 +267,31 @@ def test_concurrent_requests_overlap_in_the_log(
 
 def _chat_of(client: TimelinesAIClient, sent: Any) -> int:
     return int(client.message(sent.message_uid).chat_id or 0)
+
+
+def test_an_answer_is_logged_as_given_before_its_last_byte_goes() -> None:
+    """A gap measured from ``answered_at`` must never be shorter than the client's wait:
+    the time is read before the answer can reach the client, however long the server
+    then takes to get back to its log."""
+    app = create_app(SimulatorConfig(seed=7))
+    body = json.dumps({"phone": LEAD, "whatsapp_account_phone": OURS, "text": "Hi"}).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/integrations/api/messages", "raw_path": b"", "root_path": "",
+        "query_string": b"", "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    delivered: list[datetime] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            delivered.append(datetime.now(UTC))
+            time.sleep(0.05)  # the server thread waits for the CPU right after the write
+
+    asyncio.run(app(scope, receive, send))
+    [entry] = app.state.simulator.log.entries()
+    assert entry.status_code == 200
+    assert entry.answered_at <= delivered[0]

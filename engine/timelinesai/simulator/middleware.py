@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -92,15 +93,24 @@ class SimulatorMiddleware:
 
 
 def _recording(send: Send, sim: Simulator, entry: LoggedRequest) -> Send:
-    """``send`` that logs the answer's status once its last byte has gone."""
+    """``send`` that logs the answer's status once its last byte has gone.
+
+    The answer's time is read just before that byte goes, not after: the client cannot
+    have the answer earlier, so a gap measured from that time to the client's next
+    request is never shorter than the wait the client made. Read after, it could be late
+    by however long this thread then waited for the CPU (or the GIL, in a test process),
+    and a correctly paced next send would look too early.
+    """
     status: list[int] = []
 
     async def recording_send(message: Message) -> None:
         if message["type"] == "http.response.start":
             status.append(int(message["status"]))
+        last = message["type"] == "http.response.body" and not message.get("more_body", False)
+        answered_at = datetime.now(UTC) if last else None
         await send(message)
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            sim.log.finish(entry, status[0] if status else None)
+        if answered_at is not None:
+            sim.log.finish(entry, status[0] if status else None, answered_at)
 
     return recording_send
 

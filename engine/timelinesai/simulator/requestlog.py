@@ -74,9 +74,12 @@ class RequestLog:
         self._entries.append(entry)
         return entry
 
-    def finish(self, entry: LoggedRequest, status_code: int | None) -> None:
-        """Record the answer (or ``None`` when the connection was dropped instead)."""
-        entry.answered_at = datetime.now(UTC)
+    def finish(
+        self, entry: LoggedRequest, status_code: int | None, answered_at: datetime | None = None
+    ) -> None:
+        """Record the answer (or ``None`` when the connection was dropped instead), given
+        at ``answered_at`` (now by default)."""
+        entry.answered_at = answered_at or datetime.now(UTC)
         entry.status_code = status_code
         if self._path is not None:
             with self._path.open("a", encoding="utf-8") as file:
