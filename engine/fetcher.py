@@ -203,15 +203,29 @@ class PhoneFetcher(Middleware):
         acked = (queue, message.options["redis_message_id"], held)
         try:
             freed, _ = self._take_some(room, acked)
-        except redis.RedisError as error:
+        except redis.ConnectionError as error:
             if held is not None:  # Dramatiq retries the ack: keep what it needs
                 with self._cond:
                     self._held[message.message_id] = held
-            if isinstance(error, redis.ConnectionError):
-                raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+            raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
+        except redis.RedisError:
+            # Dramatiq gives the ack up, so the message is put back once this worker
+            # stops (and then found done). Its phone and its room are free now: kept,
+            # each such error would idle a phone for a lease TTL and leave this process
+            # one message fewer for good.
+            if held is not None:
+                self._let_lease_go(held)
+            with self._cond:
+                self._cond.notify_all()
             raise
         if held is not None and not freed:
             log.warning("lease of phone %s lapsed before its message was acked", held.phone_id)
+
+    def _let_lease_go(self, held: Held) -> None:
+        try:
+            self._lease.release(held.phone_id, held.token)
+        except redis.RedisError:
+            log.warning("lease of phone %s left to lapse: Redis refused its release", held.phone_id)
 
     def let_go(self, messages: Iterable[MessageProxy]) -> None:
         """Free the leases of messages that go back unworked (nack, requeue)."""

@@ -298,3 +298,32 @@ def test_a_message_coming_due_in_the_process_is_fetched_without_waiting_for_a_po
     finally:
         broker.close()
         broker.client.connection_pool.disconnect()
+
+
+def test_an_ack_that_fails_for_good_frees_its_room(
+    phone_broker: PhoneBroker,
+    redis_client: redis.Redis,
+    redis_namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dramatiq retries an ack only after a connection error; after any other error the
+    message's room must not stay taken, or two such errors stall a one-thread process."""
+    recorder = Recorder(redis_client, redis_namespace)
+    recorder.gate.set()
+    actors = declare(phone_broker, recorder)
+    for n in range(5):
+        actors[("phone_01", "phone_02", "phone_03")[n % 3]].send(n)
+    fetcher = phone_broker.fetcher
+    take = fetcher._take
+    failures = [redis.ResponseError("injected"), redis.ResponseError("injected")]
+
+    def failing_acks(*, keys: list[str], args: list[object]) -> object:
+        if args[10] and failures:  # a Redis message id: this round trip acks one
+            raise failures.pop()
+        return take(keys=keys, args=args)
+
+    monkeypatch.setattr(fetcher, "_take", failing_acks)
+    with working(phone_broker, 1):  # room for two
+        wait_for(lambda: len(recorder.calls) == 5)
+    assert not failures
+    assert leases(redis_client, redis_namespace) == {}  # not left to lapse (30 s)
