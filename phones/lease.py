@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Protocol
 
 import redis
@@ -88,20 +89,24 @@ class RedisLease:
 
 
 class MemoryLease:
-    """The same lease inside one process, for tests and single-process use."""
+    """The same lease inside one process, for tests and single-process use (``monotonic``
+    is real time by default; tests may pass a fake one)."""
 
-    def __init__(self, ttl_s: float = 90.0) -> None:
+    def __init__(
+        self, ttl_s: float = 90.0, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ttl_s = ttl_s
+        self._monotonic = monotonic
         self._held: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     def acquire(self, phone_id: str) -> str | None:
         with self._lock:
             current = self._held.get(phone_id)
-            if current is not None and current[1] > time.monotonic():
+            if current is not None and current[1] > self._monotonic():
                 return None
             token = uuid.uuid4().hex
-            self._held[phone_id] = (token, time.monotonic() + self._ttl_s)
+            self._held[phone_id] = (token, self._monotonic() + self._ttl_s)
             return token
 
     def release(self, phone_id: str, token: str) -> bool:
@@ -115,14 +120,14 @@ class MemoryLease:
     def extend(self, phone_id: str, token: str) -> bool:
         with self._lock:
             current = self._held.get(phone_id)
-            if current is None or current[0] != token or current[1] <= time.monotonic():
+            if current is None or current[0] != token or current[1] <= self._monotonic():
                 return False
-            self._held[phone_id] = (token, time.monotonic() + self._ttl_s)
+            self._held[phone_id] = (token, self._monotonic() + self._ttl_s)
             return True
 
     def holder(self, phone_id: str) -> str | None:
         with self._lock:
             current = self._held.get(phone_id)
-            if current is None or current[1] <= time.monotonic():
+            if current is None or current[1] <= self._monotonic():
                 return None
             return current[0]

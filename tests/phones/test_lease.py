@@ -61,13 +61,14 @@ def test_memory_lease_has_the_same_rules() -> None:
 
 
 def test_memory_lease_extends_only_for_its_owner() -> None:
-    lease = MemoryLease(ttl_s=0.2)
+    clock = [100.0]
+    lease = MemoryLease(ttl_s=0.2, monotonic=lambda: clock[0])
     token = lease.acquire("01")
     assert token is not None
-    time.sleep(0.15)
+    clock[0] += 0.15
     assert lease.extend("01", token)
     assert not lease.extend("01", "other")
-    time.sleep(0.1)  # past the first TTL, within the extended one
+    clock[0] += 0.1  # past the first TTL, within the extended one
     assert lease.holder("01") == token
-    time.sleep(0.15)
+    clock[0] += 0.15
     assert not lease.extend("01", token)  # lapsed

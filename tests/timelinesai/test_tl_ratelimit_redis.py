@@ -195,9 +195,10 @@ def test_slots_taken_ahead_are_used_in_turn_then_dropped_and_given_back(
     redis_client: redis.Redis, redis_namespace: str
 ) -> None:
     budget = CallBudget(redis_client, namespace=redis_namespace, monthly_call_budget=1000)
+    clock = [100.0]  # the hold runs on this, not on how fast the machine gets here
     limiter = RedisRateLimiter(
         redis_client, namespace=redis_namespace, requests_per_minute=6000, window_s=60,
-        budget=budget, hold_s=0.3,
+        budget=budget, hold_s=0.3, monotonic=lambda: clock[0],
     )  # fmt: skip
     window = f"{redis_namespace}:timelinesai:ratelimit"
     limiter.acquire()  # takes batch_size(6000, 60, 0.3) = 16 slots, charges 16 calls
@@ -207,7 +208,7 @@ def test_slots_taken_ahead_are_used_in_turn_then_dropped_and_given_back(
     assert (redis_client.zcard(window), budget.used()) == (16, 16)
     limiter.acquire()
     assert (redis_client.zcard(window), budget.used()) == (32, 32)
-    time.sleep(0.35)  # the 15 left are past their hold
+    clock[0] += 0.35  # the 15 left are past their hold
     limiter.acquire()
     # Dropped and uncounted; they keep their place in the window (it cannot know they
     # were never used elsewhere), which only makes the limit stricter.

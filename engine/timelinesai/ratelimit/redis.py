@@ -111,6 +111,9 @@ class RedisRateLimiter:
     budget. A slot is logged when taken, and used up to ``hold_s`` later, so the window
     the script counts is then ``window_s + hold_s`` long: any ``window_s`` of actual calls
     fits in such a window of their slots, so it never holds more than the limit either.
+
+    ``monotonic`` and ``sleep`` are real time by default (the window itself is kept in
+    Redis's time); tests pass a fake pair to move the waits and the hold.
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class RedisRateLimiter:
         requests_per_minute: int = 50,
         max_wait_s: float = 30.0,
         window_s: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         budget: CallBudget | None = None,
         hold_s: float = HOLD_S,
@@ -134,6 +138,7 @@ class RedisRateLimiter:
         self._hold_s = hold_s if self._batch > 1 else 0.0
         self._lookback_us = round((window_s + self._hold_s) * 1_000_000)
         self._max_wait_s = max_wait_s
+        self._monotonic = monotonic
         self._sleep = sleep
         self._budget = budget
         self._script = redis_client.register_script(_ACQUIRE)
@@ -153,7 +158,7 @@ class RedisRateLimiter:
         (and ``CallBudgetExhausted``, counting nothing, when the budget is used up)."""
         if self._batch > 1 and self._use_ahead():
             return
-        started = time.monotonic()
+        started = self._monotonic()
         while True:
             keys = [self._key]
             args: list[int | str] = [self._limit, self._lookback_us, uuid.uuid4().hex, self._batch]
@@ -162,7 +167,7 @@ class RedisRateLimiter:
                 budget_key = self._budget.key()
                 keys.append(budget_key)
                 args += [self._budget.monthly_call_budget, _BUDGET_TTL_S]
-            taken_at = time.monotonic()  # before Redis logged them: use-by never late
+            taken_at = self._monotonic()  # before Redis logged them: use-by never late
             try:
                 admitted, wait_us = self._script(keys=keys, args=args)
             except redis.RedisError as exc:
@@ -176,7 +181,7 @@ class RedisRateLimiter:
             if admitted == -1 and self._budget is not None:
                 budget = self._budget.monthly_call_budget
                 raise budget_exhausted(budget, budget)
-            waited_s = time.monotonic() - started
+            waited_s = self._monotonic() - started
             wait_s = max(int(wait_us), 1000) / 1_000_000
             if waited_s + wait_s > self._max_wait_s:
                 raise wait_exceeded(self._limit, self._window_s, self._max_wait_s, waited_s)
@@ -184,7 +189,7 @@ class RedisRateLimiter:
 
     def _use_ahead(self) -> bool:
         """Use a slot taken ahead, if one is still within its hold; drop stale ones."""
-        now = time.monotonic()
+        now = self._monotonic()
         stale = []
         with self._ahead_lock:
             while self._ahead and self._ahead[0][0] <= now:
