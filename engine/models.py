@@ -66,6 +66,17 @@ class CampaignState(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
     STOPPED = "stopped"
+    COMPLETED = "completed"  # every enrollment ended; launching again makes it active
+
+
+class AutoReplyState(StrEnum):
+    """Where an automatic answer to a reply is: due -> queued -> sending -> sent | failed."""
+
+    DUE = "due"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
 
 
 class Phone(SQLModel, table=True):
@@ -209,6 +220,10 @@ class Message(SQLModel, table=True):
     # Every named intent a reply matched; ``intent`` holds its class for reports.
     intents: list[str] | None = Field(default=None, sa_type=JSON)
     classified_at: datetime | None = _ts()
+    # A reply's ``step`` is the step it answers: the last one recorded as sent before it.
+    # ``in_flight_step`` is a step that was being sent (claimed, not yet recorded) when
+    # the reply committed: that send finishes after the reply, and only that one may.
+    in_flight_step: int | None = None
 
 
 class QuotaUsage(SQLModel, table=True):
@@ -249,6 +264,37 @@ class ReviewFlag(SQLModel, table=True):
     reasons: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
     resolved_at: datetime | None = _ts()
+    assigned_to: str | None = Field(default=None, max_length=64)
+    assigned_at: datetime | None = _ts()
+    resolved_by: str | None = Field(default=None, max_length=64)
+
+
+class AutoReply(SQLModel, table=True):
+    """An automatic answer to a lead's reply (a rule's ``auto_reply``): at most one per lead.
+
+    Sent from the phone the lead talks to, under its lease, pacing and the sequence's
+    send window, by the phone's follow-up queue; the dispatcher queues it when due.
+    """
+
+    __tablename__: ClassVar[str] = "auto_replies"
+    __table_args__ = (Index("ix_auto_replies_dispatch", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="leads.id", unique=True)
+    message_id: int = Field(foreign_key="messages.id")
+    enrollment_id: int | None = Field(default=None, foreign_key="enrollments.id")
+    phone_id: str = Field(max_length=2)
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    rule: str = Field(max_length=32)
+    text: str
+    state: str = Field(default=AutoReplyState.DUE, max_length=16)
+    due_at: datetime = _ts(nullable=False)
+    queued_at: datetime | None = _ts()
+    sent_at: datetime | None = _ts()
+    message_uid: str | None = Field(default=None, max_length=64)
+    error: str | None = None
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+    updated_at: datetime = _ts(nullable=False, default_factory=_utcnow)
 
 
 class Suppression(SQLModel, table=True):
