@@ -98,10 +98,10 @@ def worker(
 ) -> None:
     """Classify replies, check unknown sent messages and post alerts: the `replies` queue."""
     settings = load(config)
-    redis_client = build_redis(settings)
+    build_redis(settings).close()  # fail fast, in one line, when Redis is down
     database = build_database(settings, pool_size=threads + 2)
     database.require_current()
-    runtime = build_reply_runtime(settings, database, redis_client, build_clock(settings))
+    runtime = build_reply_runtime(settings, database, build_clock(settings))
     actors = declare_reply_actors(build_broker(settings), settings, runtime)
     console().print(f"replies worker: {threads} threads on the `replies` queue")
     consume(actors, threads)

@@ -89,7 +89,7 @@ def app_factory() -> FastAPI:
     configure_logging(log_settings(os.environ), settings.timelinesai.token)
     database = build_database(settings, pool_size=POOL_SIZE)
     redis_client = receiver_redis(settings.redis.url)
-    actors = declare_reply_actors(build_broker(settings), settings, None)
+    actors = declare_reply_actors(build_broker(settings, client=redis_client), settings, None)
     return create_app(
         database,
         redis_client,

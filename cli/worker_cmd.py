@@ -84,13 +84,14 @@ def scheduler(config: ConfigOption = None) -> None:
 
     The dispatcher runs every scheduler.dispatch_interval_s (it also hands steps stuck
     in `sending` back to their actor for reconciliation); phone sync, delivery sync,
-    pruning and the replies sweep run on their [scheduler] cron expressions (UTC).
+    pruning and the replies sweep run on their [scheduler] cron expressions (UTC, on the
+    engine's clock: sped up with [clock] speed).
     """
     settings = load(config)
     configure_logging(log_settings(os.environ), settings.timelinesai.token)
     dispatcher = _dispatcher(settings)
     clock = build_clock(settings)
-    jobs = start_jobs(build_maintenance_jobs(settings, dispatcher.database, clock))
+    jobs = start_jobs(build_maintenance_jobs(settings, dispatcher.database, clock), clock)
     interval_s = max(0.2, clock.real_seconds(settings.scheduler.dispatch_interval_s))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

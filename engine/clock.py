@@ -53,10 +53,7 @@ class SystemClock:
         return self._epoch
 
     def now(self) -> datetime:
-        real = datetime.now(UTC)
-        if self._speed == 1.0:
-            return real
-        return self._epoch + (real - self._epoch) * self._speed
+        return self.virtual_time_of(datetime.now(UTC))
 
     def real_seconds(self, virtual_s: float) -> float:
         return max(0.0, virtual_s) / self._speed
@@ -64,6 +61,12 @@ class SystemClock:
     def real_time_of(self, virtual: datetime) -> datetime:
         """The real (wall) moment at which the virtual clock shows ``virtual``."""
         return self._epoch + (virtual - self._epoch) / self._speed
+
+    def virtual_time_of(self, real: datetime) -> datetime:
+        """What the virtual clock shows at the real (wall) moment ``real``."""
+        if self._speed == 1.0:
+            return real
+        return self._epoch + (real - self._epoch) * self._speed
 
     def sleep(self, virtual_s: float) -> None:
         time.sleep(self.real_seconds(virtual_s))

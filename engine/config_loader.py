@@ -2,7 +2,9 @@
 
 The dataclasses in :mod:`engine.settings` are the schema: their fields are the
 known keys, their annotations the types. Unknown keys are refused with the closest
-known one suggested, so a typo never silently falls back to a default.
+known one suggested, so a typo never silently falls back to a default. A field whose
+metadata says ``retired`` is a key that no longer does anything: old files that hold
+it still load.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def load_dataclass(cls: type[T], data: Any, *, path: str, key: str = "") -> T:
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for name, spec in fields.items():
+        if spec.metadata.get("retired"):
+            continue  # a key old files may still hold: accepted, never used
         if name in data:
             values[name] = _convert(hints[name], data[name], path=path, key=_join(key, name))
         elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection, select
+
+from engine.models import Enrollment, Lead, Message
 from engine.timelinesai.simulator import LoggedRequest
 
 STEP_MARKER = re.compile(r"\[s(\d+)\]")
@@ -128,3 +131,38 @@ def check(
 
 def _virtual(real: datetime, epoch: datetime, speed: float) -> datetime:
     return epoch + timedelta(seconds=(real - epoch).total_seconds() * speed)
+
+
+def sends_after_replies(
+    sends: Iterable[Send],
+    answered_at: Mapping[str, datetime],
+    in_flight: Collection[tuple[str, int]],
+) -> list[str]:
+    """Steps TimelinesAI received after their lead's reply was answered 200 and that were
+    not in flight then: each one was claimed after the reply committed (invariant 5).
+
+    ``answered_at``: each lead's first reply answered 200 (real time, the sender of the
+    webhook's clock); ``in_flight``: (lead, step) pairs a reply found being sent
+    (:func:`in_flight_at_replies`). Such a step was claimed before the reply and may
+    reach TimelinesAI after the 200; nothing else may.
+    """
+    return [
+        f"{send.recipient}: step {send.step + 1} at {send.received_at:%H:%M:%S.%f} "
+        f"after a reply answered at {answered_at[send.recipient]:%H:%M:%S.%f}"
+        for send in sends
+        if send.recipient in answered_at
+        and send.received_at > answered_at[send.recipient]
+        and (send.recipient, send.step) not in in_flight
+    ]
+
+
+def in_flight_at_replies(connection: Connection) -> set[tuple[str, int]]:
+    """(lead number, step) of every send a reply found claimed and not yet recorded."""
+    rows = connection.execute(
+        select(Lead.phone, Message.in_flight_step)
+        .select_from(Message)
+        .join(Enrollment, Enrollment.id == Message.enrollment_id)  # type: ignore[arg-type]
+        .join(Lead, Lead.id == Enrollment.lead_id)  # type: ignore[arg-type]
+        .where(Message.direction == "in", Message.in_flight_step.is_not(None))  # type: ignore[union-attr]
+    ).all()
+    return {(str(phone), int(step)) for phone, step in rows}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq import Consumer, Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import q_name
@@ -78,8 +79,12 @@ class PhoneBroker(RedisBroker):
         return super().consume(queue_name, prefetch, timeout)
 
 
-def build_broker(settings: Settings) -> RedisBroker:
-    """A Redis broker in the configured namespace with the engine's retry policy."""
+def build_broker(settings: Settings, *, client: redis.Redis | None = None) -> RedisBroker:
+    """A Redis broker in the configured namespace with the engine's retry policy.
+
+    ``client`` replaces the broker's own Redis client: the webhook receiver passes one
+    that fails within a second, so queueing work after a commit never holds an answer.
+    """
     worker = settings.worker
     speed = settings.clock.speed
     # Only what the actors use: every middleware is called on each message's events,
@@ -95,7 +100,8 @@ def build_broker(settings: Settings) -> RedisBroker:
         ),
     ]
     return PhoneBroker(
-        url=settings.redis.url,
+        url=None if client is not None else settings.redis.url,
+        client=client,
         namespace=settings.redis.namespace,
         middleware=middleware,
         # Seconds of silence after which another worker requeues a dead worker's messages.

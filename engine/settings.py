@@ -21,7 +21,7 @@ from engine.errors import ConfigError
 from engine.replies.config import RepliesSettings, validate_replies
 from engine.replies.rules import words
 from sequences.config import LeadsSettings, SequenceSettings
-from sequences.definition import Sequence, compile_sequences
+from sequences.definition import Sequence, compile_message, compile_sequences
 
 DEFAULT_CONFIG_NAME = "config.toml"
 _PHONE_ID = re.compile(r"^(0[1-9]|[1-9][0-9])$")
@@ -129,13 +129,19 @@ class PhoneSettings:
     new_contacts_per_day: int | None = None
     started_on: date | None = None
 
+    @property
+    def jid(self) -> str:
+        """The account's JID at TimelinesAI: ``account_id``, else made from the number."""
+        return self.account_id or self.phone.lstrip("+") + "@s.whatsapp.net"
+
 
 @dataclass(frozen=True)
 class WebhookSettings:
     """``[webhook]``: the receiver. The secret comes only from ``OUTREACH_WEBHOOK_SECRET``.
 
-    ``lease_wait_s`` and ``takeover_check_after_s`` are real seconds (they guard real
-    concurrency and TimelinesAI's 5 s answer limit); ``retention_days`` are virtual days.
+    ``takeover_check_after_s`` is real seconds (it lets a send in flight be recorded);
+    ``retention_days`` are virtual days. The receiver never waits for a phone, so
+    ``lease_wait_s`` is retired: accepted in old files and ignored.
     """
 
     host: str = "127.0.0.1"
@@ -144,7 +150,9 @@ class WebhookSettings:
     retention_days: int = 30
     manual_takeover: str = "stop"
     takeover_check_after_s: float = 10.0
-    lease_wait_s: float = 3.0
+    lease_wait_s: float | None = field(
+        default=None, metadata={"retired": "the receiver no longer waits for a phone"}
+    )
     secret: str | None = field(default=None, repr=False, metadata={"from_file": False})
 
 
@@ -320,11 +328,11 @@ def validate(settings: Settings, path: str) -> None:
     _validate_webhook(settings.webhook, fail)
     _validate_jobs(scheduler, fail)
     validate_replies(settings.replies, fail, words)
+    for key, template in settings.replies.auto_replies().items():
+        compile_message(template, path=path, key=key)
     compile_sequences(settings.sequences, path=path)
 
 
-# TimelinesAI gives a receiver 5 s; a wait for a phone's lease must end well before.
-_MAX_LEASE_WAIT_S = 4.0
 _TAKEOVER_CHOICES = ("stop", "ignore")
 
 
@@ -333,11 +341,6 @@ def _validate_webhook(webhook: WebhookSettings, fail: Callable[[str, str], Confi
         raise fail("webhook.manual_takeover", 'must be "stop" or "ignore"')
     if webhook.retention_days < 1:
         raise fail("webhook.retention_days", "must be at least 1")
-    if not 0 < webhook.lease_wait_s <= _MAX_LEASE_WAIT_S:
-        raise fail(
-            "webhook.lease_wait_s",
-            f"must be above 0 and at most {_MAX_LEASE_WAIT_S:g} (TimelinesAI waits 5 s)",
-        )
     if webhook.takeover_check_after_s < 0:
         raise fail("webhook.takeover_check_after_s", "must not be negative")
     if webhook.workers < 1:

@@ -32,6 +32,7 @@ __all__ = [
     "SendWindow",
     "Sequence",
     "Step",
+    "compile_message",
     "compile_sequences",
     "missing_variables",
 ]
@@ -235,6 +236,12 @@ def _step_sources(
         )
     keys = tuple(f"{key}.variants[{index}]" for index in range(len(settings.variants)))
     return settings.variants, keys
+
+
+def compile_message(source: str, *, path: str, key: str) -> spintax.Template:
+    """A text message's template, checked as a step's is (it parses, fits 2,000
+    characters, names variables in lowercase); :class:`ConfigError` at ``key`` if not."""
+    return _compile_template(source, False, path, key)
 
 
 def _compile_template(source: str, has_media: bool, path: str, key: str) -> spintax.Template:

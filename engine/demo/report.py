@@ -1,19 +1,22 @@
 """The demo's verdict, judged from the outside: the simulator's request log and webhooks.
 
-Pacing, overlaps, quotas and duplicates come from :mod:`engine.invariants`. "No
-follow-up after a reply" compares each follow-up's arrival at the simulator with the
-moment the receiver answered that lead's reply webhook 200. "Every lead in a named
-end state" is read from the database: no enrollment may still be pending or active.
+Pacing, overlaps, quotas and duplicates come from :mod:`engine.invariants`. "No step
+claimed after a reply" compares each send's arrival at the simulator with the moment
+the receiver answered that lead's reply webhook 200: only a step the reply found in
+flight (claimed before it, recorded on the reply) may arrive later. "Every lead in a
+named end state" is read from the database: no enrollment may still be pending or
+active.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.invariants import InvariantReport, Send
+from engine.invariants import InvariantReport, Send, sends_after_replies
 
 RUNNING = ("pending", "active")
 REPLY_EVENT = "message:received:new"
@@ -62,7 +65,7 @@ class DemoReport:
             (inv.duplicates == 0, f"no step sent twice to a lead ({inv.duplicates} duplicates)"),
             (
                 not self.followups_after_reply,
-                f"no follow-up after a reply was answered "
+                f"no step claimed after a reply was answered "
                 f"({len(self.followups_after_reply)} of {self.replies} replies)",
             ),
             (
@@ -104,17 +107,14 @@ def build_report(
     sends: list[Send],
     deliveries: list[dict[str, Any]],
     states: dict[str, int],
+    in_flight: Collection[tuple[str, int]] = (),
 ) -> DemoReport:
-    """Judge the run; the caller adds the import figures, timings and notes."""
+    """Judge the run; the caller adds the import figures, timings and notes.
+
+    ``in_flight``: the (lead, step) sends the replies found in flight.
+    """
     replied = reply_moments(deliveries)
-    after = [
-        f"{send.recipient}: step {send.step + 1} at {send.received_at:%H:%M:%S.%f} "
-        f"after a reply answered at {replied[send.recipient]:%H:%M:%S.%f}"
-        for send in sends
-        if send.step > 0
-        and send.recipient in replied
-        and send.received_at > replied[send.recipient]
-    ]
+    after = sends_after_replies(sends, replied, in_flight)
     steps = Counter(send.step for send in sends)
     return DemoReport(
         invariants=invariants,

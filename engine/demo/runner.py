@@ -23,7 +23,7 @@ from engine.demo.leads import generate_leads
 from engine.demo.report import DemoReport, build_report
 from engine.demo.setup import OFFLINE_PHONE, PHONES, SEQUENCE, DemoPlan, write_files
 from engine.errors import ServiceUnavailableError
-from engine.invariants import accepted_sends, check
+from engine.invariants import accepted_sends, check, in_flight_at_replies
 from engine.models import Enrollment
 from engine.runtime import build_database
 from engine.settings import Settings, compiled_sequences, load_settings
@@ -166,7 +166,9 @@ class Demo:
         )
         with self.database.engine.connect() as connection:
             rows = connection.execute(select(E.c.state, func.count()).group_by(E.c.state)).all()
-        report = build_report(invariants, sends, deliveries, {str(s): int(n) for s, n in rows})
+            in_flight = in_flight_at_replies(connection)
+        states = {str(s): int(n) for s, n in rows}
+        report = build_report(invariants, sends, deliveries, states, in_flight)
         report.imported, report.rejected, report.finished = self.imported, self.rejected, finished
         report.elapsed_s = time.monotonic() - self._started
         report.virtual_days = report.elapsed_s * self.plan.speed / 86_400

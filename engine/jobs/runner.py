@@ -1,4 +1,5 @@
-"""The scheduler's maintenance jobs on APScheduler, each on its ``[scheduler]`` cron (UTC).
+"""The scheduler's maintenance jobs on APScheduler, each on its ``[scheduler]`` cron (UTC),
+read on the engine's clock (:mod:`engine.jobs.clocked`), so a sped-up run keeps them.
 
 ``outreach scheduler`` runs these beside its dispatcher loop. The dispatcher itself
 (every ``dispatch_interval_s``) also hands steps stuck in ``sending`` back to their
@@ -13,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from engine.alerts import AlertSink, NoAlerts, WebhookAlerts
 from engine.clock import Clock
 from engine.db import Database
+from engine.jobs.clocked import ClockedCron, MappedClock
 from engine.jobs.delivery_sync import sync_delivery
 from engine.jobs.housekeeping import prune_webhook_events, sweep_follow_ups
 from engine.jobs.phone_sync import sync_phone_states
@@ -29,7 +30,6 @@ from engine.settings import Settings
 from engine.timelinesai import CallBudget, MonthlyBudget, TimelinesAIClient
 from engine.webhook.handlers import EventHandler
 from engine.webhook.store import alert_severity
-from phones.lease import RedisLease
 
 log = logging.getLogger("outreach.jobs")
 
@@ -92,12 +92,7 @@ def build_maintenance_jobs(settings: Settings, database: Database, clock: Clock)
     redis_client = build_redis(settings)
     client = build_client(settings, redis_client)
     enqueue = declare_reply_actors(build_broker(settings), settings, None).enqueue
-    lease = RedisLease(
-        redis_client, namespace=settings.redis.namespace, ttl_s=settings.worker.lease_ttl_s
-    )
-    handler = EventHandler(
-        database=database, settings=settings, lease=lease, clock=clock, enqueue=enqueue
-    )
+    handler = EventHandler(database=database, settings=settings, clock=clock, enqueue=enqueue)
     url = settings.alerts.webhook_url
     alerts = WebhookAlerts(url) if url else NoAlerts()
     budget = CallBudget(
@@ -108,8 +103,8 @@ def build_maintenance_jobs(settings: Settings, database: Database, clock: Clock)
     return MaintenanceJobs(settings, database, client, clock, handler, enqueue, alerts, budget)
 
 
-def start_jobs(jobs: MaintenanceJobs) -> BackgroundScheduler:
-    """Start the jobs in a background scheduler (call ``shutdown()`` to stop it)."""
+def start_jobs(jobs: MaintenanceJobs, clock: MappedClock) -> BackgroundScheduler:
+    """Start the jobs in a background scheduler on ``clock`` (``shutdown()`` stops it)."""
     scheduler = BackgroundScheduler(timezone="UTC")
     config = jobs.settings.scheduler
     plan: dict[str, tuple[str, Callable[[], None]]] = {
@@ -121,11 +116,12 @@ def start_jobs(jobs: MaintenanceJobs) -> BackgroundScheduler:
     for name, (expression, function) in plan.items():
         scheduler.add_job(
             _logged(name, function),
-            CronTrigger.from_crontab(expression, timezone="UTC"),
+            ClockedCron(expression, clock),
             id=name,
             name=name,
             max_instances=1,
             coalesce=True,
+            # Real seconds a late run may still start (a busy process); coalesced after.
             misfire_grace_time=300,
         )
     scheduler.start()

@@ -57,12 +57,14 @@ class IntentRule:
     """``[replies.intents.NAME]``: a named intent stored on matching replies for the reports.
 
     ``review_priority`` above 0 also raises a review flag with that priority (1-3);
-    ``notify_url`` receives a JSON POST for each matching reply.
+    ``notify_url`` receives a JSON POST for each matching reply; ``auto_reply`` (a
+    spintax template) is sent back to the lead, once per lead.
     """
 
     keywords: tuple[str, ...] = ()
     review_priority: int = 0
     notify_url: str | None = None
+    auto_reply: str | None = None
 
 
 DEFAULT_INTENTS: dict[str, IntentRule] = {
@@ -81,14 +83,32 @@ DEFAULT_INTENTS: dict[str, IntentRule] = {
 
 @dataclass(frozen=True)
 class RepliesSettings:
-    """``[replies]``: opt-out and review words, their notification URLs, and named intents."""
+    """``[replies]``: opt-out and review words, their notification URLs and automatic
+    answers, named intents, the review SLA and the read for a reply before a follow-up.
+
+    ``review_sla_h`` is virtual hours: an open review flag older than that is overdue.
+    """
 
     opt_out: tuple[str, ...] = DEFAULT_OPT_OUT
     opt_out_notify_url: str | None = None
+    opt_out_auto_reply: str | None = None
     human_review: tuple[str, ...] = DEFAULT_HUMAN_REVIEW
     human_review_priority: int = 2
     human_review_notify_url: str | None = None
+    human_review_auto_reply: str | None = None
     intents: dict[str, IntentRule] = field(default_factory=lambda: dict(DEFAULT_INTENTS))
+    check_before_followup: bool = True
+    review_sla_h: float = 24.0
+
+    def auto_replies(self) -> dict[str, str]:
+        """Each configured automatic answer's template by its key in the config."""
+        found = {
+            "replies.opt_out_auto_reply": self.opt_out_auto_reply,
+            "replies.human_review_auto_reply": self.human_review_auto_reply,
+        }
+        for name, rule in self.intents.items():
+            found[f"replies.intents.{name}.auto_reply"] = rule.auto_reply
+        return {key: text for key, text in found.items() if text is not None}
 
 
 def validate_replies(
@@ -107,6 +127,8 @@ def validate_replies(
                 raise fail(f"{key}[{index}]", f"{keyword!r} has no letters or digits to match")
     if not 1 <= replies.human_review_priority <= MAX_PRIORITY:
         raise fail("replies.human_review_priority", f"must be from 1 to {MAX_PRIORITY}")
+    if replies.review_sla_h <= 0:
+        raise fail("replies.review_sla_h", "must be a positive number of hours")
     urls = {
         "replies.opt_out_notify_url": replies.opt_out_notify_url,
         "replies.human_review_notify_url": replies.human_review_notify_url,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis
-
 from engine.alerts import AlertSink, NoAlerts, WebhookAlerts
 from engine.clock import Clock
 from engine.db import Database
@@ -14,7 +12,6 @@ from engine.replies.rules import ReplyRules
 from engine.replies.service import ReplyClassifier
 from engine.replies.takeover import TakeoverCheck
 from engine.settings import Settings
-from phones.lease import RedisLease
 
 
 @dataclass
@@ -35,16 +32,11 @@ class ReplyRuntime:
         self.alerts.notify(kind, message, severity=severity, phone_id=phone_id)
 
 
-def build_reply_runtime(
-    settings: Settings, database: Database, redis_client: redis.Redis, clock: Clock
-) -> ReplyRuntime:
+def build_reply_runtime(settings: Settings, database: Database, clock: Clock) -> ReplyRuntime:
     """The runtime of a ``replies`` worker from its settings and shared clients."""
-    lease = RedisLease(
-        redis_client, namespace=settings.redis.namespace, ttl_s=settings.worker.lease_ttl_s
-    )
     url = settings.alerts.webhook_url
     return ReplyRuntime(
         classifier=ReplyClassifier(database, ReplyRules(settings.replies), clock, HttpNotifier()),
-        takeover=TakeoverCheck(database, settings, clock, lease),
+        takeover=TakeoverCheck(database, settings, clock),
         alerts=WebhookAlerts(url) if url else NoAlerts(),
     )

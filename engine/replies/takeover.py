@@ -6,13 +6,13 @@ its uid is recorded, when TimelinesAI says it came through the API, or (when the
 event says nothing of its origin) when it has the text of a recorded send or the
 lead's step is still being sent. Anything else was typed by a person in the shared
 inbox: it is stored, and with ``manual_takeover = "stop"`` the lead's sequence ends
-``stopped`` (reason ``manual_takeover``) under the phone's lease, as a reply does.
+``stopped`` (reason ``manual_takeover``) the way a reply ends it: in one transaction
+that waits for no phone, after which no step of the lead is claimed.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, exists, select
@@ -23,15 +23,12 @@ from engine.models import Direction, EnrollmentState, StepState
 from engine.sending.store import E, content_hash
 from engine.settings import Settings
 from engine.webhook import store
-from engine.webhook.errors import PhoneBusyError
 from engine.webhook.handlers import phone_ids_by_number
 from engine.webhook.payloads import MessageEvent, parse_event
-from phones.lease import Lease
 from sequences import EndReason
 
 log = logging.getLogger("outreach.replies")
 
-LEASE_POLL_S = 0.02
 OURS, MANUAL, STOPPED, GONE = "ours", "manual", "stopped", "gone"
 
 
@@ -42,7 +39,6 @@ class TakeoverCheck:
     database: Database
     settings: Settings
     clock: Clock
-    lease: Lease
 
     def check(self, event_id: int) -> str:
         """Decide one stored ``message:sent:new`` event: ours, manual, or manual and stopped."""
@@ -103,34 +99,12 @@ class TakeoverCheck:
         )
 
     def _stop(self, target: store.Target, event: MessageEvent) -> bool:
-        """End the running enrollment under its phone's lease; ``True`` if this ended it."""
-        for _ in range(3):
-            token = self._wait_for_lease(target.phone_id) if target.phone_id else None
-            try:
-                with self.database.engine.begin() as connection:
-                    done = store.end_enrollment(
-                        connection, target, state=EnrollmentState.STOPPED,
-                        reason=EndReason.MANUAL_TAKEOVER, chat_id=event.chat_id,
-                        now=self.clock.now(),
-                    )  # fmt: skip
-            finally:
-                if token is not None and target.phone_id is not None:
-                    self.lease.release(target.phone_id, token)
-            if done is not None:
-                return done
-            with self.database.engine.connect() as connection:
-                target = store.find_target(connection, event.peer_phone, event.chat_id, None)
-            if not target.running:
-                return False
-        return False
-
-    def _wait_for_lease(self, phone_id: str) -> str:
-        """The phone's lease; a lease held past its TTL has expired, so this wait ends."""
-        deadline = time.monotonic() + self.settings.worker.lease_ttl_s
-        while True:
-            token = self.lease.acquire(phone_id)
-            if token is not None:
-                return token
-            if time.monotonic() >= deadline:
-                raise PhoneBusyError(f"phone {phone_id} stayed busy; the check is retried")
-            time.sleep(LEASE_POLL_S)
+        """End the running enrollment; ``True`` if this call ended it."""
+        if target.enrollment_id is None:
+            return False
+        with self.database.engine.begin() as connection:
+            ended = store.end_running(
+                connection, target.enrollment_id, state=EnrollmentState.STOPPED,
+                reason=EndReason.MANUAL_TAKEOVER, chat_id=event.chat_id, now=self.clock.now(),
+            )  # fmt: skip
+        return ended is not None

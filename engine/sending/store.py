@@ -24,6 +24,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     update,
@@ -78,16 +79,30 @@ class WorkItem:
     phone_state: str | None
     next_send_at: datetime | None
     campaign_state: str | None
+    previous_uid: str | None = None
+    """The uid of the step before this one as sent (the chat's last message from us)."""
 
 
 # The hot path's statements are built once with bound parameters, so each send only
 # binds values: building and compiling Core statements per send cost more CPU than
 # the round trips themselves. On PostgreSQL they also run through the driver's cursor
 # (engine.driver_sql), which skips Core's per-execution bookkeeping.
+# The previous step's message: one probe of the (enrollment, step) unique index, whose
+# predicate is written as a literal so PostgreSQL can use the partial index.
+_PREVIOUS_UID = (
+    select(M.c.message_uid)
+    .where(
+        M.c.enrollment_id == E.c.id,
+        M.c.step == E.c.step - 1,
+        M.c.direction == literal_column("'out'"),
+    )
+    .scalar_subquery()
+)
 _WORK_ITEM = (
     E.c.id, E.c.state, E.c.step, E.c.step_state, E.c.sequence, E.c.phone_id,
     E.c.chat_id, E.c.sending_at, E.c.queued_at, E.c.attempts, L.c.id, L.c.phone,
     L.c.variables, L.c.timezone, P.c.phone, P.c.state, P.c.next_send_at, C.c.state,
+    _PREVIOUS_UID,
 )  # fmt: skip
 _WORK_ITEM_FROM = (
     E.join(L, L.c.id == E.c.lead_id)
@@ -501,12 +516,30 @@ _PACE_SENT = (
         sent_total=P.c.sent_total + 1,
     )
 )
+# A send claimed before the lead replied (or the campaign stopped) went out after the
+# enrollment ended: its step is marked sent, and the enrollment stays as it ended.
+_SENT_AFTER_END = (
+    update(E)
+    .where(
+        E.c.id == bindparam("b_eid"),
+        E.c.step == bindparam("b_step"),
+        E.c.step_state == StepState.SENDING,
+        ~_RUNNING,
+    )
+    .values(step_state=StepState.SENT, updated_at=bindparam("b_now", type_=UTCDateTime))
+)
 
 
 def _record_pg(advance: Update) -> Update:
-    # One statement, so one round trip and atomic even outside a transaction.
-    return _PACE_SENT.add_cte(_INSERT_MESSAGE.returning(M.c.id).cte("message")).add_cte(
-        advance.returning(E.c.id).cte("advance")
+    # One statement, so one round trip and atomic even outside a transaction. The advance
+    # and the after-end update exclude each other (a running enrollment, or not), also
+    # when a concurrent reply makes PostgreSQL re-check the row.
+    advanced = advance.returning(E.c.id).cte("advance")
+    return (
+        _PACE_SENT.add_cte(_INSERT_MESSAGE.returning(M.c.id).cte("message"))
+        .add_cte(advanced)
+        .add_cte(_SENT_AFTER_END.returning(E.c.id).cte("after_end"))
+        .returning(select(func.count()).select_from(advanced).scalar_subquery())
     )
 
 
@@ -526,8 +559,12 @@ def record_sent(
     now: datetime,
     next_due: datetime | None,
     next_send_at: datetime,
-) -> None:
-    """The send happened: store the message, advance or complete, and pace the phone."""
+) -> bool:
+    """The send happened: store the message, advance or complete, and pace the phone.
+
+    ``False`` when the enrollment had ended meanwhile (a reply, a stop): the send was
+    claimed before that and is recorded, but nothing after it is scheduled.
+    """
     params = {
         "b_eid": item.enrollment_id, "b_step": item.step, "b_lead_id": item.lead_id,
         "b_phone_id": item.phone_id, "b_chat_id": chat_id, "b_uid": message_uid,
@@ -538,11 +575,14 @@ def record_sent(
     }  # fmt: skip
     if connection.dialect.name == "postgresql":
         statement = _RECORD_COMPLETE_PG if next_due is None else _RECORD_ADVANCE_PG
-        statement.run(connection, params)
-        return
+        row = statement.first(connection, params)
+        return row is not None and bool(row[0])
     connection.execute(_INSERT_MESSAGE, params)
-    connection.execute(_COMPLETE if next_due is None else _ADVANCE, params)
+    advanced = connection.execute(_COMPLETE if next_due is None else _ADVANCE, params).rowcount
+    if advanced != 1:
+        connection.execute(_SENT_AFTER_END, params)
     connection.execute(_PACE_SENT, params)
+    return advanced == 1
 
 
 def pace_phone(

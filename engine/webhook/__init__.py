@@ -1,4 +1,4 @@
-"""The webhook receiver: TimelinesAI's events in, stop-on-reply enforced before answering.
+"""The webhook receiver: TimelinesAI's events in, committed and answered at once.
 
 :func:`create_app` builds the FastAPI app; :mod:`engine.webhook.payloads` parses both
 payload layouts; :class:`EventHandler` applies events to the database, idempotently.
@@ -6,7 +6,7 @@ payload layouts; :class:`EventHandler` applies events to the database, idempoten
 
 from typing import TYPE_CHECKING, Any
 
-from engine.webhook.errors import BadBodyError, PayloadError, PhoneBusyError, WebhookError
+from engine.webhook.errors import BadBodyError, PayloadError, WebhookError
 from engine.webhook.handlers import EventHandler, Outcome
 from engine.webhook.numbers import normalise_number
 from engine.webhook.payloads import (
@@ -45,7 +45,6 @@ __all__ = [
     "OtherEvent",
     "Outcome",
     "PayloadError",
-    "PhoneBusyError",
     "WebhookError",
     "create_app",
     "normalise_number",

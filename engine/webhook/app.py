@@ -2,10 +2,12 @@
 
 ``POST /webhooks/timelinesai?secret=...`` takes every event type: the secret is
 compared in constant time before anything is read (401, nothing stored), the body
-is capped at 1 MB (413), parsed (400, 422), and applied in a worker thread. A
-database or Redis outage answers 503 so TimelinesAI retries: nothing is ever
-answered 2xx that was not committed. ``GET /healthz`` checks the database and
-Redis (503 when either is down); ``GET /metrics`` serves Prometheus metrics.
+is capped at 1 MB (413), parsed (400, 422), and applied in a worker thread that
+waits for no phone. Only a database outage answers 503 so TimelinesAI retries:
+nothing is ever answered 2xx that was not committed, and a Redis outage costs no
+event (the work queued after the commit is queued again by the scheduler's sweep).
+``GET /healthz`` checks the database and Redis (503 when either is down);
+``GET /metrics`` serves Prometheus metrics.
 """
 
 from __future__ import annotations
@@ -33,15 +35,14 @@ from engine.webhook.handlers import EventHandler
 from engine.webhook.metrics import EngineState, WebhookMetrics
 from engine.webhook.payloads import AccountEvent, Event, MessageEvent, parse_body, parse_event
 from engine.webhook.schema import REQUEST_BODY, RESPONSES
-from phones.lease import Lease, RedisLease
 
 log = logging.getLogger("outreach.webhook")
 
 WEBHOOK_PATH = "/webhooks/timelinesai"
 MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_S = "5"
-# The database or Redis is down or saturated: TimelinesAI should retry, not give up.
-_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, redis.RedisError)
+# The database is down or saturated: TimelinesAI should retry, not give up.
+_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 class _TooLargeError(Exception):
@@ -55,7 +56,6 @@ def create_app(
     enqueue: Enqueue,
     *,
     clock: Clock | None = None,
-    lease: Lease | None = None,
     multiprocess_dir: str | None = None,
 ) -> FastAPI:
     """The receiver's app. ``settings.webhook.secret`` must be set (``OUTREACH_WEBHOOK_SECRET``)."""
@@ -64,12 +64,7 @@ def create_app(
         raise ValueError("the webhook secret is not set")
     expected = secret.encode()
     clock = clock or SystemClock(settings.clock.speed, settings.clock.epoch)
-    lease = lease or RedisLease(
-        redis_client, namespace=settings.redis.namespace, ttl_s=settings.worker.lease_ttl_s
-    )
-    handler = EventHandler(
-        database=database, settings=settings, lease=lease, clock=clock, enqueue=enqueue
-    )
+    handler = EventHandler(database=database, settings=settings, clock=clock, enqueue=enqueue)
     metrics = WebhookMetrics(
         EngineState(database, redis_client, settings, clock), multiprocess_dir=multiprocess_dir
     )
@@ -103,12 +98,11 @@ def create_app(
         except _TooLargeError:
             return _answer(413, f"the body is over {MAX_BODY_BYTES} bytes")
         except WebhookError as error:
-            result = "busy" if error.status_code == 503 else result
             return _answer(error.status_code, str(error))
         except _UNAVAILABLE as error:
             result = "unavailable"
             log.warning("webhook answered 503: %s", type(error).__name__)
-            return _answer(503, "the database or Redis is unavailable; retry")
+            return _answer(503, "the database is unavailable; retry")
         finally:
             metrics.observe(kind, result, time.perf_counter() - started)
 

@@ -21,9 +21,3 @@ class PayloadError(WebhookError):
     """Raised when a known event type's body is malformed (answered 422 with the reason)."""
 
     status_code = 422
-
-
-class PhoneBusyError(WebhookError):
-    """Raised when a reply's phone stays leased by a send for too long (answered 503)."""
-
-    status_code = 503

@@ -23,7 +23,6 @@ from engine.webhook import store
 from engine.webhook.inbound import ReplyReceiver
 from engine.webhook.numbers import normalise_number
 from engine.webhook.payloads import AccountEvent, Event, MessageEvent
-from phones.lease import Lease
 from phones.states import next_phone_state
 
 log = logging.getLogger("outreach.webhook")
@@ -59,7 +58,6 @@ class EventHandler:
         *,
         database: Database,
         settings: Settings,
-        lease: Lease,
         clock: Clock,
         enqueue: Enqueue,
         rules: ReplyRules | None = None,
@@ -71,12 +69,10 @@ class EventHandler:
         self._phone_ids: Mapping[str, str] = phone_ids_by_number(settings)
         self.replies = ReplyReceiver(
             database=database,
-            lease=lease,
             clock=clock,
             rules=rules or ReplyRules(settings.replies),
             stop_on_reply={n: s.stop_on_reply for n, s in settings.sequences.items()},
             phone_ids=self._phone_ids,
-            lease_wait_s=settings.webhook.lease_wait_s,
         )
 
     def handle(self, event: Event, payload: dict[str, Any]) -> Outcome:

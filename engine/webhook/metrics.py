@@ -125,6 +125,11 @@ class EngineState(Collector):
             review_open = connection.execute(
                 select(func.count()).select_from(R).where(R.c.resolved_at.is_(None))
             ).scalar_one()
+            in_flight = connection.execute(
+                select(func.count()).where(
+                    M.c.direction == Direction.IN, M.c.in_flight_step.is_not(None)
+                )
+            ).scalar_one()
         sends = CounterMetricFamily("outreach_sends", "Messages sent, by phone.", labels=["phone"])
         failures = CounterMetricFamily(
             "outreach_send_failures", "Failed send attempts, by phone.", labels=["phone"]
@@ -159,7 +164,12 @@ class EngineState(Collector):
             by_class.add_metric([label or "unclassified"], count)
         review = GaugeMetricFamily("outreach_review_open", "Review flags not yet resolved.")
         review.add_metric([], review_open)
-        yield from (sends, failures, state, quota_used, quota_limit, by_class, review)
+        during = CounterMetricFamily(
+            "outreach_sends_in_flight_at_reply",
+            "Replies that arrived while a step to their lead was being sent (it finished).",
+        )
+        during.add_metric([], in_flight)
+        yield from (sends, failures, state, quota_used, quota_limit, by_class, review, during)
 
     def _queue_depths(self) -> GaugeMetricFamily:
         namespace = self._settings.redis.namespace

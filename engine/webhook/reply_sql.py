@@ -1,14 +1,17 @@
 """A reply applied on PostgreSQL in one statement: one round trip, atomic by itself.
 
-The caller holds the lease of the phone the reply came to (``leased``). The statement
-finds the lead (by number, else by chat id) and its enrollment (the running one
-first), decides whether it stops (running, and an opt-out or a sequence that stops on
-reply), and, unless it must stop on another phone than the leased one ("moved": the
-caller takes that lease and tries again), records the event once, ends or notes the
-enrollment, stores the message and suppresses an opt-out; everything but the event
-only if the event row was new. An ended enrollment's queued step goes back to ``due``
-so it stops holding a place in its phone's queue. SQLite takes the same steps one
-statement at a time (:mod:`engine.webhook.inbound`).
+The statement finds the lead (by number, else by chat id) and its enrollment (the
+running one first), decides whether it stops (running, and an opt-out or a sequence
+that stops on reply), records the event once and, only if the event row was new, ends
+or notes the enrollment, stores the message with the step it answers and suppresses
+an opt-out. An ended enrollment's queued step goes back to ``due`` so it stops
+holding a place in its phone's queue; a step found ``sending`` was claimed before this
+reply and is returned as in flight. SQLite takes the same steps one statement at a
+time in one transaction (:mod:`engine.webhook.inbound`).
+
+No lock is waited for but the enrollment's row lock, which a claim or a record holds
+for one statement: the send path's claim re-checks the enrollment in the same row, so
+whichever commits first wins and no step is claimed after this commits.
 """
 
 from __future__ import annotations
@@ -41,13 +44,10 @@ WITH by_phone AS (
            AND (CAST(:opt_out AS boolean) OR NOT sequence = ANY(CAST(:keep AS varchar[])))
            AS stop
     FROM (SELECT * FROM by_phone UNION ALL SELECT * FROM by_chat) AS found
-), moved AS (
-    SELECT 1 FROM target WHERE stop AND phone_id IS DISTINCT FROM CAST(:leased AS varchar)
 ), event AS (
     INSERT INTO webhook_events (dedupe_key, event_type, payload, received_at, processed_at)
     SELECT :key, :event_type, CAST(:payload AS json), CAST(:now AS timestamptz),
            CAST(:now AS timestamptz)
-    WHERE NOT EXISTS (SELECT 1 FROM moved)
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING id
 ), ended AS (
@@ -60,22 +60,26 @@ WITH by_phone AS (
         queued_at = CASE WHEN e.step_state = 'queued' THEN NULL ELSE e.queued_at END
     FROM target AS t
     WHERE e.id = t.eid AND t.stop AND e.state IN ('pending', 'active')
-      AND e.phone_id IS NOT DISTINCT FROM CAST(:leased AS varchar)
       AND EXISTS (SELECT 1 FROM event)
-    RETURNING e.id
+    RETURNING e.id, CASE WHEN e.step_state = 'sending' THEN e.step END AS in_flight
 ), chat AS (
     UPDATE enrollments AS e SET chat_id = CAST(:chat AS bigint)
     FROM target AS t
     WHERE e.id = t.eid AND NOT t.stop AND e.chat_id IS NULL
       AND CAST(:chat AS bigint) IS NOT NULL AND EXISTS (SELECT 1 FROM event)
+), answered AS (
+    SELECT max(o.step) AS step FROM messages o
+    WHERE o.enrollment_id = (SELECT eid FROM target) AND o.direction = 'out'
 ), message AS (
     INSERT INTO messages (direction, enrollment_id, lead_id, phone_id, chat_id, message_uid,
-                          text, status, sent_at, created_at, attachments, peer_phone, origin)
+                          text, status, sent_at, created_at, attachments, peer_phone, origin,
+                          step, in_flight_step)
     SELECT 'in', (SELECT eid FROM target), (SELECT lead_id FROM target),
            COALESCE(CAST(:recv AS varchar), (SELECT phone_id FROM target)),
            CAST(:chat AS bigint), :uid, :text, 'received', CAST(:sent_at AS timestamptz),
            CAST(:now AS timestamptz), CAST(:attachments AS json), CAST(:peer AS varchar),
-           CAST(:origin AS varchar)
+           CAST(:origin AS varchar), (SELECT step FROM answered),
+           (SELECT in_flight FROM ended)
     WHERE EXISTS (SELECT 1 FROM event)
     ON CONFLICT (message_uid) DO NOTHING
     RETURNING id
@@ -87,23 +91,21 @@ WITH by_phone AS (
     ON CONFLICT (phone) DO NOTHING
 )
 SELECT (SELECT id FROM event), (SELECT count(*) FROM ended), (SELECT id FROM message),
-       EXISTS (SELECT 1 FROM moved), (SELECT phone_id FROM target),
-       (SELECT lead_id FROM target), COALESCE((SELECT stop FROM target), false)
+       (SELECT lead_id FROM target), (SELECT eid FROM target), (SELECT in_flight FROM ended)
 """)
 
 
 @dataclass(frozen=True)
 class Applied:
-    """The statement's outcome; ``phone_id`` is the enrollment's phone (the lease to take
-    when ``moved``)."""
+    """The statement's outcome: the new event's id (``None``: a redelivery), whether it
+    ended the enrollment, the stored message, the lead and enrollment, the step in flight."""
 
     event_id: int | None
     ended: bool
     message_id: int | None
-    moved: bool
-    phone_id: str | None
     lead_id: int | None
-    stop: bool
+    enrollment_id: int | None
+    in_flight_step: int | None
 
 
 def apply_reply(
@@ -111,7 +113,6 @@ def apply_reply(
     event: MessageEvent,
     payload: dict[str, Any],
     *,
-    leased: str | None,
     receiving: str | None,
     keep_running: list[str],
     opt_out: bool,
@@ -127,8 +128,8 @@ def apply_reply(
             "text": event.text, "sent_at": event.timestamp or now,
             "attachments": json.dumps(attachments) if attachments else None,
             "peer": event.peer_phone, "origin": event.origin,
-            "source": f"reply {event.message_uid}", "leased": leased, "recv": receiving,
+            "source": f"reply {event.message_uid}", "recv": receiving,
             "keep": keep_running, "opt_out": opt_out, "now": now,
         },
     ).one()  # fmt: skip
-    return Applied(row[0], bool(row[1]), row[2], bool(row[3]), row[4], row[5], bool(row[6]))
+    return Applied(row[0], bool(row[1]), row[2], row[3], row[4], row[5])

@@ -2,8 +2,8 @@
 
 Every event is recorded by an ``INSERT ... ON CONFLICT DO NOTHING`` on its dedupe
 key, first in its transaction: a redelivery inserts nothing and changes nothing.
-Enrollments end through a conditional UPDATE on ``state IN ('pending', 'active')``
-and on the phone whose lease the caller holds.
+Enrollments end through a conditional UPDATE on ``state IN ('pending', 'active')``;
+nothing here waits for a phone's lease.
 """
 
 from __future__ import annotations
@@ -127,11 +127,7 @@ def record_event(
 
 _END = (
     update(E)
-    .where(
-        E.c.id == bindparam("b_eid"),
-        E.c.state.in_(_RUNNING),
-        E.c.phone_id.is_not_distinct_from(bindparam("b_pid")),
-    )
+    .where(E.c.id == bindparam("b_eid"), E.c.state.in_(_RUNNING))
     .values(
         state=bindparam("b_state"),
         end_reason=bindparam("b_reason"),
@@ -143,27 +139,49 @@ _END = (
         step_state=case((E.c.step_state == StepState.QUEUED, StepState.DUE), else_=E.c.step_state),
         queued_at=case((E.c.step_state == StepState.QUEUED, None), else_=E.c.queued_at),
     )
+    # The values after the update: a step still ``sending`` was claimed before this end.
+    .returning(E.c.step, E.c.step_state)
 )
-_STATE = select(E.c.state, E.c.phone_id).where(E.c.id == bindparam("b_eid"))
 
 
-def end_enrollment(
-    connection: Connection, target: Target, *, state: str, reason: str, chat_id: int | None,
-    now: datetime,
-) -> bool | None:  # fmt: skip
-    """End the target's enrollment if it still runs on the phone we leased.
+@dataclass(frozen=True)
+class Ended:
+    """An enrollment this call ended, and the step that was being sent then (if any)."""
 
-    ``True`` ended, ``False`` it had ended already, ``None`` it moved to another phone
-    meanwhile (the caller takes that phone's lease and tries again).
+    in_flight_step: int | None
+
+
+def end_running(
+    connection: Connection, enrollment_id: int, *, state: str, reason: str,
+    chat_id: int | None, now: datetime,
+) -> Ended | None:  # fmt: skip
+    """End the enrollment if it still runs; ``None`` when it had ended already.
+
+    Never waits for a phone: the send path's claim re-checks the enrollment in the
+    same row, so no step is claimed once this commits. A step claimed before it
+    (``sending``) finishes and is returned as in flight.
     """
     params = {
-        "b_eid": target.enrollment_id, "b_pid": target.phone_id, "b_state": state,
-        "b_reason": reason, "b_now": now, "b_chat": chat_id,
+        "b_eid": enrollment_id, "b_state": state, "b_reason": reason, "b_now": now,
+        "b_chat": chat_id,
     }  # fmt: skip
-    if connection.execute(_END, params).rowcount == 1:
-        return True
-    row = connection.execute(_STATE, {"b_eid": target.enrollment_id}).first()
-    return None if row is not None and row[0] in RUNNING_STATES else False
+    row = connection.execute(_END, params).first()
+    if row is None:
+        return None
+    return Ended(int(row[0]) if row[1] == StepState.SENDING else None)
+
+
+_ANSWERED = select(func.max(M.c.step)).where(
+    M.c.enrollment_id == bindparam("b_eid"), M.c.direction == "out"
+)
+
+
+def answered_step(connection: Connection, enrollment_id: int | None) -> int | None:
+    """The step a reply arriving now answers: the last one recorded as sent."""
+    if enrollment_id is None:
+        return None
+    value = connection.execute(_ANSWERED, {"b_eid": enrollment_id}).scalar()
+    return None if value is None else int(value)
 
 
 _SET_CHAT = (
@@ -275,12 +293,14 @@ def mark_processed(connection: Connection, event_id: int, now: datetime, error: 
 
 
 __all__ = [
+    "Ended",
     "Target",
     "alert_severity",
+    "answered_step",
     "autocommit",
     "change_phone_state",
     "confirm_sent",
-    "end_enrollment",
+    "end_running",
     "event_payload",
     "find_target",
     "insert_message",

@@ -53,7 +53,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from engine.db import Database
-from engine.invariants import accepted_sends, check
+from engine.invariants import accepted_sends, check, in_flight_at_replies, sends_after_replies
 from engine.models import Enrollment, Lead
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
 from tests.conftest import PG_ADMIN_DSN
@@ -291,19 +291,16 @@ def test_workers_and_webhook_recover_from_a_database_restart(
         sends, jitter_min_s=JITTER_MIN_S, speed=SPEED, epoch=epoch,
         quota_per_day=dict.fromkeys(PHONES, 1000), quota_timezone="UTC",
     )  # fmt: skip
-    taken_at = {r.lead: r.taken_at for r in replies}
-    followups_after_reply = [
-        s for s in sends
-        if s.step == 1 and taken_at.get(s.recipient) is not None
-        and s.received_at > taken_at[s.recipient]  # type: ignore[operator]
-    ]  # fmt: skip
+    taken_at = {r.lead: r.taken_at for r in replies if r.taken_at is not None}
     with pg_database.engine.connect() as connection:
+        in_flight = in_flight_at_replies(connection)
         rows = connection.execute(
             select(Lead.phone, Enrollment.state).join(Enrollment)  # type: ignore[arg-type]
         ).all()
         reconciled = connection.execute(
             text("SELECT count(*) FROM messages WHERE variant_id = 'reconciled'")
         ).scalar_one()
+    followups_after_reply = sends_after_replies(sends, taken_at, in_flight)
     ends = {str(phone): str(state) for phone, state in rows}
     sent_steps = Counter(s.recipient for s in sends)
     lost = [

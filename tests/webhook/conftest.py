@@ -1,4 +1,4 @@
-"""A receiver on both databases: the app in-process, a fake clock, an in-memory lease.
+"""A receiver on both databases: the app in-process and a fake clock.
 
 Follow-ups the app would queue are collected in a list; ``body()`` builds TimelinesAI
 bodies in the nested or flat form, shaped like the simulator's and the API doc's.
@@ -31,7 +31,6 @@ from engine.replies.followups import FollowUp
 from engine.settings import Settings, load_settings
 from engine.webhook import WEBHOOK_PATH, create_app
 from phones import sync_phones
-from phones.lease import MemoryLease
 
 SECRET = "s3cret-for-tests"
 START = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
@@ -40,7 +39,6 @@ LEAD = "+40712345678"
 
 CONFIG = """
 [webhook]
-lease_wait_s = 0.3
 takeover_check_after_s = 0
 {webhook}
 [[phones]]
@@ -152,7 +150,6 @@ class Receiver:
     database: Database
     client: httpx.Client
     clock: FakeClock
-    lease: MemoryLease
     follow_ups: list[FollowUp] = field(default_factory=list)
     app: FastAPI | None = None
 
@@ -191,11 +188,11 @@ def make_receiver(
 ) -> Iterator[Receiver]:
     with database.session() as session:
         sync_phones(session, settings.phones)
-    clock, lease = FakeClock(START), MemoryLease()
+    clock = FakeClock(START)
     follow_ups: list[FollowUp] = []
-    app = create_app(database, redis_client, settings, follow_ups.append, clock=clock, lease=lease)
+    app = create_app(database, redis_client, settings, follow_ups.append, clock=clock)
     with serving(app) as url, httpx.Client(base_url=url, timeout=10.0) as client:
-        yield Receiver(settings, database, client, clock, lease, follow_ups, app)
+        yield Receiver(settings, database, client, clock, follow_ups, app)
 
 
 @contextmanager

@@ -33,7 +33,6 @@ from engine.timelinesai.simulator import (
 )
 from engine.webhook import EventHandler
 from phones import sync_phones
-from phones.lease import MemoryLease
 from tests.webhook.conftest import LEAD, OURS, enroll, write_settings
 
 SPEED = 1000.0
@@ -194,7 +193,7 @@ def test_a_reply_the_webhook_never_delivered_is_applied_by_the_sync(
         session.add(message)
     sim.inbound("STOP", phone=LEAD, account_phone=OURS[0])  # no webhook URL: never delivered
     follow_ups: list[FollowUp] = []
-    handler = EventHandler(database=db, settings=settings, lease=MemoryLease(),
+    handler = EventHandler(database=db, settings=settings,
                            clock=FakeClock(now()), enqueue=follow_ups.append)  # fmt: skip
     report = sync_delivery(now(), client, db, settings, handler.handle)
     assert report.replies_found == 1

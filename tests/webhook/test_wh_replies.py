@@ -108,7 +108,7 @@ def test_plain_replies_raise_no_flag(receiver: Receiver) -> None:
 
 
 def checker(receiver: Receiver) -> TakeoverCheck:
-    return TakeoverCheck(receiver.database, receiver.settings, receiver.clock, receiver.lease)
+    return TakeoverCheck(receiver.database, receiver.settings, receiver.clock)
 
 
 def sent_event(receiver: Receiver, **kwargs: Any) -> int:
@@ -140,7 +140,7 @@ def test_with_manual_takeover_ignored_the_sequence_runs_on(
     eid = receiver.enroll()
     event_id = sent_event(receiver, uid="typed", origin="WhatsApp")
     settings = write_settings(tmp_path / "ignore", webhook='manual_takeover = "ignore"')
-    check = TakeoverCheck(receiver.database, settings, receiver.clock, receiver.lease)
+    check = TakeoverCheck(receiver.database, settings, receiver.clock)
     assert check.check(event_id) == MANUAL
     assert receiver.enrollment(eid).state == "active"
 

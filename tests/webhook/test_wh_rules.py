@@ -103,7 +103,9 @@ def test_the_example_config_documents_the_defaults() -> None:
         ('[replies.intents.x]\nkeywords = ["a"]\nreview_priority = 4', "0 (no review) to 3"),
         ('[webhook]\nmanual_takeover = "maybe"', 'must be "stop" or "ignore"'),
         ("[webhook]\nretention_days = 0", "must be at least 1"),
-        ("[webhook]\nlease_wait_s = 5", "TimelinesAI waits 5 s"),
+        ("[replies]\nreview_sla_h = 0", "replies.review_sla_h: must be a positive number"),
+        ('[replies]\nopt_out_auto_reply = "{Bye|"', "opt_out_auto_reply: the template does"),
+        ('[replies.intents.x]\nkeywords = ["a"]\nauto_reply = "Hi {{Name}}"', ".x.auto_reply:"),
         ('[scheduler]\nprune_cron = "61 * * * *"', "scheduler.prune_cron: '61 * * * *'"),
         ('[scheduler]\nphone_sync_cron = "hourly"', "not a 5-field cron expression"),
         ("[scheduler]\ndelivery_sync_max_chats = 0", "must be at least 1"),
@@ -116,3 +118,9 @@ def test_bad_reply_webhook_and_job_settings_name_the_key(
     path.write_text(toml + "\n")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings(path)
+
+
+def test_a_retired_key_in_an_old_file_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[webhook]\nlease_wait_s = 3.0\n")
+    assert load_settings(path).webhook.lease_wait_s is None  # accepted, never used

@@ -11,8 +11,9 @@ import pytest
 from sqlmodel import select
 
 from engine.alerts import NoAlerts
-from engine.clock import FakeClock
+from engine.clock import FakeClock, SystemClock
 from engine.db import Database
+from engine.jobs.clocked import ClockedCron
 from engine.jobs.runner import MaintenanceJobs, start_jobs
 from engine.models import Phone, WebhookEvent
 from engine.replies.followups import FollowUp
@@ -25,7 +26,6 @@ from engine.timelinesai.simulator import (
 )
 from engine.webhook import EventHandler
 from phones import sync_phones
-from phones.lease import MemoryLease
 from tests.webhook.conftest import OURS, write_settings
 
 
@@ -45,7 +45,7 @@ def jobs(
         sync_phones(session, settings.phones)
     clock = FakeClock(datetime.now(UTC))
     queued: list[FollowUp] = []
-    handler = EventHandler(database=sqlite_database, settings=settings, lease=MemoryLease(),
+    handler = EventHandler(database=sqlite_database, settings=settings,
                            clock=clock, enqueue=queued.append)  # fmt: skip
     with sim.client(limiter=MemoryRateLimiter(10_000), retry_total_s=0.2) as client:
         yield MaintenanceJobs(
@@ -70,7 +70,7 @@ def test_each_job_runs_at_the_clocks_now(jobs: MaintenanceJobs) -> None:
 def test_the_scheduler_holds_one_job_per_cron_and_survives_a_failure(
     jobs: MaintenanceJobs, caplog: pytest.LogCaptureFixture
 ) -> None:
-    scheduler = start_jobs(jobs)
+    scheduler = start_jobs(jobs, SystemClock())
     try:
         assert sorted(job.id for job in scheduler.get_jobs()) == [
             "delivery_sync", "phone_sync", "prune", "replies_sweep",
@@ -83,3 +83,33 @@ def test_the_scheduler_holds_one_job_per_cron_and_survives_a_failure(
         assert "scheduler job phone_sync failed" in caplog.text
     finally:
         scheduler.shutdown(wait=False)
+
+
+EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("expression", "speed", "real_now", "expected_real"),
+    [
+        # Speed 1: the plain cron on the wall clock.
+        ("*/15 * * * *", 1.0, EPOCH + timedelta(minutes=1), EPOCH + timedelta(minutes=15)),
+        # Speed 200: 15 virtual minutes are 4.5 real seconds.
+        ("*/15 * * * *", 200.0, EPOCH, EPOCH),  # 09:00 matches: now
+        ("*/15 * * * *", 200.0, EPOCH + timedelta(seconds=0.1), EPOCH + timedelta(seconds=4.5)),
+        ("*/15 * * * *", 200.0, EPOCH + timedelta(seconds=1), EPOCH + timedelta(seconds=4.5)),
+        # Once a day at 03:17 virtual, from 09:00 virtual: 18 h 17 min virtual later.
+        ("17 3 * * *", 1000.0, EPOCH, EPOCH + timedelta(hours=18, minutes=17) / 1000),
+    ],
+)
+def test_a_cron_fires_on_the_engines_clock(
+    expression: str, speed: float, real_now: datetime, expected_real: datetime
+) -> None:
+    trigger = ClockedCron(expression, SystemClock(speed, EPOCH))
+    assert trigger.get_next_fire_time(None, real_now) == expected_real
+
+
+def test_after_a_firing_the_next_one_is_one_virtual_period_later() -> None:
+    trigger = ClockedCron("*/10 * * * *", SystemClock(600.0, EPOCH))
+    first = trigger.get_next_fire_time(None, EPOCH + timedelta(seconds=0.5))
+    assert first == EPOCH + timedelta(seconds=1)  # 10 virtual minutes at 600x
+    assert trigger.get_next_fire_time(first, first) == EPOCH + timedelta(seconds=2)
