@@ -21,9 +21,12 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import dramatiq
+from dramatiq.broker import Broker
 from dramatiq.middleware import CurrentMessage
 
 from engine.alerts import NoAlerts, WebhookAlerts
+from engine.clock import Clock
+from engine.db import Database
 from engine.logs import configure_logging, log_settings
 from engine.queues import (
     PhoneActors,
@@ -34,11 +37,15 @@ from engine.queues import (
     current_retries,
     declare_actors,
 )
+from engine.replies.actors import declare_reply_actors
 from engine.runtime import build_client, build_clock, build_database, build_redis
 from engine.sending.halt import RedisHalt
 from engine.sending.outcome import PutBack
+from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender
 from engine.settings import Settings, compiled_sequences, load_settings
+from engine.timelinesai import TimelinesAIClient
+from engine.webhook.handlers import EventHandler
 from phones.lease import RedisLease
 
 log = logging.getLogger("outreach.worker")
@@ -102,11 +109,15 @@ def build_worker_runtime(
     """Wire one process: database, Redis, client, lease, halt, sender, broker and actors."""
     redis_client = build_redis(settings)
     clock = build_clock(settings)
+    database = build_database(settings, pool_size=pool_size, count_round_trips=count_round_trips)
+    client = build_client(settings, redis_client)
+    broker = build_broker(settings)
+    dramatiq.set_broker(broker)
     sender = Sender(
         settings=settings,
         sequences=compiled_sequences(settings),
-        database=build_database(settings, pool_size=pool_size, count_round_trips=count_round_trips),
-        client=build_client(settings, redis_client),
+        database=database,
+        client=client,
         lease=RedisLease(
             redis_client, namespace=settings.redis.namespace, ttl_s=settings.worker.lease_ttl_s
         ),
@@ -118,9 +129,8 @@ def build_worker_runtime(
         alerts=WebhookAlerts(settings.alerts.webhook_url)
         if settings.alerts.webhook_url
         else NoAlerts(),
+        replies=_reply_check(settings, broker, database, client, clock),
     )
-    broker = build_broker(settings)
-    dramatiq.set_broker(broker)
     runtime: WorkerRuntime
 
     def handle(queue: str, phone_id: str, enrollment_id: int, step: int, dispatch_id: int) -> None:
@@ -128,6 +138,18 @@ def build_worker_runtime(
 
     runtime = WorkerRuntime(settings, sender, declare_actors(broker, settings, handle))
     return runtime
+
+
+def _reply_check(
+    settings: Settings, broker: Broker, database: Database, client: TimelinesAIClient, clock: Clock
+) -> ReplyCheck | None:
+    """The read for a reply before each follow-up; what it finds goes through the
+    receiver's own handler, whose classification work is queued on ``replies``."""
+    if not settings.replies.check_before_followup:
+        return None
+    enqueue = declare_reply_actors(broker, settings, None).enqueue
+    handler = EventHandler(database=database, settings=settings, clock=clock, enqueue=enqueue)
+    return ReplyCheck(client, handler.handle, {phone.id: phone.jid for phone in settings.phones})
 
 
 def run_worker_process(

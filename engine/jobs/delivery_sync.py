@@ -32,8 +32,7 @@ from engine.timelinesai import (
     TimelinesAIError,
 )
 from engine.webhook.errors import WebhookError
-from engine.webhook.payloads import MESSAGE_RECEIVED, Event, parse_event
-from engine.webhook.sanitize import clean_payload
+from engine.webhook.payloads import Event, history_reply, parse_event
 from engine.webhook.store import M
 
 log = logging.getLogger("outreach.jobs")
@@ -155,8 +154,7 @@ def _find_chat(client: TimelinesAIClient, settings: Settings, chat: _Chat) -> in
         phone = settings.phone(chat.phone_id)
     except KeyError:
         return None
-    jid = phone.account_id or phone.phone.lstrip("+") + "@s.whatsapp.net"
-    found = next(iter(client.find_chats(phone=chat.lead_phone, account_ids=[jid])), None)
+    found = next(iter(client.find_chats(phone=chat.lead_phone, account_ids=[phone.jid])), None)
     return None if found is None else found.id
 
 
@@ -228,17 +226,12 @@ def _catch_up(
         )
     found = 0
     for message in {m.uid: m for m in inbound if m.uid not in stored}.values():
-        payload = {
-            "event_type": MESSAGE_RECEIVED,
-            "source": "delivery_sync",
-            "data": {
-                "message_uid": message.uid, "chat_id": chat_id, "text": message.text or "",
-                "from_me": False, "phone": message.sender_phone or chat.lead_phone,
-                "whatsapp_account_phone": message.recipient_phone,
-                "timestamp": message.timestamp.isoformat() if message.timestamp else None,
-            },
-        }  # fmt: skip
-        payload = clean_payload(payload)
+        payload = history_reply(
+            uid=message.uid, chat_id=chat_id, text=message.text,
+            sender_phone=message.sender_phone or chat.lead_phone,
+            recipient_phone=message.recipient_phone, timestamp=message.timestamp,
+            source="delivery_sync",
+        )  # fmt: skip
         try:
             on_inbound(parse_event(payload), payload)
         except WebhookError as error:

@@ -29,6 +29,7 @@ from engine.sending import store
 from engine.sending.halt import SendingHalt
 from engine.sending.outcome import Done, Outcome, PutBack
 from engine.sending.reconcile import Reconciler
+from engine.sending.replycheck import ReplyCheck
 from engine.sending.transitions import Transitions
 from engine.settings import Settings
 from engine.timelinesai import (
@@ -71,6 +72,8 @@ class Sender:
     halt: SendingHalt
     rng: random.Random
     alerts: AlertSink = field(default_factory=NoAlerts)
+    replies: ReplyCheck | None = None
+    """Reads the chat before each follow-up for a reply the webhook never brought."""
 
     def __post_init__(self) -> None:
         self.reconciler = Reconciler(self.client, self.settings)
@@ -181,7 +184,28 @@ class Sender:
             return self.transitions.back_to_due(
                 item, now, "outside the send window", due_at=opening
             )
+        if item.step > 0 and sequence.stop_on_reply:
+            stopped = self._check_for_reply(item, now)
+            if stopped is not None:
+                return stopped
         return self._send_now(item, sequence, zone, now, last_try=last_try)
+
+    def _check_for_reply(self, item: store.WorkItem, now: datetime) -> Outcome | None:
+        """Read the chat for a reply newer than our last message; ``None``: send."""
+        if self.replies is None:
+            return None
+        try:
+            replied = self.replies.replied(item)
+        except (BadToken, CallBudgetExhausted) as error:
+            return self._halted(item, error, now, from_state=StepState.QUEUED)
+        except TimelinesAIError as error:
+            # Waiting for the API is not a failure of the step: no retry is used up.
+            log.warning(
+                "enrollment %s: could not read the chat before step %d (%s); trying later",
+                item.enrollment_id, item.step + 1, error,
+            )  # fmt: skip
+            return PutBack(self.settings.worker.min_backoff_s, "reply check failed")
+        return Done("the lead replied before the follow-up") if replied else None
 
     def _stale_reason(
         self, item: store.WorkItem | None, step: int, phone_id: str, dispatch_id: int
@@ -222,7 +246,9 @@ class Sender:
         claim is released and the caller decides from the item, as without a claim.
         Same decisions, one statement fewer per send.
         """
-        if self.database.dialect != "postgresql" or self.halt.active():
+        # A follow-up read for a reply first is claimed only after that read.
+        checked = step > 0 and self.replies is not None
+        if self.database.dialect != "postgresql" or checked or self.halt.active():
             with self._statement() as connection:
                 return store.load(connection, enrollment_id), None
         day = quota_day(now, self.settings.quota.timezone)
@@ -322,7 +348,7 @@ class Sender:
         # lose this write, the step is found in ``sending`` again and reconciled
         # against the chat history, as after a worker crash; it is never resent blindly.
         with self._statement(async_commit=True) as connection:
-            store.record_sent(
+            advanced = store.record_sent(
                 connection,
                 item=item,
                 message_uid=sent.message_uid,
@@ -336,6 +362,12 @@ class Sender:
             )
         if first:
             self._count_on_the_day_sent(phone_id, day, done)
+        if not advanced:
+            log.info(
+                "step %d of enrollment %s went out after the enrollment ended (a reply or a "
+                "stop came while it was being sent); nothing after it is scheduled",
+                item.step + 1, item.enrollment_id,
+            )  # fmt: skip
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "sent step %s of enrollment %s to %s from phone %s",
@@ -379,24 +411,8 @@ class Sender:
             return self.transitions.back_to_due(
                 item, now, f"phone {state}", release_phone=True, from_state=StepState.SENDING
             )
-        if isinstance(error, BadToken):
-            self.halt.trip(now)
-            self.transitions.alert(
-                "bad_token",
-                "TimelinesAI refused the token: all sending stopped until it works",
-                now,
-            )
-            return self.transitions.back_to_due(
-                item, now, "bad token", from_state=StepState.SENDING
-            )
-        if isinstance(error, CallBudgetExhausted):
-            self.halt.trip(now)
-            self.transitions.alert(
-                "call_budget", "the month's TimelinesAI call budget is used up", now
-            )
-            return self.transitions.back_to_due(
-                item, now, "call budget used up", from_state=StepState.SENDING
-            )
+        if isinstance(error, (BadToken, CallBudgetExhausted)):
+            return self._halted(item, error, now, from_state=StepState.SENDING)
         if isinstance(error, (PayloadTooLarge, PermanentError)):
             return self.transitions.dead_letter(item, error, now)
         # Transient: the message certainly did not go out; back to queued for a retry.
@@ -404,6 +420,21 @@ class Sender:
             return self.transitions.dead_letter(item, error, now)
         self.transitions.back_to_queued(item, now, str(error))
         raise error
+
+    def _halted(
+        self, item: store.WorkItem, error: TimelinesAIError, now: datetime, *, from_state: str
+    ) -> Outcome:
+        """The token was refused or the month's budget is used up: all sending stops."""
+        self.halt.trip(now)
+        if isinstance(error, BadToken):
+            kind = "bad_token"
+            message = "TimelinesAI refused the token: all sending stopped until it works"
+            reason = "bad token"
+        else:
+            kind, message = "call_budget", "the month's TimelinesAI call budget is used up"
+            reason = "call budget used up"
+        self.transitions.alert(kind, message, now)
+        return self.transitions.back_to_due(item, now, reason, from_state=from_state)
 
     def _invalid_recipient(
         self, item: store.WorkItem, error: InvalidRecipient, now: datetime

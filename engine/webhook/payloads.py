@@ -119,6 +119,27 @@ def parse_event(body: Mapping[str, Any]) -> Event:
     return OtherEvent(event_type)
 
 
+def history_reply(
+    *, uid: str, chat_id: int, text: str | None, sender_phone: str | None,
+    recipient_phone: str | None, timestamp: datetime | None, source: str,
+) -> dict[str, Any]:  # fmt: skip
+    """A ``message:received:new`` body (flat form) for a reply read from a chat's history.
+
+    Handed to the receiver's own handler, it is applied as the webhook would have been,
+    and deduplicated with it on the message uid. ``source`` says who found it.
+    """
+    payload = {
+        "event_type": MESSAGE_RECEIVED,
+        "source": source,
+        "data": {
+            "message_uid": uid, "chat_id": chat_id, "text": text or "", "from_me": False,
+            "phone": sender_phone, "whatsapp_account_phone": recipient_phone,
+            "timestamp": timestamp.isoformat() if timestamp else None,
+        },
+    }  # fmt: skip
+    return clean_payload(payload)
+
+
 # Message events ---------------------------------------------------------------------
 
 

@@ -62,6 +62,16 @@ timezone = "UTC"
 after = "0m"
 template = "Hello {{name}}, how is {{city}}?"
 
+[sequences.keep]
+timezone = "UTC"
+stop_on_reply = false
+[[sequences.keep.steps]]
+after = "0m"
+template = "Hello {{name|there}}"
+[[sequences.keep.steps]]
+after = "1d"
+template = "Again, {{name|there}}"
+
 [sequences.windowed]
 timezone = "UTC"
 send_window = { days = "mon-fri", start = "09:00", end = "17:00" }

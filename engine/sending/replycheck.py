@@ -1,0 +1,83 @@
+"""Before a follow-up: did the lead write after our last message? A reply is never lost.
+
+The webhook stops a sequence the moment a reply arrives; this catches a reply whose
+webhook never came. Before a follow-up is claimed, one bounded read of the chat,
+``GET /chats/{id}/messages?from_me=false&after_message=<our last message>``, first page
+only: any message in it is the lead's and newer than the last step we sent. Such a
+reply is handed to the receiver's own handler, exactly as if its webhook had come
+(stored once by uid, the enrollment ended), so the follow-up then finds nothing to
+claim. A chat the engine does not know yet (first messages come back without one)
+is looked up by the lead's number first. ``[replies] check_before_followup``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine.sending.store import WorkItem
+from engine.timelinesai import ChatNotFound, MessageNotFound, TimelinesAIClient
+from engine.webhook.payloads import Event, history_reply, parse_event
+
+log = logging.getLogger("outreach.send")
+
+OnInbound = Callable[[Event, dict[str, Any]], object]
+"""The receiver's handler (:meth:`engine.webhook.EventHandler.handle`)."""
+
+
+class ReplyCheck:
+    """Reads a lead's chat for a reply newer than our last message; one per worker process."""
+
+    def __init__(
+        self,
+        client: TimelinesAIClient,
+        on_inbound: OnInbound,
+        account_ids: Mapping[str, str],
+    ) -> None:
+        """``account_ids``: each phone's JID by phone id, to find a chat by number."""
+        self._client = client
+        self._on_inbound = on_inbound
+        self._account_ids = account_ids
+
+    def replied(self, item: WorkItem) -> bool:
+        """``True`` when the lead wrote after our last message (and that reply is applied).
+
+        Nothing to compare with (no earlier message of ours recorded with its uid) or a
+        chat or message TimelinesAI no longer knows: ``False``, the follow-up goes. Other
+        API errors propagate; the caller decides.
+        """
+        if item.previous_uid is None:
+            return False
+        try:
+            chat_id = item.chat_id or self._find_chat(item)
+            if chat_id is None:
+                return False
+            messages = self._client.iter_chat_messages(
+                chat_id, from_me=False, after_message=item.previous_uid
+            )
+            newer = next(iter(messages), None)  # the first page is the only request
+        except (ChatNotFound, MessageNotFound):
+            return False
+        if newer is None:
+            return False
+        payload = history_reply(
+            uid=newer.uid, chat_id=chat_id, text=newer.text,
+            sender_phone=newer.sender_phone or item.lead_phone,
+            recipient_phone=newer.recipient_phone or item.from_phone,
+            timestamp=newer.timestamp, source="followup_check",
+        )  # fmt: skip
+        self._on_inbound(parse_event(payload), payload)
+        log.info(
+            "enrollment %s: the lead wrote after step %d (no webhook had said so); "
+            "step %d is not sent",
+            item.enrollment_id, item.step, item.step + 1,
+        )  # fmt: skip
+        return True
+
+    def _find_chat(self, item: WorkItem) -> int | None:
+        jid = self._account_ids.get(item.phone_id or "")
+        if jid is None:
+            return None
+        found = next(iter(self._client.find_chats(phone=item.lead_phone, account_ids=[jid])), None)
+        return None if found is None else found.id

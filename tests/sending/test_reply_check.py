@@ -1,0 +1,142 @@
+"""Before a follow-up the sender reads the chat: a reply whose webhook never came stops it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import select
+
+from engine.models import Alert, Enrollment, Message
+from engine.replies.followups import CLASSIFY_REPLY, FollowUp
+from engine.sending.outcome import Done, PutBack
+from engine.sending.replycheck import ReplyCheck
+from engine.sending.service import Sender
+from engine.sending.store import WorkItem
+from engine.timelinesai import BadToken, ServerError
+from engine.webhook.handlers import EventHandler
+from tests.sending.conftest import PHONES, Harness
+
+LEAD = "+40712345678"
+
+
+@dataclass
+class Checked:
+    harness: Harness
+    sender: Sender
+    follow_ups: list[FollowUp]
+
+
+@pytest.fixture
+def checked(harness: Harness) -> Checked:
+    """The harness's sender with the read before each follow-up turned on."""
+    follow_ups: list[FollowUp] = []
+    handler = EventHandler(
+        database=harness.database, settings=harness.settings, clock=harness.clock,
+        enqueue=follow_ups.append,
+    )  # fmt: skip
+    jids = {phone.id: phone.jid for phone in harness.settings.phones}
+    harness.sender.replies = ReplyCheck(harness.sender.client, handler.handle, jids)
+    return Checked(harness, harness.sender, follow_ups)
+
+
+def _first_message_sent(checked: Checked) -> int:
+    eid = checked.harness.enroll(LEAD)
+    assert checked.sender.send(eid, 0, "01") == Done("sent")
+    checked.harness.clock.advance(days=2)
+    _dispatch(checked.harness, eid)
+    return eid
+
+
+def _dispatch(harness: Harness, enrollment_id: int) -> None:
+    """What the dispatcher does when the follow-up is due: queue it."""
+    with harness.database.session() as session:
+        enrollment = session.get(Enrollment, enrollment_id)
+        assert enrollment is not None and enrollment.step_state == "due"
+        enrollment.step_state, enrollment.queued_at = "queued", harness.clock.now()
+        session.add(enrollment)
+
+
+def _chat_reads(harness: Harness) -> list[str]:
+    return [
+        f"{r.path}?{r.query}"
+        for r in harness.sim.requests()
+        if r.method == "GET" and r.path.endswith("/messages")
+    ]
+
+
+def test_a_reply_the_webhook_never_brought_stops_the_follow_up(checked: Checked) -> None:
+    harness = checked.harness
+    eid = _first_message_sent(checked)
+    harness.sim.inbound("Da, sunați-mă mâine", phone=LEAD, account_phone=PHONES[0])
+    outcome = checked.sender.send(eid, 1, "01")
+    assert outcome == Done("the lead replied before the follow-up")
+    assert harness.sends() == 1  # the follow-up never went
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.end_reason) == ("replied", "replied")
+    with harness.database.session() as session:
+        [reply] = session.exec(select(Message).where(Message.direction == "in"))
+    assert (reply.text, reply.step, reply.in_flight_step) == ("Da, sunați-mă mâine", 0, None)
+    assert [f.actor for f in checked.follow_ups] == [CLASSIFY_REPLY]
+    [read] = _chat_reads(harness)
+    assert "from_me=false" in read and "after_message=" in read
+
+
+def test_without_a_newer_message_the_follow_up_goes_after_one_read(checked: Checked) -> None:
+    harness = checked.harness
+    eid = _first_message_sent(checked)
+    assert checked.sender.send(eid, 1, "01") == Done("sent")
+    assert harness.sends() == 2
+    assert len(_chat_reads(harness)) == 1  # one bounded read, the first page only
+
+
+def test_a_reply_to_an_older_message_does_not_stop_it(checked: Checked) -> None:
+    harness = checked.harness
+    eid = harness.enroll(LEAD)
+    harness.sim.inbound("Hello?", phone=LEAD, account_phone=PHONES[0])  # before our message
+    assert checked.sender.send(eid, 0, "01") == Done("sent")
+    harness.clock.advance(days=2)  # nothing the lead wrote is newer than our first message
+    _dispatch(harness, eid)
+    assert checked.sender.send(eid, 1, "01") == Done("sent")
+
+
+class _Failing:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def replied(self, _item: WorkItem) -> bool:
+        raise self.error
+
+
+def test_a_read_that_fails_puts_the_follow_up_back_without_using_a_retry(
+    checked: Checked,
+) -> None:
+    harness = checked.harness
+    eid = _first_message_sent(checked)
+    checked.sender.replies = _Failing(ServerError("503"))  # type: ignore[assignment]
+    outcome = checked.sender.send(eid, 1, "01", last_try=True)
+    assert isinstance(outcome, PutBack) and outcome.reason == "reply check failed"
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.step_state) == ("active", "queued")
+    assert harness.sends() == 1
+
+
+def test_a_refused_token_on_the_read_halts_sending(checked: Checked) -> None:
+    harness = checked.harness
+    eid = _first_message_sent(checked)
+    checked.sender.replies = _Failing(BadToken("401"))  # type: ignore[assignment]
+    assert checked.sender.send(eid, 1, "01") == Done("back to due: bad token")
+    assert harness.halt.active()
+    with harness.database.session() as session:
+        assert [a.kind for a in session.exec(select(Alert))] == ["bad_token"]
+
+
+def test_a_sequence_that_keeps_running_is_not_read(checked: Checked) -> None:
+    harness = checked.harness
+    eid = harness.enroll(LEAD, sequence="keep")
+    assert checked.sender.send(eid, 0, "01") == Done("sent")
+    harness.clock.advance(days=1)
+    _dispatch(harness, eid)
+    harness.sim.inbound("Thanks", phone=LEAD, account_phone=PHONES[0])
+    assert checked.sender.send(eid, 1, "01") == Done("sent")
+    assert _chat_reads(harness) == []
