@@ -1,4 +1,4 @@
-"""``outreach serve``: the webhook receiver, the scheduler and the workers in one process tree."""
+"""``outreach serve``: the workers, the scheduler, the webhook receiver and the replies worker."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def serve_command(
         typer.Option(help="Webhook receiver processes. Default: webhook.workers.", min=1),
     ] = None,
 ) -> None:
-    """Run the webhook receiver, the scheduler and the workers until SIGTERM or Ctrl-C.
+    """Run every service until SIGTERM or Ctrl-C: workers, scheduler, webhook, replies worker.
 
     For a small deployment on one machine. A service that dies is restarted; on
     SIGTERM in-flight sends finish (up to worker.send_time_limit_s) and queued
@@ -54,7 +54,7 @@ def serve_command(
     )
     console().print(
         f"serve: worker ({processes} processes x {threads} threads), scheduler, "
-        f"webhook ({receivers} process(es)) on {path}"
+        f"webhook ({receivers} process(es)), replies worker on {path}"
     )
     stop_timeout_s = settings.worker.send_time_limit_s + STOP_MARGIN_S
     supervisor = Supervisor(specs, dict(os.environ), stop_timeout_s=stop_timeout_s)

@@ -1,4 +1,8 @@
-"""``outreach serve``: the webhook receiver, the scheduler and the workers in one process tree.
+"""``outreach serve``: every service of a deployment in one process tree.
+
+The workers send, the scheduler dispatches due steps and runs the maintenance jobs,
+the webhook receiver takes TimelinesAI's events, and the replies worker classifies
+replies, raises review flags, sends notifications and checks unknown sent messages.
 
 For a small deployment on one machine. The supervisor starts each service as a
 child process running its own ``outreach`` command, so a child behaves exactly as
@@ -65,17 +69,20 @@ def child_specs(
     worker_processes: int,
     threads: int,
     webhook_workers: int,
+    reply_threads: int = 2,
     python: str = sys.executable,
 ) -> list[ChildSpec]:
-    """The three services as ``python -m cli`` commands on the same config file."""
+    """The four services as ``python -m cli`` commands on the same config file."""
     base = (python, "-m", "cli")
     config = ("--config", str(config_path))
     worker = ("worker", "--processes", str(worker_processes), "--threads", str(threads))
     webhook = ("webhook", "serve", "--workers", str(webhook_workers))
+    replies = ("replies", "worker", "--threads", str(reply_threads))
     return [
         ChildSpec("worker", (*base, *worker, *config)),
         ChildSpec("scheduler", (*base, "scheduler", *config)),
         ChildSpec("webhook", (*base, *webhook, *config)),
+        ChildSpec("replies", (*base, *replies, *config)),
     ]
 
 

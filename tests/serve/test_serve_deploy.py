@@ -25,7 +25,7 @@ def _service(path: Path) -> configparser.SectionProxy:
 def test_the_example_units_are_there() -> None:
     names = {path.name for path in UNITS}
     assert {"outreach-worker.service", "outreach-scheduler.service"} <= names
-    assert "outreach-webhook.service" in names
+    assert {"outreach-webhook.service", "outreach-replies.service"} <= names
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda path: path.name)
@@ -34,8 +34,12 @@ def test_each_unit_stops_on_sigterm_after_the_send_time_limit(unit: Path) -> Non
     assert service["KillSignal"] == "SIGTERM"
     assert service["Restart"] == "on-failure"
     assert service["EnvironmentFile"] == "/etc/outreach/outreach.env"
-    if "worker" in service["ExecStart"] or "serve" in unit.name:
+    command = shlex.split(service["ExecStart"])
+    if (command[-1:] == ["worker"] and "replies" not in command) or "serve" in unit.name:
+        # The units that send wait for a send in flight to finish.
         assert float(service["TimeoutStopSec"]) > WorkerSettings().send_time_limit_s
+    else:
+        assert float(service["TimeoutStopSec"]) >= 30
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda path: path.name)

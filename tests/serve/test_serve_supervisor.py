@@ -122,4 +122,5 @@ def test_the_children_run_the_outreach_commands_on_one_config() -> None:
          "--config", "/srv/config.toml"),
         ("py", "-m", "cli", "scheduler", "--config", "/srv/config.toml"),
         ("py", "-m", "cli", "webhook", "serve", "--workers", "2", "--config", "/srv/config.toml"),
+        ("py", "-m", "cli", "replies", "worker", "--threads", "2", "--config", "/srv/config.toml"),
     ]  # fmt: skip
