@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load
@@ -244,15 +245,19 @@ def _rate(funnel: Funnel) -> str:
 
 def _overview(statuses: list[CampaignStatus]) -> Table:
     table = Table(title=f"{len(statuses)} campaigns", title_justify="left")
-    columns = ("campaign", "state", "enrolled", "running", "waiting", "queued", "sent", "replied")
-    for name in (*columns, "reply rate"):
+    columns = (
+        "campaign", "state", "enrolled", "running", "waiting", "queued", "sent", "replied",
+        "reply rate", "failed", "dead letters",
+    )  # fmt: skip
+    for name in columns:
         table.add_column(name, justify="left" if name in ("campaign", "state") else "right")
     for status in statuses:
         total = status.total
         counts = (status.enrolled, status.running, total.waiting, total.queued, total.sent)
         table.add_row(
             status.sequence, status.state or "-", *(f"{n:,}" for n in counts),
-            f"{total.replied:,}", _rate(total),
+            f"{total.replied:,}", _rate(total), f"{status.failed:,}",
+            f"{status.dead_letters:,}",
         )  # fmt: skip
     return table
 
@@ -260,9 +265,14 @@ def _overview(statuses: list[CampaignStatus]) -> Table:
 def _details(out: Console, status: CampaignStatus, settings: Settings) -> None:
     states = ", ".join(f"{state} {count:,}" for state, count in sorted(status.states.items()))
     out.print(
-        f"[bold]{status.sequence}[/]: campaign {status.state or 'not launched'}, "
+        f"[bold]{escape(status.sequence)}[/]: campaign {status.state or 'not launched'}, "
         f"{status.enrolled:,} enrolled ({states or 'none'})"
     )
+    if status.failed or status.dead_letters:
+        out.print(
+            f"failed: {status.failed:,} enrollments ended failed; {status.dead_letters:,} "
+            "dead letters waiting (`outreach dlq list`, `outreach dlq retry`)"
+        )
     steps = _funnel_table("by step", "step")
     for index, funnel in sorted(status.steps.items()):
         steps.add_row(step_label(index), *_funnel_cells(funnel))

@@ -31,7 +31,7 @@ from engine.sending.store import C, E, L, P, Q, dispatch_id
 from engine.settings import Settings
 from phones.choice import PhoneLoad, spread
 from phones.quota import daily_quota, quota_day
-from sequences import Sequence, is_open, lead_timezone, next_open
+from sequences import Sequence, complete_finished, is_open, lead_timezone, next_open
 
 # Only running enrollments hold a place in a phone's queue or need recovery: one that
 # ended while its step was queued or sending (a reply, a stop) is finished with.
@@ -54,6 +54,7 @@ class DispatchReport:
     requeued_lost: int = 0
     reconciling: int = 0
     failed_banned: int = 0
+    completed_campaigns: list[str] = field(default_factory=list)
     per_phone: dict[str, int] = field(default_factory=dict)
 
 
@@ -102,6 +103,9 @@ class Dispatcher:
             queued = self._queued_counts(connection)
             to_enqueue += self._followups(connection, now, active, queued, report)
             to_enqueue += self._first_messages(connection, now, active, queued, report)
+            report.completed_campaigns = complete_finished(connection, now)
+        for name in report.completed_campaigns:
+            log.info("campaign %s completed: every enrollment has ended", name)
         for queue, enrollment_id, step, dispatch in to_enqueue:
             self.enqueue(queue, enrollment_id, step, dispatch)
             report.per_phone[queue] = report.per_phone.get(queue, 0) + 1

@@ -2,8 +2,11 @@
 
 Every figure comes from a handful of ``GROUP BY`` queries over all of a campaign's
 rows, never from a row per lead in Python, so a status of a 100,000-lead campaign
-costs a few index scans. A reply is credited to the last step that went out before
-it (and to that message's phone and A/B variant); an opt-out counts as a reply.
+costs a few index scans. Replies are counted from the stored inbound messages, so the
+count does not wait for classification and includes replies after the last step: a
+lead who replied is credited once to each step they answered (the step recorded on
+the reply: the last one sent before it), with that message's phone and A/B variant.
+An opt-out counts as a reply.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ M = Message.__table__  # type: ignore[attr-defined]
 C = Campaign.__table__  # type: ignore[attr-defined]
 
 _RUNNING: Final = (EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value)
-_ANSWERED: Final = (EnrollmentState.REPLIED.value, EnrollmentState.OPTED_OUT.value)
 _IN_FLIGHT: Final = (StepState.QUEUED.value, StepState.SENDING.value)
 
 
@@ -67,8 +69,10 @@ class CampaignStatus:
 
     sequence: str
     state: str | None = None
-    """The campaign's state (active, paused, stopped); ``None`` without a campaign row."""
+    """The campaign's state (active, paused, stopped, completed); ``None`` without a row."""
     states: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    """Running enrollments whose step failed for good (``outreach dlq list``)."""
     steps: dict[int, Funnel] = field(default_factory=lambda: defaultdict(Funnel))
     phones: dict[str, Funnel] = field(default_factory=lambda: defaultdict(Funnel))
     variants: dict[tuple[int, int], Funnel] = field(default_factory=lambda: defaultdict(Funnel))
@@ -80,6 +84,11 @@ class CampaignStatus:
     @property
     def running(self) -> int:
         return sum(self.states.get(state, 0) for state in _RUNNING)
+
+    @property
+    def failed(self) -> int:
+        """Enrollments that ended ``failed`` (a banned phone, a send that failed for good)."""
+        return self.states.get(EnrollmentState.FAILED.value, 0)
 
     @property
     def total(self) -> Funnel:
@@ -98,6 +107,8 @@ class CampaignStatus:
             "state": self.state,
             "enrolled": self.enrolled,
             "running": self.running,
+            "failed": self.failed,
+            "dead_letters": self.dead_letters,
             "states": dict(sorted(self.states.items())),
             "total": self.total.as_dict(),
             "steps": [{"step": k + 1, **v.as_dict()} for k, v in sorted(self.steps.items())],
@@ -138,6 +149,7 @@ def campaign_status(connection: Connection, sequence: str | None = None) -> list
     _add_open_steps(connection, only(E.c.sequence), of)
     _add_messages(connection, only(E.c.sequence), of)
     _add_replies(connection, only(E.c.sequence), of)
+    _add_dead_letters(connection, only(E.c.sequence), of)
     return [found[name] for name in sorted(found)]
 
 
@@ -188,21 +200,45 @@ def _add_messages(connection: Connection, where: ColumnElement[bool], of: _Of) -
 
 
 def _add_replies(connection: Connection, where: ColumnElement[bool], of: _Of) -> None:
-    later = M.alias("later")
-    last_sent = (
-        select(func.max(later.c.step))
-        .where(later.c.enrollment_id == E.c.id, later.c.direction == Direction.OUT)
-        .scalar_subquery()
+    reply = M.alias("reply")
+    answered = (
+        select(reply.c.enrollment_id, reply.c.step)
+        .where(
+            reply.c.direction == Direction.IN,
+            reply.c.enrollment_id.is_not(None),
+            reply.c.step.is_not(None),
+        )
+        .distinct()
+        .subquery()
     )
     rows = connection.execute(
         select(E.c.sequence, M.c.step, M.c.phone_id, M.c.template_variant, func.count())
-        .select_from(E.join(M, and_(M.c.enrollment_id == E.c.id, M.c.direction == Direction.OUT)))
-        .where(where, E.c.state.in_(_ANSWERED), M.c.step == last_sent)
+        .select_from(
+            answered.join(E, E.c.id == answered.c.enrollment_id).join(
+                M,
+                and_(
+                    M.c.enrollment_id == answered.c.enrollment_id,
+                    M.c.step == answered.c.step,
+                    M.c.direction == Direction.OUT,
+                ),
+            )
+        )
+        .where(where)
         .group_by(E.c.sequence, M.c.step, M.c.phone_id, M.c.template_variant)
     )
     for name, step, phone_id, variant, count in rows:
         for funnel in _funnels(of(name), step, phone_id, variant):
             funnel.replied += int(count)
+
+
+def _add_dead_letters(connection: Connection, where: ColumnElement[bool], of: _Of) -> None:
+    rows = connection.execute(
+        select(E.c.sequence, func.count())
+        .where(where, E.c.state.in_(_RUNNING), E.c.step_state == StepState.FAILED)
+        .group_by(E.c.sequence)
+    )
+    for name, count in rows:
+        of(name).dead_letters = int(count)
 
 
 def _funnels(

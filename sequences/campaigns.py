@@ -12,7 +12,8 @@ in Python, and the due time only once per zone.
 Pause, resume and stop change the campaign row that the dispatcher and the sender
 read before every move: a paused campaign's steps stay in the database (those already
 queued are taken back), a resumed one carries on where it was, a stopped one ends
-every running enrollment ``stopped``.
+every running enrollment ``stopped``. An active campaign whose enrollments have all
+ended becomes ``completed`` (the dispatcher checks on every pass).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, case, null, select, update
+from sqlalchemy import Connection, case, exists, null, select, update
 from sqlmodel import SQLModel
 
 from engine.db import Database
@@ -47,6 +48,7 @@ __all__ = [
     "CampaignError",
     "LaunchReport",
     "Refusal",
+    "complete_finished",
     "launch",
     "pause",
     "resume",
@@ -236,8 +238,8 @@ def pause(database: Database, sequence: str, *, now: datetime) -> CampaignChange
     """
     with database.engine.begin() as connection:
         previous = _state(connection, sequence)
-        if previous == CampaignState.STOPPED:
-            raise CampaignError(f"campaign {sequence!r} is stopped; there is nothing to pause")
+        if previous in (CampaignState.STOPPED, CampaignState.COMPLETED):
+            raise CampaignError(f"campaign {sequence!r} is {previous}; there is nothing to pause")
         _set_state(connection, sequence, CampaignState.PAUSED, now)
         held = connection.execute(
             update(_E)
@@ -260,9 +262,9 @@ def resume(database: Database, sequence: str, *, now: datetime) -> CampaignChang
     """Let a paused campaign send again; the dispatcher carries on where it stopped."""
     with database.engine.begin() as connection:
         previous = _state(connection, sequence)
-        if previous == CampaignState.STOPPED:
+        if previous in (CampaignState.STOPPED, CampaignState.COMPLETED):
             raise CampaignError(
-                f"campaign {sequence!r} is stopped; `outreach campaign launch {sequence}` "
+                f"campaign {sequence!r} is {previous}; `outreach campaign launch {sequence}` "
                 "starts it again with new leads"
             )
         _set_state(connection, sequence, CampaignState.ACTIVE, now)
@@ -293,6 +295,23 @@ def stop(database: Database, sequence: str, *, now: datetime) -> CampaignChange:
             )
         ).rowcount
     return CampaignChange(sequence, previous, CampaignState.STOPPED, int(ended))
+
+
+def complete_finished(connection: Connection, now: datetime) -> list[str]:
+    """Mark ``completed`` every active campaign whose enrollments have all ended.
+
+    A campaign with no enrollment at all (every lead refused) stays active. Launching
+    again makes a completed campaign active. Returns the campaigns it completed.
+    """
+    has_any = exists().where(_E.c.sequence == _C.c.sequence)
+    running = exists().where(_E.c.sequence == _C.c.sequence, _E.c.state.in_(_RUNNING))
+    rows = connection.execute(
+        update(_C)
+        .where(_C.c.state == CampaignState.ACTIVE, has_any, ~running)
+        .values(state=CampaignState.COMPLETED, updated_at=now)
+        .returning(_C.c.sequence)
+    ).all()
+    return sorted(str(row[0]) for row in rows)
 
 
 def _state(connection: Connection, sequence: str) -> str:

@@ -21,17 +21,19 @@ def seed(database: Database) -> None:
         leads = [Lead(phone=f"+4071200{i:04d}") for i in range(7)]
         session.add_all(leads)
         session.flush()
-        # (state, step, step_state, phone, due in hours, messages as (step, variant, status))
+        # (state, step, step_state, phone, due in hours, messages as (step, variant, status),
+        # the step a reply answered)
         plans = [
-            ("pending", 0, "due", None, -1, []),
-            ("pending", 0, "queued", "01", -1, []),
-            ("active", 1, "due", "01", 26, [(0, 0, "read")]),
-            ("active", 1, "sending", "02", 0, [(0, 0, "delivered")]),
-            ("replied", 1, "due", "01", 5, [(0, 0, "read")]),
+            ("pending", 0, "due", None, -1, [], None),
+            ("pending", 0, "queued", "01", -1, [], None),
+            ("active", 1, "due", "01", 26, [(0, 0, "read")], None),
+            ("active", 1, "sending", "02", 0, [(0, 0, "delivered")], None),
+            ("replied", 1, "due", "01", 5, [(0, 0, "read")], 0),
             # Replied after its last step (variant 1 of step 1).
-            ("replied", 1, "sent", "02", None, [(0, 0, "sent"), (1, 1, "read")]),
+            ("replied", 1, "sent", "02", None, [(0, 0, "sent"), (1, 1, "read")], 1),
         ]
-        for lead, (state, step, step_state, phone, due_h, sent) in zip(leads, plans, strict=False):
+        for lead, plan in zip(leads, plans, strict=False):
+            state, step, step_state, phone, due_h, sent, answered = plan
             assert lead.id is not None
             enrollment = Enrollment(
                 lead_id=lead.id, sequence="intro", state=state, step=step,
@@ -48,7 +50,11 @@ def seed(database: Database) -> None:
                         sent_at=NOW, read_at=NOW if status == "read" else None,
                     )
                 )  # fmt: skip
-        session.add(Message(direction="in", lead_id=leads[5].id, text="yes"))
+            if answered is not None:  # as the receiver stores it, not yet classified
+                session.add(
+                    Message(direction="in", enrollment_id=enrollment.id, lead_id=lead.id,
+                            step=answered, text="yes", status="received", sent_at=NOW)
+                )  # fmt: skip
         session.add(Enrollment(lead_id=leads[6].id or 0, sequence="other", due_at=NOW))
 
 
@@ -96,3 +102,57 @@ def test_backlog_counts_first_messages_and_followups_by_due_hour(database: Datab
     assert sorted(backlog.followups) == [(1, hour, 1), (1, hour + timedelta(hours=26), 1)]
     by_day = backlog.followups_by_day(lambda moment: moment.date())
     assert by_day == {(1, NOW.date()): 1, (1, NOW.date() + timedelta(days=1)): 1}
+
+
+def test_a_reply_after_the_last_step_counts_though_the_lead_had_completed(
+    database: Database,
+) -> None:
+    """The sequence had ended ``completed`` when the lead answered its last message."""
+    with database.session() as session:
+        session.add(Campaign(sequence="intro", state="completed"))
+        session.add(Phone(id="01", phone="+447700900001"))
+        lead = Lead(phone="+40712000001")
+        session.add(lead)
+        session.flush()
+        enrollment = Enrollment(lead_id=lead.id or 0, sequence="intro", state="completed",
+                                step=1, step_state="sent", phone_id="01")  # fmt: skip
+        session.add(enrollment)
+        session.flush()
+        for step in (0, 1):
+            session.add(
+                Message(
+                    direction="out",
+                    enrollment_id=enrollment.id,
+                    step=step,
+                    lead_id=lead.id,
+                    phone_id="01",
+                    status="read",
+                    sent_at=NOW,
+                )
+            )
+        for uid in ("r1", "r2"):  # two replies to the last step count the lead once
+            session.add(Message(direction="in", enrollment_id=enrollment.id, step=1,
+                                message_uid=uid, lead_id=lead.id, text="Thanks!"))  # fmt: skip
+    with database.engine.connect() as connection:
+        (intro,) = campaign_status(connection, "intro")
+    assert (intro.steps[0].replied, intro.steps[1].replied, intro.total.replied) == (0, 1, 1)
+    assert intro.as_dict()["total"]["replied"] == 1
+
+
+def test_failed_and_dead_lettered_enrollments_are_counted(database: Database) -> None:
+    with database.session() as session:
+        session.add(Campaign(sequence="intro"))
+        leads = [Lead(phone=f"+4071200{i:04d}") for i in range(3)]
+        session.add_all(leads)
+        session.flush()
+        for lead, (state, step_state) in zip(
+            leads, [("failed", "sent"), ("active", "failed"), ("active", "due")], strict=True
+        ):
+            session.add(Enrollment(lead_id=lead.id or 0, sequence="intro", state=state, step=1,
+                                   step_state=step_state))  # fmt: skip
+    with database.engine.connect() as connection:
+        (intro,) = campaign_status(connection, "intro")
+    assert (intro.failed, intro.dead_letters) == (1, 1)
+    assert {k: intro.as_dict()[k] for k in ("failed", "dead_letters")} == {
+        "failed": 1, "dead_letters": 1,
+    }  # fmt: skip
