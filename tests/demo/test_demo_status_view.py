@@ -44,6 +44,9 @@ def seed(database: Database) -> None:
                 message = Message(direction="out", enrollment_id=enrollment.id, step=0,
                                   lead_id=lead.id, phone_id="01", status="delivered")  # fmt: skip
                 session.add(message)
+            if state == "replied":  # the lead's answer to step 1, as the receiver stores it
+                session.add(Message(direction="in", enrollment_id=enrollment.id, step=0,
+                                    lead_id=lead.id, phone_id="01", status="received"))  # fmt: skip
 
 
 def text_of(database: Database) -> str:
