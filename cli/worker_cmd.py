@@ -61,7 +61,9 @@ def _dispatcher(settings: Settings) -> Dispatcher:
         sync_phones(session, settings.phones)
     broker = build_broker(settings)
     actors = declare_actors(broker, settings, _not_here)
-    return Dispatcher(settings, compiled_sequences(settings), database, actors.enqueue)
+    return Dispatcher(
+        settings, compiled_sequences(settings), database, actors.enqueue, actors.enqueue_answer
+    )
 
 
 def _not_here(*_: object) -> None:

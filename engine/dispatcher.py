@@ -27,6 +27,7 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.models import CampaignState, EnrollmentState, PhoneState, StepState
 from engine.queues import FIRST, FOLLOWUP, queue_name
+from engine.sending import autoreply_store
 from engine.sending.store import C, E, L, P, Q, dispatch_id
 from engine.settings import Settings
 from phones.choice import PhoneLoad, spread
@@ -42,6 +43,8 @@ log = logging.getLogger("outreach.dispatcher")
 
 Enqueue = Callable[[str, int, int, int], None]
 """``enqueue(queue, enrollment_id, step, dispatch_id)`` puts one send on a queue."""
+EnqueueAnswer = Callable[[str, int], None]
+"""``enqueue_answer(phone_id, auto_reply_id)`` puts one automatic answer on a phone's queue."""
 
 
 @dataclass
@@ -54,6 +57,7 @@ class DispatchReport:
     requeued_lost: int = 0
     reconciling: int = 0
     failed_banned: int = 0
+    answers: int = 0
     completed_campaigns: list[str] = field(default_factory=list)
     per_phone: dict[str, int] = field(default_factory=dict)
 
@@ -77,11 +81,13 @@ class Dispatcher:
         sequences: Mapping[str, Sequence],
         database: Database,
         enqueue: Enqueue,
+        enqueue_answer: EnqueueAnswer | None = None,
     ) -> None:
         self.settings = settings
         self.sequences = sequences
         self.database = database
         self.enqueue = enqueue
+        self.enqueue_answer = enqueue_answer
 
     def capacity_per_phone(self) -> int:
         """How many sends one phone's queue may hold: what it can send within ``queue_ahead_s``."""
@@ -104,12 +110,27 @@ class Dispatcher:
             to_enqueue += self._followups(connection, now, active, queued, report)
             to_enqueue += self._first_messages(connection, now, active, queued, report)
             report.completed_campaigns = complete_finished(connection, now)
+            answers = self._answers(connection, now)
+        for phone_id, auto_reply_id in answers:
+            assert self.enqueue_answer is not None
+            self.enqueue_answer(phone_id, auto_reply_id)
+        report.answers = len(answers)
         for name in report.completed_campaigns:
             log.info("campaign %s completed: every enrollment has ended", name)
         for queue, enrollment_id, step, dispatch in to_enqueue:
             self.enqueue(queue, enrollment_id, step, dispatch)
             report.per_phone[queue] = report.per_phone.get(queue, 0) + 1
         return report
+
+    def _answers(self, connection: Connection, now: datetime) -> list[tuple[str, int]]:
+        """Automatic answers to replies that are due, claimed for their phones' queues."""
+        if self.enqueue_answer is None:
+            return []
+        autoreply_store.requeue_lost(connection, now, self.settings.scheduler.requeue_after_s)
+        worker = self.settings.worker
+        grace_s = worker.reconcile_after_s + worker.lease_ttl_s * self.settings.clock.speed
+        autoreply_store.give_up_stuck(connection, now, grace_s)
+        return [(phone, i) for i, phone in autoreply_store.due_for_dispatch(connection, now)]
 
     # Lost and stuck work ------------------------------------------------------------
 

@@ -158,11 +158,16 @@ def sends_after_replies(
 
 def in_flight_at_replies(connection: Connection) -> set[tuple[str, int]]:
     """(lead number, step) of every send a reply found claimed and not yet recorded."""
+    messages = Message.__table__  # type: ignore[attr-defined]
+    enrollments = Enrollment.__table__  # type: ignore[attr-defined]
+    leads = Lead.__table__  # type: ignore[attr-defined]
     rows = connection.execute(
-        select(Lead.phone, Message.in_flight_step)
-        .select_from(Message)
-        .join(Enrollment, Enrollment.id == Message.enrollment_id)  # type: ignore[arg-type]
-        .join(Lead, Lead.id == Enrollment.lead_id)  # type: ignore[arg-type]
-        .where(Message.direction == "in", Message.in_flight_step.is_not(None))  # type: ignore[union-attr]
+        select(leads.c.phone, messages.c.in_flight_step)
+        .select_from(
+            messages.join(enrollments, enrollments.c.id == messages.c.enrollment_id).join(
+                leads, leads.c.id == enrollments.c.lead_id
+            )
+        )
+        .where(messages.c.direction == "in", messages.c.in_flight_step.is_not(None))
     ).all()
     return {(str(phone), int(step)) for phone, step in rows}

@@ -10,7 +10,7 @@ process's runtime, calls :meth:`Sender.send` and acts on the outcome; policy
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
@@ -35,6 +35,11 @@ def queue_name(phone_id: str, kind: str = FIRST) -> str:
 
 def actor_name(queue: str) -> str:
     return f"send_{queue}"
+
+
+def answer_actor_name(phone_id: str) -> str:
+    """The actor that sends automatic answers on the phone's follow-up queue."""
+    return f"answer_phone_{phone_id}"
 
 
 def all_queues(phone_ids: Iterable[str]) -> list[str]:
@@ -111,14 +116,17 @@ def build_broker(settings: Settings, *, client: redis.Redis | None = None) -> Re
 
 
 SendFunction = Callable[[str, str, int, int, int], None]
+AnswerFunction = Callable[[str, int], None]
+"""``answer(phone_id, auto_reply_id)`` sends one automatic answer to a reply."""
 
 
 @dataclass
 class PhoneActors:
-    """The declared actors, by queue name."""
+    """The declared actors: the step senders by queue name, the answer senders by phone."""
 
     broker: RedisBroker
     actors: dict[str, dramatiq.Actor]  # type: ignore[type-arg]
+    answers: dict[str, dramatiq.Actor] = field(default_factory=dict)  # type: ignore[type-arg]
 
     def enqueue(
         self,
@@ -134,10 +142,26 @@ class PhoneActors:
             args=(enrollment_id, step, dispatch_id), delay=delay_ms
         )
 
+    def enqueue_answer(
+        self, phone_id: str, auto_reply_id: int, *, delay_ms: int | None = None
+    ) -> None:
+        """Put one automatic answer on the phone's follow-up queue."""
+        self.answers[phone_id].send_with_options(args=(auto_reply_id,), delay=delay_ms)
 
-def declare_actors(broker: RedisBroker, settings: Settings, handler: SendFunction) -> PhoneActors:
-    """One actor per queue; ``handler(queue, phone_id, enrollment_id, step, dispatch_id)`` sends."""
+
+def declare_actors(
+    broker: RedisBroker,
+    settings: Settings,
+    handler: SendFunction,
+    answer: AnswerFunction | None = None,
+) -> PhoneActors:
+    """One actor per queue; ``handler(queue, phone_id, enrollment_id, step, dispatch_id)`` sends.
+
+    Each phone's follow-up queue also carries the automatic answers to replies:
+    ``answer(phone_id, auto_reply_id)`` sends one (``None``: this process only enqueues).
+    """
     actors = {}
+    answers = {}
     for phone in settings.phones:
         for kind in (FIRST, FOLLOWUP):
             queue = queue_name(phone.id, kind)
@@ -152,7 +176,28 @@ def declare_actors(broker: RedisBroker, settings: Settings, handler: SendFunctio
                 # Permanent API errors become states in the sender; never retry them.
                 options={"throws": (PermanentError,), "max_retries": settings.worker.max_retries},
             )
-    return PhoneActors(broker, actors)
+    for phone in settings.phones:
+        answers[phone.id] = dramatiq.Actor(
+            _bind_answer(answer or _enqueue_only, phone.id),
+            broker=broker,
+            actor_name=answer_actor_name(phone.id),
+            queue_name=queue_name(phone.id, FOLLOWUP),
+            priority=0,
+            options={"throws": (PermanentError,), "max_retries": settings.worker.max_retries},
+        )
+    return PhoneActors(broker, actors, answers)
+
+
+def _enqueue_only(_phone_id: str, _auto_reply_id: int) -> None:
+    raise RuntimeError("this process only enqueues; answers are sent by `outreach worker`")
+
+
+def _bind_answer(answer: AnswerFunction, phone_id: str) -> Callable[[int], None]:
+    def send_answer(auto_reply_id: int) -> None:
+        answer(phone_id, auto_reply_id)
+
+    send_answer.__name__ = answer_actor_name(phone_id)
+    return send_answer
 
 
 def _bind(handler: SendFunction, queue: str, phone_id: str) -> Callable[[int, int, int], None]:

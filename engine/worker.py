@@ -39,6 +39,7 @@ from engine.queues import (
 )
 from engine.replies.actors import declare_reply_actors
 from engine.runtime import build_client, build_clock, build_database, build_redis
+from engine.sending.autoreply import AutoReplySender
 from engine.sending.halt import RedisHalt
 from engine.sending.outcome import PutBack
 from engine.sending.replycheck import ReplyCheck
@@ -62,11 +63,12 @@ RESTART_DELAY_S = 1.0
 
 @dataclass
 class WorkerRuntime:
-    """What one worker process holds: the sender and the actors it answers for."""
+    """What one worker process holds: the senders and the actors it answers for."""
 
     settings: Settings
     sender: Sender
     actors: PhoneActors
+    answers: AutoReplySender | None = None
 
     def handle(
         self, queue: str, phone_id: str, enrollment_id: int, step: int, dispatch_id: int
@@ -82,6 +84,14 @@ class WorkerRuntime:
             self.actors.enqueue(
                 base_queue(queue), enrollment_id, step, dispatch_id, delay_ms=delay_ms
             )
+
+    def answer(self, phone_id: str, auto_reply_id: int) -> None:
+        """The body of every answer actor: send one automatic answer, or put it back."""
+        assert self.answers is not None
+        outcome = self.answers.send(auto_reply_id, phone_id, leased=self._holds_lease())
+        if isinstance(outcome, PutBack):
+            delay_ms = max(1, int(self.answers.clock.real_seconds(outcome.delay_s) * 1000))
+            self.actors.enqueue_answer(phone_id, auto_reply_id, delay_ms=delay_ms)
 
     def _holds_lease(self) -> bool:
         """Whether the message being worked came with its phone's lease, with time enough
@@ -131,12 +141,20 @@ def build_worker_runtime(
         else NoAlerts(),
         replies=_reply_check(settings, broker, database, client, clock),
     )
+    answers = AutoReplySender(
+        settings=settings, sequences=sender.sequences, database=database, client=client,
+        lease=sender.lease, clock=clock, halt=sender.halt, rng=random.Random(),
+    )  # fmt: skip
     runtime: WorkerRuntime
 
     def handle(queue: str, phone_id: str, enrollment_id: int, step: int, dispatch_id: int) -> None:
         runtime.handle(queue, phone_id, enrollment_id, step, dispatch_id)
 
-    runtime = WorkerRuntime(settings, sender, declare_actors(broker, settings, handle))
+    def answer(phone_id: str, auto_reply_id: int) -> None:
+        runtime.answer(phone_id, auto_reply_id)
+
+    actors = declare_actors(broker, settings, handle, answer)
+    runtime = WorkerRuntime(settings, sender, actors, answers)
     return runtime
 
 

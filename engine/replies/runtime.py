@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from engine.alerts import AlertSink, NoAlerts, WebhookAlerts
 from engine.clock import Clock
 from engine.db import Database
+from engine.replies.autoreply import AutoReplies
 from engine.replies.notify import HttpNotifier
 from engine.replies.rules import ReplyRules
 from engine.replies.service import ReplyClassifier
@@ -36,7 +37,13 @@ def build_reply_runtime(settings: Settings, database: Database, clock: Clock) ->
     """The runtime of a ``replies`` worker from its settings and shared clients."""
     url = settings.alerts.webhook_url
     return ReplyRuntime(
-        classifier=ReplyClassifier(database, ReplyRules(settings.replies), clock, HttpNotifier()),
+        classifier=ReplyClassifier(
+            database,
+            ReplyRules(settings.replies),
+            clock,
+            HttpNotifier(),
+            AutoReplies(settings.replies),
+        ),
         takeover=TakeoverCheck(database, settings, clock),
         alerts=WebhookAlerts(url) if url else NoAlerts(),
     )

@@ -1,9 +1,12 @@
-"""Classifying a stored reply: its class and intents, a review flag, notifications.
+"""Classifying a stored reply: its class and intents, a review flag, an automatic answer,
+notifications.
 
 Runs on the ``replies`` queue after the webhook has answered. Idempotent: the
 message is claimed by a conditional UPDATE on ``classified_at IS NULL``, so a
 duplicate Dramatiq delivery or a sweep's re-queue classifies a reply once. The
 enrollment already ended (replied or opted out) in the webhook's own transaction.
+An automatic answer (a rule's ``auto_reply``) is stored in the same transaction, due
+at once; the dispatcher hands it to the phone's follow-up queue.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.models import Direction, ReviewFlag
 from engine.redact import mask_phone
+from engine.replies.autoreply import AutoReplies
 from engine.replies.notify import Notifier
 from engine.replies.rules import Classification, ReplyRules
+from engine.sending import autoreply_store
 from engine.sending.store import E, L
 from engine.webhook.store import M
 
@@ -33,6 +38,8 @@ _LOAD = (
     select(
         M.c.id, M.c.direction, M.c.text, M.c.message_uid, M.c.lead_id, M.c.enrollment_id,
         M.c.peer_phone, M.c.classified_at, M.c.sent_at, L.c.phone, E.c.sequence, E.c.state,
+        M.c.phone_id, M.c.chat_id, L.c.variables, E.c.phone_id.label("enrollment_phone_id"),
+        E.c.chat_id.label("enrollment_chat_id"),
     )
     .select_from(M.outerjoin(L, L.c.id == M.c.lead_id).outerjoin(E, E.c.id == M.c.enrollment_id))
     .where(M.c.id == bindparam("b_id"))
@@ -53,6 +60,7 @@ class ReplyClassifier:
     rules: ReplyRules
     clock: Clock
     notifier: Notifier
+    answers: AutoReplies | None = None
 
     def classify(self, message_id: int) -> Classification | None:
         """Classify one stored reply; ``None`` when it is gone, not a reply, or done already."""
@@ -69,6 +77,8 @@ class ReplyClassifier:
                 return None
             if result.review_priority > 0:
                 _flag(connection, row, result, now)
+            if self.answers:
+                self._answer(connection, row, result, now)
         log.info(
             "reply %s from %s classified %s", row.message_uid, mask_phone(row.peer_phone),
             result.label,
@@ -76,6 +86,26 @@ class ReplyClassifier:
         for rule, url in self.rules.notify_urls(result).items():
             self.notifier.post(url, _notification(rule, result, row))
         return result
+
+    def _answer(
+        self, connection: Connection, row: Any, result: Classification, now: datetime
+    ) -> None:
+        """Store the automatic answer this reply gets, if any (at most one per lead)."""
+        assert self.answers is not None
+        phone_id = row.phone_id or row.enrollment_phone_id
+        if row.lead_id is None or phone_id is None:
+            return  # an unknown sender, or a phone we cannot answer from
+        answer = self.answers.answer(result, row.variables or {}, seed=f"auto:{row.id}")
+        if answer is None:
+            return
+        created = autoreply_store.create(
+            connection, lead_id=row.lead_id, message_id=row.id, enrollment_id=row.enrollment_id,
+            phone_id=phone_id, chat_id=row.chat_id or row.enrollment_chat_id, rule=answer.rule,
+            text=answer.text, now=now,
+        )  # fmt: skip
+        if created is not None:
+            log.info("reply %s: automatic answer (%s) due from phone %s", row.id, answer.rule,
+                     phone_id)  # fmt: skip
 
 
 def _flag(connection: Connection, row: Any, result: Classification, now: datetime) -> None:

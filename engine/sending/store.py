@@ -287,6 +287,19 @@ _CLAIM_PG = {
 }
 
 
+def reserve_phone(connection: Connection, guard: PhoneGuard) -> bool:
+    """Hold the phone for one send (see :class:`PhoneGuard`); ``False`` if another send
+    holds it or paced it since the caller read it."""
+    params = {"b_phone_id": guard.phone_id, "b_seen": guard.seen, "b_hold": guard.hold_until}
+    return connection.execute(_RESERVE, params).rowcount == 1
+
+
+def unreserve_phone(connection: Connection, guard: PhoneGuard) -> None:
+    """Give the phone back the pacing it had (nothing was sent under the hold)."""
+    params = {"b_phone_id": guard.phone_id, "b_seen": guard.seen, "b_hold": guard.hold_until}
+    connection.execute(_UNRESERVE, params)
+
+
 def claim_sending(
     connection: Connection,
     enrollment_id: int,
@@ -692,7 +705,9 @@ __all__ = [
     "move_quota",
     "pace_phone",
     "record_sent",
+    "reserve_phone",
     "set_phone_state",
     "set_step",
     "take_quota",
+    "unreserve_phone",
 ]

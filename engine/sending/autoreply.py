@@ -1,0 +1,173 @@
+"""Sending an automatic answer to a reply: the phone's lease, pacing and the send window.
+
+An answer (``[replies] ... auto_reply``) goes out from the phone the lead wrote to,
+like a follow-up: on that phone's follow-up queue, under its lease, after its pacing
+gap, inside the sequence's send window on the lead's clock, and the phone is paced
+after it. It is sent at most once: the claim moves it ``queued -> sending`` and an
+answer whose outcome is unknown (a timeout after the request left) is never sent
+again but marked failed, since a second copy is worse than none.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from engine.clock import Clock
+from engine.db import Database
+from engine.models import AutoReplyState, PhoneState
+from engine.sending import autoreply_store as store
+from engine.sending.halt import SendingHalt
+from engine.sending.outcome import Done, Outcome, PutBack
+from engine.sending.store import (
+    PhoneGuard,
+    content_hash,
+    pace_phone,
+    reserve_phone,
+    unreserve_phone,
+)
+from engine.settings import Settings
+from engine.timelinesai import (
+    ChatNotFound,
+    PermanentError,
+    SendOutcomeUnknown,
+    TimelinesAIClient,
+    TimelinesAIError,
+    UnexpectedResponse,
+)
+from phones.lease import Lease
+from phones.pacing import next_send_at, should_put_back, wait_s
+from sequences import Sequence, is_open, lead_timezone, next_open
+
+log = logging.getLogger("outreach.send")
+
+PHONE_DOWN_RETRY_S = 600.0  # virtual seconds before an answer waiting for its phone is tried
+
+
+@dataclass
+class AutoReplySender:
+    """Sends automatic answers; one per worker process, shared by its threads."""
+
+    settings: Settings
+    sequences: Mapping[str, Sequence]
+    database: Database
+    client: TimelinesAIClient
+    lease: Lease
+    clock: Clock
+    halt: SendingHalt
+    rng: random.Random
+
+    def send(self, auto_reply_id: int, phone_id: str, *, leased: bool) -> Outcome:
+        """Send one answer from ``phone_id``; ``leased``: the caller holds the phone's lease."""
+        if leased:
+            return self._send_leased(auto_reply_id, phone_id)
+        token = self.lease.acquire(phone_id)
+        if token is None:
+            return PutBack(self.settings.pacing.jitter_min_s, "phone busy")
+        try:
+            return self._send_leased(auto_reply_id, phone_id)
+        finally:
+            self.lease.release(phone_id, token)
+
+    def _send_leased(self, auto_reply_id: int, phone_id: str) -> Outcome:
+        now = self.clock.now()
+        with self.database.engine.begin() as connection:
+            item = store.load(connection, auto_reply_id)
+        if item is None or item.state != AutoReplyState.QUEUED or item.phone_id != phone_id:
+            return Done("auto-reply gone or not queued")
+        if item.phone_state != PhoneState.ACTIVE or self.halt.active():
+            later = now + timedelta(seconds=PHONE_DOWN_RETRY_S)
+            return self._back_to_due(item, later, "phone not active or sending halted")
+        wait = wait_s(item.next_send_at, now)
+        if wait > 0:
+            if should_put_back(wait, self.clock.speed, self.settings.worker.max_inline_wait_s):
+                return PutBack(wait, "pacing")
+            self.clock.sleep(wait)
+            now = self.clock.now()
+        sequence = self.sequences.get(item.sequence or "")
+        if sequence is not None:
+            zone = lead_timezone(
+                sequence.timezone, item.lead_timezone, item.lead_phone,
+                self.settings.quota.timezone,
+            )  # fmt: skip
+            if not is_open(sequence.window, zone, now):
+                opening = next_open(sequence.window, zone, now)
+                return self._back_to_due(item, opening, "outside the send window")
+        return self._claimed_send(item, now)
+
+    def _claimed_send(self, item: store.AutoReplyItem, now: datetime) -> Outcome:
+        guard = PhoneGuard(item.phone_id, item.next_send_at, now + self._hold())
+        with self.database.engine.begin() as connection:
+            if not reserve_phone(connection, guard):
+                return PutBack(self.settings.pacing.jitter_min_s, "phone busy: another send")
+            if not store.claim(connection, item.id, now):
+                unreserve_phone(connection, guard)
+                return Done("auto-reply taken by another worker")
+        try:
+            uid, chat_id = self._call_api(item)
+        except (SendOutcomeUnknown, UnexpectedResponse) as error:
+            return self._failed(item, f"outcome unknown, not sent again: {error}", now)
+        except TimelinesAIError as error:
+            if isinstance(error, PermanentError):
+                return self._failed(item, f"{type(error).__name__}: {error}", now)
+            with self.database.engine.begin() as connection:
+                self._pace(connection, item.phone_id, now)
+                store.back_to_due(
+                    connection, item.id, expect=AutoReplyState.SENDING, now=now,
+                    due_at=now + timedelta(seconds=self.settings.worker.min_backoff_s),
+                    error=f"{type(error).__name__}: {error}",
+                )  # fmt: skip
+            return Done("auto-reply failed for now; due again")
+        done = self.clock.now()
+        with self.database.engine.begin() as connection:
+            store.record_sent(
+                connection, item, message_uid=uid, chat_id=chat_id, now=done,
+                next_send_at=self._next_send_at(done), content_hash=content_hash(item.text),
+            )  # fmt: skip
+        log.info(
+            "auto-reply %s sent to lead %s from phone %s", item.id, item.lead_id, item.phone_id
+        )
+        return Done("auto-reply sent")
+
+    def _call_api(self, item: store.AutoReplyItem) -> tuple[str, int | None]:
+        if item.chat_id is not None:
+            try:
+                return self.client.send_to_chat(item.chat_id, text=item.text).message_uid, None
+            except ChatNotFound:
+                log.info("chat %s is gone; answering by phone number", item.chat_id)
+        reply = self.client.send_message(
+            phone=item.lead_phone, text=item.text, from_phone=item.from_phone or ""
+        )
+        return reply.message_uid, None
+
+    def _failed(self, item: store.AutoReplyItem, error: str, now: datetime) -> Done:
+        with self.database.engine.begin() as connection:
+            self._pace(connection, item.phone_id, now)
+            store.fail(connection, item.id, error=error, now=now)
+        log.warning("auto-reply %s not sent: %s", item.id, error)
+        return Done("auto-reply failed")
+
+    def _back_to_due(self, item: store.AutoReplyItem, due_at: datetime, reason: str) -> Done:
+        with self.database.engine.begin() as connection:
+            store.back_to_due(
+                connection, item.id, expect=AutoReplyState.QUEUED, due_at=due_at,
+                now=self.clock.now(),
+            )  # fmt: skip
+        return Done(f"auto-reply waits: {reason}")
+
+    def _pace(self, connection: Connection, phone_id: str, now: datetime) -> None:
+        """After an attempt that sent nothing: the phone is paced as after a failure."""
+        pace_phone(connection, phone_id, now=now, next_send_at=self._next_send_at(now), sent=False)
+
+    def _hold(self) -> timedelta:
+        lease_s = self.settings.worker.lease_ttl_s * self.clock.speed
+        return timedelta(seconds=max(self.settings.pacing.jitter_min_s, lease_s))
+
+    def _next_send_at(self, now: datetime) -> datetime:
+        pacing = self.settings.pacing
+        return next_send_at(now, pacing.jitter_min_s, pacing.jitter_max_s, self.rng)

@@ -1,0 +1,225 @@
+"""The statements of automatic answers to replies (``auto_replies``): create, queue, send.
+
+An answer moves ``due -> queued -> sending -> sent`` (or ``failed``), each move a
+conditional UPDATE on the state it expects, like a step's, so a duplicate delivery
+or a second dispatcher never sends it twice. At most one answer per lead: the table
+is unique on ``lead_id`` and a second one is simply not inserted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from engine.models import AutoReply, AutoReplyState, PhoneState
+from engine.sending.store import E, L, M, P
+
+AR = AutoReply.__table__  # type: ignore[attr-defined]
+
+__all__ = [
+    "AR",
+    "AutoReplyItem",
+    "back_to_due",
+    "claim",
+    "create",
+    "due_for_dispatch",
+    "fail",
+    "give_up_stuck",
+    "load",
+    "record_sent",
+    "requeue_lost",
+]
+
+
+def create(
+    connection: Connection, *, lead_id: int, message_id: int, enrollment_id: int | None,
+    phone_id: str, chat_id: int | None, rule: str, text: str, now: datetime,
+) -> int | None:  # fmt: skip
+    """Store an answer to send, due now; its id, or ``None`` if the lead had one already."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    row = connection.execute(
+        insert(AR)
+        .values(
+            lead_id=lead_id,
+            message_id=message_id,
+            enrollment_id=enrollment_id,
+            phone_id=phone_id,
+            chat_id=chat_id,
+            rule=rule,
+            text=text,
+            state=AutoReplyState.DUE,
+            due_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["lead_id"])
+        .returning(AR.c.id)
+    ).first()
+    return None if row is None else int(row[0])
+
+
+def due_for_dispatch(
+    connection: Connection, now: datetime, limit: int = 500
+) -> list[tuple[int, str]]:
+    """Queue the answers due by ``now`` whose phone is active: (id, phone), claimed here."""
+    active = select(P.c.id).where(P.c.state == PhoneState.ACTIVE)
+    ids = (
+        select(AR.c.id)
+        .where(AR.c.state == AutoReplyState.DUE, AR.c.due_at <= now, AR.c.phone_id.in_(active))
+        .order_by(AR.c.due_at, AR.c.id)
+        .limit(limit)
+    )
+    rows = connection.execute(
+        update(AR)
+        .where(AR.c.id.in_(ids), AR.c.state == AutoReplyState.DUE)
+        .values(state=AutoReplyState.QUEUED, queued_at=now, updated_at=now)
+        .returning(AR.c.id, AR.c.phone_id)
+    ).all()
+    return [(int(row[0]), str(row[1])) for row in rows]
+
+
+def requeue_lost(connection: Connection, now: datetime, after_s: float) -> int:
+    """Answers queued longer than ``after_s`` (their message was lost) are due again."""
+    cutoff = now - timedelta(seconds=after_s)
+    return int(
+        connection.execute(
+            update(AR)
+            .where(AR.c.state == AutoReplyState.QUEUED, AR.c.queued_at < cutoff)
+            .values(state=AutoReplyState.DUE, queued_at=None, updated_at=now)
+        ).rowcount
+    )
+
+
+def give_up_stuck(connection: Connection, now: datetime, after_s: float) -> int:
+    """Answers left ``sending`` longer than ``after_s`` (their worker died mid-send) fail:
+    whether they went out is unknown, and an answer is never risked twice."""
+    cutoff = now - timedelta(seconds=after_s)
+    return int(
+        connection.execute(
+            update(AR)
+            .where(AR.c.state == AutoReplyState.SENDING, AR.c.updated_at < cutoff)
+            .values(
+                state=AutoReplyState.FAILED,
+                updated_at=now,
+                error="the send was interrupted; not sent again (it may have gone out)",
+            )
+        ).rowcount
+    )
+
+
+@dataclass(frozen=True)
+class AutoReplyItem:
+    """One answer with what its send needs: the lead, the phone's state and pacing, and the
+    sequence whose send window it keeps (``None``: no enrollment, any time)."""
+
+    id: int
+    state: str
+    phone_id: str
+    chat_id: int | None
+    text: str
+    lead_id: int
+    enrollment_id: int | None
+    lead_phone: str
+    lead_timezone: str | None
+    from_phone: str | None
+    phone_state: str | None
+    next_send_at: datetime | None
+    sequence: str | None
+
+
+_LOAD = (
+    select(
+        AR.c.id, AR.c.state, AR.c.phone_id, AR.c.chat_id, AR.c.text, AR.c.lead_id,
+        AR.c.enrollment_id, L.c.phone, L.c.timezone, P.c.phone, P.c.state, P.c.next_send_at,
+        E.c.sequence,
+    )
+    .select_from(
+        AR.join(L, L.c.id == AR.c.lead_id)
+        .outerjoin(P, P.c.id == AR.c.phone_id)
+        .outerjoin(E, E.c.id == AR.c.enrollment_id)
+    )
+)  # fmt: skip
+
+
+def load(connection: Connection, auto_reply_id: int) -> AutoReplyItem | None:
+    """The answer and its lead, phone and sequence; ``None`` if it is gone."""
+    row = connection.execute(_LOAD.where(AR.c.id == auto_reply_id)).first()
+    return None if row is None else AutoReplyItem(*tuple(row))
+
+
+def claim(connection: Connection, auto_reply_id: int, now: datetime) -> bool:
+    """``queued -> sending``: the moment the send starts; ``False`` if another took it."""
+    result = connection.execute(
+        update(AR)
+        .where(AR.c.id == auto_reply_id, AR.c.state == AutoReplyState.QUEUED)
+        .values(state=AutoReplyState.SENDING, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def back_to_due(
+    connection: Connection, auto_reply_id: int, *, expect: str, due_at: datetime, now: datetime,
+    error: str | None = None,
+) -> None:  # fmt: skip
+    """The answer waits again (a closed window, a phone down, a transient failure)."""
+    values: dict[str, Any] = {"state": AutoReplyState.DUE, "due_at": due_at, "updated_at": now}
+    if error is not None:
+        values["error"] = error[:500]
+    connection.execute(
+        update(AR).where(AR.c.id == auto_reply_id, AR.c.state == expect).values(**values)
+    )
+
+
+def fail(connection: Connection, auto_reply_id: int, *, error: str, now: datetime) -> None:
+    """The answer will not be sent (a permanent error, or an outcome nobody can know)."""
+    connection.execute(
+        update(AR)
+        .where(AR.c.id == auto_reply_id, AR.c.state == AutoReplyState.SENDING)
+        .values(state=AutoReplyState.FAILED, error=error[:500], updated_at=now)
+    )
+
+
+def record_sent(
+    connection: Connection, item: AutoReplyItem, *, message_uid: str, chat_id: int | None,
+    now: datetime, next_send_at: datetime, content_hash: str,
+) -> None:  # fmt: skip
+    """The answer went out: mark it, store it as an outbound message, pace the phone."""
+    connection.execute(
+        update(AR)
+        .where(AR.c.id == item.id, AR.c.state == AutoReplyState.SENDING)
+        .values(
+            state=AutoReplyState.SENT,
+            message_uid=message_uid,
+            sent_at=now,
+            updated_at=now,
+            chat_id=chat_id or item.chat_id,
+            error=None,
+        )
+    )
+    connection.execute(
+        M.insert().values(
+            direction="out",
+            enrollment_id=item.enrollment_id,
+            step=None,
+            lead_id=item.lead_id,
+            phone_id=item.phone_id,
+            chat_id=chat_id or item.chat_id,
+            message_uid=message_uid,
+            text=item.text,
+            content_hash=content_hash,
+            status="sent",
+            sent_at=now,
+            created_at=now,
+            peer_phone=item.lead_phone,
+            origin="auto_reply",
+        )
+    )
+    connection.execute(
+        update(P)
+        .where(P.c.id == item.phone_id)
+        .values(next_send_at=next_send_at, last_send_at=now, sent_total=P.c.sent_total + 1)
+    )
