@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import TracebackType
 from typing import Annotated, Final
@@ -19,10 +20,15 @@ from rich.progress import (
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load
+from cli.timeline_view import print_timeline
+from engine.errors import OutreachError
 from engine.runtime import build_clock, build_database
-from sequences import ImportReport, import_leads, lead_page
+from engine.timeline import lead_timeline
+from sequences import ImportReport, import_leads, lead_page, normalise_number
 
-app = typer.Typer(help="Import leads from CSV and list them.", no_args_is_help=True)
+app = typer.Typer(
+    help="Import leads from CSV, list them, show one lead's timeline.", no_args_is_help=True
+)
 
 PROGRESS_MIN_ROWS: Final = 5_000
 """Files with more data rows than this show a progress bar."""
@@ -106,6 +112,34 @@ def list_leads(
             lead.timezone or "-",
         )
     console().print(table)
+
+
+@app.command("show")
+def show(
+    number: Annotated[str, typer.Argument(help="The lead's number: +40712345678, or national.")],
+    region: Annotated[
+        str | None,
+        typer.Option(help="Country of a national number. Default: leads.default_region."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """One lead's timeline: every message both ways, its campaigns and how they ended."""
+    settings = load(config)
+    phone = normalise_number(number, region or settings.leads.default_region)
+    database = build_database(settings)
+    try:
+        database.require_current()
+        with database.engine.connect() as connection:
+            timeline = lead_timeline(connection, phone)
+    finally:
+        database.dispose()
+    if timeline is None:
+        raise OutreachError(f"no lead {phone}; see `outreach leads list`")
+    if as_json:
+        typer.echo(json.dumps(timeline.as_dict(), indent=2))
+        return
+    print_timeline(console(), timeline)
 
 
 def _summary(report: ImportReport, file: Path) -> Table:

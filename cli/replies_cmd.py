@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -12,9 +13,8 @@ from rich.table import Table
 from cli.context import ConfigOption, console, load
 from engine.errors import OutreachError
 from engine.queues import build_broker
-from engine.redact import mask_phone
 from engine.replies.actors import consume, declare_reply_actors
-from engine.replies.queries import resolve_flags, review_items, unmatched_replies
+from engine.replies.queries import assign_flag, resolve_flags, review_items, unmatched_replies
 from engine.replies.runtime import build_reply_runtime
 from engine.runtime import build_clock, build_database, build_redis
 
@@ -30,51 +30,132 @@ TEXT_CHARS = 80
 def review(
     config: ConfigOption = None,
     all_: Annotated[bool, typer.Option("--all", help="Include resolved flags.")] = False,
+    assigned_to: Annotated[
+        str | None, typer.Option("--assigned-to", help="Only flags given to this person.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     limit: Limit = 200,
 ) -> None:
-    """Replies flagged for a person, most urgent first (priority 3 = urgent)."""
-    database = build_database(load(config))
-    with database.engine.connect() as connection:
-        items = review_items(connection, include_resolved=all_, limit=limit)
-    table = Table(title=f"{len(items)} replies to review", title_justify="left")
-    for column in ("id", "priority", "received", "lead", "sequence", "class", "matched", "text"):
-        table.add_column(column)
+    """Replies flagged for a person, most urgent first (priority 3 = urgent).
+
+    Each shows the lead's full number and name (to call back), the campaign, the reply,
+    its class, how long it has waited, OVERDUE past [replies] review_sla_h, and who has it.
+    """
+    settings = load(config)
+    database = build_database(settings)
+    try:
+        database.require_current()
+        with database.engine.connect() as connection:
+            items = review_items(
+                connection, include_resolved=all_, assigned_to=assigned_to, limit=limit
+            )
+    finally:
+        database.dispose()
+    now = build_clock(settings).now()
+    sla = timedelta(hours=settings.replies.review_sla_h)
+    if as_json:
+        typer.echo(json.dumps({"review": [i.as_dict(now, sla) for i in items]}, indent=2))
+        return
+    overdue = sum(1 for item in items if item.overdue(now, sla))
+    title = f"{len(items)} replies to review" + (f", {overdue} overdue" if overdue else "")
+    table = Table(title=title, title_justify="left")
+    for column in ("id", "pri", "waiting", "lead", "name", "campaign", "class", "with", "text"):
+        table.add_column(column, overflow="fold")
     for item in items:
-        words = ", ".join(word for found in item.matched.values() for word in found)
+        waited = _duration(item.age(now))
+        if item.overdue(now, sla):
+            waited = f"[bold red]{waited} OVERDUE[/]"
         table.add_row(
             str(item.id) + (" (done)" if item.resolved_at else ""),
             str(item.priority),
-            _when(item.created_at),
-            f"{item.lead_id or '-'} {mask_phone(item.lead_phone)}",
-            item.sequence or "-",
+            waited,
+            item.lead_phone or "-",
+            escape(item.lead_name or "-"),
+            escape(item.sequence or "-"),
             item.label or "-",
-            escape(words),
+            escape(item.assigned_to or "-"),
             escape(item.text[:TEXT_CHARS]),
         )
     console().print(table)
+    if items:
+        console().print(
+            "call the lead back, then `outreach replies resolve ID`; "
+            "`outreach replies assign ID PERSON` gives it to someone"
+        )
+
+
+@app.command("assign")
+def assign(
+    flag_id: Annotated[int, typer.Argument(help="Review flag id, from `replies review`.")],
+    person: Annotated[str, typer.Argument(help="Who takes it (a name or an email).")],
+    config: ConfigOption = None,
+) -> None:
+    """Give an open review flag to a person (taking it from whoever had it)."""
+    if not person.strip() or len(person) > 64:
+        raise typer.BadParameter("a person is 1-64 characters", param_hint="PERSON")
+    settings = load(config)
+    database = build_database(settings)
+    try:
+        database.require_current()
+        with database.engine.begin() as connection:
+            done = assign_flag(connection, flag_id, person.strip(), build_clock(settings).now())
+    finally:
+        database.dispose()
+    if not done:
+        raise OutreachError(f"no open review flag {flag_id}; see `outreach replies review --all`")
+    console().print(f"review flag {flag_id} assigned to {escape(person.strip())}")
 
 
 @app.command("resolve")
 def resolve(
     ids: Annotated[list[int], typer.Argument(help="Review flag ids, from `replies review`.")],
+    by: Annotated[str | None, typer.Option(help="Who handled them (recorded).")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Mark review flags as handled."""
     settings = load(config)
     database = build_database(settings)
-    with database.engine.begin() as connection:
-        count = resolve_flags(connection, ids, build_clock(settings).now())
+    try:
+        database.require_current()
+        with database.engine.begin() as connection:
+            count = resolve_flags(connection, ids, build_clock(settings).now(), by=by)
+    finally:
+        database.dispose()
     if count == 0:
         raise OutreachError("no open review flag with those ids; see `outreach replies review`")
     console().print(f"{count} review flag(s) resolved")
 
 
 @app.command("unmatched")
-def unmatched(config: ConfigOption = None, limit: Limit = 200) -> None:
+def unmatched(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    limit: Limit = 200,
+) -> None:
     """Replies from numbers that match no lead, newest first."""
-    database = build_database(load(config))
-    with database.engine.connect() as connection:
-        replies = unmatched_replies(connection, limit=limit)
+    settings = load(config)
+    database = build_database(settings)
+    try:
+        database.require_current()
+        with database.engine.connect() as connection:
+            replies = unmatched_replies(connection, limit=limit)
+    finally:
+        database.dispose()
+    if as_json:
+        rows = [
+            {
+                "id": r.id,
+                "received_at": r.received_at.isoformat() if r.received_at else None,
+                "from": r.peer_phone,
+                "phone_id": r.phone_id,
+                "chat_id": r.chat_id,
+                "class": r.label,
+                "text": r.text,
+            }
+            for r in replies
+        ]
+        typer.echo(json.dumps({"unmatched": rows}, indent=2))
+        return
     table = Table(title=f"{len(replies)} unmatched replies", title_justify="left")
     for column in ("id", "received", "from", "to phone", "chat", "class", "text"):
         table.add_column(column)
@@ -82,7 +163,7 @@ def unmatched(config: ConfigOption = None, limit: Limit = 200) -> None:
         table.add_row(
             str(reply.id),
             _when(reply.received_at),
-            mask_phone(reply.peer_phone) or "-",
+            reply.peer_phone or "-",
             reply.phone_id or "-",
             str(reply.chat_id or "-"),
             reply.label or "-",
@@ -111,3 +192,13 @@ def worker(
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def _duration(span: timedelta) -> str:
+    """``3d 4h``, ``2h 05m``, ``12m``: how long a reply has waited."""
+    minutes = max(0, int(span.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"

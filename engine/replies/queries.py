@@ -1,10 +1,11 @@
-"""What ``outreach replies review`` and ``outreach replies unmatched`` show, and resolving."""
+"""What ``outreach replies review`` and ``outreach replies unmatched`` show; assigning and
+resolving review flags. The CLI and the console read the same functions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -18,7 +19,8 @@ R = ReviewFlag.__table__  # type: ignore[attr-defined]
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """One review flag with its reply."""
+    """One review flag with its reply, its lead (full number: a person calls it back) and
+    where it stands: who has it, whether it is overdue."""
 
     id: int
     priority: int
@@ -26,21 +28,63 @@ class ReviewItem:
     resolved_at: datetime | None
     lead_id: int | None
     lead_phone: str | None
+    lead_name: str | None
     sequence: str | None
     label: str | None
     matched: dict[str, Any]
     text: str
+    assigned_to: str | None = None
+    assigned_at: datetime | None = None
+    resolved_by: str | None = None
+    reply_id: int | None = None
+
+    def age(self, now: datetime) -> timedelta:
+        """How long the reply has waited (until it was resolved)."""
+        return (self.resolved_at or now) - self.created_at
+
+    def overdue(self, now: datetime, sla: timedelta) -> bool:
+        """Still open past the review SLA (``[replies] review_sla_h``)."""
+        return self.resolved_at is None and self.age(now) > sla
+
+    def as_dict(self, now: datetime, sla: timedelta) -> dict[str, Any]:
+        """A JSON-ready view with the age in seconds and the overdue mark."""
+        return {
+            "id": self.id, "priority": self.priority, "lead_id": self.lead_id,
+            "phone": self.lead_phone, "name": self.lead_name, "campaign": self.sequence,
+            "intent": self.label, "matched": self.matched, "text": self.text,
+            "received_at": self.created_at.isoformat(),
+            "age_s": round(self.age(now).total_seconds()), "overdue": self.overdue(now, sla),
+            "assigned_to": self.assigned_to,
+            "assigned_at": self.assigned_at.isoformat() if self.assigned_at else None,
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+            "resolved_by": self.resolved_by, "reply_id": self.reply_id,
+        }  # fmt: skip
+
+
+def lead_name(variables: Mapping[str, str] | None) -> str | None:
+    """The lead's name from its imported columns: ``name``, ``full_name``, else first and
+    last name together; ``None`` when the file had none."""
+    values = variables or {}
+    for key in ("name", "full_name"):
+        if str(values.get(key) or "").strip():
+            return str(values[key]).strip()
+    parts = [str(values.get(key) or "").strip() for key in ("first_name", "last_name")]
+    return " ".join(part for part in parts if part) or None
 
 
 def review_items(
-    connection: Connection, *, include_resolved: bool = False, limit: int = 200
+    connection: Connection,
+    *,
+    include_resolved: bool = False,
+    assigned_to: str | None = None,
+    limit: int = 200,
 ) -> list[ReviewItem]:
     """Review flags, open ones only unless asked, most urgent and then oldest first."""
     query = (
         select(
             R.c.id, R.c.priority, R.c.created_at, R.c.resolved_at, R.c.lead_id,
-            func.coalesce(L.c.phone, M.c.peer_phone), E.c.sequence, M.c.intent, R.c.reasons,
-            M.c.text,
+            func.coalesce(L.c.phone, M.c.peer_phone), L.c.variables, E.c.sequence, M.c.intent,
+            R.c.reasons, M.c.text, R.c.assigned_to, R.c.assigned_at, R.c.resolved_by, M.c.id,
         )
         .select_from(
             R.join(M, M.c.id == R.c.message_id)
@@ -52,6 +96,8 @@ def review_items(
     )  # fmt: skip
     if not include_resolved:
         query = query.where(R.c.resolved_at.is_(None))
+    if assigned_to is not None:
+        query = query.where(R.c.assigned_to == assigned_to)
     return [
         ReviewItem(
             id=row[0],
@@ -60,21 +106,39 @@ def review_items(
             resolved_at=row[3],
             lead_id=row[4],
             lead_phone=row[5],
-            sequence=row[6],
-            label=row[7],
-            matched=dict((row[8] or {}).get("matched", {})),
-            text=row[9] or "",
+            lead_name=lead_name(row[6]),
+            sequence=row[7],
+            label=row[8],
+            matched=dict((row[9] or {}).get("matched", {})),
+            text=row[10] or "",
+            assigned_to=row[11],
+            assigned_at=row[12],
+            resolved_by=row[13],
+            reply_id=row[14],
         )
         for row in connection.execute(query)
     ]
 
 
-def resolve_flags(connection: Connection, flag_ids: Sequence[int], now: datetime) -> int:
-    """Mark review flags handled; how many were open."""
+def assign_flag(connection: Connection, flag_id: int, person: str, now: datetime) -> bool:
+    """Give an open review flag to ``person`` (taking it from whoever had it); ``False``
+    when there is no such open flag."""
+    result = connection.execute(
+        update(R)
+        .where(R.c.id == flag_id, R.c.resolved_at.is_(None))
+        .values(assigned_to=person, assigned_at=now)
+    )
+    return int(result.rowcount) == 1
+
+
+def resolve_flags(
+    connection: Connection, flag_ids: Sequence[int], now: datetime, *, by: str | None = None
+) -> int:
+    """Mark review flags handled (by ``by``, when a person is named); how many were open."""
     result = connection.execute(
         update(R)
         .where(R.c.id.in_(list(flag_ids)), R.c.resolved_at.is_(None))
-        .values(resolved_at=now)
+        .values(resolved_at=now, resolved_by=by)
     )
     return int(result.rowcount)
 
