@@ -86,6 +86,8 @@ def project(
         jitter_max_s=settings.pacing.jitter_max_s,
         requests_per_minute=settings.timelinesai.requests_per_minute,
         monthly_call_budget=settings.timelinesai.monthly_call_budget,
+        # The read of the chat for a reply before each follow-up is an API call too.
+        calls_per_followup=2 if settings.replies.check_before_followup else 1,
     )
     result = forecast(sequence, backlog, phones, limits, zone=zone, now=now)
     return Projection(sequence, backlog, phones, limits, zone, result)

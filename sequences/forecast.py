@@ -10,8 +10,9 @@ follows what the engine does, at the grain of a day:
 * Each active phone sends at most one message per mean jitter, ``(jitter_min_s +
   jitter_max_s) / 2``, of that time, and at most its quota of first messages (its
   warm-up ramp while young); follow-ups take no quota. Phones are pooled.
-* Every send is one API call: at most ``requests_per_minute`` for each minute of sending
-  time and ``monthly_call_budget`` a calendar month, counting calls already spent.
+* Every send is one API call, and a follow-up ``calls_per_followup`` (2 when the sender
+  reads the chat for a reply first): at most ``requests_per_minute`` for each minute of
+  sending time and ``monthly_call_budget`` a calendar month, counting calls already spent.
 * Follow-ups go before first messages, as the dispatcher sends them. A step sent on a
   day makes the next one due as many whole days later as its delay holds (a delay under
   a day keeps it on the same day); a step not sent on its day waits for the next.
@@ -74,6 +75,8 @@ class Limits:
     requests_per_minute: int
     monthly_call_budget: int
     calls_used_this_month: int = 0
+    calls_per_followup: int = 1
+    """API calls a follow-up costs: 2 when the chat is read for a reply before it."""
 
     @property
     def mean_gap_s(self) -> float:
@@ -162,9 +165,10 @@ def forecast(
             rate=math.floor(limits.requests_per_minute * open_s / 60),
             budget=max(0, limits.monthly_call_budget - spent[(day.year, day.month)]),
             quota=sum(phone.first_messages_on(offset) for phone in phones),
+            followup_calls=max(1, limits.calls_per_followup),
         )
         sends = plan.send_day(offset, capacity)
-        spent[(day.year, day.month)] += sum(sends)
+        spent[(day.year, day.month)] += sends[0] + sum(sends[1:]) * capacity.followup_calls
         limited_by = capacity.limit(open_s) if plan.held_back() else None
         days.append(ForecastDay(day, sends, limited_by))
         if plan.left == 0:
@@ -182,25 +186,30 @@ class _Capacity:
     rate: int
     budget: int
     quota: int
+    followup_calls: int = 1
     start: tuple[int, int, int] = field(init=False)
     """Pacing, rate and budget as the day began, to tell which bound it."""
 
     def __post_init__(self) -> None:
         self.start = (self.pacing, self.rate, self.budget)
 
-    def room(self) -> int:
-        return min(self.pacing, self.rate, self.budget)
+    def room(self, calls: int = 1) -> int:
+        """Sends of ``calls`` API calls each the day still allows."""
+        return min(self.pacing, self.rate // calls, self.budget // calls)
 
-    def take(self, count: int) -> None:
+    def calls(self, step: int) -> int:
+        return 1 if step == 0 else self.followup_calls
+
+    def take(self, count: int, calls: int = 1) -> None:
         self.pacing -= count
-        self.rate -= count
-        self.budget -= count
+        self.rate -= count * calls
+        self.budget -= count * calls
 
     def limit(self, open_s: float) -> Limit:
         """What kept the day from sending all it had due."""
         if open_s <= 0:
             return Limit.WINDOW
-        if self.room() > 0:
+        if self.room(self.followup_calls) > 0:
             return Limit.QUOTA
         pacing, rate, budget = self.start
         return min((budget, Limit.API_BUDGET), (rate, Limit.API_RATE), (pacing, Limit.PACING))[1]
@@ -229,7 +238,7 @@ class _Plan:
         while progress and capacity.room() > 0:
             progress = False
             for step in sorted(self.carry):
-                count = min(self.carry[step], capacity.room())
+                count = min(self.carry[step], capacity.room(capacity.calls(step)))
                 if count:
                     self.carry[step] -= count
                     self._sent(offset, step, count, sends, capacity)
@@ -247,7 +256,7 @@ class _Plan:
         self, offset: int, step: int, count: int, sends: list[int], capacity: _Capacity
     ) -> None:
         sends[step] += count
-        capacity.take(count)
+        capacity.take(count, capacity.calls(step))
         self.left -= count
         following = step + 1
         if following < self.steps:

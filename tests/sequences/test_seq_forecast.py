@@ -163,3 +163,41 @@ def test_a_campaign_past_the_horizon_reports_what_is_left() -> None:
     assert result.finishes_on is None
     assert [day.sends for day in result.days] == [(10, 0), (10, 10), (10, 10)]
     assert result.unsent == 200 - 50
+
+
+@pytest.mark.parametrize(
+    ("calls_per_followup", "sends"),
+    [
+        # 1 call a minute over a whole day: 1,440 calls. Day 1: 1,000 first messages and
+        # 440 follow-ups due today; then the rest.
+        (1, [(1000, 440), (0, 560)]),
+        # Reading the chat before each follow-up costs a second call: 220 a day fit.
+        (2, [(1000, 220), (0, 720), (0, 60)]),
+    ],
+)
+def test_the_read_before_each_follow_up_counts_against_the_rate_limit(
+    calls_per_followup: int, sends: list[tuple[int, int]]
+) -> None:
+    limits = replace(UNLIMITED, requests_per_minute=1, calls_per_followup=calls_per_followup)
+    result = forecast(
+        sequence("0m", "10m"), Backlog(first_messages=1000), phones(10_000), limits,
+        zone="UTC", now=MONDAY,
+    )  # fmt: skip
+    assert [day.sends for day in result.days] == sends
+    assert result.days[0].limited_by == Limit.API_RATE
+
+
+def test_the_read_before_each_follow_up_counts_against_the_months_budget() -> None:
+    limits = replace(UNLIMITED, monthly_call_budget=30, calls_per_followup=2)
+    result = forecast(
+        sequence("0m", "1d"), Backlog(first_messages=10), phones(100), limits,
+        zone="UTC", now=MONDAY,
+    )  # fmt: skip
+    # 10 first messages (10 calls), then the 10 follow-ups fit 20 calls: 30 in all.
+    assert [day.sends for day in result.days] == [(10, 0), (0, 10)]
+    tight = forecast(
+        sequence("0m", "1d"), Backlog(first_messages=10), phones(100),
+        replace(limits, monthly_call_budget=29), zone="UTC", now=MONDAY,
+    )  # fmt: skip
+    assert tight.days[1].sends == (0, 9) and tight.days[1].limited_by == Limit.API_BUDGET
+    assert tight.finishes_on == date(2026, 2, 1)  # the last one waits for next month's calls
