@@ -189,7 +189,8 @@ def _add_messages(connection: Connection, where: ColumnElement[bool], of: _Of) -
             func.count(), _delivered(), _read(),
         )
         .select_from(M.join(E, E.c.id == M.c.enrollment_id))
-        .where(where, M.c.direction == Direction.OUT)
+        # A step's messages: automatic answers and messages a person typed have no step.
+        .where(where, M.c.direction == Direction.OUT, M.c.step.is_not(None))
         .group_by(E.c.sequence, M.c.step, M.c.phone_id, M.c.template_variant)
     )  # fmt: skip
     for name, step, phone_id, variant, sent, delivered, read in rows:

@@ -9,7 +9,7 @@ speed 1 it is the plain cron trigger.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from apscheduler.triggers.base import BaseTrigger
@@ -34,12 +34,25 @@ class ClockedCron(BaseTrigger):  # type: ignore[misc]
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        """The next real moment to fire, from APScheduler's real ``now`` and last firing."""
-        previous = (
+        """The next real moment to fire, from APScheduler's real ``now`` and last firing.
+
+        Always after ``previous_fire_time``: a real moment is kept to the microsecond, so
+        the virtual image of the last firing can fall just before the cron moment it came
+        from, and that same moment must not be answered again (APScheduler would loop).
+        """
+        now_v = self.clock.virtual_time_of(now)
+        previous_v = (
             None if previous_fire_time is None else self.clock.virtual_time_of(previous_fire_time)
         )
-        upcoming = self.cron.get_next_fire_time(previous, self.clock.virtual_time_of(now))
-        return None if upcoming is None else self.clock.real_time_of(upcoming)
+        while True:
+            upcoming = self.cron.get_next_fire_time(previous_v, now_v)
+            if upcoming is None:
+                return None
+            real = self.clock.real_time_of(upcoming)
+            if previous_fire_time is None or real > previous_fire_time:
+                return real
+            previous_v = upcoming
+            now_v = max(now_v, upcoming + timedelta(microseconds=1))
 
     def __str__(self) -> str:
         return f"{self.cron} on the engine's clock"

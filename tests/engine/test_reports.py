@@ -130,12 +130,25 @@ def test_a_reply_after_the_last_step_counts_though_the_lead_had_completed(
                     sent_at=NOW,
                 )
             )
+        for origin in ("auto_reply", "manual"):  # messages of no step are not in the funnel
+            session.add(
+                Message(
+                    direction="out",
+                    enrollment_id=enrollment.id,
+                    step=None,
+                    lead_id=lead.id,
+                    phone_id="01",
+                    status="sent",
+                    origin=origin,
+                )
+            )
         for uid in ("r1", "r2"):  # two replies to the last step count the lead once
             session.add(Message(direction="in", enrollment_id=enrollment.id, step=1,
                                 message_uid=uid, lead_id=lead.id, text="Thanks!"))  # fmt: skip
     with database.engine.connect() as connection:
         (intro,) = campaign_status(connection, "intro")
     assert (intro.steps[0].replied, intro.steps[1].replied, intro.total.replied) == (0, 1, 1)
+    assert sorted(intro.steps) == [0, 1] and intro.total.sent == 2
     assert intro.as_dict()["total"]["replied"] == 1
 
 

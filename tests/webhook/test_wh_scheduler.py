@@ -113,3 +113,19 @@ def test_after_a_firing_the_next_one_is_one_virtual_period_later() -> None:
     first = trigger.get_next_fire_time(None, EPOCH + timedelta(seconds=0.5))
     assert first == EPOCH + timedelta(seconds=1)  # 10 virtual minutes at 600x
     assert trigger.get_next_fire_time(first, first) == EPOCH + timedelta(seconds=2)
+
+
+@pytest.mark.parametrize("speed", [600.0, 4320.0, 5000.0, 1.0])
+def test_successive_firings_always_move_forward(speed: float) -> None:
+    """The real image of a cron moment rounds to the microsecond: read back, it can fall
+    just before that moment, which must not be fired again (APScheduler loops on it)."""
+    clock = SystemClock(speed, EPOCH + timedelta(microseconds=333))
+    trigger = ClockedCron("*/5 * * * *", clock)
+    fired = trigger.get_next_fire_time(None, EPOCH)
+    for _ in range(2000):
+        assert fired is not None
+        later = trigger.get_next_fire_time(fired, fired)
+        assert later is not None and later > fired
+        virtual_gap = clock.virtual_time_of(later) - clock.virtual_time_of(fired)
+        assert abs(virtual_gap - timedelta(minutes=5)) < timedelta(seconds=1)
+        fired = later

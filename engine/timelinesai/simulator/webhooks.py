@@ -38,10 +38,18 @@ class Delivery:
     status_code: int | None
     delivered: bool
     finished_at: datetime
+    started_at: datetime | None = None
+    """When the first attempt was posted: ``finished_at - started_at`` is the receiver's
+    answer time when it answered the first attempt."""
 
     def to_json(self) -> dict[str, Any]:
         """The delivery as JSON-ready data."""
-        return {**asdict(self), "finished_at": self.finished_at.isoformat(timespec="microseconds")}
+        started = self.started_at.isoformat(timespec="microseconds") if self.started_at else None
+        return {
+            **asdict(self),
+            "finished_at": self.finished_at.isoformat(timespec="microseconds"),
+            "started_at": started,
+        }
 
 
 class WebhookSender:
@@ -103,6 +111,7 @@ class WebhookSender:
         config = self._config()
         status_code: int | None = None
         attempts = 0
+        started_at = datetime.now(UTC)
         for attempt in range(1 + config.webhook_retries):
             if attempt:
                 await asyncio.sleep(self._clock.real_seconds(config.webhook_retry_delay_s))
@@ -124,5 +133,6 @@ class WebhookSender:
                 status_code=status_code,
                 delivered=status_code is not None and 200 <= status_code < 300,
                 finished_at=datetime.now(UTC),
+                started_at=started_at,
             )
         )
