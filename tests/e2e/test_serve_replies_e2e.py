@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,6 +102,8 @@ def test_serve_alone_runs_the_whole_reply_loop(
                 "serve"
             )
             assert wait_until(lambda: running(database) == 0, 150, 0.5), services.log("serve")
+            # Leads may still answer the last step: the simulator's longest reply delay.
+            time.sleep(sim_config.reply_delay_s[1] / SPEED + 0.5)
             assert wait_until(lambda: _unclassified(database) == 0, 60), services.log("serve")
             assert wait_until(lambda: _answers_open(database) == 0, 60), services.log("serve")
             assert wait_until(lambda: _campaign_state(database) == "completed", 30)

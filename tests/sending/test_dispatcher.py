@@ -281,3 +281,19 @@ def test_the_loop_outlives_a_database_outage(caplog: pytest.LogCaptureFixture) -
     dispatch_forever(Flaky(), FakeClock(NOW), stop, 0.01)  # type: ignore[arg-type]
     assert len(passes) == 3  # it kept going after the failed pass
     assert "dispatcher pass failed" in caplog.text
+
+
+def test_a_pass_completes_a_campaign_whose_leads_all_ended(
+    settings: Settings, database: Database
+) -> None:
+    dispatcher, _ = make(settings, database)
+    enroll(database, 2)
+    assert dispatcher.run_once(NOW).completed_campaigns == []
+    with database.session() as session:
+        for row in session.exec(select(Enrollment)):
+            row.state = "replied"
+            session.add(row)
+    assert dispatcher.run_once(NOW).completed_campaigns == ["intro"]
+    with database.session() as session:
+        campaign = session.get(Campaign, "intro")
+        assert campaign is not None and campaign.state == "completed"

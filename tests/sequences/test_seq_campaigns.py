@@ -27,6 +27,7 @@ from sequences import (
     StepSettings,
     WindowSettings,
     compile_sequences,
+    complete_finished,
     launch,
     pause,
     read_lead_list,
@@ -329,3 +330,42 @@ def test_bulk_enrollment_skips_leads_a_concurrent_launch_took(database: Database
         (second, "intro"),
         (third, "other"),
     ]
+
+
+def _end_all(database: Database, state: str = "completed") -> None:
+    with database.session() as session:
+        for row in session.exec(select(Enrollment)):
+            row.state = state
+            session.add(row)
+
+
+def test_a_campaign_whose_enrollments_all_ended_becomes_completed(database: Database) -> None:
+    add_leads(database, 2)
+    launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    with database.engine.begin() as connection:
+        assert complete_finished(connection, NOW) == []  # still running
+    with database.session() as session:
+        session.add(Campaign(sequence="empty"))  # every lead refused: nothing to finish
+    _end_all(database)
+    with database.engine.begin() as connection:
+        assert complete_finished(connection, NOW) == ["intro"]
+        assert complete_finished(connection, NOW) == []  # once
+    assert (campaign_state(database), campaign_state(database, "empty")) == ("completed", "active")
+    with pytest.raises(CampaignError, match="is completed"):
+        pause(database, "intro", now=NOW)
+    with pytest.raises(CampaignError, match="is completed"):
+        resume(database, "intro", now=NOW)
+    add_leads(database, 1, start=10)  # launching again makes it active
+    report = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    assert (report.enrolled, report.campaign_was) == (1, "completed")
+    assert campaign_state(database) == "active"
+
+
+def test_a_paused_or_stopped_campaign_is_not_marked_completed(database: Database) -> None:
+    add_leads(database, 1)
+    launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    pause(database, "intro", now=NOW)
+    _end_all(database, "replied")
+    with database.engine.begin() as connection:
+        assert complete_finished(connection, NOW) == []
+    assert campaign_state(database) == "paused"
