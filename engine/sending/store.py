@@ -102,14 +102,19 @@ _WORK_ITEM = (
     E.c.id, E.c.state, E.c.step, E.c.step_state, E.c.sequence, E.c.phone_id,
     E.c.chat_id, E.c.sending_at, E.c.queued_at, E.c.attempts, L.c.id, L.c.phone,
     L.c.variables, L.c.timezone, P.c.phone, P.c.state, P.c.next_send_at, C.c.state,
-    _PREVIOUS_UID,
 )  # fmt: skip
 _WORK_ITEM_FROM = (
     E.join(L, L.c.id == E.c.lead_id)
     .outerjoin(P, P.c.id == E.c.phone_id)
     .outerjoin(C, C.c.sequence == E.c.sequence)
 )
-_LOAD = select(*_WORK_ITEM).select_from(_WORK_ITEM_FROM).where(E.c.id == bindparam("b_eid"))
+# The plain read also brings the previous step's uid (the read for a reply before a
+# follow-up starts from it); the fused read-and-claim of first messages does not need it.
+_LOAD = (
+    select(*_WORK_ITEM, _PREVIOUS_UID)
+    .select_from(_WORK_ITEM_FROM)
+    .where(E.c.id == bindparam("b_eid"))
+)
 
 
 _LOAD_DRIVER = DriverStatement(_LOAD)
@@ -544,14 +549,12 @@ _SENT_AFTER_END = (
 
 
 def _record_pg(advance: Update) -> Update:
-    # One statement, so one round trip and atomic even outside a transaction. The advance
-    # and the after-end update exclude each other (a running enrollment, or not), also
-    # when a concurrent reply makes PostgreSQL re-check the row.
+    # One statement, so one round trip and atomic even outside a transaction; it says
+    # whether the enrollment advanced (it had not ended meanwhile).
     advanced = advance.returning(E.c.id).cte("advance")
     return (
         _PACE_SENT.add_cte(_INSERT_MESSAGE.returning(M.c.id).cte("message"))
         .add_cte(advanced)
-        .add_cte(_SENT_AFTER_END.returning(E.c.id).cte("after_end"))
         .returning(select(func.count()).select_from(advanced).scalar_subquery())
     )
 
@@ -589,7 +592,10 @@ def record_sent(
     if connection.dialect.name == "postgresql":
         statement = _RECORD_COMPLETE_PG if next_due is None else _RECORD_ADVANCE_PG
         row = statement.first(connection, params)
-        return row is not None and bool(row[0])
+        if row is not None and row[0]:
+            return True
+        connection.execute(_SENT_AFTER_END, params)  # rare: the lead replied meanwhile
+        return False
     connection.execute(_INSERT_MESSAGE, params)
     advanced = connection.execute(_COMPLETE if next_due is None else _ADVANCE, params).rowcount
     if advanced != 1:
