@@ -72,7 +72,7 @@ def review(
             item.lead_phone or "-",
             escape(item.lead_name or "-"),
             escape(item.sequence or "-"),
-            item.label or "-",
+            escape(_class(item.label, item.matched)),
             escape(item.assigned_to or "-"),
             escape(item.text[:TEXT_CHARS]),
         )
@@ -192,6 +192,12 @@ def worker(
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def _class(label: str | None, matched: dict[str, list[str]]) -> str:
+    """The reply's class and the words that made it: ``human_review (urgent, avocat)``."""
+    words = ", ".join(word for found in matched.values() for word in found)
+    return f"{label or '-'} ({words})" if words else label or "-"
 
 
 def _duration(span: timedelta) -> str:
