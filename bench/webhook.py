@@ -306,7 +306,7 @@ def throughput(args: argparse.Namespace) -> list[tuple[str, bool]]:
             database.dispose()
             with database.engine.begin() as connection:  # the warm-up's rows do not count
                 connection.exec_driver_sql(
-                    "TRUNCATE webhook_events, review_flags, messages, suppressions"
+                    "TRUNCATE webhook_events, review_flags, auto_replies, messages, suppressions"
                 )
                 connection.exec_driver_sql(
                     "UPDATE enrollments SET state = 'active', end_reason = NULL"
