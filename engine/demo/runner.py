@@ -94,6 +94,7 @@ class Demo:
         if not wait_http(healthz, 30, self.children, "webhook"):
             raise ServiceUnavailableError(self._failed("webhook"))
         self.children.start("scheduler", "scheduler")
+        self.children.start("replies", "replies", "worker")
         self.children.start("workers", "worker", "--processes", "2", "--threads", "2")
         self._started = time.monotonic()
 
