@@ -29,6 +29,7 @@ import httpx
 import redis
 from sqlalchemy import text
 
+from bench import send_pipeline
 from bench.scratch import REDIS_URL, drop_namespace, free_port, scratch_database, stop
 from engine.db import Database
 from engine.dispatcher import Dispatcher
@@ -67,45 +68,10 @@ class Phase:
 
 
 def write_config(folder: Path, db_url: str, namespace: str, sim_api: str, port: int) -> Path:
-    lines = [
-        f'[database]\nurl = "{db_url}"',
-        f'[redis]\nnamespace = "{namespace}"',
-        f'[timelinesai]\nbase_url = "{sim_api}"\nrequests_per_minute = 100000000',
-        "[pacing]\njitter_min_s = 0\njitter_max_s = 0",
-        "[quota]\nnew_contacts_per_day = 1000000\nwarmup = []",
-        "[scheduler]\nmax_queued_per_phone = 100000\nqueue_ahead_s = 100000000",
-        f"[webhook]\nport = {port}",
-        '[sequences.bench]\ntimezone = "UTC"\n[[sequences.bench.steps]]\nafter = "0m"\n'
-        'template = "Hello {{name|there}}, a short note"',
-    ]
-    lines += [
-        f'[[phones]]\nid = "{i:02d}"\nphone = "+4477009{i:05d}"' for i in range(1, PHONES + 1)
-    ]
-    path = folder / "config.toml"
-    path.write_text("\n".join(lines) + "\n")
+    """The send pipeline benchmark's config (20 phones, zero jitter) and the receiver's port."""
+    path = send_pipeline.write_config(folder, db_url, namespace, sim_api, PHONES)
+    path.write_text(path.read_text() + f"[webhook]\nport = {port}\n")
     return path
-
-
-def seed(database: Database) -> None:
-    now = datetime.now(UTC)
-    with database.engine.begin() as connection:
-        connection.execute(
-            text("INSERT INTO campaigns (sequence, state, created_at, updated_at) "
-                 "VALUES ('bench', 'active', :n, :n)"),
-            {"n": now},
-        )  # fmt: skip
-        connection.execute(
-            text("INSERT INTO leads (phone, variables, created_at, updated_at) "
-                 "SELECT '+4079' || lpad(g::text, 7, '0'), json_build_object('name', 'L' || g), "
-                 ":n, :n FROM generate_series(1, :count) g"),
-            {"n": now, "count": LEADS},
-        )  # fmt: skip
-        connection.execute(
-            text("INSERT INTO enrollments (lead_id, sequence, state, step, step_state, due_at, "
-                 "attempts, created_at, updated_at) "
-                 "SELECT id, 'bench', 'pending', 0, 'due', :n, 0, :n, :n FROM leads"),
-            {"n": now},
-        )  # fmt: skip
 
 
 def pairs(database: Database) -> list[tuple[str, str]]:
@@ -192,7 +158,7 @@ def run_busy(args: object, secret: str, root: Path, wait_healthy: object) -> lis
             config = write_config(folder, url, namespace,
                                   f"http://127.0.0.1:{sim_port}/integrations/api", port)  # fmt: skip
             settings = load_settings(config, {"TIMELINESAI_TOKEN": "bench"})
-            seed(database)
+            send_pipeline.seed(database, LEADS)
             with database.session() as session:
                 sync_phones(session, settings.phones)
             actors = declare_actors(build_broker(settings), settings, lambda *a: None)

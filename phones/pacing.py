@@ -28,3 +28,9 @@ def wait_s(next_allowed: datetime | None, now: datetime) -> float:
 def should_put_back(wait_virtual_s: float, speed: float, max_inline_wait_s: float) -> bool:
     """True when the real wait is too long to hold a worker thread for it."""
     return wait_virtual_s / speed > max_inline_wait_s
+
+
+def hold_after_claim(jitter_min_s: float, lease_ttl_s: float, speed: float) -> timedelta:
+    """How long a claimed send holds its phone in the database (virtual): past the end of
+    the lease (``lease_ttl_s`` real seconds), so no second send starts while it may run."""
+    return timedelta(seconds=max(jitter_min_s, lease_ttl_s * speed))

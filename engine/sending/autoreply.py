@@ -41,7 +41,7 @@ from engine.timelinesai import (
     UnexpectedResponse,
 )
 from phones.lease import Lease
-from phones.pacing import next_send_at, should_put_back, wait_s
+from phones.pacing import hold_after_claim, next_send_at, should_put_back, wait_s
 from sequences import Sequence, is_open, lead_timezone, next_open
 
 log = logging.getLogger("outreach.send")
@@ -165,8 +165,11 @@ class AutoReplySender:
         pace_phone(connection, phone_id, now=now, next_send_at=self._next_send_at(now), sent=False)
 
     def _hold(self) -> timedelta:
-        lease_s = self.settings.worker.lease_ttl_s * self.clock.speed
-        return timedelta(seconds=max(self.settings.pacing.jitter_min_s, lease_s))
+        """How long a claimed send holds its phone in the database: past the lease's end."""
+        worker = self.settings.worker
+        return hold_after_claim(
+            self.settings.pacing.jitter_min_s, worker.lease_ttl_s, self.clock.speed
+        )
 
     def _next_send_at(self, now: datetime) -> datetime:
         pacing = self.settings.pacing

@@ -47,7 +47,7 @@ from engine.timelinesai import (
     UnexpectedResponse,
 )
 from phones.lease import Lease
-from phones.pacing import next_send_at, should_put_back, wait_s
+from phones.pacing import hold_after_claim, next_send_at, should_put_back, wait_s
 from phones.quota import daily_quota, quota_day
 from sequences import Sequence, choose_variant, is_open, lead_timezone, next_due, next_open
 from spintax import MissingVariableError, Rendered
@@ -133,8 +133,10 @@ class Sender:
 
     def _hold(self) -> timedelta:
         """How long a claimed send holds its phone in the database: past the lease's end."""
-        lease_s = self.settings.worker.lease_ttl_s * self.clock.speed
-        return timedelta(seconds=max(self.settings.pacing.jitter_min_s, lease_s))
+        worker = self.settings.worker
+        return hold_after_claim(
+            self.settings.pacing.jitter_min_s, worker.lease_ttl_s, self.clock.speed
+        )
 
     def _busy_delay_s(self) -> float:
         floor_s = 0.05 * self.clock.speed  # at least 50 ms real, so a busy phone never spins
