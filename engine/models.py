@@ -70,13 +70,15 @@ class CampaignState(StrEnum):
 
 
 class AutoReplyState(StrEnum):
-    """Where an automatic answer to a reply is: due -> queued -> sending -> sent | failed."""
+    """Where an automatic answer to a reply is: due -> queued -> sending -> sent | failed,
+    or ``cancelled`` before it went (the lead opted out, a person took the chat over)."""
 
     DUE = "due"
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class Phone(SQLModel, table=True):

@@ -98,10 +98,13 @@ class ReplyClassifier:
         answer = self.answers.answer(result, row.variables or {}, seed=f"auto:{row.id}")
         if answer is None:
             return
+        # The enrollment's chat is this phone's only if the reply came to the enrollment's phone.
+        chat_id = row.chat_id
+        if chat_id is None and phone_id == row.enrollment_phone_id:
+            chat_id = row.enrollment_chat_id
         created = autoreply_store.create(
             connection, lead_id=row.lead_id, message_id=row.id, enrollment_id=row.enrollment_id,
-            phone_id=phone_id, chat_id=row.chat_id or row.enrollment_chat_id, rule=answer.rule,
-            text=answer.text, now=now,
+            phone_id=phone_id, chat_id=chat_id, rule=answer.rule, text=answer.text, now=now,
         )  # fmt: skip
         if created is not None:
             log.info("reply %s: automatic answer (%s) due from phone %s", row.id, answer.rule,

@@ -33,6 +33,8 @@ from engine.sending.store import (
 )
 from engine.settings import Settings
 from engine.timelinesai import (
+    BadToken,
+    CallBudgetExhausted,
     ChatNotFound,
     PermanentError,
     SendOutcomeUnknown,
@@ -42,7 +44,7 @@ from engine.timelinesai import (
 )
 from phones.lease import Lease
 from phones.pacing import hold_after_claim, next_send_at, should_put_back, wait_s
-from sequences import Sequence, is_open, lead_timezone, next_open
+from sequences import EndReason, Sequence, is_open, lead_timezone, next_open
 
 log = logging.getLogger("outreach.send")
 
@@ -68,7 +70,7 @@ class AutoReplySender:
             return self._send_leased(auto_reply_id, phone_id)
         token = self.lease.acquire(phone_id)
         if token is None:
-            return PutBack(self.settings.pacing.jitter_min_s, "phone busy")
+            return PutBack(self._busy_delay_s(), "phone busy")
         try:
             return self._send_leased(auto_reply_id, phone_id)
         finally:
@@ -80,6 +82,11 @@ class AutoReplySender:
             item = store.load(connection, auto_reply_id)
         if item is None or item.state != AutoReplyState.QUEUED or item.phone_id != phone_id:
             return Done("auto-reply gone or not queued")
+        stop = _cancelled_because(item)
+        if stop is not None:
+            with self.database.engine.begin() as connection:
+                store.cancel(connection, item.id, reason=stop, now=now)
+            return Done(f"auto-reply cancelled: {stop}")
         if item.phone_state != PhoneState.ACTIVE or self.halt.active():
             later = now + timedelta(seconds=PHONE_DOWN_RETRY_S)
             return self._back_to_due(item, later, "phone not active or sending halted")
@@ -104,7 +111,7 @@ class AutoReplySender:
         guard = PhoneGuard(item.phone_id, item.next_send_at, now + self._hold())
         with self.database.engine.begin() as connection:
             if not reserve_phone(connection, guard):
-                return PutBack(self.settings.pacing.jitter_min_s, "phone busy: another send")
+                return PutBack(self._busy_delay_s(), "phone busy: another send")
             if not store.claim(connection, item.id, now):
                 unreserve_phone(connection, guard)
                 return Done("auto-reply taken by another worker")
@@ -113,7 +120,9 @@ class AutoReplySender:
         except (SendOutcomeUnknown, UnexpectedResponse) as error:
             return self._failed(item, f"outcome unknown, not sent again: {error}", now)
         except TimelinesAIError as error:
-            if isinstance(error, PermanentError):
+            if isinstance(error, (BadToken, CallBudgetExhausted)):
+                self.halt.trip(now)  # every send stops; the sender's alert says why
+            elif isinstance(error, PermanentError):
                 return self._failed(item, f"{type(error).__name__}: {error}", now)
             with self.database.engine.begin() as connection:
                 self._pace(connection, item.phone_id, now)
@@ -135,9 +144,11 @@ class AutoReplySender:
         return Done("auto-reply sent")
 
     def _call_api(self, item: store.AutoReplyItem) -> tuple[str, int | None]:
+        """The answer's uid, and the chat it went into when that is known."""
         if item.chat_id is not None:
             try:
-                return self.client.send_to_chat(item.chat_id, text=item.text).message_uid, None
+                sent = self.client.send_to_chat(item.chat_id, text=item.text)
+                return sent.message_uid, item.chat_id
             except ChatNotFound:
                 log.info("chat %s is gone; answering by phone number", item.chat_id)
         reply = self.client.send_message(
@@ -164,6 +175,10 @@ class AutoReplySender:
         """After an attempt that sent nothing: the phone is paced as after a failure."""
         pace_phone(connection, phone_id, now=now, next_send_at=self._next_send_at(now), sent=False)
 
+    def _busy_delay_s(self) -> float:
+        """A busy phone is tried again after its gap, but at least 50 ms real (never spins)."""
+        return max(self.settings.pacing.jitter_min_s, 0.05 * self.clock.speed)
+
     def _hold(self) -> timedelta:
         """How long a claimed send holds its phone in the database: past the lease's end."""
         worker = self.settings.worker
@@ -174,3 +189,16 @@ class AutoReplySender:
     def _next_send_at(self, now: datetime) -> datetime:
         pacing = self.settings.pacing
         return next_send_at(now, pacing.jitter_min_s, pacing.jitter_max_s, self.rng)
+
+
+def _cancelled_because(item: store.AutoReplyItem) -> str | None:
+    """Why a queued answer must not go any more, if it must not: only an opt-out's own
+    confirmation may reach a number on the do-not-contact list, and nothing goes to a
+    lead a person now writes to."""
+    if item.rule == "opt_out":
+        return None
+    if item.suppressed:
+        return "the lead opted out"
+    if item.end_reason == EndReason.MANUAL_TAKEOVER:
+        return "a person took the chat over"
+    return None

@@ -12,20 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine.models import AutoReply, AutoReplyState, PhoneState
+from engine.models import AutoReply, AutoReplyState, PhoneState, Suppression
 from engine.sending.store import E, L, M, P
 
 AR = AutoReply.__table__  # type: ignore[attr-defined]
+S = Suppression.__table__  # type: ignore[attr-defined]
 
 __all__ = [
     "AR",
     "AutoReplyItem",
     "back_to_due",
+    "cancel",
     "claim",
     "create",
+    "drop_open",
     "due_for_dispatch",
     "fail",
     "give_up_stuck",
@@ -129,18 +132,24 @@ class AutoReplyItem:
     phone_state: str | None
     next_send_at: datetime | None
     sequence: str | None
+    rule: str = ""
+    suppressed: bool = False
+    """The lead's number is on the do-not-contact list (it opted out)."""
+    end_reason: str | None = None
+    """How the lead's enrollment ended, if it did (``manual_takeover``: a person writes)."""
 
 
 _LOAD = (
     select(
         AR.c.id, AR.c.state, AR.c.phone_id, AR.c.chat_id, AR.c.text, AR.c.lead_id,
         AR.c.enrollment_id, L.c.phone, L.c.timezone, P.c.phone, P.c.state, P.c.next_send_at,
-        E.c.sequence,
+        E.c.sequence, AR.c.rule, S.c.phone.is_not(None), E.c.end_reason,
     )
     .select_from(
         AR.join(L, L.c.id == AR.c.lead_id)
         .outerjoin(P, P.c.id == AR.c.phone_id)
         .outerjoin(E, E.c.id == AR.c.enrollment_id)
+        .outerjoin(S, S.c.phone == L.c.phone)
     )
 )  # fmt: skip
 
@@ -180,6 +189,29 @@ def fail(connection: Connection, auto_reply_id: int, *, error: str, now: datetim
         update(AR)
         .where(AR.c.id == auto_reply_id, AR.c.state == AutoReplyState.SENDING)
         .values(state=AutoReplyState.FAILED, error=error[:500], updated_at=now)
+    )
+
+
+def cancel(connection: Connection, auto_reply_id: int, *, reason: str, now: datetime) -> None:
+    """A queued answer that must not go any more (the lead opted out, a person writes)."""
+    connection.execute(
+        update(AR)
+        .where(AR.c.id == auto_reply_id, AR.c.state == AutoReplyState.QUEUED)
+        .values(state=AutoReplyState.CANCELLED, error=reason[:500], updated_at=now)
+    )
+
+
+def drop_open(connection: Connection, lead_id: int) -> int:
+    """Forget the lead's answers not sent yet (it opted out: only the opt-out rule's
+    confirmation may still answer it, and the lead's one answer is kept for that)."""
+    return int(
+        connection.execute(
+            delete(AR).where(
+                AR.c.lead_id == lead_id,
+                AR.c.state.in_((AutoReplyState.DUE, AutoReplyState.QUEUED)),
+                AR.c.rule != "opt_out",
+            )
+        ).rowcount
     )
 
 

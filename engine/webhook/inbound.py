@@ -3,7 +3,8 @@
 Invariant 5: no step of the lead is claimed after the reply's 200. The reply is
 stored and the lead's running enrollment ended (``replied``, or ``opted_out`` for an
 opt-out keyword, recognised here so the number is suppressed at once) in one
-transaction that waits for no phone. The send path's claim requires a running
+transaction that waits for no phone (an opt-out also drops the lead's automatic answers
+not sent yet). The send path's claim requires a running
 enrollment in the same row, so the two serialise on that row: a claim after this
 commit finds the enrollment ended and claims nothing. A send claimed before it is in
 flight: it finishes, and the reply records its step (``in_flight_step``), logs it and
@@ -26,6 +27,7 @@ from engine.db import Database
 from engine.models import Direction, EnrollmentState
 from engine.replies.followups import CLASSIFY_REPLY, FollowUp
 from engine.replies.rules import ReplyRules
+from engine.sending import autoreply_store
 from engine.webhook import store
 from engine.webhook.payloads import MessageEvent
 from engine.webhook.reply_sql import apply_reply
@@ -139,6 +141,8 @@ class ReplyReceiver:
             )  # fmt: skip
             if opt_out and event.peer_phone is not None:
                 store.suppress(connection, event.peer_phone, f"reply {event.message_uid}", now)
+            if opt_out and target.lead_id is not None:
+                autoreply_store.drop_open(connection, target.lead_id)
         if ended is None:
             return Received(message_id, target.lead_id, None, target.enrollment_id)
         final = EnrollmentState.OPTED_OUT if opt_out else EnrollmentState.REPLIED

@@ -4,8 +4,9 @@ The statement finds the lead (by number, else by chat id) and its enrollment (th
 running one first), decides whether it stops (running, and an opt-out or a sequence
 that stops on reply), records the event once and, only if the event row was new, ends
 or notes the enrollment, stores the message with the step it answers and suppresses
-an opt-out. An ended enrollment's queued step goes back to ``due`` so it stops
-holding a place in its phone's queue; a step found ``sending`` was claimed before this
+an opt-out (dropping the lead's automatic answers not sent yet, so only the opt-out
+confirmation may still answer it). An ended enrollment's queued step goes back to
+``due`` so it stops holding a place in its phone's queue; a step found ``sending`` was claimed before this
 reply and is returned as in flight. SQLite takes the same steps one statement at a
 time in one transaction (:mod:`engine.webhook.inbound`).
 
@@ -36,7 +37,8 @@ WITH by_phone AS (
     SELECT e.lead_id, e.id AS eid, e.state, e.phone_id, e.sequence
     FROM enrollments e
     WHERE e.chat_id = CAST(:chat AS bigint) AND NOT EXISTS (SELECT 1 FROM by_phone)
-    ORDER BY e.state IN ('pending', 'active') DESC, e.id DESC
+    ORDER BY e.state IN ('pending', 'active') DESC,
+             e.phone_id = CAST(:recv AS varchar) DESC NULLS LAST, e.id DESC
     LIMIT 1
 ), target AS (
     SELECT lead_id, eid, phone_id, sequence,
@@ -83,6 +85,10 @@ WITH by_phone AS (
     WHERE EXISTS (SELECT 1 FROM event)
     ON CONFLICT (message_uid) DO NOTHING
     RETURNING id
+), dropped AS (
+    DELETE FROM auto_replies
+    WHERE lead_id = (SELECT lead_id FROM target) AND CAST(:opt_out AS boolean)
+      AND state IN ('due', 'queued') AND rule <> 'opt_out' AND EXISTS (SELECT 1 FROM event)
 ), suppressed AS (
     INSERT INTO suppressions (phone, reason, source, created_at)
     SELECT CAST(:peer AS varchar), 'opt_out', :source, CAST(:now AS timestamptz)

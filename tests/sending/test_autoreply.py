@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from engine.dispatcher import Dispatcher
-from engine.models import AutoReply, Message, Phone
+from engine.models import AutoReply, Enrollment, Message, Phone, Suppression
 from engine.sending.autoreply import AutoReplySender
 from engine.sending.outcome import Done, PutBack
 from engine.settings import compiled_sequences
@@ -174,3 +174,48 @@ def test_an_answer_interrupted_mid_send_is_given_up_not_resent(answering: Answer
     assert answering.dispatcher.run_once(later).answers == 0
     answer = _answer(answering, answer_id)
     assert answer.state == "failed" and "not sent again" in (answer.error or "")
+
+
+def test_an_answer_to_a_lead_who_opted_out_since_is_cancelled(answering: Answering) -> None:
+    harness = answering.harness
+    answer_id = _answer_due(answering)
+    with harness.database.session() as session:
+        answer = session.get(AutoReply, answer_id)
+        assert answer is not None
+        answer.rule = "pricing"  # an answer to an earlier question, not the confirmation
+        session.add(answer)
+        session.add(Suppression(phone=LEAD, reason="opt_out"))
+    answering.dispatcher.run_once(harness.clock.now())
+    outcome = answering.sender.send(answer_id, "01", leased=True)
+    assert outcome == Done("auto-reply cancelled: the lead opted out")
+    assert _answer(answering, answer_id).state == "cancelled"
+    assert harness.sends() == 1  # the first message only
+
+
+def test_the_opt_out_confirmation_itself_goes_to_the_suppressed_number(
+    answering: Answering,
+) -> None:
+    harness = answering.harness
+    answer_id = _answer_due(answering)  # rule opt_out
+    with harness.database.session() as session:
+        session.add(Suppression(phone=LEAD, reason="opt_out"))
+    answering.dispatcher.run_once(harness.clock.now())
+    assert answering.sender.send(answer_id, "01", leased=True) == Done("auto-reply sent")
+
+
+def test_an_answer_to_a_lead_a_person_took_over_is_cancelled(answering: Answering) -> None:
+    harness = answering.harness
+    answer_id = _answer_due(answering)
+    with harness.database.session() as session:
+        answer = session.get(AutoReply, answer_id)
+        assert answer is not None and answer.enrollment_id is not None
+        answer.rule = "pricing"
+        session.add(answer)
+        enrollment = session.get(Enrollment, answer.enrollment_id)
+        assert enrollment is not None
+        enrollment.state, enrollment.end_reason = "stopped", "manual_takeover"
+        session.add(enrollment)
+    answering.dispatcher.run_once(harness.clock.now())
+    assert answering.sender.send(answer_id, "01", leased=True) == Done(
+        "auto-reply cancelled: a person took the chat over"
+    )

@@ -15,9 +15,10 @@ from engine.replies.service import ReplyClassifier
 from tests.webhook.conftest import LEAD, Receiver, body
 from tests.webhook.test_wh_replies import Posted, reply
 
+CONFIRMATION = "Done, you will not hear from us again."
 SETTINGS = RepliesSettings(
     human_review=("urgent",),
-    opt_out_auto_reply="Done, {{name|}} you will not hear from us again.",
+    opt_out_auto_reply=CONFIRMATION,
     human_review_auto_reply="Thanks {{name|there}}, a colleague will call you today.",
     intents={
         "pricing": IntentRule(("price",), auto_reply="Our prices: https://example.com/p"),
@@ -97,3 +98,16 @@ def test_no_answer_for_an_unknown_sender_or_a_plain_reply(receiver: Receiver) ->
     receiver.enroll(LEAD)
     work.classify(reply(receiver, "Thanks"))
     assert _answers(receiver) == []
+
+
+def test_an_opt_out_drops_the_answers_not_sent_yet_so_its_confirmation_can_go(
+    receiver: Receiver,
+) -> None:
+    receiver.enroll(chat_id=1001)
+    work = _classifier(receiver)
+    work.classify(reply(receiver, "Urgent, please call"))
+    [first] = _answers(receiver)
+    assert (first.rule, first.state) == ("human_review", "due")
+    work.classify(reply(receiver, "Actually, STOP"))
+    [confirmation] = _answers(receiver)
+    assert (confirmation.rule, confirmation.text) == ("opt_out", CONFIRMATION)
