@@ -6,9 +6,9 @@ that stops on reply), records the event once and, only if the event row was new,
 or notes the enrollment, stores the message with the step it answers and suppresses
 an opt-out (dropping the lead's automatic answers not sent yet, so only the opt-out
 confirmation may still answer it). An ended enrollment's queued step goes back to
-``due`` so it stops holding a place in its phone's queue; a step found ``sending`` was claimed before this
-reply and is returned as in flight. SQLite takes the same steps one statement at a
-time in one transaction (:mod:`engine.webhook.inbound`).
+``due`` so it stops holding a place in its phone's queue; a step found ``sending`` was
+claimed before this reply and is returned as in flight. SQLite takes the same steps
+one statement at a time in one transaction (:mod:`engine.webhook.inbound`).
 
 No lock is waited for but the enrollment's row lock, which a claim or a record holds
 for one statement: the send path's claim re-checks the enrollment in the same row, so
