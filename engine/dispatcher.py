@@ -32,12 +32,21 @@ from engine.sending.store import C, E, L, P, Q, dispatch_id
 from engine.settings import Settings
 from phones.choice import PhoneLoad, spread
 from phones.quota import daily_quota, quota_day
-from sequences import Sequence, complete_finished, is_open, lead_timezone, next_open
+from sequences import (
+    END_STATES,
+    RUNNING_STATES,
+    Sequence,
+    complete_finished,
+    is_open,
+    lead_timezone,
+    next_open,
+)
 
 # Only running enrollments hold a place in a phone's queue or need recovery: one that
 # ended while its step was queued or sending (a reply, a stop) is finished with.
 # Leading with ``state`` also lets these scans use ``ix_enrollments_dispatch``.
 _RUNNING = E.c.state.in_([EnrollmentState.PENDING, EnrollmentState.ACTIVE])
+_ANY_STATE = sorted(RUNNING_STATES | END_STATES)
 
 log = logging.getLogger("outreach.dispatcher")
 
@@ -171,12 +180,14 @@ class Dispatcher:
     def _reconcile_stuck(
         self, connection: Connection, now: datetime, report: DispatchReport
     ) -> list[tuple[str, int, int, int]]:
-        """Steps left in ``sending`` past the lease and reconcile time go to the actor again."""
+        """Steps left in ``sending`` past the lease and reconcile time go to the actor again,
+        also those of an enrollment that ended (a reply) while the send was in flight."""
         worker = self.settings.worker
         grace_s = worker.reconcile_after_s + worker.lease_ttl_s * self.settings.clock.speed
         cutoff = now - timedelta(seconds=grace_s)
         stuck = and_(
-            _RUNNING,
+            # Ended ones too: a step in flight when a reply or a stop came is reconciled.
+            E.c.state.in_(_ANY_STATE),
             E.c.step_state == StepState.SENDING,
             E.c.sending_at < cutoff,
             E.c.phone_id.is_not(None),

@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.sending.store import WorkItem
 from engine.timelinesai import ChatNotFound, MessageNotFound, TimelinesAIClient
+from engine.webhook.errors import WebhookError
 from engine.webhook.payloads import Event, history_reply, parse_event
 
 log = logging.getLogger("outreach.send")
@@ -41,7 +42,8 @@ class ReplyCheck:
         self._account_ids = account_ids
 
     def replied(self, item: WorkItem) -> bool:
-        """``True`` when the lead wrote after our last message (and that reply is applied).
+        """``True`` when the lead wrote after our last message; that reply is applied as
+        its webhook would have been (once: a reply already stored is not stored again).
 
         Nothing to compare with (no earlier message of ours recorded with its uid) or a
         chat or message TimelinesAI no longer knows: ``False``, the follow-up goes. Other
@@ -61,13 +63,16 @@ class ReplyCheck:
             return False
         if newer is None:
             return False
+        # Whose chat it is, we know: the lead's (its number may be written otherwise there).
         payload = history_reply(
-            uid=newer.uid, chat_id=chat_id, text=newer.text,
-            sender_phone=newer.sender_phone or item.lead_phone,
-            recipient_phone=newer.recipient_phone or item.from_phone,
+            uid=newer.uid, chat_id=chat_id, text=newer.text, sender_phone=item.lead_phone,
+            recipient_phone=item.from_phone or newer.recipient_phone,
             timestamp=newer.timestamp, source="followup_check",
         )  # fmt: skip
-        self._on_inbound(parse_event(payload), payload)
+        try:
+            self._on_inbound(parse_event(payload), payload)
+        except WebhookError as error:  # the lead did write: the caller still stops the lead
+            log.warning("a reply found in chat %s was not stored: %s", chat_id, error)
         log.info(
             "enrollment %s: the lead wrote after step %d (no webhook had said so); "
             "step %d is not sent",

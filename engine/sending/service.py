@@ -49,7 +49,16 @@ from engine.timelinesai import (
 from phones.lease import Lease
 from phones.pacing import hold_after_claim, next_send_at, should_put_back, wait_s
 from phones.quota import daily_quota, quota_day
-from sequences import Sequence, choose_variant, is_open, lead_timezone, next_due, next_open
+from sequences import (
+    EndReason,
+    Sequence,
+    choose_variant,
+    end_state,
+    is_open,
+    lead_timezone,
+    next_due,
+    next_open,
+)
 from spintax import MissingVariableError, Rendered
 
 log = logging.getLogger("outreach.send")
@@ -168,6 +177,8 @@ class Sender:
             outcome = self._reconcile(item, sequence, now)
             if outcome is not None:
                 return outcome
+            if item.state not in RUNNING:
+                return Done("the step in flight when the enrollment ended never went out")
         hold = self._hold_reason(item, now)
         if hold is not None:
             return self.transitions.back_to_due(
@@ -207,14 +218,21 @@ class Sender:
                 item.enrollment_id, item.step + 1, error,
             )  # fmt: skip
             return PutBack(self.settings.worker.min_backoff_s, "reply check failed")
-        return Done("the lead replied before the follow-up") if replied else None
+        if not replied:
+            return None
+        # Applied as a webhook would be; if that did not end it (the reply had been stored
+        # before without matching this lead), the lead still wrote: end it here.
+        self.transitions.end(item, now, end_state(EndReason.REPLIED), EndReason.REPLIED, None)
+        return Done("the lead replied before the follow-up")
 
     def _stale_reason(
         self, item: store.WorkItem | None, step: int, phone_id: str, dispatch_id: int
     ) -> str | None:
         if item is None:
             return "enrollment gone"
-        if item.state not in RUNNING:
+        # A step still being sent when a reply or a stop ended its enrollment is reconciled:
+        # did it go out (record it), or not (nothing more will)?
+        if item.state not in RUNNING and item.step_state != StepState.SENDING:
             return f"enrollment {item.state}"
         if item.step != step:
             return "step already moved on"
@@ -464,6 +482,11 @@ class Sender:
         """A step left in ``sending``: did it go out? ``None`` means send it again now."""
         with self.database.engine.begin() as connection:
             if store.find_sent_message(connection, item.enrollment_id, item.step) is not None:
+                if item.state not in RUNNING:  # recorded, but the mark of an ended one was not
+                    store.set_step(
+                        connection, item.enrollment_id, item.step, expect=StepState.SENDING,
+                        now=now, step_state=StepState.SENT,
+                    )  # fmt: skip
                 return Done("already recorded")
         started = item.sending_at or now
         variant = self._variant(sequence, item)
@@ -497,11 +520,13 @@ class Sender:
         waited = (now - started).total_seconds()
         if waited < self.settings.worker.reconcile_after_s:
             return PutBack(self.settings.worker.reconcile_after_s - waited, "reconcile later")
-        # Not in the chat history long after the attempt: it never went out.
+        # Not in the chat history long after the attempt: it never went out. A running
+        # enrollment sends it again now; an ended one lets it go.
+        again = StepState.QUEUED if item.state in RUNNING else StepState.DUE
         with self.database.engine.begin() as connection:
             store.set_step(
                 connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,
-                step_state=StepState.QUEUED,
+                step_state=again,
             )  # fmt: skip
             if item.step == 0:
                 store.give_back_quota(

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Update,
     bindparam,
+    case,
     exists,
     func,
     literal,
@@ -641,14 +642,33 @@ def end_enrollment(
     error: str | None,
     now: datetime,
 ) -> None:
-    """End a running enrollment in a named state with a reason."""
+    """End a running enrollment in a named state with a reason, as the sender decided.
+
+    Its step leaves the phone's queue (``queued -> due``), and a step the sender was
+    sending ends ``failed`` (TimelinesAI refused it): an ended enrollment whose step is
+    still ``sending`` is then always one ended by someone else while the send was in
+    flight, which the dispatcher has reconciled.
+    """
+    queued = E.c.step_state == StepState.QUEUED
     connection.execute(
         update(E)
         .where(
             E.c.id == enrollment_id,
             E.c.state.in_([EnrollmentState.PENDING, EnrollmentState.ACTIVE]),
         )
-        .values(state=state, end_reason=reason, ended_at=now, last_error=error, updated_at=now)
+        .values(
+            state=state,
+            end_reason=reason,
+            ended_at=now,
+            last_error=error,
+            updated_at=now,
+            step_state=case(
+                (queued, StepState.DUE),
+                (E.c.step_state == StepState.SENDING, StepState.FAILED),
+                else_=E.c.step_state,
+            ),
+            queued_at=case((queued, None), else_=E.c.queued_at),
+        )
     )
 
 
