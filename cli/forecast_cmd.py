@@ -81,13 +81,14 @@ def project(
     phones = tuple(
         _capacity(settings, row, today) for row in rows if row.state == PhoneState.ACTIVE
     )
+    reads_before_followups = settings.replies.check_before_followup and sequence.stop_on_reply
     limits = Limits(
         jitter_min_s=settings.pacing.jitter_min_s,
         jitter_max_s=settings.pacing.jitter_max_s,
         requests_per_minute=settings.timelinesai.requests_per_minute,
         monthly_call_budget=settings.timelinesai.monthly_call_budget,
         # The read of the chat for a reply before each follow-up is an API call too.
-        calls_per_followup=2 if settings.replies.check_before_followup else 1,
+        calls_per_followup=2 if reads_before_followups else 1,
     )
     result = forecast(sequence, backlog, phones, limits, zone=zone, now=now)
     return Projection(sequence, backlog, phones, limits, zone, result)

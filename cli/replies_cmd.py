@@ -57,7 +57,10 @@ def review(
         typer.echo(json.dumps({"review": [i.as_dict(now, sla) for i in items]}, indent=2))
         return
     overdue = sum(1 for item in items if item.overdue(now, sla))
-    title = f"{len(items)} replies to review" + (f", {overdue} overdue" if overdue else "")
+    waiting = sum(1 for item in items if item.resolved_at is None)
+    title = f"{waiting} replies to review" + (f", {overdue} overdue" if overdue else "")
+    if len(items) > waiting:
+        title += f" (and {len(items) - waiting} resolved)"
     table = Table(title=title, title_justify="left")
     for column in ("id", "pri", "waiting", "lead", "name", "campaign", "class", "with", "text"):
         table.add_column(column, overflow="fold")
@@ -73,7 +76,7 @@ def review(
             escape(item.lead_name or "-"),
             escape(item.sequence or "-"),
             escape(_class(item.label, item.matched)),
-            escape(item.assigned_to or "-"),
+            escape(_with(item.assigned_to, item.resolved_by)),
             escape(item.text[:TEXT_CHARS]),
         )
     console().print(table)
@@ -112,18 +115,27 @@ def resolve(
     by: Annotated[str | None, typer.Option(help="Who handled them (recorded).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Mark review flags as handled."""
+    """Mark review flags as handled. Ids that are not open are named, and the exit is 1."""
     settings = load(config)
     database = build_database(settings)
     try:
         database.require_current()
         with database.engine.begin() as connection:
-            count = resolve_flags(connection, ids, build_clock(settings).now(), by=by)
+            resolved = resolve_flags(connection, ids, build_clock(settings).now(), by=by)
     finally:
         database.dispose()
-    if count == 0:
-        raise OutreachError("no open review flag with those ids; see `outreach replies review`")
-    console().print(f"{count} review flag(s) resolved")
+    if resolved:
+        console().print(f"{len(resolved)} review flag(s) resolved: {_ids(resolved)}")
+    missed = sorted(set(ids) - set(resolved))
+    if missed:
+        raise OutreachError(
+            f"no open review flag {_ids(missed)} (unknown or resolved already); "
+            "see `outreach replies review --all`"
+        )
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(str(i) for i in ids)
 
 
 @app.command("unmatched")
@@ -196,8 +208,14 @@ def _when(moment: datetime | None) -> str:
 
 def _class(label: str | None, matched: dict[str, list[str]]) -> str:
     """The reply's class and the words that made it: ``human_review (urgent, avocat)``."""
-    words = ", ".join(word for found in matched.values() for word in found)
+    words = ", ".join(dict.fromkeys(word for found in matched.values() for word in found))
     return f"{label or '-'} ({words})" if words else label or "-"
+
+
+def _with(assigned_to: str | None, resolved_by: str | None) -> str:
+    if resolved_by:
+        return f"done by {resolved_by}"
+    return assigned_to or "-"
 
 
 def _duration(span: timedelta) -> str:

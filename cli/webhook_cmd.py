@@ -83,6 +83,7 @@ def serve(
 def app_factory() -> FastAPI:
     """The receiver of one uvicorn process, from ``$OUTREACH_CONFIG`` and the environment."""
     from engine.webhook import create_app
+    from engine.webhook.outbox import Outbox
     from engine.webhook.serving import receiver_redis
 
     settings = load(None)
@@ -90,13 +91,15 @@ def app_factory() -> FastAPI:
     database = build_database(settings, pool_size=POOL_SIZE)
     redis_client = receiver_redis(settings.redis.url)
     actors = declare_reply_actors(build_broker(settings, client=redis_client), settings, None)
+    outbox = Outbox(actors.enqueue)  # no answer waits for Redis
     return create_app(
         database,
         redis_client,
         settings,
-        actors.enqueue,
+        outbox.put,
         clock=build_clock(settings),
         multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR"),
+        on_shutdown=outbox.close,
     )
 
 

@@ -106,3 +106,6 @@ def configure_logging(settings: LogSettings, token: str | None) -> None:
         adopted = logging.getLogger(name)
         adopted.handlers.clear()
         adopted.propagate = True
+    # APScheduler logs every job run at INFO: on a sped-up clock, thousands of lines.
+    quiet = logging.DEBUG if settings.level == "DEBUG" else logging.WARNING
+    logging.getLogger("apscheduler").setLevel(quiet)

@@ -192,6 +192,13 @@ class Message(SQLModel, table=True):
         Index("ix_messages_lead", "lead_id"),
         # Replies still to classify (the sweep that re-queues lost classifications).
         Index("ix_messages_unclassified", "direction", "classified_at"),
+        # Sends in flight when a reply came: few, counted on every metrics scrape.
+        Index(
+            "ix_messages_in_flight",
+            "in_flight_step",
+            sqlite_where=text("in_flight_step IS NOT NULL"),
+            postgresql_where=text("in_flight_step IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -3,10 +3,11 @@
 Every figure comes from a handful of ``GROUP BY`` queries over all of a campaign's
 rows, never from a row per lead in Python, so a status of a 100,000-lead campaign
 costs a few index scans. Replies are counted from the stored inbound messages, so the
-count does not wait for classification and includes replies after the last step: a
-lead who replied is credited once to each step they answered (the step recorded on
-the reply: the last one sent before it), with that message's phone and A/B variant.
-An opt-out counts as a reply.
+count does not wait for classification and includes replies after the last step. The
+campaign's total counts each lead who replied once; each step counts the leads who
+answered it (the step recorded on the reply: the last one sent before it; a reply that
+came before any send was recorded answers the first), with that message's phone and
+A/B variant. An opt-out counts as a reply.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class CampaignStatus:
     states: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
     """Running enrollments whose step failed for good (``outreach dlq list``)."""
+    replied_leads: int = 0
+    """Leads who replied to the campaign, each once (the total's ``replied``)."""
     steps: dict[int, Funnel] = field(default_factory=lambda: defaultdict(Funnel))
     phones: dict[str, Funnel] = field(default_factory=lambda: defaultdict(Funnel))
     variants: dict[tuple[int, int], Funnel] = field(default_factory=lambda: defaultdict(Funnel))
@@ -92,11 +95,12 @@ class CampaignStatus:
 
     @property
     def total(self) -> Funnel:
-        """All steps together."""
+        """All steps together; ``replied`` counts each lead who replied once."""
         total = Funnel()
         for funnel in self.steps.values():
             for name, value in asdict(funnel).items():
                 setattr(total, name, getattr(total, name) + value)
+        total.replied = self.replied_leads
         return total
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,6 +113,7 @@ class CampaignStatus:
             "running": self.running,
             "failed": self.failed,
             "dead_letters": self.dead_letters,
+            "replied_leads": self.replied_leads,
             "states": dict(sorted(self.states.items())),
             "total": self.total.as_dict(),
             "steps": [{"step": k + 1, **v.as_dict()} for k, v in sorted(self.steps.items())],
@@ -203,12 +208,9 @@ def _add_messages(connection: Connection, where: ColumnElement[bool], of: _Of) -
 def _add_replies(connection: Connection, where: ColumnElement[bool], of: _Of) -> None:
     reply = M.alias("reply")
     answered = (
-        select(reply.c.enrollment_id, reply.c.step)
-        .where(
-            reply.c.direction == Direction.IN,
-            reply.c.enrollment_id.is_not(None),
-            reply.c.step.is_not(None),
-        )
+        # A reply before any send was recorded (the first one still in flight) answers it.
+        select(reply.c.enrollment_id, func.coalesce(reply.c.step, 0).label("step"))
+        .where(reply.c.direction == Direction.IN, reply.c.enrollment_id.is_not(None))
         .distinct()
         .subquery()
     )
@@ -230,6 +232,14 @@ def _add_replies(connection: Connection, where: ColumnElement[bool], of: _Of) ->
     for name, step, phone_id, variant, count in rows:
         for funnel in _funnels(of(name), step, phone_id, variant):
             funnel.replied += int(count)
+    leads = connection.execute(
+        select(E.c.sequence, func.count(func.distinct(E.c.lead_id)))
+        .select_from(E.join(reply, reply.c.enrollment_id == E.c.id))
+        .where(where, reply.c.direction == Direction.IN)
+        .group_by(E.c.sequence)
+    )
+    for name, count in leads:
+        of(name).replied_leads = int(count)
 
 
 def _add_dead_letters(connection: Connection, where: ColumnElement[bool], of: _Of) -> None:

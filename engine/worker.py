@@ -46,6 +46,7 @@ from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender
 from engine.settings import Settings, compiled_sequences, load_settings
 from engine.timelinesai import TimelinesAIClient
+from engine.webhook import store as webhook_store
 from engine.webhook.handlers import EventHandler
 from phones.lease import RedisLease
 
@@ -167,7 +168,13 @@ def _reply_check(
         return None
     enqueue = declare_reply_actors(broker, settings, None).enqueue
     handler = EventHandler(database=database, settings=settings, clock=clock, enqueue=enqueue)
-    return ReplyCheck(client, handler.handle, {phone.id: phone.jid for phone in settings.phones})
+    jids = {phone.id: phone.jid for phone in settings.phones}
+
+    def remember_chat(enrollment_id: int, chat_id: int) -> None:
+        with database.engine.begin() as connection:
+            webhook_store.remember_chat(connection, enrollment_id, chat_id)
+
+    return ReplyCheck(client, handler.handle, jids, remember_chat)
 
 
 def run_worker_process(

@@ -133,10 +133,12 @@ def launch(
             raise CampaignError(_nobody(tag, lead_list))
         enrolled = len(plan.rows)
         if not dry_run:
+            # The campaign row first: its lock keeps the dispatcher from marking it
+            # completed (complete_finished) until these enrollments are committed.
+            activate_campaign(connection, sequence.name, now)
             enrolled = insert_enrollments(connection, sequence.name, plan.rows, now)
             # A concurrent launch enrolled the rest first: they are in a sequence already.
             plan.refused[Refusal.ALREADY_ENROLLED] += len(plan.rows) - enrolled
-            activate_campaign(connection, sequence.name, now)
     return LaunchReport(
         sequence=sequence.name,
         dry_run=dry_run,
@@ -302,12 +304,22 @@ def complete_finished(connection: Connection, now: datetime) -> list[str]:
 
     A campaign with no enrollment at all (every lead refused) stays active. Launching
     again makes a completed campaign active. Returns the campaigns it completed.
+
+    The candidates' rows are locked first, then checked again in a statement of its
+    own: a launch holds its campaign's row from before it inserts enrollments until it
+    commits, so the check (a fresh snapshot on PostgreSQL) sees what it enrolled.
     """
     has_any = exists().where(_E.c.sequence == _C.c.sequence)
     running = exists().where(_E.c.sequence == _C.c.sequence, _E.c.state.in_(_RUNNING))
+    finished = (_C.c.state == CampaignState.ACTIVE, has_any, ~running)
+    candidates = list(
+        connection.execute(select(_C.c.sequence).where(*finished).with_for_update(of=_C)).scalars()
+    )
+    if not candidates:
+        return []
     rows = connection.execute(
         update(_C)
-        .where(_C.c.state == CampaignState.ACTIVE, has_any, ~running)
+        .where(_C.c.sequence.in_(candidates), *finished)
         .values(state=CampaignState.COMPLETED, updated_at=now)
         .returning(_C.c.sequence)
     ).all()

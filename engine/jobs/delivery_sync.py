@@ -154,8 +154,7 @@ def _find_chat(client: TimelinesAIClient, settings: Settings, chat: _Chat) -> in
         phone = settings.phone(chat.phone_id)
     except KeyError:
         return None
-    found = next(iter(client.find_chats(phone=chat.lead_phone, account_ids=[phone.jid])), None)
-    return None if found is None else found.id
+    return client.find_chat(chat.lead_phone, phone.jid)
 
 
 def _recent(client: TimelinesAIClient, chat_id: int, oldest: datetime) -> Iterable[Message]:

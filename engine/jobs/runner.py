@@ -34,6 +34,7 @@ from engine.webhook.store import alert_severity
 log = logging.getLogger("outreach.jobs")
 
 SWEEP_AFTER_S = 300.0  # virtual seconds a follow-up may take before it is queued again
+SWEEP_AFTER_REAL_S = 30.0  # and real ones: on a sped-up clock, work takes real time
 
 
 @dataclass
@@ -81,7 +82,10 @@ class MaintenanceJobs:
 
     def replies_sweep(self) -> None:
         queued = sweep_follow_ups(
-            self.database, self.enqueue, self.clock.now(), older_than_s=SWEEP_AFTER_S
+            self.database,
+            self.enqueue,
+            self.clock.now(),
+            older_than_s=max(SWEEP_AFTER_S, SWEEP_AFTER_REAL_S * self.clock.speed),
         )
         if queued:
             log.warning("queued %d lost reply follow-ups again", queued)

@@ -133,14 +133,16 @@ def assign_flag(connection: Connection, flag_id: int, person: str, now: datetime
 
 def resolve_flags(
     connection: Connection, flag_ids: Sequence[int], now: datetime, *, by: str | None = None
-) -> int:
-    """Mark review flags handled (by ``by``, when a person is named); how many were open."""
-    result = connection.execute(
+) -> list[int]:
+    """Mark review flags handled (by ``by``, when a person is named); the ids that were
+    open and are resolved now, in order."""
+    rows = connection.execute(
         update(R)
         .where(R.c.id.in_(list(flag_ids)), R.c.resolved_at.is_(None))
         .values(resolved_at=now, resolved_by=by)
-    )
-    return int(result.rowcount)
+        .returning(R.c.id)
+    ).all()
+    return sorted(int(row[0]) for row in rows)
 
 
 @dataclass(frozen=True)

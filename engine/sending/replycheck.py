@@ -7,7 +7,7 @@ only: any message in it is the lead's and newer than the last step we sent. Such
 reply is handed to the receiver's own handler, exactly as if its webhook had come
 (stored once by uid, the enrollment ended), so the follow-up then finds nothing to
 claim. A chat the engine does not know yet (first messages come back without one)
-is looked up by the lead's number first. ``[replies] check_before_followup``.
+is looked up by the lead's number first, and kept on the enrollment. ``[replies] check_before_followup``.
 """
 
 from __future__ import annotations
@@ -35,11 +35,14 @@ class ReplyCheck:
         client: TimelinesAIClient,
         on_inbound: OnInbound,
         account_ids: Mapping[str, str],
+        remember_chat: Callable[[int, int], None],
     ) -> None:
-        """``account_ids``: each phone's JID by phone id, to find a chat by number."""
+        """``account_ids``: each phone's JID by phone id, to find a chat by number;
+        ``remember_chat(enrollment_id, chat_id)`` keeps a chat found so, for next time."""
         self._client = client
         self._on_inbound = on_inbound
         self._account_ids = account_ids
+        self._remember_chat = remember_chat
 
     def replied(self, item: WorkItem) -> bool:
         """``True`` when the lead wrote after our last message; that reply is applied as
@@ -84,5 +87,7 @@ class ReplyCheck:
         jid = self._account_ids.get(item.phone_id or "")
         if jid is None:
             return None
-        found = next(iter(self._client.find_chats(phone=item.lead_phone, account_ids=[jid])), None)
-        return None if found is None else found.id
+        found = self._client.find_chat(item.lead_phone, jid)
+        if found is not None:
+            self._remember_chat(item.enrollment_id, found)
+        return found

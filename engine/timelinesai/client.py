@@ -179,6 +179,12 @@ class TimelinesAIClient:
         )
         return self._pages("/chats", params, page(Chat, "chats"))
 
+    def find_chat(self, phone: str, account_id: str) -> int | None:
+        """The id of the chat between lead ``phone`` and our account (its JID), if any:
+        one request, the first page."""
+        found = next(iter(self.find_chats(phone=phone, account_ids=[account_id])), None)
+        return None if found is None else found.id
+
     def iter_chat_messages(
         self,
         chat_id: int,

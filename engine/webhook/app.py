@@ -6,7 +6,7 @@ is capped at 1 MB (413), parsed (400, 422), and applied in a worker thread that
 waits for no phone. Only a database outage answers 503 so TimelinesAI retries:
 nothing is ever answered 2xx that was not committed, and a Redis outage costs no
 event (the work queued after the commit is queued again by the scheduler's sweep).
-``GET /healthz`` checks the database and Redis (503 when either is down);
+``GET /healthz`` checks the database and Redis (503 only without the database);
 ``GET /metrics`` serves Prometheus metrics.
 """
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import redis
@@ -57,8 +59,14 @@ def create_app(
     *,
     clock: Clock | None = None,
     multiprocess_dir: str | None = None,
+    on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
-    """The receiver's app. ``settings.webhook.secret`` must be set (``OUTREACH_WEBHOOK_SECRET``)."""
+    """The receiver's app. ``settings.webhook.secret`` must be set (``OUTREACH_WEBHOOK_SECRET``).
+
+    ``enqueue`` hands follow-up work on after a commit (the server passes an
+    :class:`~engine.webhook.outbox.Outbox`'s ``put``, so no answer waits for Redis);
+    ``on_shutdown`` runs when the server stops (the outbox's ``close``).
+    """
     secret = settings.webhook.secret
     if not secret:
         raise ValueError("the webhook secret is not set")
@@ -68,10 +76,18 @@ def create_app(
     metrics = WebhookMetrics(
         EngineState(database, redis_client, settings, clock), multiprocess_dir=multiprocess_dir
     )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
+
     app = FastAPI(
         title="outreach webhook receiver",
         description="Receives TimelinesAI webhooks: replies, sent messages, account states.",
         version="1",
+        lifespan=lifespan,
     )
     app.state.handler = handler
     app.state.metrics = metrics
@@ -106,13 +122,16 @@ def create_app(
         finally:
             metrics.observe(kind, result, time.perf_counter() - started)
 
-    @app.get("/healthz", responses={503: {"description": "The database or Redis is down"}})
+    @app.get("/healthz", responses={503: {"description": "The database is down"}})
     def healthz() -> JSONResponse:
-        """Whether the database and Redis answer."""
+        """Whether the database and Redis answer: 503 only without the database, the one
+        thing the receiver cannot take an event without (``degraded`` without Redis)."""
         checks = {"database": _check_database(database), "redis": _check_redis(redis_client)}
-        healthy = all(value == "ok" for value in checks.values())
-        body = {"status": "ok" if healthy else "unavailable", **checks}
-        return JSONResponse(body, status_code=200 if healthy else 503)
+        if checks["database"] != "ok":
+            status, code = "unavailable", 503
+        else:
+            status, code = ("ok" if checks["redis"] == "ok" else "degraded"), 200
+        return JSONResponse({"status": status, **checks}, status_code=code)
 
     @app.get("/metrics", response_class=Response)
     def metrics_endpoint() -> Response:

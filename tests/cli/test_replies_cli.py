@@ -148,3 +148,14 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     capsys.readouterr()
     assert run(argv) == 0
     return capsys.readouterr().out
+
+
+def test_resolving_a_known_and_an_unknown_flag_names_the_unknown_one(
+    site: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    [flag] = json.loads(_json(capsys, ["replies", "review", "--json"]))["review"]
+    assert run(["replies", "resolve", str(flag["id"]), "999"]) == 1
+    captured = capsys.readouterr()
+    assert f"1 review flag(s) resolved: {flag['id']}" in captured.out
+    assert "no open review flag 999" in captured.err
+    assert json.loads(_json(capsys, ["replies", "review", "--json"]))["review"] == []

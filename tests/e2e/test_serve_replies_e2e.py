@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from cli.main import run
 from engine.db import Database
+from engine.demo.report import reply_moments
 from engine.invariants import accepted_sends, check, in_flight_at_replies, sends_after_replies
 from engine.models import AutoReply, Campaign, Message, ReviewFlag
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
@@ -150,11 +151,7 @@ def test_serve_alone_runs_the_whole_reply_loop(
     sends = accepted_sends(log)
     report = check(sends, jitter_min_s=5, speed=SPEED, epoch=epoch,
                    quota_per_day=dict.fromkeys(PHONES, 1000), quota_timezone="UTC")  # fmt: skip
-    answered = {
-        str(d["body"]["chat"]["phone"]): datetime.fromisoformat(d["finished_at"])
-        for d in deliveries
-        if d["status_code"] == 200
-    }
+    answered = reply_moments(deliveries)  # each lead's first reply answered 200
     assert all(d["status_code"] == 200 for d in deliveries)
     assert sends_after_replies(sends, answered, in_flight) == []
     assert report.duplicates == 0 and report.overlaps == 0, report.problems[:5]

@@ -169,3 +169,50 @@ def test_failed_and_dead_lettered_enrollments_are_counted(database: Database) ->
     assert {k: intro.as_dict()[k] for k in ("failed", "dead_letters")} == {
         "failed": 1, "dead_letters": 1,
     }  # fmt: skip
+
+
+def test_a_reply_before_any_send_was_recorded_counts_for_the_first_step(
+    database: Database,
+) -> None:
+    """The first message was still in flight when the lead wrote: recorded after the reply."""
+    with database.session() as session:
+        session.add(Campaign(sequence="intro"))
+        session.add(Phone(id="01", phone="+447700900001"))
+        lead = Lead(phone="+40712000001")
+        session.add(lead)
+        session.flush()
+        enrollment = Enrollment(lead_id=lead.id or 0, sequence="intro", state="replied",
+                                step=0, step_state="sent", phone_id="01")  # fmt: skip
+        session.add(enrollment)
+        session.flush()
+        session.add(Message(direction="in", enrollment_id=enrollment.id, step=None,
+                            in_flight_step=0, lead_id=lead.id, text="Hi?"))  # fmt: skip
+        session.add(Message(direction="out", enrollment_id=enrollment.id, step=0,
+                            lead_id=lead.id, phone_id="01", status="sent", sent_at=NOW))  # fmt: skip
+    with database.engine.connect() as connection:
+        (intro,) = campaign_status(connection, "intro")
+    assert (intro.steps[0].sent, intro.steps[0].replied, intro.total.replied) == (1, 1, 1)
+
+
+def test_a_lead_answering_two_steps_counts_for_each_step_and_once_in_all(
+    database: Database,
+) -> None:
+    with database.session() as session:
+        session.add(Campaign(sequence="keep"))
+        session.add(Phone(id="01", phone="+447700900001"))
+        lead = Lead(phone="+40712000001")
+        session.add(lead)
+        session.flush()
+        enrollment = Enrollment(lead_id=lead.id or 0, sequence="keep", state="completed",
+                                step=1, step_state="sent", phone_id="01")  # fmt: skip
+        session.add(enrollment)
+        session.flush()
+        for step in (0, 1):
+            session.add(Message(direction="out", enrollment_id=enrollment.id, step=step,
+                                lead_id=lead.id, phone_id="01", status="read", sent_at=NOW))  # fmt: skip
+            session.add(Message(direction="in", enrollment_id=enrollment.id, step=step,
+                                message_uid=f"r{step}", lead_id=lead.id, text="ok"))  # fmt: skip
+    with database.engine.connect() as connection:
+        (keep,) = campaign_status(connection, "keep")
+    assert (keep.steps[0].replied, keep.steps[1].replied, keep.total.replied) == (1, 1, 1)
+    assert keep.as_dict()["total"]["reply_rate"] == 0.5  # one lead, two messages sent

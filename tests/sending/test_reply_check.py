@@ -14,6 +14,7 @@ from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender
 from engine.sending.store import WorkItem
 from engine.timelinesai import BadToken, ServerError
+from engine.webhook import store as webhook_store
 from engine.webhook.handlers import EventHandler
 from tests.sending.conftest import PHONES, Harness
 
@@ -36,7 +37,12 @@ def checked(harness: Harness) -> Checked:
         enqueue=follow_ups.append,
     )  # fmt: skip
     jids = {phone.id: phone.jid for phone in harness.settings.phones}
-    harness.sender.replies = ReplyCheck(harness.sender.client, handler.handle, jids)
+
+    def remember_chat(enrollment_id: int, chat_id: int) -> None:
+        with harness.database.engine.begin() as connection:
+            webhook_store.remember_chat(connection, enrollment_id, chat_id)
+
+    harness.sender.replies = ReplyCheck(harness.sender.client, handler.handle, jids, remember_chat)
     return Checked(harness, harness.sender, follow_ups)
 
 
@@ -85,9 +91,11 @@ def test_a_reply_the_webhook_never_brought_stops_the_follow_up(checked: Checked)
 def test_without_a_newer_message_the_follow_up_goes_after_one_read(checked: Checked) -> None:
     harness = checked.harness
     eid = _first_message_sent(checked)
+    assert harness.enrollment(eid).chat_id is None  # first messages come back without one
     assert checked.sender.send(eid, 1, "01") == Done("sent")
     assert harness.sends() == 2
     assert len(_chat_reads(harness)) == 1  # one bounded read, the first page only
+    assert harness.enrollment(eid).chat_id is not None  # the chat found is kept
 
 
 def test_a_reply_to_an_older_message_does_not_stop_it(checked: Checked) -> None:

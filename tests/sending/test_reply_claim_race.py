@@ -13,13 +13,20 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
+from engine.clock import FakeClock
 from engine.db import Database
-from engine.models import Enrollment, Message
+from engine.dispatcher import Dispatcher
+from engine.models import Enrollment, Message, StepState
+from engine.replies import RepliesSettings, ReplyRules
 from engine.sending import store
+from engine.sending.outcome import Done, PutBack
+from engine.settings import compiled_sequences
 from engine.webhook import store as webhook_store
+from engine.webhook.inbound import Received, ReplyReceiver
+from engine.webhook.payloads import MessageEvent
+from tests.sending.conftest import Harness
 from tests.sending.test_store import DAY, NOW, loaded_claim, queued
 
 REPLIED = "replied"
@@ -90,47 +97,78 @@ def _claim_one_statement(database: Database, eid: int) -> bool:
     return loaded_claim(database, eid).claimed
 
 
-@pytest.mark.parametrize(
-    "claim", [_claim, _claim_one_statement], ids=["claim", "read-and-claim statement"]
-)
-def test_replies_racing_claims_never_let_a_claim_follow_a_reply(
-    pg_database: Database, claim: Callable[[Database, int], bool]
-) -> None:
-    """Many replies and claims at once on PostgreSQL: each pair is ordered one way or the
-    other, and the reply always knows which (in flight exactly when the claim won)."""
-    ids = queued(pg_database, 120)
+def _receiver(database: Database) -> ReplyReceiver:
+    """The receiver's own reply path: PostgreSQL's one statement, SQLite's transaction."""
+    return ReplyReceiver(
+        database=database, clock=FakeClock(NOW), rules=ReplyRules(RepliesSettings()),
+        stop_on_reply={"s": True}, phone_ids={"+447700900001": "01"},
+    )  # fmt: skip
+
+
+def _reply_of(lead_phone: str, uid: str) -> tuple[MessageEvent, dict[str, object]]:
+    event = MessageEvent(
+        event_type="message:received:new", message_uid=uid, text="Tell me more",
+        from_me=False, chat_id=None, peer_phone=lead_phone, account_phone="+447700900001",
+        timestamp=None, origin=None,
+    )  # fmt: skip
+    return event, {"event_type": event.event_type, "uid": uid}
+
+
+def test_replies_racing_claims_never_let_a_claim_follow_a_reply(database: Database) -> None:
+    """Many replies (the receiver's real path) and claims at once: each pair is ordered
+    one way or the other, and the reply always knows which (in flight exactly when the
+    claim won). SQLite's writers take turns on its lock; PostgreSQL's on the row."""
+    _race(database, _claim)
+
+
+def test_replies_racing_the_one_statement_read_and_claim(pg_database: Database) -> None:
+    """The same against PostgreSQL's fused read-and-claim of first messages."""
+    _race(pg_database, _claim_one_statement)
+
+
+def _race(database: Database, claim: Callable[[Database, int], bool]) -> None:
+    ids = queued(database, 60 if database.dialect == "sqlite" else 120)
+    with database.engine.connect() as connection:
+        leads = dict(
+            connection.exec_driver_sql(
+                "SELECT e.id, l.phone FROM enrollments e JOIN leads l ON l.id = e.lead_id"
+            ).all()
+        )
+    receiver = _receiver(database)
     rng = random.Random(7)
-    outcomes: dict[int, tuple[bool, webhook_store.Ended | None]] = {}
+    outcomes: dict[int, tuple[bool, int | None]] = {}
 
     def race(eid: int) -> None:
         gate = threading.Barrier(2)
         results: dict[str, object] = {}
 
+        # Either side may be held back a little, so both orders (and near ties) happen.
+        claim_delay_s, reply_delay_s = rng.choice([(0.0, 0.0), (0.002, 0.0), (0.0, 0.002)])
+
         def claimer() -> None:
             gate.wait()
-            if rng.random() < 0.5:
-                threading.Event().wait(0.0005)
-            results["claimed"] = claim(pg_database, eid)
-            _unhold(pg_database)
+            threading.Event().wait(claim_delay_s)
+            results["claimed"] = claim(database, eid)
+            _unhold(database)
 
         def replier() -> None:
             gate.wait()
-            results["ended"] = _end(pg_database, eid)
+            threading.Event().wait(reply_delay_s)
+            results["received"] = receiver.receive(*_reply_of(leads[eid], f"r-{eid}"))
 
         threads = [threading.Thread(target=claimer), threading.Thread(target=replier)]
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(10)
-        ended = results["ended"]
-        assert ended is None or isinstance(ended, webhook_store.Ended)
-        outcomes[eid] = (bool(results["claimed"]), ended)
+            thread.join(30)
+        received = results["received"]
+        assert isinstance(received, Received) and received.ended == REPLIED, received
+        outcomes[eid] = (bool(results["claimed"]), received.in_flight_step)
 
     for eid in ids:
         race(eid)
-    for eid, (claimed, ended) in outcomes.items():
-        assert ended is not None, eid  # the reply always ends a running enrollment
-        assert claimed == (ended.in_flight_step == 0), eid
+    for eid, (claimed, in_flight) in outcomes.items():
+        assert claimed == (in_flight == 0), eid
     claims = [claimed for claimed, _ in outcomes.values()]
     assert any(claims) and not all(claims)  # both orders happened
 
@@ -139,3 +177,59 @@ def _unhold(database: Database) -> None:
     """Free the phone the one-statement claim holds, so the next pair may claim it."""
     with database.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE phones SET next_send_at = NULL")
+
+
+# A step in flight when the reply came, whose worker died or whose answer never came ----
+
+
+def _in_flight_then_replied(harness: Harness) -> int:
+    """Step 1 claimed (its send went, or not), then the lead replied: enrollment ended."""
+    eid = harness.enroll()
+    with harness.database.session() as session:
+        row = session.get(Enrollment, eid)
+        assert row is not None
+        row.step_state, row.sending_at = StepState.SENDING, harness.clock.now()
+        session.add(row)
+    assert _end(harness.database, eid) == webhook_store.Ended(in_flight_step=0)
+    return eid
+
+
+def test_a_send_that_went_out_before_its_worker_died_is_found_and_recorded(
+    harness: Harness,
+) -> None:
+    harness.sim.configure(timeout_after_record_rate=1.0, stall_s=2.0)
+    eid = harness.enroll()
+    assert harness.sender.send(eid, 0, "01") == PutBack(120.0, "outcome unknown: reconcile")
+    harness.sim.configure(timeout_after_record_rate=0.0)
+    assert _end(harness.database, eid) == webhook_store.Ended(in_flight_step=0)  # a reply
+    harness.clock.advance(10)
+    assert harness.sender.send(eid, 0, "01") == Done("reconciled: it had been sent")
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.step, enrollment.step_state) == (REPLIED, 0, "sent")
+    [message] = harness.messages()
+    assert message.step == 0 and len(list(harness.sim.sends())) == 1  # never sent again
+
+
+def test_a_send_that_never_went_out_is_let_go_not_sent(harness: Harness) -> None:
+    eid = _in_flight_then_replied(harness)
+    assert isinstance(harness.sender.send(eid, 0, "01"), PutBack)  # too early to tell
+    harness.clock.advance(121)
+    assert harness.sender.send(eid, 0, "01") == Done(
+        "the step in flight when the enrollment ended never went out"
+    )
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.step_state) == (REPLIED, "due")
+    assert harness.sends() == 0 and harness.quota_used() == 0
+
+
+def test_the_dispatcher_hands_such_a_step_to_reconciliation(harness: Harness) -> None:
+    eid = _in_flight_then_replied(harness)
+    queued: list[tuple[str, int, int, int]] = []
+    dispatcher = Dispatcher(
+        harness.settings, compiled_sequences(harness.settings), harness.database,
+        lambda *args: queued.append(args),
+    )  # fmt: skip
+    assert dispatcher.run_once(harness.clock.now()).reconciling == 0  # still in its lease
+    later = harness.clock.now() + timedelta(seconds=121 + 90)
+    report = dispatcher.run_once(later)
+    assert report.reconciling == 1 and [q[:3] for q in queued] == [("phone_01", eid, 0)]

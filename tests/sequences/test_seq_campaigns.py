@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from sqlmodel import select
 
 from engine.db import Database
@@ -34,6 +36,7 @@ from sequences import (
     resume,
     stop,
 )
+from sequences.launch_store import activate_campaign
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)  # a Saturday
 
@@ -369,3 +372,35 @@ def test_a_paused_or_stopped_campaign_is_not_marked_completed(database: Database
     with database.engine.begin() as connection:
         assert complete_finished(connection, NOW) == []
     assert campaign_state(database) == "paused"
+
+
+def test_a_launch_under_way_keeps_its_campaign_from_being_completed(
+    pg_database: Database,
+) -> None:
+    """The dispatcher's check waits for a launch that holds the campaign's row, then sees
+    its new enrollments (it used to read them from before the launch, and completed it)."""
+    add_leads(pg_database, 2)
+    launch(pg_database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    _end_all(pg_database)
+    [newcomer] = add_leads(pg_database, 1, start=10, tag=None)
+    completed: list[list[str]] = []
+    with pg_database.engine.connect() as launching:
+        with launching.begin():
+            activate_campaign(launching, "intro", NOW)  # what a launch does first
+            checker = threading.Thread(
+                target=lambda: completed.append(_complete(pg_database)), daemon=True
+            )
+            checker.start()
+            checker.join(0.5)
+            assert checker.is_alive()  # waiting for the launch's row
+            launching.execute(
+                insert(Enrollment).values(lead_id=newcomer, sequence="intro", due_at=NOW)
+            )
+        checker.join(10)
+    assert completed == [[]]
+    assert campaign_state(pg_database) == "active"
+
+
+def _complete(database: Database) -> list[str]:
+    with database.engine.begin() as connection:
+        return complete_finished(connection, NOW)

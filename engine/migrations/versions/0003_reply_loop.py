@@ -21,6 +21,13 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("in_flight_step", sa.Integer(), nullable=True))
+        batch_op.create_index(
+            "ix_messages_in_flight",
+            ["in_flight_step"],
+            unique=False,
+            sqlite_where=sa.text("in_flight_step IS NOT NULL"),
+            postgresql_where=sa.text("in_flight_step IS NOT NULL"),
+        )
     # Replies stored before this revision answer the last step recorded before them.
     op.execute(
         """
@@ -75,4 +82,5 @@ def downgrade() -> None:
         batch_op.drop_column("assigned_at")
         batch_op.drop_column("assigned_to")
     with op.batch_alter_table("messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_messages_in_flight")
         batch_op.drop_column("in_flight_step")
