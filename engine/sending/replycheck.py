@@ -7,7 +7,8 @@ only: any message in it is the lead's and newer than the last step we sent. Such
 reply is handed to the receiver's own handler, exactly as if its webhook had come
 (stored once by uid, the enrollment ended), so the follow-up then finds nothing to
 claim. A chat the engine does not know yet (first messages come back without one)
-is looked up by the lead's number first, and kept on the enrollment. ``[replies] check_before_followup``.
+is looked up by the lead's number first, and kept on the enrollment. Turned off by
+``[replies] check_before_followup = false``.
 """
 
 from __future__ import annotations

@@ -187,8 +187,9 @@ def test_a_reply_before_any_send_was_recorded_counts_for_the_first_step(
         session.flush()
         session.add(Message(direction="in", enrollment_id=enrollment.id, step=None,
                             in_flight_step=0, lead_id=lead.id, text="Hi?"))  # fmt: skip
-        session.add(Message(direction="out", enrollment_id=enrollment.id, step=0,
-                            lead_id=lead.id, phone_id="01", status="sent", sent_at=NOW))  # fmt: skip
+        sent = Message(direction="out", enrollment_id=enrollment.id, step=0, lead_id=lead.id,
+                       phone_id="01", status="sent", sent_at=NOW)  # fmt: skip
+        session.add(sent)
     with database.engine.connect() as connection:
         (intro,) = campaign_status(connection, "intro")
     assert (intro.steps[0].sent, intro.steps[0].replied, intro.total.replied) == (1, 1, 1)
@@ -208,8 +209,9 @@ def test_a_lead_answering_two_steps_counts_for_each_step_and_once_in_all(
         session.add(enrollment)
         session.flush()
         for step in (0, 1):
-            session.add(Message(direction="out", enrollment_id=enrollment.id, step=step,
-                                lead_id=lead.id, phone_id="01", status="read", sent_at=NOW))  # fmt: skip
+            sent = Message(direction="out", enrollment_id=enrollment.id, step=step,
+                           lead_id=lead.id, phone_id="01", status="read", sent_at=NOW)  # fmt: skip
+            session.add(sent)
             session.add(Message(direction="in", enrollment_id=enrollment.id, step=step,
                                 message_uid=f"r{step}", lead_id=lead.id, text="ok"))  # fmt: skip
     with database.engine.connect() as connection:
