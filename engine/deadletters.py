@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 
 from engine.models import EnrollmentState, StepState
-from engine.sending.store import E, L
+from engine.tables import E, L
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ from engine.db import Database
 from engine.models import CampaignState, EnrollmentState, PhoneState, StepState
 from engine.queues import FIRST, FOLLOWUP, queue_name
 from engine.sending import autoreply_store
-from engine.sending.store import C, E, L, P, Q, dispatch_id
+from engine.sending.store import dispatch_id
 from engine.settings import Settings
+from engine.tables import C, E, L, P, Q
 from phones.choice import PhoneLoad, spread
 from phones.quota import daily_quota, quota_day
 from sequences import (

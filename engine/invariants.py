@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
-from engine.models import Enrollment, Lead, Message
+from engine.tables import E, L, M
 from engine.timelinesai.simulator import LoggedRequest
 
 STEP_MARKER = re.compile(r"\[s(\d+)\]")
@@ -158,16 +158,9 @@ def sends_after_replies(
 
 def in_flight_at_replies(connection: Connection) -> set[tuple[str, int]]:
     """(lead number, step) of every send a reply found claimed and not yet recorded."""
-    messages = Message.__table__  # type: ignore[attr-defined]
-    enrollments = Enrollment.__table__  # type: ignore[attr-defined]
-    leads = Lead.__table__  # type: ignore[attr-defined]
     rows = connection.execute(
-        select(leads.c.phone, messages.c.in_flight_step)
-        .select_from(
-            messages.join(enrollments, enrollments.c.id == messages.c.enrollment_id).join(
-                leads, leads.c.id == enrollments.c.lead_id
-            )
-        )
-        .where(messages.c.direction == "in", messages.c.in_flight_step.is_not(None))
+        select(L.c.phone, M.c.in_flight_step)
+        .select_from(M.join(E, E.c.id == M.c.enrollment_id).join(L, L.c.id == E.c.lead_id))
+        .where(M.c.direction == "in", M.c.in_flight_step.is_not(None))
     ).all()
     return {(str(phone), int(step)) for phone, step in rows}

@@ -21,19 +21,14 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, true
 
 from engine.models import (
-    Campaign,
     Direction,
-    Enrollment,
     EnrollmentState,
-    Message,
     StepState,
 )
+from engine.tables import C, E, M
 
 __all__ = ["CampaignStatus", "Funnel", "SendBacklog", "campaign_status", "send_backlog"]
 
-E = Enrollment.__table__  # type: ignore[attr-defined]
-M = Message.__table__  # type: ignore[attr-defined]
-C = Campaign.__table__  # type: ignore[attr-defined]
 
 _RUNNING: Final = (EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value)
 _IN_FLIGHT: Final = (StepState.QUEUED.value, StepState.SENDING.value)

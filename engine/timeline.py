@@ -15,17 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from engine.models import AutoReply, Campaign, LeadTag, ReviewFlag, Suppression
 from engine.replies.queries import lead_name
-from engine.sending.store import E, L, M
+from engine.tables import AR, C, E, L, M, R, S, T
 
 __all__ = ["LeadTimeline", "TimelineEnrollment", "TimelineEntry", "lead_timeline"]
 
-_TAGS = LeadTag.__table__  # type: ignore[attr-defined]
-_SUPPRESSED = Suppression.__table__  # type: ignore[attr-defined]
-_FLAGS = ReviewFlag.__table__  # type: ignore[attr-defined]
-_ANSWERS = AutoReply.__table__  # type: ignore[attr-defined]
-_CAMPAIGNS = Campaign.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -104,11 +98,11 @@ def lead_timeline(connection: Connection, phone: str) -> LeadTimeline | None:
     lead_id = int(lead[0])
     tags = tuple(
         connection.execute(
-            select(_TAGS.c.tag).where(_TAGS.c.lead_id == lead_id).order_by(_TAGS.c.tag)
+            select(T.c.tag).where(T.c.lead_id == lead_id).order_by(T.c.tag)
         ).scalars()
     )
     suppressed = connection.execute(
-        select(_SUPPRESSED.c.reason).where(_SUPPRESSED.c.phone == phone)
+        select(S.c.reason).where(S.c.phone == phone)
     ).scalar()
     return LeadTimeline(
         lead_id=lead_id, phone=lead[1], name=lead_name(lead[2]), variables=dict(lead[2] or {}),
@@ -122,10 +116,10 @@ def lead_timeline(connection: Connection, phone: str) -> LeadTimeline | None:
 def _enrollments(connection: Connection, lead_id: int) -> tuple[TimelineEnrollment, ...]:
     rows = connection.execute(
         select(
-            E.c.id, E.c.sequence, _CAMPAIGNS.c.state, E.c.state, E.c.step, E.c.step_state,
+            E.c.id, E.c.sequence, C.c.state, E.c.state, E.c.step, E.c.step_state,
             E.c.phone_id, E.c.end_reason, E.c.created_at, E.c.ended_at, E.c.last_error,
         )
-        .select_from(E.outerjoin(_CAMPAIGNS, _CAMPAIGNS.c.sequence == E.c.sequence))
+        .select_from(E.outerjoin(C, C.c.sequence == E.c.sequence))
         .where(E.c.lead_id == lead_id)
         .order_by(E.c.id)
     )  # fmt: skip
@@ -149,8 +143,8 @@ def _enrollments(connection: Connection, lead_id: int) -> tuple[TimelineEnrollme
 
 def _messages(connection: Connection, lead_id: int) -> tuple[TimelineEntry, ...]:
     review = (
-        select(_FLAGS.c.message_id, _FLAGS.c.resolved_at, _FLAGS.c.assigned_to)
-        .where(_FLAGS.c.lead_id == lead_id)
+        select(R.c.message_id, R.c.resolved_at, R.c.assigned_to)
+        .where(R.c.lead_id == lead_id)
         .subquery()
     )
     rows = connection.execute(
@@ -205,9 +199,9 @@ def _review(flag: int | None, resolved_at: datetime | None, assigned_to: str | N
 def _answers(connection: Connection, lead_id: int) -> tuple[dict[str, Any], ...]:
     rows = connection.execute(
         select(
-            _ANSWERS.c.rule, _ANSWERS.c.state, _ANSWERS.c.text, _ANSWERS.c.created_at,
-            _ANSWERS.c.sent_at, _ANSWERS.c.error,
-        ).where(_ANSWERS.c.lead_id == lead_id)
+            AR.c.rule, AR.c.state, AR.c.text, AR.c.created_at,
+            AR.c.sent_at, AR.c.error,
+        ).where(AR.c.lead_id == lead_id)
     )  # fmt: skip
     return tuple(
         {

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, case, exists, null, select, update
-from sqlmodel import SQLModel
 
 from engine.db import Database
-from engine.models import Campaign, CampaignState, Enrollment, StepState
+from engine.models import CampaignState, StepState
+from engine.tables import C, E
 from sequences.definition import Sequence, missing_variables
 from sequences.errors import SequencesError
 from sequences.journey import RUNNING_STATES, EndReason, end_state
@@ -55,8 +55,6 @@ __all__ = [
     "stop",
 ]
 
-_E = SQLModel.metadata.tables[Enrollment.__tablename__]
-_C = SQLModel.metadata.tables[Campaign.__tablename__]
 _RUNNING = sorted(RUNNING_STATES)
 
 
@@ -123,7 +121,7 @@ def launch(
             lead_ids = lead_ids_for_phones(connection, lead_list.phones)
             not_found = len(lead_list.phones) - len(lead_ids)
         campaign_was = connection.execute(
-            select(_C.c.state).where(_C.c.sequence == sequence.name)
+            select(C.c.state).where(C.c.sequence == sequence.name)
         ).scalar()
         plan = _plan(
             connection, sequence, now=now, fallback_zone=fallback_zone, tag=tag,
@@ -244,16 +242,16 @@ def pause(database: Database, sequence: str, *, now: datetime) -> CampaignChange
             raise CampaignError(f"campaign {sequence!r} is {previous}; there is nothing to pause")
         _set_state(connection, sequence, CampaignState.PAUSED, now)
         held = connection.execute(
-            update(_E)
+            update(E)
             .where(
-                _E.c.sequence == sequence,
-                _E.c.state.in_(_RUNNING),
-                _E.c.step_state == StepState.QUEUED,
+                E.c.sequence == sequence,
+                E.c.state.in_(_RUNNING),
+                E.c.step_state == StepState.QUEUED,
             )
             .values(
                 step_state=StepState.DUE,
                 queued_at=None,
-                phone_id=case((_E.c.step == 0, null()), else_=_E.c.phone_id),
+                phone_id=case((E.c.step == 0, null()), else_=E.c.phone_id),
                 updated_at=now,
             )
         ).rowcount
@@ -280,20 +278,20 @@ def stop(database: Database, sequence: str, *, now: datetime) -> CampaignChange:
     phone's queue; the workers drop their messages. A send already under way finishes.
     """
     reason = EndReason.STOPPED_BY_OPERATOR
-    queued = _E.c.step_state == StepState.QUEUED
+    queued = E.c.step_state == StepState.QUEUED
     with database.engine.begin() as connection:
         previous = _state(connection, sequence)
         _set_state(connection, sequence, CampaignState.STOPPED, now)
         ended = connection.execute(
-            update(_E)
-            .where(_E.c.sequence == sequence, _E.c.state.in_(_RUNNING))
+            update(E)
+            .where(E.c.sequence == sequence, E.c.state.in_(_RUNNING))
             .values(
                 state=end_state(reason),
                 end_reason=reason,
                 ended_at=now,
                 updated_at=now,
-                step_state=case((queued, StepState.DUE), else_=_E.c.step_state),
-                queued_at=case((queued, null()), else_=_E.c.queued_at),
+                step_state=case((queued, StepState.DUE), else_=E.c.step_state),
+                queued_at=case((queued, null()), else_=E.c.queued_at),
             )
         ).rowcount
     return CampaignChange(sequence, previous, CampaignState.STOPPED, int(ended))
@@ -309,25 +307,25 @@ def complete_finished(connection: Connection, now: datetime) -> list[str]:
     own: a launch holds its campaign's row from before it inserts enrollments until it
     commits, so the check (a fresh snapshot on PostgreSQL) sees what it enrolled.
     """
-    has_any = exists().where(_E.c.sequence == _C.c.sequence)
-    running = exists().where(_E.c.sequence == _C.c.sequence, _E.c.state.in_(_RUNNING))
-    finished = (_C.c.state == CampaignState.ACTIVE, has_any, ~running)
+    has_any = exists().where(E.c.sequence == C.c.sequence)
+    running = exists().where(E.c.sequence == C.c.sequence, E.c.state.in_(_RUNNING))
+    finished = (C.c.state == CampaignState.ACTIVE, has_any, ~running)
     candidates = list(
-        connection.execute(select(_C.c.sequence).where(*finished).with_for_update(of=_C)).scalars()
+        connection.execute(select(C.c.sequence).where(*finished).with_for_update(of=C)).scalars()
     )
     if not candidates:
         return []
     rows = connection.execute(
-        update(_C)
-        .where(_C.c.sequence.in_(candidates), *finished)
+        update(C)
+        .where(C.c.sequence.in_(candidates), *finished)
         .values(state=CampaignState.COMPLETED, updated_at=now)
-        .returning(_C.c.sequence)
+        .returning(C.c.sequence)
     ).all()
     return sorted(str(row[0]) for row in rows)
 
 
 def _state(connection: Connection, sequence: str) -> str:
-    state = connection.execute(select(_C.c.state).where(_C.c.sequence == sequence)).scalar()
+    state = connection.execute(select(C.c.state).where(C.c.sequence == sequence)).scalar()
     if state is None:
         raise CampaignError(
             f"no campaign {sequence!r}; start one with `outreach campaign launch {sequence}`"
@@ -337,5 +335,5 @@ def _state(connection: Connection, sequence: str) -> str:
 
 def _set_state(connection: Connection, sequence: str, state: str, now: datetime) -> None:
     connection.execute(
-        update(_C).where(_C.c.sequence == sequence).values(state=state, updated_at=now)
+        update(C).where(C.c.sequence == sequence).values(state=state, updated_at=now)
     )

@@ -19,21 +19,15 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Select, bindparam, case, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import SQLModel
 
 from engine.dbtypes import UTCDateTime
 from engine.models import (
-    Campaign,
     CampaignState,
     Direction,
-    Enrollment,
     EnrollmentState,
-    Lead,
-    LeadTag,
-    Message,
     StepState,
-    Suppression,
 )
+from engine.tables import C, E, L, M, S, T
 
 __all__ = [
     "BATCH_SIZE",
@@ -48,12 +42,6 @@ __all__ = [
 BATCH_SIZE: Final = 5_000
 """Leads read per fetch and enrollments written per statement."""
 
-_LEADS: Final = SQLModel.metadata.tables[Lead.__tablename__]
-_TAGS: Final = SQLModel.metadata.tables[LeadTag.__tablename__]
-_ENROLLMENTS: Final = SQLModel.metadata.tables[Enrollment.__tablename__]
-_MESSAGES: Final = SQLModel.metadata.tables[Message.__tablename__]
-_SUPPRESSIONS: Final = SQLModel.metadata.tables[Suppression.__tablename__]
-_CAMPAIGNS: Final = SQLModel.metadata.tables[Campaign.__tablename__]
 
 _RUNNING: Final = (EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value)
 _ANSWERED: Final = (EnrollmentState.REPLIED.value, EnrollmentState.OPTED_OUT.value)
@@ -86,14 +74,14 @@ class Candidate:
 
 
 def _refusal(sequence: str) -> Any:
-    e, m = _ENROLLMENTS.c, _MESSAGES.c
+    e, m = E.c, M.c
     answered = select(e.lead_id).where(e.state.in_(_ANSWERED))
     wrote_in = select(m.lead_id).where(m.direction == Direction.IN, m.lead_id.is_not(None))
     this_sequence = select(e.lead_id).where(e.sequence == sequence)
     running = select(e.lead_id).where(e.state.in_(_RUNNING))
-    lead = _LEADS.c
+    lead = L.c
     return case(
-        (lead.phone.in_(select(_SUPPRESSIONS.c.phone)), Refusal.SUPPRESSED.value),
+        (lead.phone.in_(select(S.c.phone)), Refusal.SUPPRESSED.value),
         (lead.id.in_(answered), Refusal.ANSWERED_BEFORE.value),
         (lead.id.in_(wrote_in), Refusal.ANSWERED_BEFORE.value),
         (lead.id.in_(this_sequence), Refusal.ALREADY_ENROLLED.value),
@@ -103,7 +91,7 @@ def _refusal(sequence: str) -> Any:
 
 
 def _query(sequence: str, with_variables: bool) -> Select[Any]:
-    lead = _LEADS.c
+    lead = L.c
     variables = lead.variables if with_variables else literal(None).label("variables")
     return select(lead.id, lead.phone, lead.timezone, variables, _refusal(sequence))
 
@@ -124,13 +112,13 @@ def candidates(
     if lead_ids is not None:
         for start in range(0, len(lead_ids), BATCH_SIZE):
             chunk = lead_ids[start : start + BATCH_SIZE]
-            query = _query(sequence, with_variables).where(_LEADS.c.id.in_(chunk))
+            query = _query(sequence, with_variables).where(L.c.id.in_(chunk))
             found = {row.id: row for row in connection.execute(query)}
             yield from (_candidate(found[i]) for i in chunk if i in found)
         return
-    query = _query(sequence, with_variables).order_by(_LEADS.c.id)
+    query = _query(sequence, with_variables).order_by(L.c.id)
     if tag is not None:
-        query = query.where(_LEADS.c.id.in_(select(_TAGS.c.lead_id).where(_TAGS.c.tag == tag)))
+        query = query.where(L.c.id.in_(select(T.c.lead_id).where(T.c.tag == tag)))
     streamed = connection.execute(query, execution_options={"yield_per": BATCH_SIZE})
     yield from (_candidate(row) for row in streamed)
 
@@ -145,7 +133,7 @@ def lead_ids_for_phones(connection: Connection, phones: Sequence[str]) -> list[i
     ids: dict[str, int] = {}
     for start in range(0, len(phones), BATCH_SIZE):
         chunk = phones[start : start + BATCH_SIZE]
-        query = select(_LEADS.c.phone, _LEADS.c.id).where(_LEADS.c.phone.in_(chunk))
+        query = select(L.c.phone, L.c.id).where(L.c.phone.in_(chunk))
         ids.update((phone, lead_id) for phone, lead_id in connection.execute(query))
     return [ids[phone] for phone in phones if phone in ids]
 
@@ -159,7 +147,7 @@ _PG_INSERT: Final = text(
 ).bindparams(bindparam("now", type_=UTCDateTime))
 
 
-_SQLITE_INSERT: Final = sqlite.insert(_ENROLLMENTS).on_conflict_do_nothing()
+_SQLITE_INSERT: Final = sqlite.insert(E).on_conflict_do_nothing()
 
 
 def insert_enrollments(
@@ -202,7 +190,7 @@ def insert_enrollments(
 def activate_campaign(connection: Connection, sequence: str, now: datetime) -> None:
     """Create the campaign row of ``sequence`` in state ``active``, or set it back to active."""
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(_CAMPAIGNS).values(
+    statement = insert(C).values(
         sequence=sequence, state=CampaignState.ACTIVE, created_at=now, updated_at=now
     )
     connection.execute(

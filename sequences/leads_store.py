@@ -14,20 +14,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, bindparam, literal, select, text, update
 from sqlalchemy.dialects import sqlite
-from sqlmodel import SQLModel
 
 from engine.dbtypes import UTCDateTime
-from engine.models import Lead, LeadTag, Suppression
+from engine.tables import L, S, T
 
 __all__ = ["LeadStore", "LeadValues", "StoredLead", "lead_store"]
 
-_LEADS: Final = SQLModel.metadata.tables[Lead.__tablename__]
-_TAGS: Final = SQLModel.metadata.tables[LeadTag.__tablename__]
-_SUPPRESSIONS: Final = SQLModel.metadata.tables[Suppression.__tablename__]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +140,8 @@ class _SqliteStore:
         self._connection = connection
         self._now = now
         self._update = (
-            update(_LEADS)
-            .where(_LEADS.c.id == bindparam("lead_id"))
+            update(L)
+            .where(L.c.id == bindparam("lead_id"))
             .values(
                 variables=bindparam("new_variables"),
                 timezone=bindparam("new_timezone"),
@@ -155,12 +151,12 @@ class _SqliteStore:
         )
 
     def suppressed(self, phones: Sequence[str]) -> set[str]:
-        query = select(_SUPPRESSIONS.c.phone).where(_SUPPRESSIONS.c.phone.in_(phones))
+        query = select(S.c.phone).where(S.c.phone.in_(phones))
         return set(self._connection.scalars(query))
 
     def existing(self, phones: Sequence[str]) -> dict[str, StoredLead]:
-        query = select(_LEADS.c.id, _LEADS.c.phone, _LEADS.c.variables, _LEADS.c.timezone)
-        rows = self._connection.execute(query.where(_LEADS.c.phone.in_(phones)))
+        query = select(L.c.id, L.c.phone, L.c.variables, L.c.timezone)
+        rows = self._connection.execute(query.where(L.c.phone.in_(phones)))
         return {row.phone: StoredLead(row.id, row.variables, row.timezone) for row in rows}
 
     def insert(self, leads: Sequence[LeadValues]) -> None:
@@ -175,7 +171,7 @@ class _SqliteStore:
             }
             for lead in leads
         ]
-        self._connection.execute(_LEADS.insert(), rows)
+        self._connection.execute(L.insert(), rows)
 
     def update(self, leads: Sequence[LeadValues]) -> None:
         rows = [
@@ -191,6 +187,6 @@ class _SqliteStore:
         self._connection.execute(self._update, rows)
 
     def tag(self, phones: Sequence[str], tag: str) -> None:
-        tagged = select(_LEADS.c.id, literal(tag)).where(_LEADS.c.phone.in_(phones))
-        statement = sqlite.insert(_TAGS).from_select(["lead_id", "tag"], tagged)
+        tagged = select(L.c.id, literal(tag)).where(L.c.phone.in_(phones))
+        statement = sqlite.insert(T).from_select(["lead_id", "tag"], tagged)
         self._connection.execute(statement.on_conflict_do_nothing())

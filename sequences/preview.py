@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, func, select
-from sqlmodel import SQLModel
 
-from engine.models import Enrollment, Lead
+from engine.tables import E, L
 from sequences.definition import MAX_MESSAGE_LENGTH, Sequence
 from sequences.errors import SequencesError
 from sequences.leads_csv import LeadColumns, Record, Rejection, check_region, normalise_record
@@ -22,8 +21,6 @@ from spintax import MissingVariableError
 
 __all__ = ["PreviewLead", "StepPreview", "normalise_number", "preview_leads", "render_steps"]
 
-_LEADS = SQLModel.metadata.tables[Lead.__tablename__]
-_ENROLLMENTS = SQLModel.metadata.tables[Enrollment.__tablename__]
 _ONE_NUMBER = LeadColumns(width=1, phone=0, timezone=None, variables=())
 
 
@@ -96,12 +93,12 @@ def preview_leads(
 
     A sample takes leads enrolled in ``sequence`` first, then any others.
     """
-    enrollment = _ENROLLMENTS.c
-    lead = _LEADS.c
+    enrollment = E.c
+    lead = L.c
     query = select(lead.id, lead.phone, lead.variables, enrollment.id.label("enrollment_id"))
     query = query.select_from(
-        _LEADS.outerjoin(
-            _ENROLLMENTS, and_(enrollment.lead_id == lead.id, enrollment.sequence == sequence)
+        L.outerjoin(
+            E, and_(enrollment.lead_id == lead.id, enrollment.sequence == sequence)
         )
     )
     if phone is not None:

@@ -24,13 +24,12 @@ from engine.demo.report import DemoReport, build_report
 from engine.demo.setup import OFFLINE_PHONE, PHONES, SEQUENCE, DemoPlan, write_files
 from engine.errors import ServiceUnavailableError
 from engine.invariants import accepted_sends, check, in_flight_at_replies
-from engine.models import Enrollment
 from engine.runtime import build_database
 from engine.settings import Settings, compiled_sequences, load_settings
+from engine.tables import E
 from engine.timelinesai.simulator import SimulatorHandle
 from sequences import import_leads, launch
 
-E = Enrollment.__table__  # type: ignore[attr-defined]
 SIM_TOKEN = "demo-token"  # noqa: S105 - the simulator takes any token
 OPT_OUT_AT_S = 2 * 3600.0
 OFFLINE_AT_S = 6 * 3600.0

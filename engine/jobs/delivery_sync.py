@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, case, func, select, update
 
 from engine.db import Database
-from engine.sending.store import E, L
 from engine.settings import Settings
+from engine.tables import E, L, M
 from engine.timelinesai import (
     CallBudgetExhausted,
     Message,
@@ -33,7 +33,6 @@ from engine.timelinesai import (
 )
 from engine.webhook.errors import WebhookError
 from engine.webhook.payloads import Event, history_reply, parse_event
-from engine.webhook.store import M
 
 log = logging.getLogger("outreach.jobs")
 

@@ -18,14 +18,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from engine.db import Database
 from engine.models import Direction
 from engine.replies.rules import ReplyRules
-from engine.sending.store import L, content_hash
+from engine.sending.store import content_hash
 from engine.settings import Settings
+from engine.tables import L, M
 from engine.timelinesai import Message, TimelinesAIClient
 from engine.webhook.handlers import phone_ids_by_number
 from engine.webhook.numbers import normalise_number
 from engine.webhook.payloads import MAX_UID_CHARS
 from engine.webhook.sanitize import clean_text
-from engine.webhook.store import M
 
 BATCH = 500
 

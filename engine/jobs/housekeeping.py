@@ -15,8 +15,8 @@ from sqlalchemy import delete, select
 from engine.db import Database
 from engine.models import Direction
 from engine.replies.followups import CHECK_SENT, CLASSIFY_REPLY, Enqueue, FollowUp
+from engine.tables import M, W
 from engine.webhook.payloads import MESSAGE_SENT
-from engine.webhook.store import M, W
 
 SWEEP_LIMIT = 1000
 

@@ -10,11 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from engine.models import Direction, ReviewFlag
-from engine.sending.store import E, L
-from engine.webhook.store import M
-
-R = ReviewFlag.__table__  # type: ignore[attr-defined]
+from engine.models import Direction
+from engine.tables import E, L, M, R
 
 
 @dataclass(frozen=True)

@@ -21,18 +21,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.models import Direction, ReviewFlag
+from engine.models import Direction
 from engine.redact import mask_phone
 from engine.replies.autoreply import AutoReplies
 from engine.replies.notify import Notifier
 from engine.replies.rules import Classification, ReplyRules
 from engine.sending import autoreply_store
-from engine.sending.store import E, L
-from engine.webhook.store import M
+from engine.tables import E, L, M, R
 
 log = logging.getLogger("outreach.replies")
 
-R = ReviewFlag.__table__  # type: ignore[attr-defined]
 
 _LOAD = (
     select(

@@ -20,8 +20,9 @@ from sqlalchemy import Connection, exists, select
 from engine.clock import Clock
 from engine.db import Database
 from engine.models import Direction, EnrollmentState, StepState
-from engine.sending.store import E, content_hash
+from engine.sending.store import content_hash
 from engine.settings import Settings
+from engine.tables import E, M
 from engine.webhook import store
 from engine.webhook.handlers import phone_ids_by_number
 from engine.webhook.payloads import MessageEvent, parse_event
@@ -87,9 +88,9 @@ class TakeoverCheck:
             connection.execute(
                 select(
                     exists().where(
-                        store.M.c.lead_id == target.lead_id,
-                        store.M.c.direction == Direction.OUT,
-                        store.M.c.content_hash == content_hash(event.text),
+                        M.c.lead_id == target.lead_id,
+                        M.c.direction == Direction.OUT,
+                        M.c.content_hash == content_hash(event.text),
                     )
                     | exists().where(
                         E.c.lead_id == target.lead_id, E.c.step_state == StepState.SENDING

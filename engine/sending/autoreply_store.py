@@ -15,11 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from engine.models import AutoReply, AutoReplyState, PhoneState, Suppression
-from engine.sending.store import E, L, M, P
-
-AR = AutoReply.__table__  # type: ignore[attr-defined]
-S = Suppression.__table__  # type: ignore[attr-defined]
+from engine.models import AutoReplyState, PhoneState
+from engine.tables import AR, E, L, M, P, S
 
 __all__ = [
     "AR",

@@ -35,27 +35,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from engine.dbtypes import UTCDateTime
 from engine.driver_sql import DriverStatement
 from engine.models import (
-    Alert,
-    Campaign,
-    Enrollment,
     EnrollmentState,
-    Lead,
-    Message,
-    Phone,
     PhoneState,
-    QuotaUsage,
     StepState,
 )
+from engine.tables import A, C, E, L, M, P, Q
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-E = Enrollment.__table__  # type: ignore[attr-defined]
-L = Lead.__table__  # type: ignore[attr-defined]
-P = Phone.__table__  # type: ignore[attr-defined]
-C = Campaign.__table__  # type: ignore[attr-defined]
-M = Message.__table__  # type: ignore[attr-defined]
-Q = QuotaUsage.__table__  # type: ignore[attr-defined]
-A = Alert.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

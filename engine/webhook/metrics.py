@@ -23,17 +23,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.models import Direction, Message, ReviewFlag
+from engine.models import Direction
 from engine.queues import all_queues
 from engine.replies.followups import REPLIES_QUEUE
-from engine.sending.store import P, Q
 from engine.settings import Settings
+from engine.tables import M, P, Q, R
 from phones.quota import daily_quota, quota_day
 
 log = logging.getLogger("outreach.webhook")
 
-M = Message.__table__  # type: ignore[attr-defined]
-R = ReviewFlag.__table__  # type: ignore[attr-defined]
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 

@@ -27,13 +27,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.db import Database
 from engine.dbtypes import UTCDateTime
-from engine.models import Message, StepState, Suppression, WebhookEvent
-from engine.sending.store import E, L, P, add_alert
+from engine.models import StepState
+from engine.sending.store import add_alert
+from engine.tables import E, L, M, P, S, W
 from sequences import RUNNING_STATES
-
-W = WebhookEvent.__table__  # type: ignore[attr-defined]
-M = Message.__table__  # type: ignore[attr-defined]
-S = Suppression.__table__  # type: ignore[attr-defined]
 
 _RUNNING = sorted(RUNNING_STATES)
 

@@ -1,0 +1,55 @@
+"""The tables as SQLAlchemy Core objects: one name each, defined once for every query.
+
+The send path, the receiver, the dispatcher, the reports and the campaign statements
+all build Core statements (set-based, compiled once); they take their tables from
+here rather than each from :mod:`engine.models`:
+
+=====  ===================  =====  ===================
+``P``  phones               ``M``  messages
+``L``  leads                ``Q``  quota_usage
+``T``  lead_tags            ``W``  webhook_events
+``C``  campaigns            ``R``  review_flags
+``E``  enrollments          ``AR`` auto_replies
+``S``  suppressions         ``A``  alerts
+=====  ===================  =====  ===================
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Table
+
+from engine.models import (
+    Alert,
+    AutoReply,
+    Campaign,
+    Enrollment,
+    Lead,
+    LeadTag,
+    Message,
+    Phone,
+    QuotaUsage,
+    ReviewFlag,
+    Suppression,
+    WebhookEvent,
+)
+
+__all__ = ["AR", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W"]
+
+
+def _table(model: object) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+P = _table(Phone)
+L = _table(Lead)
+T = _table(LeadTag)
+C = _table(Campaign)
+E = _table(Enrollment)
+S = _table(Suppression)
+M = _table(Message)
+Q = _table(QuotaUsage)
+W = _table(WebhookEvent)
+R = _table(ReviewFlag)
+AR = _table(AutoReply)
+A = _table(Alert)
