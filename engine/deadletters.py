@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from engine.models import EnrollmentState, StepState
-from engine.tables import E, L
+from engine.models import StepState
+from engine.tables import E, L, running
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def list_dead_letters(connection: Connection, *, limit: int = 200) -> list[DeadL
             E.c.last_error, E.c.updated_at,
         )
         .select_from(E.join(L, L.c.id == E.c.lead_id))
-        .where(E.c.step_state == StepState.FAILED, E.c.state.in_(_RUNNING))
+        .where(E.c.step_state == StepState.FAILED, running())
         .order_by(E.c.updated_at.desc(), E.c.id)
         .limit(limit)
     ).all()  # fmt: skip
@@ -48,7 +48,7 @@ def list_dead_letters(connection: Connection, *, limit: int = 200) -> list[DeadL
 
 def retry_dead_letters(connection: Connection, now: datetime, ids: list[int] | None = None) -> int:
     """Make failed steps due again (all of them when ``ids`` is ``None``); returns how many."""
-    condition = [E.c.step_state == StepState.FAILED, E.c.state.in_(_RUNNING)]
+    condition = [E.c.step_state == StepState.FAILED, running()]
     if ids is not None:
         condition.append(E.c.id.in_(ids))
     result = connection.execute(
@@ -57,6 +57,3 @@ def retry_dead_letters(connection: Connection, now: datetime, ids: list[int] | N
         .values(step_state=StepState.DUE, due_at=now, queued_at=None, attempts=0, updated_at=now)
     )
     return int(result.rowcount)
-
-
-_RUNNING = (EnrollmentState.PENDING, EnrollmentState.ACTIVE)

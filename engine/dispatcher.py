@@ -36,8 +36,10 @@ from phones.quota import daily_quota, quota_day
 from sequences import (
     END_STATES,
     RUNNING_STATES,
+    EndReason,
     Sequence,
     complete_finished,
+    end_state,
     is_open,
     lead_timezone,
     next_open,
@@ -46,7 +48,7 @@ from sequences import (
 # Only running enrollments hold a place in a phone's queue or need recovery: one that
 # ended while its step was queued or sending (a reply, a stop) is finished with.
 # Leading with ``state`` also lets these scans use ``ix_enrollments_dispatch``.
-_RUNNING = E.c.state.in_([EnrollmentState.PENDING, EnrollmentState.ACTIVE])
+_RUNNING = E.c.state.in_(sorted(RUNNING_STATES))
 _ANY_STATE = sorted(RUNNING_STATES | END_STATES)
 
 log = logging.getLogger("outreach.dispatcher")
@@ -170,8 +172,8 @@ class Dispatcher:
             update(E)
             .where(E.c.state == EnrollmentState.ACTIVE, E.c.phone_id.in_(banned))
             .values(
-                state=EnrollmentState.FAILED,
-                end_reason="phone_banned",
+                state=end_state(EndReason.PHONE_BANNED),
+                end_reason=EndReason.PHONE_BANNED,
                 ended_at=now,
                 updated_at=now,
             )

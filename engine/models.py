@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from sqlalchemy import JSON, BigInteger, Index, text
 from sqlmodel import Field, SQLModel
@@ -45,6 +45,17 @@ class EnrollmentState(StrEnum):
     INVALID_NUMBER = "invalid_number"
     FAILED = "failed"
     STOPPED = "stopped"
+
+
+RUNNING_STATES: Final = frozenset({EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value})
+"""States of an enrollment that may still send (a lead has at most one): defined here,
+once, for the schema's own constraint and every query; the state machine
+(:mod:`sequences.journey`) says how an enrollment moves between them and the ends."""
+
+END_STATES: Final = frozenset(state.value for state in EnrollmentState) - RUNNING_STATES
+"""Final states: nothing moves an enrollment out of one."""
+
+_RUNNING_SQL = "state IN (" + ", ".join(f"'{s}'" for s in sorted(RUNNING_STATES)) + ")"
 
 
 class StepState(StrEnum):
@@ -144,8 +155,8 @@ class Enrollment(SQLModel, table=True):
             "uq_enrollments_one_running_per_lead",
             "lead_id",
             unique=True,
-            sqlite_where=text("state IN ('pending', 'active')"),
-            postgresql_where=text("state IN ('pending', 'active')"),
+            sqlite_where=text(_RUNNING_SQL),
+            postgresql_where=text(_RUNNING_SQL),
         ),
         # The dispatcher's scan: running enrollments whose step is due, oldest first.
         Index("ix_enrollments_dispatch", "state", "step_state", "due_at"),

@@ -21,6 +21,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, true
 
 from engine.models import (
+    RUNNING_STATES,
     Direction,
     EnrollmentState,
     StepState,
@@ -30,7 +31,7 @@ from engine.tables import C, E, M
 __all__ = ["CampaignStatus", "Funnel", "SendBacklog", "campaign_status", "send_backlog"]
 
 
-_RUNNING: Final = (EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value)
+_RUNNING: Final = tuple(sorted(RUNNING_STATES))
 _IN_FLIGHT: Final = (StepState.QUEUED.value, StepState.SENDING.value)
 
 

@@ -16,9 +16,10 @@ here rather than each from :mod:`engine.models`:
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, or_
 
 from engine.models import (
+    RUNNING_STATES,
     Alert,
     AutoReply,
     Campaign,
@@ -33,7 +34,7 @@ from engine.models import (
     WebhookEvent,
 )
 
-__all__ = ["AR", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W"]
+__all__ = ["AR", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W", "running"]
 
 
 def _table(model: object) -> Table:
@@ -53,3 +54,13 @@ W = _table(WebhookEvent)
 R = _table(ReviewFlag)
 AR = _table(AutoReply)
 A = _table(Alert)
+
+
+def running(state: ColumnElement[str] | None = None) -> ColumnElement[bool]:
+    """``state`` (``enrollments.state`` by default) is one of :data:`RUNNING_STATES`.
+
+    Written as equalities, not ``IN``: an expanding ``IN`` cannot be compiled once for
+    the driver's cursor (:mod:`engine.driver_sql`), and PostgreSQL plans both alike.
+    """
+    column = E.c.state if state is None else state
+    return or_(*(column == value for value in sorted(RUNNING_STATES)))

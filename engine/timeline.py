@@ -21,7 +21,6 @@ from engine.tables import AR, C, E, L, M, R, S, T
 __all__ = ["LeadTimeline", "TimelineEnrollment", "TimelineEntry", "lead_timeline"]
 
 
-
 @dataclass(frozen=True)
 class TimelineEntry:
     """One message: ``kind`` is ``step``, ``reply``, ``auto_reply`` or ``manual``."""
@@ -101,9 +100,7 @@ def lead_timeline(connection: Connection, phone: str) -> LeadTimeline | None:
             select(T.c.tag).where(T.c.lead_id == lead_id).order_by(T.c.tag)
         ).scalars()
     )
-    suppressed = connection.execute(
-        select(S.c.reason).where(S.c.phone == phone)
-    ).scalar()
+    suppressed = connection.execute(select(S.c.reason).where(S.c.phone == phone)).scalar()
     return LeadTimeline(
         lead_id=lead_id, phone=lead[1], name=lead_name(lead[2]), variables=dict(lead[2] or {}),
         tags=tags, timezone=lead[3], created_at=lead[4],

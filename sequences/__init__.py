@@ -36,7 +36,15 @@ from sequences.forecast import (
     PhoneCapacity,
     forecast,
 )
-from sequences.journey import END_STATES, RUNNING_STATES, EndReason, end, end_state, transition
+from sequences.journey import (
+    END_STATES,
+    RUNNING_STATES,
+    EndReason,
+    after_send,
+    end,
+    end_state,
+    transition,
+)
 from sequences.launch_store import Refusal
 from sequences.lead_list import LeadList, read_lead_list
 from sequences.leads_csv import check_region, variable_name
@@ -85,6 +93,7 @@ __all__ = [
     "StepPreview",
     "StepSettings",
     "WindowSettings",
+    "after_send",
     "check_region",
     "choose_variant",
     "compile_sequences",

@@ -19,13 +19,14 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from engine.models import EnrollmentState
+from engine.models import END_STATES, RUNNING_STATES, EnrollmentState
 from sequences.errors import IllegalTransition
 
 __all__ = [
     "END_STATES",
     "RUNNING_STATES",
     "EndReason",
+    "after_send",
     "end",
     "end_state",
     "transition",
@@ -33,20 +34,6 @@ __all__ = [
 
 _S = EnrollmentState
 
-RUNNING_STATES: Final = frozenset({_S.PENDING.value, _S.ACTIVE.value})
-"""States of an enrollment that may still send (a lead has at most one)."""
-
-END_STATES: Final = frozenset(
-    {
-        _S.COMPLETED.value,
-        _S.REPLIED.value,
-        _S.OPTED_OUT.value,
-        _S.INVALID_NUMBER.value,
-        _S.FAILED.value,
-        _S.STOPPED.value,
-    }
-)
-"""Final states: nothing moves an enrollment out of one."""
 
 _ALLOWED: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
@@ -67,6 +54,8 @@ class EndReason(StrEnum):
     SEND_FAILED = "send_failed"
     STOPPED_BY_OPERATOR = "stopped_by_operator"
     MANUAL_TAKEOVER = "manual_takeover"
+    UNKNOWN_SEQUENCE = "unknown_sequence"
+    MISSING_VARIABLE = "missing_variable"
 
 
 _END_STATE: Final[Mapping[EndReason, str]] = MappingProxyType(
@@ -82,6 +71,10 @@ _END_STATE: Final[Mapping[EndReason, str]] = MappingProxyType(
         EndReason.STOPPED_BY_OPERATOR: _S.STOPPED.value,
         # A person now talks to the lead; the engine must not write again.
         EndReason.MANUAL_TAKEOVER: _S.STOPPED.value,
+        # The sequence was removed from the config, or the lead lacks a variable a step
+        # needs without a fallback: the journey cannot go on, visibly.
+        EndReason.UNKNOWN_SEQUENCE: _S.FAILED.value,
+        EndReason.MISSING_VARIABLE: _S.FAILED.value,
     }
 )
 
@@ -110,6 +103,15 @@ def transition(current: str, target: str) -> str:
 def end_state(reason: EndReason) -> str:
     """The final state an enrollment ending for ``reason`` lands in."""
     return _END_STATE[reason]
+
+
+def after_send(*, last_step: bool) -> str:
+    """Where a running enrollment goes once a step is sent: on, or done after the last.
+
+    A one-step sequence goes from ``pending`` to ``completed`` in that one move (its
+    send is the first and the last); the send path records both at once.
+    """
+    return _S.COMPLETED.value if last_step else _S.ACTIVE.value
 
 
 def end(current: str, reason: EndReason) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.dbtypes import UTCDateTime
 from engine.models import (
+    RUNNING_STATES,
     CampaignState,
     Direction,
     EnrollmentState,
@@ -43,7 +44,7 @@ BATCH_SIZE: Final = 5_000
 """Leads read per fetch and enrollments written per statement."""
 
 
-_RUNNING: Final = (EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value)
+_RUNNING: Final = tuple(sorted(RUNNING_STATES))
 _ANSWERED: Final = (EnrollmentState.REPLIED.value, EnrollmentState.OPTED_OUT.value)
 
 

@@ -25,7 +25,6 @@ from engine.tables import L, S, T
 __all__ = ["LeadStore", "LeadValues", "StoredLead", "lead_store"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class StoredLead:
     """What an update needs of a lead already stored."""

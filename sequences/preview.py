@@ -97,9 +97,7 @@ def preview_leads(
     lead = L.c
     query = select(lead.id, lead.phone, lead.variables, enrollment.id.label("enrollment_id"))
     query = query.select_from(
-        L.outerjoin(
-            E, and_(enrollment.lead_id == lead.id, enrollment.sequence == sequence)
-        )
+        L.outerjoin(E, and_(enrollment.lead_id == lead.id, enrollment.sequence == sequence))
     )
     if phone is not None:
         query = query.where(lead.phone == phone)

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from engine.invariants import InvariantReport, Send, sends_after_replies
+from engine.models import RUNNING_STATES
 
-RUNNING = ("pending", "active")
+RUNNING = tuple(sorted(RUNNING_STATES))
 REPLY_EVENT = "message:received:new"
 
 

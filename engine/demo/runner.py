@@ -26,7 +26,7 @@ from engine.errors import ServiceUnavailableError
 from engine.invariants import accepted_sends, check, in_flight_at_replies
 from engine.runtime import build_database
 from engine.settings import Settings, compiled_sequences, load_settings
-from engine.tables import E
+from engine.tables import E, running
 from engine.timelinesai.simulator import SimulatorHandle
 from sequences import import_leads, launch
 
@@ -139,7 +139,7 @@ class Demo:
         with self.database.engine.connect() as connection:
             return int(
                 connection.execute(
-                    select(func.count()).select_from(E).where(E.c.state.in_(("pending", "active")))
+                    select(func.count()).select_from(E).where(running())
                 ).scalar_one()
             )
 

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, exists, select
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.models import Direction, EnrollmentState, StepState
+from engine.models import Direction, StepState
 from engine.sending.store import content_hash
 from engine.settings import Settings
 from engine.tables import E, M
@@ -105,7 +105,7 @@ class TakeoverCheck:
             return False
         with self.database.engine.begin() as connection:
             ended = store.end_running(
-                connection, target.enrollment_id, state=EnrollmentState.STOPPED,
-                reason=EndReason.MANUAL_TAKEOVER, chat_id=event.chat_id, now=self.clock.now(),
+                connection, target.enrollment_id, reason=EndReason.MANUAL_TAKEOVER,
+                chat_id=event.chat_id, now=self.clock.now(),
             )  # fmt: skip
         return ended is not None

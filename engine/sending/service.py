@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from engine.alerts import AlertSink, NoAlerts
 from engine.clock import Clock
 from engine.db import Database, ThreadConnections
-from engine.models import EnrollmentState, PhoneState, StepState
+from engine.models import RUNNING_STATES, PhoneState, StepState
 from engine.redact import mask_phone
 from engine.sending import store
 from engine.sending.halt import SendingHalt
@@ -53,7 +53,6 @@ from sequences import (
     EndReason,
     Sequence,
     choose_variant,
-    end_state,
     is_open,
     lead_timezone,
     next_due,
@@ -63,7 +62,6 @@ from spintax import MissingVariableError, Rendered
 
 log = logging.getLogger("outreach.send")
 
-RUNNING = (EnrollmentState.PENDING, EnrollmentState.ACTIVE)
 LEASE_POLL_S = 0.004  # real seconds between two tries for a busy lease
 LEASE_POLL_MAX_S = 0.25  # real seconds a thread may wait for a busy lease
 
@@ -165,19 +163,14 @@ class Sender:
             return Done(stale or "gone")
         sequence = self.sequences.get(item.sequence)
         if sequence is None:
-            self.transitions.end(
-                item,
-                now,
-                EnrollmentState.FAILED,
-                "unknown_sequence",
-                f"no sequence {item.sequence!r} in the config",
-            )
+            missing = f"no sequence {item.sequence!r} in the config"
+            self.transitions.end(item, now, EndReason.UNKNOWN_SEQUENCE, missing)
             return Done("unknown sequence")
         if item.step_state == StepState.SENDING:
             outcome = self._reconcile(item, sequence, now)
             if outcome is not None:
                 return outcome
-            if item.state not in RUNNING:
+            if item.state not in RUNNING_STATES:
                 return Done("the step in flight when the enrollment ended never went out")
         hold = self._hold_reason(item, now)
         if hold is not None:
@@ -222,7 +215,7 @@ class Sender:
             return None
         # Applied as a webhook would be; if that did not end it (the reply had been stored
         # before without matching this lead), the lead still wrote: end it here.
-        self.transitions.end(item, now, end_state(EndReason.REPLIED), EndReason.REPLIED, None)
+        self.transitions.end(item, now, EndReason.REPLIED, None)
         return Done("the lead replied before the follow-up")
 
     def _stale_reason(
@@ -232,7 +225,7 @@ class Sender:
             return "enrollment gone"
         # A step still being sent when a reply or a stop ended its enrollment is reconciled:
         # did it go out (record it), or not (nothing more will)?
-        if item.state not in RUNNING and item.step_state != StepState.SENDING:
+        if item.state not in RUNNING_STATES and item.step_state != StepState.SENDING:
             return f"enrollment {item.state}"
         if item.step != step:
             return "step already moved on"
@@ -320,9 +313,7 @@ class Sender:
         try:
             rendered = self._render(sequence, item, variant)
         except MissingVariableError as error:
-            self.transitions.end(
-                item, self.clock.now(), EnrollmentState.FAILED, "missing_variable", str(error)
-            )
+            self.transitions.end(item, self.clock.now(), EndReason.MISSING_VARIABLE, str(error))
             return Done("missing variable")
         quota = (phone_id, day, self._quota(phone_id, day)) if first else None
         guard = store.PhoneGuard(phone_id, item.next_send_at, now + self._hold())
@@ -471,9 +462,7 @@ class Sender:
                 release_phone=item.step == 0,
                 from_state=StepState.SENDING,
             )
-        self.transitions.end(
-            item, self.clock.now(), EnrollmentState.INVALID_NUMBER, "invalid_number", str(error)
-        )
+        self.transitions.end(item, self.clock.now(), EndReason.INVALID_NUMBER, str(error))
         return Done("invalid number")
 
     # Reconciliation -------------------------------------------------------------------
@@ -482,7 +471,7 @@ class Sender:
         """A step left in ``sending``: did it go out? ``None`` means send it again now."""
         with self.database.engine.begin() as connection:
             if store.find_sent_message(connection, item.enrollment_id, item.step) is not None:
-                if item.state not in RUNNING:  # recorded, but the mark of an ended one was not
+                if item.state not in RUNNING_STATES:  # recorded; an ended one not marked sent
                     store.set_step(
                         connection, item.enrollment_id, item.step, expect=StepState.SENDING,
                         now=now, step_state=StepState.SENT,
@@ -522,7 +511,7 @@ class Sender:
             return PutBack(self.settings.worker.reconcile_after_s - waited, "reconcile later")
         # Not in the chat history long after the attempt: it never went out. A running
         # enrollment sends it again now; an ended one lets it go.
-        again = StepState.QUEUED if item.state in RUNNING else StepState.DUE
+        again = StepState.QUEUED if item.state in RUNNING_STATES else StepState.DUE
         with self.database.engine.begin() as connection:
             store.set_step(
                 connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,

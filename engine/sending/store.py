@@ -35,14 +35,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from engine.dbtypes import UTCDateTime
 from engine.driver_sql import DriverStatement
 from engine.models import (
-    EnrollmentState,
     PhoneState,
     StepState,
 )
-from engine.tables import A, C, E, L, M, P, Q
+from engine.tables import A, C, E, L, M, P, Q, running
+from sequences.journey import EndReason, after_send, end_state
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,7 @@ class PhoneGuard:
 # starts after a reply. A send already started may finish, but recording it must not
 # bring an enrollment that ended meanwhile (replied, opted out, stopped) back to life.
 # (Equalities, not IN: an expanding IN cannot run as a DriverStatement.)
-_RUNNING = or_(E.c.state == EnrollmentState.PENDING, E.c.state == EnrollmentState.ACTIVE)
+_RUNNING = running()
 _QUEUED_STEP = (
     E.c.id == bindparam("b_eid"),
     E.c.step == bindparam("b_step"),
@@ -502,13 +501,14 @@ _SENT_STEP = update(E).where(
     _RUNNING,
 )
 _ADVANCE = _SENT_STEP.values(
-    state=EnrollmentState.ACTIVE, step=E.c.step + 1, step_state=StepState.DUE,
+    state=after_send(last_step=False), step=E.c.step + 1, step_state=StepState.DUE,
     due_at=bindparam("b_next_due", type_=UTCDateTime), queued_at=None, sending_at=None, attempts=0,
     chat_id=func.coalesce(bindparam("b_chat_id", type_=BigInteger), E.c.chat_id),
     updated_at=bindparam("b_now", type_=UTCDateTime), last_error=None,
 )  # fmt: skip
 _COMPLETE = _SENT_STEP.values(
-    state=EnrollmentState.COMPLETED, step_state=StepState.SENT, end_reason="sequence_completed",
+    state=after_send(last_step=True), step_state=StepState.SENT,
+    end_reason=EndReason.SEQUENCE_COMPLETED,
     ended_at=bindparam("b_now", type_=UTCDateTime),
     chat_id=func.coalesce(bindparam("b_chat_id", type_=BigInteger), E.c.chat_id),
     updated_at=bindparam("b_now", type_=UTCDateTime), last_error=None,
@@ -624,12 +624,12 @@ def end_enrollment(
     connection: Connection,
     enrollment_id: int,
     *,
-    state: str,
-    reason: str,
+    reason: EndReason,
     error: str | None,
     now: datetime,
 ) -> None:
-    """End a running enrollment in a named state with a reason, as the sender decided.
+    """End a running enrollment for ``reason`` (in the state the journey gives it), as the
+    sender decided.
 
     Its step leaves the phone's queue (``queued -> due``), and a step the sender was
     sending ends ``failed`` (TimelinesAI refused it): an ended enrollment whose step is
@@ -641,10 +641,10 @@ def end_enrollment(
         update(E)
         .where(
             E.c.id == enrollment_id,
-            E.c.state.in_([EnrollmentState.PENDING, EnrollmentState.ACTIVE]),
+            running(),
         )
         .values(
-            state=state,
+            state=end_state(reason),
             end_reason=reason,
             ended_at=now,
             last_error=error,

@@ -16,6 +16,7 @@ from engine.models import StepState
 from engine.sending import store
 from engine.sending.outcome import Done
 from engine.timelinesai import TimelinesAIError
+from sequences import EndReason
 
 log = logging.getLogger("outreach.send")
 
@@ -77,12 +78,12 @@ class Transitions:
         return Done("dead letter")
 
     def end(
-        self, item: store.WorkItem, now: datetime, state: str, reason: str, error: str | None
+        self, item: store.WorkItem, now: datetime, reason: EndReason, error: str | None
     ) -> None:
-        """End the enrollment in a named state with a reason."""
+        """End the enrollment for ``reason`` (the journey gives its final state)."""
         with self.database.engine.begin() as connection:
             store.end_enrollment(
-                connection, item.enrollment_id, state=state, reason=reason, error=error, now=now
+                connection, item.enrollment_id, reason=reason, error=error, now=now
             )
 
     def phone_down(self, phone_id: str, state: str, reason: str, now: datetime) -> None:

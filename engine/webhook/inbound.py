@@ -24,14 +24,14 @@ from typing import Any
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.models import Direction, EnrollmentState
+from engine.models import Direction
 from engine.replies.followups import CLASSIFY_REPLY, FollowUp
 from engine.replies.rules import ReplyRules
 from engine.sending import autoreply_store
 from engine.webhook import store
 from engine.webhook.payloads import MessageEvent
 from engine.webhook.reply_sql import apply_reply
-from sequences import EndReason
+from sequences import EndReason, end_state
 
 log = logging.getLogger("outreach.webhook")
 
@@ -93,11 +93,12 @@ class ReplyReceiver:
         with store.autocommit(self._database) as connection:
             applied = apply_reply(
                 connection, event, payload, receiving=receiving,
-                keep_running=self._keep_running, opt_out=opt_out, now=self._clock.now(),
+                keep_running=self._keep_running, opt_out=opt_out, reason=_reason(opt_out),
+                now=self._clock.now(),
             )  # fmt: skip
         if applied.event_id is None:
             return Received(None, applied.lead_id, None, applied.enrollment_id)
-        state = EnrollmentState.OPTED_OUT if opt_out else EnrollmentState.REPLIED
+        state = end_state(_reason(opt_out))
         return Received(
             applied.message_id, applied.lead_id, state if applied.ended else None,
             applied.enrollment_id, applied.in_flight_step,
@@ -121,10 +122,8 @@ class ReplyReceiver:
             )
             ended: store.Ended | None = None
             if stop and target.enrollment_id is not None:
-                state = EnrollmentState.OPTED_OUT if opt_out else EnrollmentState.REPLIED
-                reason = EndReason.OPTED_OUT if opt_out else EndReason.REPLIED
                 ended = store.end_running(
-                    connection, target.enrollment_id, state=state, reason=reason,
+                    connection, target.enrollment_id, reason=_reason(opt_out),
                     chat_id=event.chat_id, now=now,
                 )  # fmt: skip
             elif target.enrollment_id is not None and event.chat_id is not None:
@@ -145,7 +144,7 @@ class ReplyReceiver:
                 autoreply_store.drop_open(connection, target.lead_id)
         if ended is None:
             return Received(message_id, target.lead_id, None, target.enrollment_id)
-        final = EnrollmentState.OPTED_OUT if opt_out else EnrollmentState.REPLIED
+        final = end_state(_reason(opt_out))
         return Received(
             message_id, target.lead_id, final, target.enrollment_id, ended.in_flight_step
         )
@@ -156,3 +155,8 @@ class ReplyReceiver:
         if received.message_id is None:
             return None
         return FollowUp(CLASSIFY_REPLY, (received.message_id,))
+
+
+def _reason(opt_out: bool) -> EndReason:
+    """Why a reply ends a lead's sequence: an opt-out, or any other answer."""
+    return EndReason.OPTED_OUT if opt_out else EndReason.REPLIED

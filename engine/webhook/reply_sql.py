@@ -23,26 +23,28 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from engine.models import RUNNING_STATES
 from engine.webhook.payloads import MessageEvent
+from sequences.journey import EndReason, end_state
 
 _APPLY = text("""
 WITH by_phone AS (
     SELECT l.id AS lead_id, e.id AS eid, e.state, e.phone_id, e.sequence
     FROM leads l LEFT JOIN enrollments e ON e.lead_id = l.id
     WHERE l.phone = CAST(:peer AS varchar)
-    ORDER BY e.state IN ('pending', 'active') DESC NULLS LAST,
+    ORDER BY e.state = ANY(CAST(:running AS varchar[])) DESC NULLS LAST,
              e.phone_id = CAST(:recv AS varchar) DESC NULLS LAST, e.id DESC
     LIMIT 1
 ), by_chat AS (
     SELECT e.lead_id, e.id AS eid, e.state, e.phone_id, e.sequence
     FROM enrollments e
     WHERE e.chat_id = CAST(:chat AS bigint) AND NOT EXISTS (SELECT 1 FROM by_phone)
-    ORDER BY e.state IN ('pending', 'active') DESC,
+    ORDER BY e.state = ANY(CAST(:running AS varchar[])) DESC,
              e.phone_id = CAST(:recv AS varchar) DESC NULLS LAST, e.id DESC
     LIMIT 1
 ), target AS (
     SELECT lead_id, eid, phone_id, sequence,
-           state IN ('pending', 'active')
+           state = ANY(CAST(:running AS varchar[]))
            AND (CAST(:opt_out AS boolean) OR NOT sequence = ANY(CAST(:keep AS varchar[])))
            AS stop
     FROM (SELECT * FROM by_phone UNION ALL SELECT * FROM by_chat) AS found
@@ -54,14 +56,13 @@ WITH by_phone AS (
     RETURNING id
 ), ended AS (
     UPDATE enrollments AS e
-    SET state = CASE WHEN CAST(:opt_out AS boolean) THEN 'opted_out' ELSE 'replied' END,
-        end_reason = CASE WHEN CAST(:opt_out AS boolean) THEN 'opted_out' ELSE 'replied' END,
+    SET state = CAST(:end_state AS varchar), end_reason = CAST(:end_reason AS varchar),
         ended_at = CAST(:now AS timestamptz), updated_at = CAST(:now AS timestamptz),
         chat_id = COALESCE(e.chat_id, CAST(:chat AS bigint)),
         step_state = CASE WHEN e.step_state = 'queued' THEN 'due' ELSE e.step_state END,
         queued_at = CASE WHEN e.step_state = 'queued' THEN NULL ELSE e.queued_at END
     FROM target AS t
-    WHERE e.id = t.eid AND t.stop AND e.state IN ('pending', 'active')
+    WHERE e.id = t.eid AND t.stop AND e.state = ANY(CAST(:running AS varchar[]))
       AND EXISTS (SELECT 1 FROM event)
     RETURNING e.id, CASE WHEN e.step_state = 'sending' THEN e.step END AS in_flight
 ), chat AS (
@@ -122,9 +123,11 @@ def apply_reply(
     receiving: str | None,
     keep_running: list[str],
     opt_out: bool,
+    reason: EndReason,
     now: Any,
 ) -> Applied:
-    """Run the statement. ``keep_running``: the sequences that do not stop on a reply."""
+    """Run the statement. ``keep_running``: the sequences that do not stop on a reply;
+    ``reason``: why the lead's enrollment ends (the journey gives its state)."""
     attachments = [a.to_json() for a in event.attachments]
     row = connection.execute(
         _APPLY,
@@ -136,6 +139,8 @@ def apply_reply(
             "peer": event.peer_phone, "origin": event.origin,
             "source": f"reply {event.message_uid}", "recv": receiving,
             "keep": keep_running, "opt_out": opt_out, "now": now,
+            "running": sorted(RUNNING_STATES), "end_state": end_state(reason),
+            "end_reason": reason.value,
         },
     ).one()  # fmt: skip
     return Applied(row[0], bool(row[1]), row[2], row[3], row[4], row[5])

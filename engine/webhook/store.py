@@ -2,7 +2,7 @@
 
 Every event is recorded by an ``INSERT ... ON CONFLICT DO NOTHING`` on its dedupe
 key, first in its transaction: a redelivery inserts nothing and changes nothing.
-Enrollments end through a conditional UPDATE on ``state IN ('pending', 'active')``;
+Enrollments end through a conditional UPDATE on a running state;
 nothing here waits for a phone's lease.
 """
 
@@ -27,12 +27,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.db import Database
 from engine.dbtypes import UTCDateTime
-from engine.models import StepState
+from engine.models import RUNNING_STATES, StepState
 from engine.sending.store import add_alert
-from engine.tables import E, L, M, P, S, W
-from sequences import RUNNING_STATES
-
-_RUNNING = sorted(RUNNING_STATES)
+from engine.tables import E, L, M, P, S, W, running
+from sequences.journey import EndReason, end_state
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ def autocommit(database: Database) -> Iterator[Connection]:
 
 
 def _lookup(where: Any, joined: Any) -> Any:
-    running_first = case((E.c.state.in_(_RUNNING), 0), else_=1)
+    running_first = case((running(), 0), else_=1)
     same_phone_first = case((E.c.phone_id == bindparam("b_recv"), 0), else_=1)
     return (
         select(L.c.id, E.c.id, E.c.state, E.c.phone_id, E.c.sequence, E.c.chat_id)
@@ -124,7 +122,7 @@ def record_event(
 
 _END = (
     update(E)
-    .where(E.c.id == bindparam("b_eid"), E.c.state.in_(_RUNNING))
+    .where(E.c.id == bindparam("b_eid"), running())
     .values(
         state=bindparam("b_state"),
         end_reason=bindparam("b_reason"),
@@ -149,8 +147,8 @@ class Ended:
 
 
 def end_running(
-    connection: Connection, enrollment_id: int, *, state: str, reason: str,
-    chat_id: int | None, now: datetime,
+    connection: Connection, enrollment_id: int, *, reason: EndReason, chat_id: int | None,
+    now: datetime,
 ) -> Ended | None:  # fmt: skip
     """End the enrollment if it still runs; ``None`` when it had ended already.
 
@@ -159,7 +157,7 @@ def end_running(
     (``sending``) finishes and is returned as in flight.
     """
     params = {
-        "b_eid": enrollment_id, "b_state": state, "b_reason": reason, "b_now": now,
+        "b_eid": enrollment_id, "b_state": end_state(reason), "b_reason": reason, "b_now": now,
         "b_chat": chat_id,
     }  # fmt: skip
     row = connection.execute(_END, params).first()

@@ -26,6 +26,7 @@ from engine.settings import compiled_sequences
 from engine.webhook import store as webhook_store
 from engine.webhook.inbound import Received, ReplyReceiver
 from engine.webhook.payloads import MessageEvent
+from sequences import EndReason
 from tests.sending.conftest import Harness
 from tests.sending.test_store import DAY, NOW, loaded_claim, queued
 
@@ -35,7 +36,7 @@ REPLIED = "replied"
 def _end(database: Database, eid: int) -> webhook_store.Ended | None:
     with database.engine.begin() as connection:
         return webhook_store.end_running(
-            connection, eid, state=REPLIED, reason=REPLIED, chat_id=None, now=NOW
+            connection, eid, reason=EndReason.REPLIED, chat_id=None, now=NOW
         )
 
 

@@ -8,7 +8,15 @@ import pytest
 
 from engine.errors import OutreachError
 from engine.models import EnrollmentState
-from sequences import END_STATES, RUNNING_STATES, EndReason, IllegalTransition, end, end_state
+from sequences import (
+    END_STATES,
+    RUNNING_STATES,
+    EndReason,
+    IllegalTransition,
+    after_send,
+    end,
+    end_state,
+)
 from sequences import transition as move
 
 STATES = [state.value for state in EnrollmentState]
@@ -92,3 +100,27 @@ def test_ending_follows_the_transitions(current: str, reason: EndReason) -> None
     else:
         with pytest.raises(IllegalTransition):
             end(current, reason)
+
+
+def test_every_reason_the_engine_ends_with_has_its_final_state() -> None:
+    """The sender's own ends are reasons of the journey, each with its final state."""
+    assert end_state(EndReason.UNKNOWN_SEQUENCE) == "failed"
+    assert end_state(EndReason.MISSING_VARIABLE) == "failed"
+    assert {end_state(reason) for reason in EndReason} <= END_STATES
+
+
+def test_a_send_moves_on_or_completes_the_journey() -> None:
+    assert after_send(last_step=False) == "active"
+    assert after_send(last_step=True) == "completed"
+
+
+def test_the_running_states_are_the_schemas_own() -> None:
+    """The partial unique index of one running enrollment per lead is built from them."""
+    from engine.models import Enrollment
+
+    [index] = [
+        i for i in Enrollment.__table__.indexes if i.name == "uq_enrollments_one_running_per_lead"
+    ]  # type: ignore[attr-defined]
+    where = str(index.dialect_options["postgresql"]["where"])
+    assert all(f"'{state}'" in where for state in RUNNING_STATES)
+    assert RUNNING_STATES.isdisjoint(END_STATES)
