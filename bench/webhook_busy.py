@@ -31,9 +31,9 @@ from sqlalchemy import text
 
 from bench import send_pipeline
 from bench.scratch import REDIS_URL, drop_namespace, free_port, scratch_database, stop
+from engine.broker import build_broker, declare_actors
 from engine.db import Database
 from engine.dispatcher import Dispatcher
-from engine.queues import build_broker, declare_actors
 from engine.settings import compiled_sequences, load_settings
 from phones import sync_phones
 from phones.lease import lease_key

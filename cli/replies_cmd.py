@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load
+from engine.broker import build_broker
 from engine.errors import OutreachError
-from engine.queues import build_broker
 from engine.replies.actors import consume, declare_reply_actors
 from engine.replies.queries import assign_flag, resolve_flags, review_items, unmatched_replies
 from engine.replies.runtime import build_reply_runtime

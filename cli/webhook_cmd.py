@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load
+from engine.broker import build_broker
 from engine.errors import ConfigError
 from engine.logs import configure_logging, log_settings
-from engine.queues import build_broker
 from engine.replies.actors import declare_reply_actors
 from engine.runtime import build_client, build_clock, build_database, build_redis
 from engine.settings import Settings, find_config

@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 
 from cli.context import ConfigOption, console, load
+from engine.broker import build_broker, declare_actors
 from engine.dispatcher import Dispatcher, dispatch_forever
 from engine.jobs.runner import build_maintenance_jobs, start_jobs
 from engine.logs import configure_logging, log_settings
-from engine.queues import build_broker, declare_actors
 from engine.runtime import build_clock, build_database, build_redis
 from engine.settings import Settings, compiled_sequences, find_config
 from engine.worker import select_queues, supervise

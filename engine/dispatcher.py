@@ -23,13 +23,13 @@ import redis
 from sqlalchemy import Connection, and_, bindparam, func, select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.broker import FIRST, FOLLOWUP, queue_name
 from engine.clock import Clock
 from engine.db import Database
 from engine.models import CampaignState, EnrollmentState, PhoneState, StepState
-from engine.queues import FIRST, FOLLOWUP, queue_name
 from engine.sending import autoreply_store
-from engine.sending.store import dispatch_id
 from engine.settings import Settings
+from engine.storage import dispatch_id
 from engine.tables import C, E, L, P, Q
 from phones.choice import PhoneLoad, spread
 from phones.quota import daily_quota, quota_day

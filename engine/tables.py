@@ -16,7 +16,10 @@ here rather than each from :mod:`engine.models`:
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Table, or_
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table, or_
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.models import (
     RUNNING_STATES,
@@ -34,7 +37,7 @@ from engine.models import (
     WebhookEvent,
 )
 
-__all__ = ["AR", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W", "running"]
+__all__ = ["AR", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W", "insert_for", "running"]
 
 
 def _table(model: object) -> Table:
@@ -64,3 +67,9 @@ def running(state: ColumnElement[str] | None = None) -> ColumnElement[bool]:
     """
     column = E.c.state if state is None else state
     return or_(*(column == value for value in sorted(RUNNING_STATES)))
+
+
+def insert_for(connection: Connection) -> Any:
+    """The connection's dialect's ``INSERT``, the one with ``ON CONFLICT`` (SQLite and
+    PostgreSQL spell the upsert alike; SQLAlchemy keeps it per dialect)."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert

@@ -25,10 +25,7 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import CurrentMessage
 
 from engine.alerts import NoAlerts, WebhookAlerts
-from engine.clock import Clock
-from engine.db import Database
-from engine.logs import configure_logging, log_settings
-from engine.queues import (
+from engine.broker import (
     PhoneActors,
     PhoneBroker,
     all_queues,
@@ -37,23 +34,28 @@ from engine.queues import (
     current_retries,
     declare_actors,
 )
+from engine.clock import Clock
+from engine.db import Database
+from engine.logs import configure_logging, log_settings
 from engine.replies.actors import declare_reply_actors
 from engine.runtime import build_client, build_clock, build_database, build_redis
 from engine.sending.autoreply import AutoReplySender
+from engine.sending.decision import busy_delay_s
 from engine.sending.halt import RedisHalt
 from engine.sending.outcome import PutBack
 from engine.sending.replycheck import ReplyCheck
-from engine.sending.service import Sender
+from engine.sending.service import Sender, send_with_lease
 from engine.settings import Settings, compiled_sequences, load_settings
+from engine.storage import send_store
 from engine.timelinesai import TimelinesAIClient
 from engine.webhook import store as webhook_store
 from engine.webhook.handlers import EventHandler
-from phones.lease import RedisLease
+from phones.lease import HeldLease, Lease, RedisLease, holding
 
 log = logging.getLogger("outreach.worker")
 
 # How often the delay queues are polled (Dramatiq's default). The phone queues are not
-# polled per queue: the broker's fetcher (engine.fetcher) takes for all of them at once,
+# polled per queue: the broker's fetcher (engine.broker.fetcher) takes for all of them at once,
 # as many messages as the process has threads plus one, never two of one phone.
 WORKER_TIMEOUT_MS = 1000
 # Slack on a fetched message's lease: one with less than the send time limit plus this
@@ -69,17 +71,25 @@ class WorkerRuntime:
     settings: Settings
     sender: Sender
     actors: PhoneActors
+    leases: Lease
     answers: AutoReplySender | None = None
+    database: Database | None = None
 
     def handle(
         self, queue: str, phone_id: str, enrollment_id: int, step: int, dispatch_id: int
     ) -> None:
         """The body of every phone actor: send, and put the message back when told to."""
         last_try = current_retries() >= self.settings.worker.max_retries
-        outcome = self.sender.send(
-            enrollment_id, step, phone_id, dispatch_id=dispatch_id, last_try=last_try,
-            leased=self._holds_lease(),
-        )  # fmt: skip
+        held = self._fetched_lease()
+        if held is not None:
+            outcome = self.sender.send(
+                held, enrollment_id, step, dispatch_id=dispatch_id, last_try=last_try
+            )
+        else:
+            outcome = send_with_lease(
+                self.sender, self.leases, enrollment_id, step, phone_id,
+                dispatch_id=dispatch_id, last_try=last_try,
+            )  # fmt: skip
         if isinstance(outcome, PutBack):
             delay_ms = max(1, int(self.sender.clock.real_seconds(outcome.delay_s) * 1000))
             self.actors.enqueue(
@@ -89,29 +99,32 @@ class WorkerRuntime:
     def answer(self, phone_id: str, auto_reply_id: int) -> None:
         """The body of every answer actor: send one automatic answer, or put it back."""
         assert self.answers is not None
-        outcome = self.answers.send(auto_reply_id, phone_id, leased=self._holds_lease())
+        held = self._fetched_lease()
+        if held is not None:
+            outcome = self.answers.send(held, auto_reply_id)
+        else:
+            with holding(self.leases, phone_id) as taken:
+                if taken is None:
+                    outcome = PutBack(busy_delay_s(self.sender.policy), "phone busy")
+                else:
+                    outcome = self.answers.send(taken, auto_reply_id)
         if isinstance(outcome, PutBack):
             delay_ms = max(1, int(self.answers.clock.real_seconds(outcome.delay_s) * 1000))
             self.actors.enqueue_answer(phone_id, auto_reply_id, delay_ms=delay_ms)
 
-    def _holds_lease(self) -> bool:
-        """Whether the message being worked came with its phone's lease, with time enough
-        left on it for a whole send (else extended now; failing that, the sender takes
-        the lease itself)."""
+    def _fetched_lease(self) -> HeldLease | None:
+        """The lease the message being worked came with, with time enough left on it for a
+        whole send (else extended now); ``None``: the caller takes the lease itself."""
         message = CurrentMessage.get_current_message()
         broker = self.actors.broker
         if message is None or not isinstance(broker, PhoneBroker):
-            return False
+            return None
         held = broker.fetcher.held(message.message_id)
         if held is None:
-            return False
-        worker = self.settings.worker
-        if (
-            held.left_s(worker.lease_ttl_s, time.monotonic())
-            > worker.send_time_limit_s + LEASE_MARGIN_S
-        ):
-            return True
-        return self.sender.lease.extend(held.phone_id, held.token)
+            return None
+        if held.left_s(time.monotonic()) > self.settings.worker.send_time_limit_s + LEASE_MARGIN_S:
+            return held
+        return held if held.extend() else None
 
 
 def build_worker_runtime(
@@ -124,14 +137,14 @@ def build_worker_runtime(
     client = build_client(settings, redis_client)
     broker = build_broker(settings)
     dramatiq.set_broker(broker)
+    leases = RedisLease(
+        redis_client, namespace=settings.redis.namespace, ttl_s=settings.worker.lease_ttl_s
+    )
     sender = Sender(
         settings=settings,
         sequences=compiled_sequences(settings),
-        database=database,
+        store=send_store(database),
         client=client,
-        lease=RedisLease(
-            redis_client, namespace=settings.redis.namespace, ttl_s=settings.worker.lease_ttl_s
-        ),
         clock=clock,
         halt=RedisHalt(
             redis_client, namespace=settings.redis.namespace, ttl_s=clock.real_seconds(300.0)
@@ -144,7 +157,7 @@ def build_worker_runtime(
     )
     answers = AutoReplySender(
         settings=settings, sequences=sender.sequences, database=database, client=client,
-        lease=sender.lease, clock=clock, halt=sender.halt, rng=random.Random(),
+        clock=clock, halt=sender.halt, rng=random.Random(),
     )  # fmt: skip
     runtime: WorkerRuntime
 
@@ -155,7 +168,7 @@ def build_worker_runtime(
         runtime.answer(phone_id, auto_reply_id)
 
     actors = declare_actors(broker, settings, handle, answer)
-    runtime = WorkerRuntime(settings, sender, actors, answers)
+    runtime = WorkerRuntime(settings, sender, actors, leases, answers, database)
     return runtime
 
 
@@ -205,11 +218,13 @@ def run_worker_process(
     runtime.actors.broker.close()
     runtime.sender.close()
     runtime.sender.client.close()
-    counter = runtime.sender.database.round_trips
+    database = runtime.database
+    assert database is not None
+    counter = database.round_trips
     if round_trips_file and counter is not None:
         with open(round_trips_file, "a", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()} {counter.take()}\n")
-    runtime.sender.database.dispose()
+    database.dispose()
 
 
 def _configure_logging(env: dict[str, str], settings: Settings) -> None:

@@ -42,3 +42,16 @@ def daily_quota(
 def quota_left(limit: int, used: int) -> int:
     """New contacts the phone may still start today (never negative)."""
     return max(0, limit - used)
+
+
+def day_moved(claimed_day: date, sent_at: datetime, timezone: str) -> date | None:
+    """The day a first message's unit must move to, if it went out on another day than the
+    one it was claimed in; ``None`` when it did not.
+
+    One claimed just before the day's end may reach TimelinesAI after it. Its unit then
+    counts on the new day, where it is the phone's first send (one send in flight per
+    phone, and no other send of the phone can claim before it ends), so within any
+    quota; left on the old day, the new day would start one over.
+    """
+    sent_day = quota_day(sent_at, timezone)
+    return sent_day if sent_day != claimed_day else None

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from engine.models import Enrollment, Phone, QuotaUsage, StepState
 from engine.settings import PhoneSettings, Settings
+from engine.tables import insert_for
 
 
 def sync_phones(session: Session, phones: Sequence[PhoneSettings]) -> None:
@@ -25,7 +25,7 @@ def sync_phones(session: Session, phones: Sequence[PhoneSettings]) -> None:
     fresh database: a phone another process inserted first is left as it is.
     """
     existing = {row.id: row for row in session.exec(select(Phone))}
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session.connection())
     for phone in phones:
         row = existing.get(phone.id)
         if row is None:

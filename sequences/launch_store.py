@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from sqlalchemy import Connection, Select, bindparam, case, literal, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from engine.dbtypes import UTCDateTime
 from engine.models import (
@@ -28,7 +28,7 @@ from engine.models import (
     EnrollmentState,
     StepState,
 )
-from engine.tables import C, E, L, M, S, T
+from engine.tables import C, E, L, M, S, T, insert_for
 
 __all__ = [
     "BATCH_SIZE",
@@ -190,7 +190,7 @@ def insert_enrollments(
 
 def activate_campaign(connection: Connection, sequence: str, now: datetime) -> None:
     """Create the campaign row of ``sequence`` in state ``active``, or set it back to active."""
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(connection)
     statement = insert(C).values(
         sequence=sequence, state=CampaignState.ACTIVE, created_at=now, updated_at=now
     )

@@ -13,14 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.db import Database
 from engine.models import Direction
 from engine.replies.rules import ReplyRules
-from engine.sending.store import content_hash
 from engine.settings import Settings
-from engine.tables import L, M
+from engine.storage import content_hash
+from engine.tables import L, M, insert_for
 from engine.timelinesai import Message, TimelinesAIClient
 from engine.webhook.handlers import phone_ids_by_number
 from engine.webhook.numbers import normalise_number
@@ -102,6 +101,6 @@ def _store(connection: Connection, rows: list[dict[str, Any]]) -> int:
     )
     new = [row for row in rows if row["message_uid"] not in known]
     if new:
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        insert = insert_for(connection)
         connection.execute(insert(M).on_conflict_do_nothing(index_elements=["message_uid"]), new)
     return len(new)

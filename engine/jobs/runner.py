@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from engine.alerts import AlertSink, NoAlerts, WebhookAlerts
+from engine.broker import build_broker
 from engine.clock import Clock
 from engine.db import Database
 from engine.jobs.clocked import ClockedCron, MappedClock
 from engine.jobs.delivery_sync import sync_delivery
 from engine.jobs.housekeeping import prune_webhook_events, sweep_follow_ups
 from engine.jobs.phone_sync import sync_phone_states
-from engine.queues import build_broker
 from engine.replies.actors import declare_reply_actors
 from engine.replies.followups import Enqueue
 from engine.runtime import build_client, build_redis

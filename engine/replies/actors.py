@@ -2,7 +2,7 @@
 
 Declared the same way in every process: the webhook receiver and the scheduler only
 enqueue (``jobs=None``), ``outreach replies worker`` consumes. Retries and backoff
-come from the broker's middleware (:func:`engine.queues.build_broker`).
+come from the broker's middleware (:func:`engine.broker.build_broker`).
 """
 
 from __future__ import annotations

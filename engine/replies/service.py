@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.clock import Clock
 from engine.db import Database
@@ -27,7 +26,7 @@ from engine.replies.autoreply import AutoReplies
 from engine.replies.notify import Notifier
 from engine.replies.rules import Classification, ReplyRules
 from engine.sending import autoreply_store
-from engine.tables import E, L, M, R
+from engine.tables import E, L, M, R, insert_for
 
 log = logging.getLogger("outreach.replies")
 
@@ -111,7 +110,7 @@ class ReplyClassifier:
 
 def _flag(connection: Connection, row: Any, result: Classification, now: datetime) -> None:
     """Raise the reply's review flag (one per message)."""
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(connection)
     values = {
         "message_id": row.id,
         "lead_id": row.lead_id,

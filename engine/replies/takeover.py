@@ -20,8 +20,8 @@ from sqlalchemy import Connection, exists, select
 from engine.clock import Clock
 from engine.db import Database
 from engine.models import Direction, StepState
-from engine.sending.store import content_hash
 from engine.settings import Settings
+from engine.storage import content_hash
 from engine.tables import E, M
 from engine.webhook import store
 from engine.webhook.handlers import phone_ids_by_number

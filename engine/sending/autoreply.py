@@ -22,16 +22,12 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.models import AutoReplyState, PhoneState
 from engine.sending import autoreply_store as store
+from engine.sending.decision import BUSY_FLOOR_REAL_S
 from engine.sending.halt import SendingHalt
 from engine.sending.outcome import Done, Outcome, PutBack
-from engine.sending.store import (
-    PhoneGuard,
-    content_hash,
-    pace_phone,
-    reserve_phone,
-    unreserve_phone,
-)
 from engine.settings import Settings
+from engine.storage import Hold, content_hash
+from engine.storage import statements as sql
 from engine.timelinesai import (
     BadToken,
     CallBudgetExhausted,
@@ -42,7 +38,7 @@ from engine.timelinesai import (
     TimelinesAIError,
     UnexpectedResponse,
 )
-from phones.lease import Lease
+from phones.lease import HeldLease
 from phones.pacing import hold_after_claim, next_send_at, should_put_back, wait_s
 from sequences import EndReason, Sequence, is_open, lead_timezone, next_open
 
@@ -59,24 +55,13 @@ class AutoReplySender:
     sequences: Mapping[str, Sequence]
     database: Database
     client: TimelinesAIClient
-    lease: Lease
     clock: Clock
     halt: SendingHalt
     rng: random.Random
 
-    def send(self, auto_reply_id: int, phone_id: str, *, leased: bool) -> Outcome:
-        """Send one answer from ``phone_id``; ``leased``: the caller holds the phone's lease."""
-        if leased:
-            return self._send_leased(auto_reply_id, phone_id)
-        token = self.lease.acquire(phone_id)
-        if token is None:
-            return PutBack(self._busy_delay_s(), "phone busy")
-        try:
-            return self._send_leased(auto_reply_id, phone_id)
-        finally:
-            self.lease.release(phone_id, token)
-
-    def _send_leased(self, auto_reply_id: int, phone_id: str) -> Outcome:
+    def send(self, lease: HeldLease, auto_reply_id: int) -> Outcome:
+        """Send one answer from the phone whose ``lease`` the caller holds."""
+        phone_id = lease.phone_id
         now = self.clock.now()
         with self.database.engine.begin() as connection:
             item = store.load(connection, auto_reply_id)
@@ -108,13 +93,13 @@ class AutoReplySender:
         return self._claimed_send(item, now)
 
     def _claimed_send(self, item: store.AutoReplyItem, now: datetime) -> Outcome:
-        guard = PhoneGuard(item.phone_id, item.next_send_at, now + self._hold())
+        hold = Hold(item.next_send_at, now + self._hold())
         with self.database.engine.begin() as connection:
-            if not reserve_phone(connection, guard):
-                return PutBack(self._busy_delay_s(), "phone busy: another send")
-            if not store.claim(connection, item.id, now):
-                unreserve_phone(connection, guard)
-                return Done("auto-reply taken by another worker")
+            claim = store.claim(connection, item, now=now, hold=hold)
+        if not claim.phone_free:
+            return PutBack(self._busy_delay_s(), "phone busy: another send")
+        if not claim.claimed:
+            return Done("auto-reply taken by another worker")
         try:
             uid, chat_id = self._call_api(item)
         except (SendOutcomeUnknown, UnexpectedResponse) as error:
@@ -173,11 +158,12 @@ class AutoReplySender:
 
     def _pace(self, connection: Connection, phone_id: str, now: datetime) -> None:
         """After an attempt that sent nothing: the phone is paced as after a failure."""
-        pace_phone(connection, phone_id, now=now, next_send_at=self._next_send_at(now), sent=False)
+        next_at = self._next_send_at(now)
+        sql.pace_phone(connection, phone_id, now=now, next_send_at=next_at, sent=False)
 
     def _busy_delay_s(self) -> float:
         """A busy phone is tried again after its gap, but at least 50 ms real (never spins)."""
-        return max(self.settings.pacing.jitter_min_s, 0.05 * self.clock.speed)
+        return max(self.settings.pacing.jitter_min_s, BUSY_FLOOR_REAL_S * self.clock.speed)
 
     def _hold(self) -> timedelta:
         """How long a claimed send holds its phone in the database: past the lease's end."""

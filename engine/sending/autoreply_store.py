@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.models import AutoReplyState, PhoneState
-from engine.tables import AR, E, L, M, P, S
+from engine.storage import statements as sql
+from engine.storage.base import Claim, Hold
+from engine.tables import AR, E, L, M, P, S, insert_for
 
 __all__ = [
     "AR",
@@ -40,7 +41,7 @@ def create(
     phone_id: str, chat_id: int | None, rule: str, text: str, now: datetime,
 ) -> int | None:  # fmt: skip
     """Store an answer to send, due now; its id, or ``None`` if the lead had one already."""
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(connection)
     row = connection.execute(
         insert(AR)
         .values(
@@ -157,14 +158,22 @@ def load(connection: Connection, auto_reply_id: int) -> AutoReplyItem | None:
     return None if row is None else AutoReplyItem(*tuple(row))
 
 
-def claim(connection: Connection, auto_reply_id: int, now: datetime) -> bool:
-    """``queued -> sending``: the moment the send starts; ``False`` if another took it."""
+def claim(connection: Connection, item: AutoReplyItem, *, now: datetime, hold: Hold) -> Claim:
+    """Hold the phone as a step's claim does (:class:`~engine.storage.base.Hold`), then move
+    the answer ``queued -> sending``: the moment the send starts. It does not when another
+    send holds the phone (``phone_free`` false) or another worker took the answer."""
+    params = {"b_phone_id": item.phone_id, "b_seen": hold.seen, "b_hold": hold.until}
+    if connection.execute(sql.RESERVE, params).rowcount != 1:
+        return Claim(False, phone_free=False)
     result = connection.execute(
         update(AR)
-        .where(AR.c.id == auto_reply_id, AR.c.state == AutoReplyState.QUEUED)
+        .where(AR.c.id == item.id, AR.c.state == AutoReplyState.QUEUED)
         .values(state=AutoReplyState.SENDING, updated_at=now)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        connection.execute(sql.UNRESERVE, params)
+        return Claim(False)
+    return Claim(True)
 
 
 def back_to_due(

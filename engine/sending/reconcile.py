@@ -2,7 +2,9 @@
 
 A step found in ``sending`` (its sender crashed, or the answer never came) is
 looked up in the lead's chat: an outbound message with the step's exact text,
-sent after the attempt started, means it went out (design invariant 4).
+sent after the attempt started, means it went out (design invariant 4), and is
+recorded as the send would have been; none long after the attempt means it never
+did, and the step is queued again (or let go, if its enrollment ended meanwhile).
 """
 
 from __future__ import annotations
@@ -10,9 +12,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from engine.sending.store import WorkItem
+from engine.models import RUNNING_STATES, StepState
+from engine.sending import decision
+from engine.sending.outcome import Done, Outcome, PutBack
+from engine.sending.schedule import Schedule
 from engine.settings import Settings
+from engine.storage import SendStore, Sent, WorkItem
 from engine.timelinesai import Message, TimelinesAIClient, TimelinesAIError
+from sequences import Sequence
 
 log = logging.getLogger("outreach.reconcile")
 
@@ -24,9 +31,54 @@ MAX_MESSAGES_SCANNED = 200
 class Reconciler:
     """Looks sends up in TimelinesAI's chat histories and account states."""
 
-    def __init__(self, client: TimelinesAIClient, settings: Settings) -> None:
+    def __init__(
+        self, client: TimelinesAIClient, settings: Settings, store: SendStore, schedule: Schedule
+    ) -> None:
         self._client = client
         self._settings = settings
+        self._store = store
+        self._schedule = schedule
+
+    def settle(self, item: WorkItem, sequence: Sequence, now: datetime) -> Outcome | None:
+        """Settle a step left ``sending``. ``None``: it never went out and its enrollment
+        runs, so the step is ``queued`` again and may be sent now."""
+        running = item.state in RUNNING_STATES
+        if self._store.sent_message(item) is not None:
+            if not running:  # recorded; an ended one not marked sent yet
+                self._store.set_step(item, expect=StepState.SENDING, now=now, step_state="sent")
+            return Done("already recorded")
+        started = item.sending_at or now
+        try:
+            found = self.find_sent(item, started, decision.text_of(sequence, item))
+        except TimelinesAIError:
+            after_s = self._settings.worker.reconcile_after_s
+            return PutBack(after_s, "reconcile: TimelinesAI unavailable")
+        first_day = self._schedule.day_of(started) if item.step == 0 else None
+        if found is not None:
+            self._record(item, sequence, found, now)
+            if first_day is not None:
+                self._schedule.count_on_the_day_sent(
+                    self._store, item.phone_id or "", first_day, found.timestamp or now
+                )
+            return Done("reconciled: it had been sent")
+        waited = (now - started).total_seconds()
+        if waited < self._settings.worker.reconcile_after_s:
+            return PutBack(self._settings.worker.reconcile_after_s - waited, "reconcile later")
+        # Not in the chat history long after the attempt: it never went out.
+        again = StepState.QUEUED if running else StepState.DUE
+        self._store.let_go(item, now=now, step_state=again, quota_back=first_day)
+        if not running:
+            return Done("the step in flight when the enrollment ended never went out")
+        return None
+
+    def _record(self, item: WorkItem, sequence: Sequence, found: Message, now: datetime) -> None:
+        zone = decision.zone_of(sequence, item, self._settings.quota.timezone)
+        self._store.record(item, Sent(
+            found.uid, found.text or "", decision.variant_of(sequence, item), "reconciled",
+            found.chat_id, found.timestamp or now,
+            self._schedule.next_due(sequence, item.step, zone, now),
+            self._schedule.next_send_at(now),
+        ))  # fmt: skip
 
     def find_sent(
         self, item: WorkItem, started: datetime, text: str | None = None

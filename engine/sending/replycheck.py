@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from engine.sending.store import WorkItem
+from engine.storage import WorkItem
 from engine.timelinesai import ChatNotFound, MessageNotFound, TimelinesAIClient
 from engine.webhook.errors import WebhookError
 from engine.webhook.payloads import Event, history_reply, parse_event

@@ -1,8 +1,9 @@
 """How a send attempt changes state: the step, the enrollment, the phone, and alerts.
 
-The :class:`~engine.sending.service.Sender` decides; these record the decision. Each
-change is a conditional UPDATE on the state the sender saw, so a change that lost a
-race does nothing.
+The sender decides; these record the decision through the store. Each change is a
+conditional UPDATE on the state the sender saw, so a change that lost a race does
+nothing. :meth:`Transitions.failed` maps an API error to its state (design "Failures
+become states").
 """
 
 from __future__ import annotations
@@ -11,11 +12,21 @@ import logging
 from datetime import datetime
 
 from engine.alerts import AlertSink
-from engine.db import Database
-from engine.models import StepState
-from engine.sending import store
-from engine.sending.outcome import Done
-from engine.timelinesai import TimelinesAIError
+from engine.models import PhoneState, StepState
+from engine.sending.halt import SendingHalt
+from engine.sending.outcome import Done, Outcome
+from engine.sending.reconcile import Reconciler
+from engine.storage import SendStore, WorkItem
+from engine.timelinesai import (
+    AccountBanned,
+    BadToken,
+    CallBudgetExhausted,
+    Forbidden,
+    InvalidRecipient,
+    PayloadTooLarge,
+    PermanentError,
+    TimelinesAIError,
+)
 from sequences import EndReason
 
 log = logging.getLogger("outreach.send")
@@ -24,13 +35,14 @@ log = logging.getLogger("outreach.send")
 class Transitions:
     """State changes of the send path, each in its own short transaction."""
 
-    def __init__(self, database: Database, alerts: AlertSink) -> None:
-        self.database = database
+    def __init__(self, store: SendStore, alerts: AlertSink, reconciler: Reconciler) -> None:
+        self.store = store
         self.alerts = alerts
+        self.reconciler = reconciler
 
     def back_to_due(
         self,
-        item: store.WorkItem,
+        item: WorkItem,
         now: datetime,
         reason: str,
         *,
@@ -46,27 +58,73 @@ class Transitions:
         }
         if release_phone and item.step == 0:
             values["phone_id"] = None  # a first message may go out from another phone
-        with self.database.engine.begin() as connection:
-            store.set_step(
-                connection, item.enrollment_id, item.step, expect=from_state, now=now, **values
-            )
+        self.store.set_step(item, expect=from_state, now=now, **values)
         return Done(f"back to due: {reason}")
 
-    def back_to_queued(self, item: store.WorkItem, now: datetime, error: str) -> None:
-        """A transient failure: the message did not go out; Dramatiq retries it."""
-        with self.database.engine.begin() as connection:
-            store.set_step(
-                connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,
-                step_state=StepState.QUEUED, last_error=error[:500],
-            )  # fmt: skip
+    def end(self, item: WorkItem, now: datetime, reason: EndReason, error: str | None) -> None:
+        """End the enrollment for ``reason`` (the journey gives its final state)."""
+        self.store.end(item, reason=reason, error=error, now=now)
 
-    def dead_letter(self, item: store.WorkItem, error: TimelinesAIError, now: datetime) -> Done:
-        """The step failed for good: visible in ``outreach dlq list``, with an alert."""
-        with self.database.engine.begin() as connection:
-            store.set_step(
-                connection, item.enrollment_id, item.step, expect=StepState.SENDING, now=now,
-                step_state=StepState.FAILED, last_error=f"{type(error).__name__}: {error}"[:500],
+    def failed(
+        self, item: WorkItem, error: TimelinesAIError, now: datetime, halt: SendingHalt, *,
+        last_try: bool,
+    ) -> Outcome:  # fmt: skip
+        """TimelinesAI refused a claimed step (the phone is paced and a first message's
+        quota unit given back already): the state the error means."""
+        if isinstance(error, InvalidRecipient):
+            return self._invalid_recipient(item, error, now)
+        if isinstance(error, (AccountBanned, Forbidden)) and not isinstance(error, BadToken):
+            state = PhoneState.BANNED if isinstance(error, AccountBanned) else PhoneState.PAUSED
+            self.phone_down(item.phone_id or "", state, str(error), now)
+            return self.back_to_due(
+                item, now, f"phone {state}", release_phone=True, from_state=StepState.SENDING
+            )
+        if isinstance(error, (BadToken, CallBudgetExhausted)):
+            return self.halted(halt, item, error, now, StepState.SENDING)
+        if isinstance(error, (PayloadTooLarge, PermanentError)):
+            return self.dead_letter(item, error, now)
+        # Transient: the message certainly did not go out; back to queued for a retry.
+        if last_try:
+            return self.dead_letter(item, error, now)
+        self.store.set_step(
+            item, expect=StepState.SENDING, now=now, step_state=StepState.QUEUED,
+            last_error=str(error)[:500],
+        )  # fmt: skip
+        raise error
+
+    def halted(
+        self, halt: SendingHalt, item: WorkItem, error: TimelinesAIError, now: datetime,
+        from_state: str,
+    ) -> Done:  # fmt: skip
+        """The token was refused or the month's budget is used up: all sending stops."""
+        halt.trip(now)
+        if isinstance(error, BadToken):
+            kind = "bad_token"
+            message = "TimelinesAI refused the token: all sending stopped until it works"
+            reason = "bad token"
+        else:
+            kind, message = "call_budget", "the month's TimelinesAI call budget is used up"
+            reason = "call budget used up"
+        self.alert(kind, message, now)
+        return self.back_to_due(item, now, reason, from_state=from_state)
+
+    def _invalid_recipient(self, item: WorkItem, error: InvalidRecipient, now: datetime) -> Done:
+        # The same 400 comes back when our sending account is disconnected: check it first.
+        if not self.reconciler.account_connected(item.from_phone or ""):
+            self.phone_down(item.phone_id or "", PhoneState.OFFLINE, "account disconnected", now)
+            return self.back_to_due(
+                item, now, "phone offline", release_phone=item.step == 0,
+                from_state=StepState.SENDING,
             )  # fmt: skip
+        self.end(item, now, EndReason.INVALID_NUMBER, str(error))
+        return Done("invalid number")
+
+    def dead_letter(self, item: WorkItem, error: TimelinesAIError, now: datetime) -> Done:
+        """The step failed for good: visible in ``outreach dlq list``, with an alert."""
+        self.store.set_step(
+            item, expect=StepState.SENDING, now=now, step_state=StepState.FAILED,
+            last_error=f"{type(error).__name__}: {error}"[:500],
+        )  # fmt: skip
         self.alert(
             "dead_letter",
             f"enrollment {item.enrollment_id} step {item.step} failed: {type(error).__name__}",
@@ -77,20 +135,10 @@ class Transitions:
         )
         return Done("dead letter")
 
-    def end(
-        self, item: store.WorkItem, now: datetime, reason: EndReason, error: str | None
-    ) -> None:
-        """End the enrollment for ``reason`` (the journey gives its final state)."""
-        with self.database.engine.begin() as connection:
-            store.end_enrollment(
-                connection, item.enrollment_id, reason=reason, error=error, now=now
-            )
-
     def phone_down(self, phone_id: str, state: str, reason: str, now: datetime) -> None:
         """Take a phone out of the pool (offline, paused, banned); alert once."""
-        with self.database.engine.begin() as connection:
-            changed = store.set_phone_state(connection, phone_id, state, reason, now)
-        if changed:  # not again for every message that meets the downed phone
+        if self.store.set_phone_state(phone_id, state, reason, now):
+            # Not again for every message that meets the downed phone.
             self.alert(
                 f"phone_{state}", f"phone {phone_id} is {state}: {reason}", now, phone_id=phone_id
             )
@@ -106,10 +154,8 @@ class Transitions:
         details: dict[str, object] | None = None,
     ) -> None:
         """Record an alert in the table and the log, and tell the configured sink."""
-        with self.database.engine.begin() as connection:
-            store.add_alert(
-                connection, kind, message, now=now, phone_id=phone_id, severity=severity,
-                details=details,
-            )  # fmt: skip
+        self.store.add_alert(
+            kind, message, now=now, phone_id=phone_id, severity=severity, details=details
+        )
         log.error(message)
         self.alerts.notify(kind, message, severity=severity, phone_id=phone_id)

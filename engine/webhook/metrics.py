@@ -21,10 +21,10 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.broker import all_queues
 from engine.clock import Clock
 from engine.db import Database
 from engine.models import Direction
-from engine.queues import all_queues
 from engine.replies.followups import REPLIES_QUEUE
 from engine.settings import Settings
 from engine.tables import M, P, Q, R

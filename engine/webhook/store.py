@@ -23,13 +23,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.db import Database
 from engine.dbtypes import UTCDateTime
 from engine.models import RUNNING_STATES, StepState
-from engine.sending.store import add_alert
-from engine.tables import E, L, M, P, S, W, running
+from engine.storage.statements import add_alert
+from engine.tables import E, L, M, P, S, W, insert_for, running
 from sequences.journey import EndReason, end_state
 
 
@@ -95,17 +94,13 @@ def find_target(
     return Target()
 
 
-def _insert(connection: Connection) -> Any:
-    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-
-
 def record_event(
     connection: Connection, key: str, event_type: str, payload: dict[str, Any], now: datetime,
     *, processed: bool,
 ) -> int | None:  # fmt: skip
     """Store the event once; its id, or ``None`` when the key was already there."""
     statement = (
-        _insert(connection)(W)
+        insert_for(connection)(W)
         .values(
             dedupe_key=key,
             event_type=event_type,
@@ -194,7 +189,7 @@ def remember_chat(connection: Connection, enrollment_id: int, chat_id: int) -> N
 def insert_message(connection: Connection, **values: Any) -> int | None:
     """Store a message once per uid; its id, or ``None`` when the uid was already stored."""
     statement = (
-        _insert(connection)(M)
+        insert_for(connection)(M)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["message_uid"])
         .returning(M.c.id)
@@ -206,7 +201,7 @@ def insert_message(connection: Connection, **values: Any) -> int | None:
 def suppress(connection: Connection, phone: str, source: str, now: datetime) -> None:
     """Put ``phone`` on the do-not-contact list (kept if it is there already)."""
     statement = (
-        _insert(connection)(S)
+        insert_for(connection)(S)
         .values(phone=phone, reason="opt_out", source=source, created_at=now)
         .on_conflict_do_nothing(index_elements=["phone"])
     )

@@ -12,7 +12,7 @@ reconciliation.
 
 The leases vanish with everything else, so a second worker can take a phone's lease
 while the first is still waiting out the pacing or sending on it. The claim's hold on
-the phone row in the database (``engine.sending.store.PhoneGuard``) keeps one send in
+the phone row in the database (``engine.storage.base.Hold``) keeps one send in
 flight per phone and the pacing then. A single flush lands in that window only
 sometimes; the burst of flushes makes it likely: without the hold this test found
 overlapping sends and short gaps in 3 runs of 4.

@@ -16,8 +16,10 @@ from engine.clock import FakeClock
 from engine.db import Database
 from engine.models import Campaign, Enrollment, Lead, Message, Phone, QuotaUsage, StepState
 from engine.sending.halt import MemoryHalt
-from engine.sending.service import Sender
+from engine.sending.outcome import Outcome
+from engine.sending.service import Sender, send_with_lease
 from engine.settings import Settings, compiled_sequences, load_settings
+from engine.storage import send_store
 from engine.timelinesai import MemoryRateLimiter
 from engine.timelinesai.simulator import (
     SimAccount,
@@ -118,6 +120,24 @@ class Harness:
             assert enrollment.id is not None
             return enrollment.id
 
+    def send(
+        self, enrollment_id: int, step: int, phone_id: str = "01", *, dispatch_id: int = 0,
+        last_try: bool = False,
+    ) -> Outcome:  # fmt: skip
+        """One send as a worker does it for a message that came without its lease."""
+        return send_with_lease(
+            self.sender, self.lease, enrollment_id, step, phone_id, dispatch_id=dispatch_id,
+            last_try=last_try,
+        )  # fmt: skip
+
+    def left_sending(self, enrollment_id: int) -> None:
+        """The step was claimed now and its sender never came back (a crash, a timeout)."""
+        with self.database.session() as session:
+            row = session.get(Enrollment, enrollment_id)
+            assert row is not None
+            row.step_state, row.sending_at = StepState.SENDING, self.clock.now()
+            session.add(row)
+
     def enrollment(self, enrollment_id: int) -> Enrollment:
         with self.database.session() as session:
             found = session.get(Enrollment, enrollment_id)
@@ -158,8 +178,9 @@ def harness(tmp_path: Path, database: Database) -> Iterator[Harness]:
         client = sim.client(timeout_s=1.0, retry_total_s=0.5, limiter=MemoryRateLimiter(10_000))
         lease, halt = MemoryLease(), MemoryHalt()
         sender = Sender(
-            settings=settings, sequences=compiled_sequences(settings), database=database,
-            client=client, lease=lease, clock=clock, halt=halt, rng=random.Random(3),
+            settings=settings, sequences=compiled_sequences(settings),
+            store=send_store(database), client=client, clock=clock, halt=halt,
+            rng=random.Random(3),
         )  # fmt: skip
         yield Harness(settings, database, sim, clock, lease, halt, sender)
         sender.close()

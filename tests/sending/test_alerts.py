@@ -54,7 +54,7 @@ def test_a_banned_phone_is_announced_once(harness: Harness) -> None:
     harness.sim.set_account_status("+447700900001", "banned")
     first = harness.enroll()
     second = harness.enroll("+40712345679")
-    harness.sender.send(first, 0, "01")
-    harness.sender.send(second, 0, "01")  # meets the phone already down: no second alert
+    harness.send(first, 0, "01")
+    harness.send(second, 0, "01")  # meets the phone already down: no second alert
     assert [call[0] for call in sink.calls] == ["phone_banned"]
     assert sink.calls[0][3] == "01"

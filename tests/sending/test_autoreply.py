@@ -13,9 +13,10 @@ from sqlmodel import select
 from engine.dispatcher import Dispatcher
 from engine.models import AutoReply, Enrollment, Message, Phone, Suppression
 from engine.sending.autoreply import AutoReplySender
-from engine.sending.outcome import Done, PutBack
+from engine.sending.outcome import Done, Outcome, PutBack
 from engine.settings import compiled_sequences
 from engine.timelinesai import SendOutcomeUnknown
+from phones.lease import holding
 from tests.sending.conftest import Harness
 
 LEAD = "+40712345678"
@@ -28,13 +29,19 @@ class Answering:
     queued: list[tuple[str, int]]
     dispatcher: Dispatcher
 
+    def send(self, answer_id: int, phone_id: str = "01") -> Outcome:
+        """Send the answer holding its phone's lease, as the worker does."""
+        with holding(self.harness.lease, phone_id) as held:
+            assert held is not None
+            return self.sender.send(held, answer_id)
+
 
 @pytest.fixture
 def answering(harness: Harness) -> Answering:
     sender = AutoReplySender(
         settings=harness.settings, sequences=compiled_sequences(harness.settings),
-        database=harness.database, client=harness.sender.client, lease=harness.lease,
-        clock=harness.clock, halt=harness.halt, rng=random.Random(1),
+        database=harness.database, client=harness.sender.client, clock=harness.clock,
+        halt=harness.halt, rng=random.Random(1),
     )  # fmt: skip
     queued: list[tuple[str, int]] = []
     dispatcher = Dispatcher(
@@ -48,7 +55,7 @@ def _answer_due(answering: Answering, *, sequence: str = "intro") -> int:
     """A lead got step 1, replied, and its reply's rule has an answer due now."""
     harness = answering.harness
     eid = harness.enroll(LEAD, sequence=sequence)
-    harness.sender.send(eid, 0, "01")
+    harness.send(eid, 0, "01")
     harness.clock.advance(200)  # past the phone's pacing gap
     with harness.database.session() as session:
         enrollment = harness.enrollment(eid)
@@ -80,7 +87,7 @@ def test_a_due_answer_is_queued_then_sent_once_and_paces_the_phone(answering: An
     assert report.answers == 1 and answering.queued == [("01", answer_id)]
     assert _answer(answering, answer_id).state == "queued"
     assert answering.dispatcher.run_once(harness.clock.now()).answers == 0  # queued once
-    assert answering.sender.send(answer_id, "01", leased=True) == Done("auto-reply sent")
+    assert answering.send(answer_id) == Done("auto-reply sent")
     answer = _answer(answering, answer_id)
     assert answer.state == "sent" and answer.message_uid
     send = harness.sim.sends()[-1]
@@ -94,9 +101,7 @@ def test_a_due_answer_is_queued_then_sent_once_and_paces_the_phone(answering: An
     assert phone is not None and phone.next_send_at is not None
     assert phone.next_send_at >= harness.clock.now() + timedelta(seconds=30)
     # A duplicate delivery of the same message sends nothing.
-    assert answering.sender.send(answer_id, "01", leased=True) == Done(
-        "auto-reply gone or not queued"
-    )
+    assert answering.send(answer_id) == Done("auto-reply gone or not queued")
     assert harness.sends() == 2  # step 1 and the answer
 
 
@@ -109,7 +114,7 @@ def test_an_answer_waits_out_the_phones_pacing(answering: Answering) -> None:
         assert phone is not None
         phone.next_send_at = harness.clock.now() + timedelta(seconds=60)
         session.add(phone)
-    outcome = answering.sender.send(answer_id, "01", leased=True)
+    outcome = answering.send(answer_id)
     assert isinstance(outcome, PutBack) and outcome.reason == "pacing"
     assert _answer(answering, answer_id).state == "queued"
 
@@ -119,9 +124,7 @@ def test_an_answer_outside_the_send_window_waits_for_its_opening(answering: Answ
     harness.clock.set(harness.clock.now().replace(hour=20))  # Tuesday 20:00, window 09-17
     answer_id = _answer_due(answering, sequence="windowed")
     answering.dispatcher.run_once(harness.clock.now())
-    assert answering.sender.send(answer_id, "01", leased=True) == Done(
-        "auto-reply waits: outside the send window"
-    )
+    assert answering.send(answer_id) == Done("auto-reply waits: outside the send window")
     answer = _answer(answering, answer_id)
     assert answer.state == "due" and answer.due_at.hour == 9  # Wednesday 09:00
     assert harness.sends() == 0  # nothing goes out after 17:00, the first message neither
@@ -138,7 +141,7 @@ def test_an_answer_whose_outcome_is_unknown_is_never_sent_again(
         raise SendOutcomeUnknown("timed out after the request left", text="Done")
 
     monkeypatch.setattr(answering.sender.client, "send_message", timeout)
-    assert answering.sender.send(answer_id, "01", leased=True) == Done("auto-reply failed")
+    assert answering.send(answer_id) == Done("auto-reply failed")
     answer = _answer(answering, answer_id)
     assert answer.state == "failed" and "not sent again" in (answer.error or "")
     assert answering.dispatcher.run_once(harness.clock.now()).answers == 0
@@ -153,7 +156,7 @@ def test_an_answer_for_a_phone_not_active_waits(answering: Answering) -> None:
         assert phone is not None
         phone.state = "offline"
         session.add(phone)
-    outcome = answering.sender.send(answer_id, "01", leased=True)
+    outcome = answering.send(answer_id)
     assert outcome == Done("auto-reply waits: phone not active or sending halted")
     assert _answer(answering, answer_id).state == "due"
     assert answering.dispatcher.run_once(harness.clock.now() + timedelta(hours=1)).answers == 0
@@ -186,7 +189,7 @@ def test_an_answer_to_a_lead_who_opted_out_since_is_cancelled(answering: Answeri
         session.add(answer)
         session.add(Suppression(phone=LEAD, reason="opt_out"))
     answering.dispatcher.run_once(harness.clock.now())
-    outcome = answering.sender.send(answer_id, "01", leased=True)
+    outcome = answering.send(answer_id)
     assert outcome == Done("auto-reply cancelled: the lead opted out")
     assert _answer(answering, answer_id).state == "cancelled"
     assert harness.sends() == 1  # the first message only
@@ -200,7 +203,7 @@ def test_the_opt_out_confirmation_itself_goes_to_the_suppressed_number(
     with harness.database.session() as session:
         session.add(Suppression(phone=LEAD, reason="opt_out"))
     answering.dispatcher.run_once(harness.clock.now())
-    assert answering.sender.send(answer_id, "01", leased=True) == Done("auto-reply sent")
+    assert answering.send(answer_id) == Done("auto-reply sent")
 
 
 def test_an_answer_to_a_lead_a_person_took_over_is_cancelled(answering: Answering) -> None:
@@ -216,6 +219,4 @@ def test_an_answer_to_a_lead_a_person_took_over_is_cancelled(answering: Answerin
         enrollment.state, enrollment.end_reason = "stopped", "manual_takeover"
         session.add(enrollment)
     answering.dispatcher.run_once(harness.clock.now())
-    assert answering.sender.send(answer_id, "01", leased=True) == Done(
-        "auto-reply cancelled: a person took the chat over"
-    )
+    assert answering.send(answer_id) == Done("auto-reply cancelled: a person took the chat over")

@@ -12,7 +12,7 @@ from engine.replies.followups import CLASSIFY_REPLY, FollowUp
 from engine.sending.outcome import Done, PutBack
 from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender
-from engine.sending.store import WorkItem
+from engine.storage import WorkItem
 from engine.timelinesai import BadToken, ServerError
 from engine.webhook import store as webhook_store
 from engine.webhook.handlers import EventHandler
@@ -48,7 +48,7 @@ def checked(harness: Harness) -> Checked:
 
 def _first_message_sent(checked: Checked) -> int:
     eid = checked.harness.enroll(LEAD)
-    assert checked.sender.send(eid, 0, "01") == Done("sent")
+    assert checked.harness.send(eid, 0, "01") == Done("sent")
     checked.harness.clock.advance(days=2)
     _dispatch(checked.harness, eid)
     return eid
@@ -75,7 +75,7 @@ def test_a_reply_the_webhook_never_brought_stops_the_follow_up(checked: Checked)
     harness = checked.harness
     eid = _first_message_sent(checked)
     harness.sim.inbound("Da, sunați-mă mâine", phone=LEAD, account_phone=PHONES[0])
-    outcome = checked.sender.send(eid, 1, "01")
+    outcome = checked.harness.send(eid, 1, "01")
     assert outcome == Done("the lead replied before the follow-up")
     assert harness.sends() == 1  # the follow-up never went
     enrollment = harness.enrollment(eid)
@@ -92,7 +92,7 @@ def test_without_a_newer_message_the_follow_up_goes_after_one_read(checked: Chec
     harness = checked.harness
     eid = _first_message_sent(checked)
     assert harness.enrollment(eid).chat_id is None  # first messages come back without one
-    assert checked.sender.send(eid, 1, "01") == Done("sent")
+    assert checked.harness.send(eid, 1, "01") == Done("sent")
     assert harness.sends() == 2
     assert len(_chat_reads(harness)) == 1  # one bounded read, the first page only
     assert harness.enrollment(eid).chat_id is not None  # the chat found is kept
@@ -102,10 +102,10 @@ def test_a_reply_to_an_older_message_does_not_stop_it(checked: Checked) -> None:
     harness = checked.harness
     eid = harness.enroll(LEAD)
     harness.sim.inbound("Hello?", phone=LEAD, account_phone=PHONES[0])  # before our message
-    assert checked.sender.send(eid, 0, "01") == Done("sent")
+    assert checked.harness.send(eid, 0, "01") == Done("sent")
     harness.clock.advance(days=2)  # nothing the lead wrote is newer than our first message
     _dispatch(harness, eid)
-    assert checked.sender.send(eid, 1, "01") == Done("sent")
+    assert checked.harness.send(eid, 1, "01") == Done("sent")
 
 
 class _Failing:
@@ -122,7 +122,7 @@ def test_a_read_that_fails_puts_the_follow_up_back_without_using_a_retry(
     harness = checked.harness
     eid = _first_message_sent(checked)
     checked.sender.replies = _Failing(ServerError("503"))  # type: ignore[assignment]
-    outcome = checked.sender.send(eid, 1, "01", last_try=True)
+    outcome = checked.harness.send(eid, 1, "01", last_try=True)
     assert isinstance(outcome, PutBack) and outcome.reason == "reply check failed"
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.step_state) == ("active", "queued")
@@ -133,7 +133,7 @@ def test_a_refused_token_on_the_read_halts_sending(checked: Checked) -> None:
     harness = checked.harness
     eid = _first_message_sent(checked)
     checked.sender.replies = _Failing(BadToken("401"))  # type: ignore[assignment]
-    assert checked.sender.send(eid, 1, "01") == Done("back to due: bad token")
+    assert checked.harness.send(eid, 1, "01") == Done("back to due: bad token")
     assert harness.halt.active()
     with harness.database.session() as session:
         assert [a.kind for a in session.exec(select(Alert))] == ["bad_token"]
@@ -142,9 +142,9 @@ def test_a_refused_token_on_the_read_halts_sending(checked: Checked) -> None:
 def test_a_sequence_that_keeps_running_is_not_read(checked: Checked) -> None:
     harness = checked.harness
     eid = harness.enroll(LEAD, sequence="keep")
-    assert checked.sender.send(eid, 0, "01") == Done("sent")
+    assert checked.harness.send(eid, 0, "01") == Done("sent")
     harness.clock.advance(days=1)
     _dispatch(harness, eid)
     harness.sim.inbound("Thanks", phone=LEAD, account_phone=PHONES[0])
-    assert checked.sender.send(eid, 1, "01") == Done("sent")
+    assert checked.harness.send(eid, 1, "01") == Done("sent")
     assert _chat_reads(harness) == []

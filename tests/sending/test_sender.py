@@ -13,8 +13,10 @@ from sqlmodel import select
 
 from engine.db import Database
 from engine.models import Alert, Campaign, Enrollment, Phone, QuotaUsage, StepState
+from engine.sending import decision
 from engine.sending.outcome import Done, PutBack
-from engine.sending.store import dispatch_id
+from engine.sending.service import send_with_lease
+from engine.storage import dispatch_id, send_store
 from engine.timelinesai import ServerError
 from phones.lease import MemoryLease
 from tests.sending.conftest import Harness
@@ -22,7 +24,7 @@ from tests.sending.conftest import Harness
 
 def test_first_message_is_sent_recorded_scheduled_and_paced(harness: Harness) -> None:
     eid = harness.enroll()
-    outcome = harness.sender.send(eid, 0, "01")
+    outcome = harness.send(eid, 0, "01")
     assert outcome == Done("sent")
     [message] = harness.messages()
     assert message.direction == "out"
@@ -50,22 +52,22 @@ def test_the_rendering_is_seeded_by_enrollment_and_step(harness: Harness) -> Non
     ids = [harness.enroll(f"+4071234567{i}", phone_id=p) for i, p in enumerate(phones)]
     for eid, phone in zip(ids, phones, strict=True):
         harness.clock.advance(200)
-        assert harness.sender.send(eid, 0, phone) == Done("sent")
+        assert harness.send(eid, 0, phone) == Done("sent")
     texts = {m.text for m in harness.messages()}
     assert len(texts) > 1  # leads do not all get byte-identical texts
 
 
 def test_a_duplicate_delivery_never_sends_twice(harness: Harness) -> None:
     eid = harness.enroll()
-    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    assert harness.send(eid, 0, "01") == Done("sent")
     harness.clock.advance(300)
-    assert harness.sender.send(eid, 0, "01") == Done("step already moved on")
+    assert harness.send(eid, 0, "01") == Done("step already moved on")
     assert harness.sends() == 1
 
 
 def test_last_step_completes_the_enrollment(harness: Harness) -> None:
     eid = harness.enroll(step=1, state="active", chat_id=None)
-    assert harness.sender.send(eid, 1, "01") == Done("sent")
+    assert harness.send(eid, 1, "01") == Done("sent")
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.end_reason) == ("completed", "sequence_completed")
     assert enrollment.ended_at is not None
@@ -74,7 +76,7 @@ def test_last_step_completes_the_enrollment(harness: Harness) -> None:
 
 def test_follow_up_goes_into_the_leads_chat(harness: Harness) -> None:
     first = harness.enroll()
-    harness.sender.send(first, 0, "01")
+    harness.send(first, 0, "01")
     first_send = harness.sim.sends()[0]
     [chat] = list(harness.sender.client.find_chats(phone="+40712345678"))
     with harness.database.session() as session:
@@ -83,7 +85,7 @@ def test_follow_up_goes_into_the_leads_chat(harness: Harness) -> None:
         row.chat_id, row.step_state, row.queued_at = chat.id, StepState.QUEUED, harness.clock.now()
         session.add(row)
     harness.clock.advance(days=2)
-    assert harness.sender.send(first, 1, "01") == Done("sent")
+    assert harness.send(first, 1, "01") == Done("sent")
     follow_up = harness.sim.sends()[-1]
     assert first_send.path == "/messages"  # the first opens the chat by phone number
     assert follow_up.path == f"/chats/{chat.id}/messages"
@@ -91,7 +93,7 @@ def test_follow_up_goes_into_the_leads_chat(harness: Harness) -> None:
 
 def test_a_gone_chat_falls_back_to_the_phone_number(harness: Harness) -> None:
     eid = harness.enroll(step=1, state="active", chat_id=987654)
-    assert harness.sender.send(eid, 1, "01") == Done("sent")
+    assert harness.send(eid, 1, "01") == Done("sent")
     sends = harness.sim.sends()
     assert [s.status_code for s in sends] == [404, 200]
     assert sends[-1].recipient_phone == "+40712345678"
@@ -104,7 +106,7 @@ def test_pacing_puts_the_message_back_without_sending(harness: Harness) -> None:
         assert phone is not None
         phone.next_send_at = harness.clock.now() + timedelta(seconds=60)
         session.add(phone)
-    outcome = harness.sender.send(eid, 0, "01")
+    outcome = harness.send(eid, 0, "01")
     assert outcome == PutBack(60.0, "pacing")
     assert harness.sends() == 0
     assert harness.enrollment(eid).step_state == "queued"
@@ -112,8 +114,8 @@ def test_pacing_puts_the_message_back_without_sending(harness: Harness) -> None:
 
 def test_a_busy_phone_puts_the_message_back(harness: Harness) -> None:
     eid = harness.enroll()
-    assert harness.lease.acquire("01") is not None
-    outcome = harness.sender.send(eid, 0, "01")
+    assert harness.lease.take("01") is not None
+    outcome = harness.send(eid, 0, "01")
     assert isinstance(outcome, PutBack)
     assert outcome.reason == "phone busy"
     assert outcome.delay_s >= 30
@@ -128,7 +130,7 @@ def test_an_ended_enrollment_is_never_sent(harness: Harness, state: str) -> None
         assert row is not None
         row.state = state
         session.add(row)
-    assert harness.sender.send(eid, 1, "01") == Done(f"enrollment {state}")
+    assert harness.send(eid, 1, "01") == Done(f"enrollment {state}")
     assert harness.sends() == 0
 
 
@@ -139,7 +141,7 @@ def test_a_paused_campaign_holds_its_sends(harness: Harness) -> None:
         assert campaign is not None
         campaign.state = "paused"
         session.add(campaign)
-    assert harness.sender.send(eid, 0, "01") == Done("back to due: campaign paused")
+    assert harness.send(eid, 0, "01") == Done("back to due: campaign paused")
     assert harness.enrollment(eid).step_state == "due"
     assert harness.sends() == 0
 
@@ -147,17 +149,15 @@ def test_a_paused_campaign_holds_its_sends(harness: Harness) -> None:
 def test_a_message_of_an_older_dispatch_is_dropped(harness: Harness) -> None:
     eid = harness.enroll()
     old = dispatch_id(harness.clock.now() - timedelta(seconds=1))
-    assert harness.sender.send(eid, 0, "01", dispatch_id=old) == Done(
-        "superseded by a newer dispatch"
-    )
+    assert harness.send(eid, 0, "01", dispatch_id=old) == Done("superseded by a newer dispatch")
     current = dispatch_id(harness.clock.now())
-    assert harness.sender.send(eid, 0, "01", dispatch_id=current) == Done("sent")
+    assert harness.send(eid, 0, "01", dispatch_id=current) == Done("sent")
 
 
 def test_outside_the_send_window_the_step_waits_for_the_opening(harness: Harness) -> None:
     harness.clock.set(datetime(2026, 1, 10, 12, 0, tzinfo=UTC))  # a Saturday
     eid = harness.enroll(sequence="windowed")
-    assert harness.sender.send(eid, 0, "01") == Done("back to due: outside the send window")
+    assert harness.send(eid, 0, "01") == Done("back to due: outside the send window")
     enrollment = harness.enrollment(eid)
     assert enrollment.step_state == "due"
     assert enrollment.due_at == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # Monday 09:00
@@ -173,7 +173,7 @@ def test_a_window_that_closes_during_the_pacing_wait_holds_the_send(harness: Har
         assert phone is not None
         phone.next_send_at = harness.clock.now() + timedelta(seconds=0.5)  # a short inline wait
         session.add(phone)
-    assert harness.sender.send(eid, 0, "01") == Done("back to due: outside the send window")
+    assert harness.send(eid, 0, "01") == Done("back to due: outside the send window")
     assert harness.enrollment(eid).due_at == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
     assert harness.sends() == 0
 
@@ -182,7 +182,7 @@ def test_over_quota_the_first_message_waits_and_may_move_phone(harness: Harness)
     with harness.database.session() as session:
         session.add(QuotaUsage(phone_id="01", day=harness.clock.now().date(), used=3))
     eid = harness.enroll()
-    assert harness.sender.send(eid, 0, "01") == Done("back to due: phone quota used up")
+    assert harness.send(eid, 0, "01") == Done("back to due: phone quota used up")
     enrollment = harness.enrollment(eid)
     assert (enrollment.step_state, enrollment.phone_id, enrollment.state) == (
         "due",
@@ -208,7 +208,7 @@ def test_a_first_message_that_crosses_midnight_in_flight_counts_for_the_new_day(
 
     client.send_message = slow_send  # type: ignore[method-assign]
     eid = harness.enroll()
-    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    assert harness.send(eid, 0, "01") == Done("sent")
     with harness.database.session() as session:
         usage = {row.day: row.used for row in session.exec(select(QuotaUsage))}
     assert usage == {claimed_day: 0, claimed_day + timedelta(days=1): 1}
@@ -217,7 +217,7 @@ def test_a_first_message_that_crosses_midnight_in_flight_counts_for_the_new_day(
 def test_an_invalid_number_ends_the_enrollment_and_gives_the_quota_back(harness: Harness) -> None:
     harness.sim.configure(invalid_recipient_pattern=r"^\+40799")
     eid = harness.enroll("+40799000000")
-    assert harness.sender.send(eid, 0, "01") == Done("invalid number")
+    assert harness.send(eid, 0, "01") == Done("invalid number")
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.end_reason) == ("invalid_number", "invalid_number")
     assert harness.quota_used() == 0
@@ -226,7 +226,7 @@ def test_an_invalid_number_ends_the_enrollment_and_gives_the_quota_back(harness:
 def test_a_disconnected_sender_is_not_blamed_on_the_lead(harness: Harness) -> None:
     harness.sim.set_account_status("+447700900001", "disconnected")
     eid = harness.enroll()
-    assert harness.sender.send(eid, 0, "01") == Done("back to due: phone offline")
+    assert harness.send(eid, 0, "01") == Done("back to due: phone offline")
     assert harness.phone().state == "offline"
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.step_state, enrollment.phone_id) == (
@@ -240,7 +240,7 @@ def test_a_disconnected_sender_is_not_blamed_on_the_lead(harness: Harness) -> No
 def test_a_banned_phone_leaves_the_pool_with_an_alert(harness: Harness) -> None:
     harness.sim.set_account_status("+447700900001", "banned")
     eid = harness.enroll()
-    assert harness.sender.send(eid, 0, "01") == Done("back to due: phone banned")
+    assert harness.send(eid, 0, "01") == Done("back to due: phone banned")
     assert harness.phone().state == "banned"
     assert harness.enrollment(eid).phone_id is None  # its lead can go out from another phone
     with harness.database.session() as session:
@@ -252,13 +252,13 @@ def test_a_transient_error_is_retried_then_lands_in_the_dead_letters(harness: Ha
     harness.sim.configure(error_rate=1.0)
     eid = harness.enroll()
     with pytest.raises(ServerError):
-        harness.sender.send(eid, 0, "01")
+        harness.send(eid, 0, "01")
     enrollment = harness.enrollment(eid)
     assert enrollment.step_state == "queued"
     assert enrollment.last_error
     assert harness.quota_used() == 0
     harness.clock.advance(300)
-    assert harness.sender.send(eid, 0, "01", last_try=True) == Done("dead letter")
+    assert harness.send(eid, 0, "01", last_try=True) == Done("dead letter")
     enrollment = harness.enrollment(eid)
     assert (enrollment.step_state, enrollment.state) == ("failed", "pending")
     assert "ServerError" in (enrollment.last_error or "")
@@ -267,12 +267,12 @@ def test_a_transient_error_is_retried_then_lands_in_the_dead_letters(harness: Ha
 def test_an_unknown_outcome_is_reconciled_not_resent(harness: Harness) -> None:
     harness.sim.configure(timeout_after_record_rate=1.0, stall_s=2.0)
     eid = harness.enroll()
-    outcome = harness.sender.send(eid, 0, "01")
+    outcome = harness.send(eid, 0, "01")
     assert outcome == PutBack(120.0, "outcome unknown: reconcile")
     assert harness.enrollment(eid).step_state == "sending"
     harness.sim.configure(timeout_after_record_rate=0.0)
     harness.clock.advance(10)
-    assert harness.sender.send(eid, 0, "01") == Done("reconciled: it had been sent")
+    assert harness.send(eid, 0, "01") == Done("reconciled: it had been sent")
     accepted = list(harness.sim.sends())
     assert len(accepted) == 1  # the stalled request was recorded; nothing sent again
     [message] = harness.messages()
@@ -284,25 +284,21 @@ def test_a_step_stuck_in_sending_that_never_went_out_is_sent_after_the_grace(
     harness: Harness,
 ) -> None:
     eid = harness.enroll()
-    with harness.database.session() as session:
-        row = session.get(Enrollment, eid)
-        assert row is not None
-        row.step_state, row.sending_at = StepState.SENDING, harness.clock.now()
-        session.add(row)
-    outcome = harness.sender.send(eid, 0, "01")
+    harness.left_sending(eid)
+    outcome = harness.send(eid, 0, "01")
     assert isinstance(outcome, PutBack)  # too early to conclude it never went out
     harness.clock.advance(121)
-    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    assert harness.send(eid, 0, "01") == Done("sent")
     assert harness.sends() == 1
 
 
 def test_a_refused_token_halts_all_sending_with_an_alert(harness: Harness) -> None:
     harness.sim.configure(token="the-real-token")
     eid = harness.enroll()
-    assert harness.sender.send(eid, 0, "01") == Done("back to due: bad token")
+    assert harness.send(eid, 0, "01") == Done("back to due: bad token")
     assert harness.halt.active()
     other = harness.enroll("+40712345679")
-    assert harness.sender.send(other, 0, "01") == Done(
+    assert harness.send(other, 0, "01") == Done(
         "back to due: sending halted: TimelinesAI token refused"
     )
     with harness.database.session() as session:
@@ -311,7 +307,7 @@ def test_a_refused_token_halts_all_sending_with_an_alert(harness: Harness) -> No
 
 def test_an_enrollment_of_a_sequence_gone_from_the_config_fails_visibly(harness: Harness) -> None:
     eid = harness.enroll(sequence="retired")
-    assert harness.sender.send(eid, 0, "01") == Done("unknown sequence")
+    assert harness.send(eid, 0, "01") == Done("unknown sequence")
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.end_reason) == ("failed", "unknown_sequence")
     assert harness.sends() == 0
@@ -320,7 +316,7 @@ def test_an_enrollment_of_a_sequence_gone_from_the_config_fails_visibly(harness:
 
 def test_a_missing_variable_ends_the_enrollment_and_takes_nothing(harness: Harness) -> None:
     eid = harness.enroll(sequence="strict")  # the lead has no city
-    assert harness.sender.send(eid, 0, "01") == Done("missing variable")
+    assert harness.send(eid, 0, "01") == Done("missing variable")
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.end_reason) == ("failed", "missing_variable")
     assert "city" in (enrollment.last_error or "")
@@ -338,10 +334,9 @@ def test_a_check_that_raises_after_the_claim_lets_go_of_it(
     def broken(*_: object, **__: object) -> None:
         raise IndexError("no such step")
 
-    monkeypatch.setattr(harness.sender, "_ready", broken)
-    monkeypatch.setattr(harness.sender, "_send_now", broken)  # the SQLite path's checks
+    monkeypatch.setattr(decision, "decide", broken)
     with pytest.raises(IndexError):
-        harness.sender.send(eid, 0, "01")
+        harness.send(eid, 0, "01")
     assert harness.enrollment(eid).step_state == "queued"
     assert (harness.quota_used(), harness.phone().next_send_at) == (0, None)
     assert harness.sends() == 0
@@ -352,11 +347,11 @@ def test_a_send_reads_and_claims_in_one_statement_on_postgresql(harness: Harness
     if harness.database.dialect != "postgresql":
         pytest.skip("the one-statement claim is PostgreSQL's")
     counted = Database(harness.database.url, count_round_trips=True)
-    sender = dataclasses.replace(harness.sender, database=counted)
+    sender = dataclasses.replace(harness.sender, store=send_store(counted))
     eid = harness.enroll()
     assert counted.round_trips is not None
     counted.round_trips.take()
-    assert sender.send(eid, 0, "01") == Done("sent")
+    assert send_with_lease(sender, harness.lease, eid, 0, "01") == Done("sent")
     assert counted.round_trips.take() == 2
     sender.close()
     counted.dispose()
@@ -386,9 +381,7 @@ def test_a_reply_during_the_pacing_wait_stops_the_send(harness: Harness) -> None
         waited(seconds)
 
     harness.clock.sleep = reply_while_waiting  # type: ignore[method-assign]
-    assert harness.sender.send(eid, 1, "01") == Done(
-        "step no longer queued, or the enrollment ended"
-    )
+    assert harness.send(eid, 1, "01") == Done("step no longer queued, or the enrollment ended")
     assert harness.sends() == 0
     assert harness.enrollment(eid).state == "replied"
 
@@ -405,7 +398,7 @@ def test_a_reply_during_an_in_flight_send_is_not_undone(harness: Harness) -> Non
         return answer
 
     client.send_message = reply_arrives_mid_send  # type: ignore[method-assign]
-    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    assert harness.send(eid, 0, "01") == Done("sent")
     enrollment = harness.enrollment(eid)
     assert (enrollment.state, enrollment.step) == ("replied", 0)  # no next step scheduled
     assert len(harness.messages()) == 1  # the message that did go out is on record
@@ -424,12 +417,12 @@ def test_a_send_whose_lease_redis_lost_waits_for_the_send_in_flight(harness: Har
     outcomes = []
 
     def redis_loses_the_lease_mid_send(**kwargs: object) -> object:
-        harness.lease = harness.sender.lease = MemoryLease()  # flushed: nobody holds phone 01
-        outcomes.append(harness.sender.send(second, 0, "01"))  # another worker's turn
+        harness.lease = MemoryLease()  # flushed: nobody holds phone 01
+        outcomes.append(harness.send(second, 0, "01"))  # another worker's turn
         return send(**kwargs)  # type: ignore[arg-type]
 
     client.send_message = redis_loses_the_lease_mid_send  # type: ignore[method-assign]
-    assert harness.sender.send(first, 0, "01") == Done("sent")
+    assert harness.send(first, 0, "01") == Done("sent")
     [late] = outcomes
     assert isinstance(late, PutBack)
     assert late.reason == "pacing"  # it read the hold the first send's claim put on the phone
@@ -453,13 +446,13 @@ def test_a_sender_that_read_the_phone_before_another_claimed_it_backs_off(
 
     def the_other_worker_sends_meanwhile(seconds: float) -> None:
         waited(seconds)
-        if harness.sender.lease is lease:  # once: the other worker's own wait returns here
-            harness.lease = harness.sender.lease = MemoryLease()  # Redis lost the lease
-            other.append(harness.sender.send(first, 0, "01"))
+        if harness.lease is lease:  # once: the other worker's own wait returns here
+            harness.lease = MemoryLease()  # Redis lost the lease
+            other.append(harness.send(first, 0, "01"))
 
-    lease = harness.sender.lease
+    lease = harness.lease
     harness.clock.sleep = the_other_worker_sends_meanwhile  # type: ignore[method-assign]
-    outcome = harness.sender.send(second, 0, "01")
+    outcome = harness.send(second, 0, "01")
     assert other == [Done("sent")]
     assert isinstance(outcome, PutBack)
     assert outcome.reason == "phone busy: another send holds it"
@@ -486,21 +479,21 @@ def test_a_kept_connection_found_dead_elsewhere_is_replaced_before_a_send(
     if harness.database.dialect != "postgresql":
         pytest.skip("kept connections are PostgreSQL's")
     first = harness.enroll()
-    assert harness.sender.send(first, 0, "01") == Done("sent")
+    assert harness.send(first, 0, "01") == Done("sent")
     second = harness.enroll("+40712345679")  # through the pool, which keeps the connection
     _end_other_connections(harness.database)
     # The pool's own connection finds the server gone.
     with pytest.raises(DBAPIError), harness.database.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     harness.clock.advance(300)
-    assert harness.sender.send(second, 0, "01") == Done("sent")
+    assert harness.send(second, 0, "01") == Done("sent")
 
 
 def test_closing_the_sender_gives_its_kept_connections_back(harness: Harness) -> None:
     if harness.database.dialect != "postgresql":
         pytest.skip("kept connections are PostgreSQL's")
     eid = harness.enroll()
-    assert harness.sender.send(eid, 0, "01") == Done("sent")
+    assert harness.send(eid, 0, "01") == Done("sent")
     pool = harness.database.engine.pool
     assert pool.checkedout() == 1  # type: ignore[attr-defined]
     harness.sender.close()

@@ -12,9 +12,9 @@ import pytest
 import redis
 from sqlmodel import select
 
+from engine.broker import build_broker
 from engine.db import Database
 from engine.models import Alert, Enrollment, Message, PhoneState, Suppression
-from engine.queues import build_broker
 from engine.replies.actors import declare_reply_actors
 from engine.replies.followups import CHECK_SENT, CLASSIFY_REPLY, NOTIFY_ALERT
 from engine.webhook import MAX_BODY_BYTES, WEBHOOK_PATH, create_app
@@ -291,7 +291,7 @@ def test_a_reply_is_answered_at_once_while_a_send_holds_the_phone(
 ) -> None:
     eid = receiver.enroll()
     lease = RedisLease(redis_client, namespace=redis_namespace, ttl_s=60)
-    assert lease.acquire("01") is not None  # a send of this phone is in flight
+    assert lease.take("01") is not None  # a send of this phone is in flight
     started = time.monotonic()
     response = receiver.post(body())
     assert response.status_code == 200

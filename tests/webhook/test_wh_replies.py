@@ -179,7 +179,7 @@ def test_without_a_record_the_origin_or_text_decides(
 
 
 def _hash(text: str) -> str:
-    from engine.sending.store import content_hash
+    from engine.storage import content_hash
 
     return content_hash(text)
 

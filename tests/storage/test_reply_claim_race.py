@@ -10,25 +10,22 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlmodel import select
 
 from engine.clock import FakeClock
 from engine.db import Database
-from engine.dispatcher import Dispatcher
-from engine.models import Enrollment, Message, StepState
+from engine.models import Enrollment, Message
 from engine.replies import RepliesSettings, ReplyRules
-from engine.sending import store
-from engine.sending.outcome import Done, PutBack
-from engine.settings import compiled_sequences
+from engine.storage import Hold, Quota, Request, SendStore, Sent, WorkItem, send_store
 from engine.webhook import store as webhook_store
 from engine.webhook.inbound import Received, ReplyReceiver
 from engine.webhook.payloads import MessageEvent
 from sequences import EndReason
-from tests.sending.conftest import Harness
-from tests.sending.test_store import DAY, NOW, loaded_claim, queued
+from tests.storage.conftest import DAY, HOLD, NOW, Stored
 
 REPLIED = "replied"
 
@@ -40,25 +37,45 @@ def _end(database: Database, eid: int) -> webhook_store.Ended | None:
         )
 
 
+QUOTA = Quota(DAY, 100)
+
+
+@contextmanager
+def _store(database: Database) -> Iterator[SendStore]:
+    store = send_store(database)
+    try:
+        yield store
+    finally:
+        store.close()  # the PostgreSQL store keeps a connection per thread
+
+
+def queued(database: Database, count: int = 1) -> list[int]:
+    with _store(database) as store:
+        return Stored(database, store).queued(count)
+
+
+def _item(database: Database, eid: int) -> WorkItem:
+    with _store(database) as store:
+        reading = store.read(Request(eid, 0, "01"), now=NOW, hold_until=None, quota=None)
+    assert reading.item is not None
+    return reading.item
+
+
 def _claim(database: Database, eid: int) -> bool:
-    with database.engine.begin() as connection:
-        return store.claim_sending(connection, eid, 0, NOW, ("01", DAY, 100)).claimed
+    """The claim a sender makes after its read (the reference store's only way)."""
+    item = _item(database, eid)
+    with _store(database) as store:
+        hold = Hold(item.next_send_at, HOLD)
+        return store.claim(item, now=NOW, hold=hold, quota=QUOTA).claimed
 
 
-def _item(database: Database, eid: int) -> store.WorkItem:
-    with database.engine.begin() as connection:
-        item = store.load(connection, eid)
-    assert item is not None
-    return item
-
-
-def _record(database: Database, item: store.WorkItem) -> bool:
-    with database.engine.begin() as connection:
-        return store.record_sent(
-            connection, item=item, message_uid=f"uid-{item.enrollment_id}", text_sent="Hello",
-            template_variant=0, variant_id="v", chat_id=None, now=NOW,
-            next_due=NOW + timedelta(days=2), next_send_at=NOW + timedelta(seconds=60),
-        )  # fmt: skip
+def _record(database: Database, item: WorkItem) -> bool:
+    sent = Sent(
+        f"uid-{item.enrollment_id}", "Hello", 0, "v", None, NOW, NOW + timedelta(days=2),
+        NOW + timedelta(seconds=60),
+    )  # fmt: skip
+    with _store(database) as store:
+        return store.record(item, sent)
 
 
 def test_a_claim_after_the_reply_committed_claims_nothing(database: Database) -> None:
@@ -95,7 +112,9 @@ def test_a_record_of_a_running_enrollment_advances_it(database: Database) -> Non
 
 
 def _claim_one_statement(database: Database, eid: int) -> bool:
-    return loaded_claim(database, eid).claimed
+    with _store(database) as store:
+        reading = store.read(Request(eid, 0, "01"), now=NOW, hold_until=HOLD, quota=QUOTA)
+    return reading.claim is not None and reading.claim.claimed
 
 
 def _receiver(database: Database) -> ReplyReceiver:
@@ -178,59 +197,3 @@ def _unhold(database: Database) -> None:
     """Free the phone the one-statement claim holds, so the next pair may claim it."""
     with database.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE phones SET next_send_at = NULL")
-
-
-# A step in flight when the reply came, whose worker died or whose answer never came ----
-
-
-def _in_flight_then_replied(harness: Harness) -> int:
-    """Step 1 claimed (its send went, or not), then the lead replied: enrollment ended."""
-    eid = harness.enroll()
-    with harness.database.session() as session:
-        row = session.get(Enrollment, eid)
-        assert row is not None
-        row.step_state, row.sending_at = StepState.SENDING, harness.clock.now()
-        session.add(row)
-    assert _end(harness.database, eid) == webhook_store.Ended(in_flight_step=0)
-    return eid
-
-
-def test_a_send_that_went_out_before_its_worker_died_is_found_and_recorded(
-    harness: Harness,
-) -> None:
-    harness.sim.configure(timeout_after_record_rate=1.0, stall_s=2.0)
-    eid = harness.enroll()
-    assert harness.sender.send(eid, 0, "01") == PutBack(120.0, "outcome unknown: reconcile")
-    harness.sim.configure(timeout_after_record_rate=0.0)
-    assert _end(harness.database, eid) == webhook_store.Ended(in_flight_step=0)  # a reply
-    harness.clock.advance(10)
-    assert harness.sender.send(eid, 0, "01") == Done("reconciled: it had been sent")
-    enrollment = harness.enrollment(eid)
-    assert (enrollment.state, enrollment.step, enrollment.step_state) == (REPLIED, 0, "sent")
-    [message] = harness.messages()
-    assert message.step == 0 and len(list(harness.sim.sends())) == 1  # never sent again
-
-
-def test_a_send_that_never_went_out_is_let_go_not_sent(harness: Harness) -> None:
-    eid = _in_flight_then_replied(harness)
-    assert isinstance(harness.sender.send(eid, 0, "01"), PutBack)  # too early to tell
-    harness.clock.advance(121)
-    assert harness.sender.send(eid, 0, "01") == Done(
-        "the step in flight when the enrollment ended never went out"
-    )
-    enrollment = harness.enrollment(eid)
-    assert (enrollment.state, enrollment.step_state) == (REPLIED, "due")
-    assert harness.sends() == 0 and harness.quota_used() == 0
-
-
-def test_the_dispatcher_hands_such_a_step_to_reconciliation(harness: Harness) -> None:
-    eid = _in_flight_then_replied(harness)
-    queued: list[tuple[str, int, int, int]] = []
-    dispatcher = Dispatcher(
-        harness.settings, compiled_sequences(harness.settings), harness.database,
-        lambda *args: queued.append(args),
-    )  # fmt: skip
-    assert dispatcher.run_once(harness.clock.now()).reconciling == 0  # still in its lease
-    later = harness.clock.now() + timedelta(seconds=121 + 90)
-    report = dispatcher.run_once(later)
-    assert report.reconciling == 1 and [q[:3] for q in queued] == [("phone_01", eid, 0)]

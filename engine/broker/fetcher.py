@@ -16,9 +16,11 @@ time (the ``+ 1`` has the next message ready when a thread frees): with the leas
 at fetch, a message held by a process holds its phone, so a process takes only what its
 threads can start now, never the whole pool's phones.
 
-A lease's time-to-live runs from the fetch. A message that waited long for a thread may
-not have enough left for a whole send: :meth:`PhoneFetcher.held` says when it was
-fetched, and the worker extends the lease (or takes a new one) before sending.
+A lease's time-to-live runs from the fetch. A message that waited long for a thread
+may not have enough left for a whole send: :meth:`PhoneFetcher.held` hands the lease
+over (:class:`~phones.lease.HeldLease`, with when it was taken), and the worker extends
+it (or takes a new one) before sending. The lease's own rules come from
+:data:`phones.lease.LEASE_LUA`; Dramatiq's internals from :mod:`engine.broker.internals`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -37,12 +38,13 @@ from dramatiq import ActorNotFound, Consumer, Message, MessageProxy, Middleware
 from dramatiq.broker import Broker
 from dramatiq.common import current_millis
 from dramatiq.errors import ConnectionClosed
-from dramatiq.worker import Worker, _WorkQueueItem
+from dramatiq.worker import Worker
 
-from phones.lease import RedisLease, lease_key
+from engine.broker import internals
+from phones.lease import LEASE_LUA, HeldLease, RedisLease, lease_key
 
 if TYPE_CHECKING:
-    from engine.queues import PhoneBroker
+    from engine.broker.queues import PhoneBroker
 
 log = logging.getLogger("outreach.fetcher")
 
@@ -58,7 +60,9 @@ log = logging.getLogger("outreach.fetcher")
 # message taken is "<prefix>:<queue>". Keys are those of Dramatiq's Redis broker: the
 # queue list "<ns>:<queue>", the message hash "<ns>:<queue>.msgs", the worker's set of
 # unacked messages "<ns>:__acks__.<worker>.<queue>", the heartbeats "<ns>:__heartbeats__".
-_TAKE = """
+_TAKE = (
+    LEASE_LUA
+    + """
 local ns = KEYS[1]
 local now, worker, ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local limit, start, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
@@ -70,8 +74,8 @@ if acked_queue ~= '' then
   if redis.call('srem', ns .. ':__acks__.' .. worker .. '.' .. acked_queue, acked_id) > 0 then
     redis.call('hdel', ns .. ':' .. acked_queue .. '.msgs', acked_id)
   end
-  if acked_lease ~= '' and redis.call('get', acked_lease) == ARGV[13] then
-    out[1] = redis.call('del', acked_lease)
+  if acked_lease ~= '' then
+    out[1] = lease_release(acked_lease, ARGV[13])
   end
 end
 local names = {}
@@ -102,13 +106,13 @@ for k = 0, count - 1 do
   end
   local i = 1 + 2 * ((start + k) % count)
   local queue, lease = names[i], names[i + 1]
-  if redis.call('exists', lease) == 0 then
+  if lease_free(lease) then
     local id = redis.call('lpop', ns .. ':' .. queue)
     if id then
       local data = redis.call('hget', ns .. ':' .. queue .. '.msgs', id)
       if data then
         redis.call('sadd', ns .. ':__acks__.' .. worker .. '.' .. queue, id)
-        redis.call('set', lease, prefix .. ':' .. queue, 'px', ttl)
+        lease_take(lease, prefix .. ':' .. queue, ttl)
         out[#out + 1] = queue
         out[#out + 1] = id
         out[#out + 1] = data
@@ -119,28 +123,15 @@ for k = 0, count - 1 do
 end
 return out
 """
+)
 
 IDLE_POLL_MIN_S = 0.005  # real seconds: the first wait after a fetch found nothing
-
-
-@dataclass(frozen=True)
-class Held:
-    """A fetched message's phone lease: its owner token and when it was taken."""
-
-    phone_id: str
-    token: str
-    fetched_at: float  # time.monotonic()
-
-    def left_s(self, lease_ttl_s: float, now: float) -> float:
-        """Seconds the lease has left at least, at ``now`` (``time.monotonic()``):
-        ``fetched_at`` was read before Redis set it."""
-        return lease_ttl_s - (now - self.fetched_at)
 
 
 class PhoneFetcher(Middleware):
     """Fetches the phone queues of a worker process; see the module doc.
 
-    Added to every :class:`~engine.queues.PhoneBroker`; it runs only in a process whose
+    Added to every :class:`~engine.broker.queues.PhoneBroker`; it runs only in a process whose
     Dramatiq worker consumes phone queues, from the worker's boot to its shutdown.
     """
 
@@ -150,7 +141,7 @@ class PhoneFetcher(Middleware):
         self._take = broker.client.register_script(_TAKE)
         self._lease = RedisLease(broker.client, namespace=broker.namespace, ttl_s=lease_ttl_s)
         self._cond = threading.Condition()
-        self._held: dict[str, Held] = {}  # by Dramatiq message id
+        self._held: dict[str, HeldLease] = {}  # by Dramatiq message id
         self._reserved = 0  # room claimed by fetches under way; see _reserve
         self._limit = 0
         self._start = 0
@@ -188,7 +179,7 @@ class PhoneFetcher(Middleware):
 
     # What the worker and the consumers ask ---------------------------------------------
 
-    def held(self, message_id: str) -> Held | None:
+    def held(self, message_id: str) -> HeldLease | None:
         """The lease fetched with this message, while the message is being worked."""
         with self._cond:
             return self._held.get(message_id)
@@ -200,7 +191,7 @@ class PhoneFetcher(Middleware):
         with self._cond:
             held = self._held.pop(message.message_id, None)
             room = self._reserve()
-        acked = (queue, message.options["redis_message_id"], held)
+        acked = (queue, internals.redis_message_id(message), held)
         try:
             freed, _ = self._take_some(room, acked)
         except redis.ConnectionError as error:
@@ -221,9 +212,9 @@ class PhoneFetcher(Middleware):
         if held is not None and not freed:
             log.warning("lease of phone %s lapsed before its message was acked", held.phone_id)
 
-    def _let_lease_go(self, held: Held) -> None:
+    def _let_lease_go(self, held: HeldLease) -> None:
         try:
-            self._lease.release(held.phone_id, held.token)
+            held.release()
         except redis.RedisError:
             log.warning("lease of phone %s left to lapse: Redis refused its release", held.phone_id)
 
@@ -233,7 +224,7 @@ class PhoneFetcher(Middleware):
             held = self.held(message.message_id)
             if held is not None:
                 try:
-                    self._lease.release(held.phone_id, held.token)
+                    held.release()
                 except redis.ConnectionError as error:
                     raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
             self._done(message.message_id)
@@ -286,19 +277,19 @@ class PhoneFetcher(Middleware):
             wait_s = IDLE_POLL_MIN_S if poked else min(wait_s * 2, idle_s)
 
     def _take_some(
-        self, room: int, acked: tuple[str, str, Held | None] | None = None
+        self, room: int, acked: tuple[str, str, HeldLease | None] | None = None
     ) -> tuple[bool, int]:
         """Run :data:`_TAKE` for ``room`` messages (reserved by the caller, given back
         here) after acking ``acked`` (queue, Redis message id, lease) and hand the messages
         over; returns whether the acked message's lease was freed, and how many came."""
-        taken: list[tuple[str, MessageProxy, Held]] = []
+        taken: list[tuple[str, MessageProxy, HeldLease]] = []
         try:
             prefix = uuid.uuid4().hex
             broker = self.broker
             maintenance = room > 0 and random.randint(1, 1_000_000) <= broker.maintenance_chance
             queue, redis_id, held = acked if acked is not None else ("", "", None)
             args: list[Any] = [
-                current_millis(), broker.broker_id, self.lease_ttl_ms, room, self._start,
+                current_millis(), internals.broker_id(broker), self.lease_ttl_ms, room, self._start,
                 prefix, int(maintenance), broker.heartbeat_timeout, self._queue_leases, queue,
                 redis_id, lease_key(broker.namespace, held.phone_id) if held else "",
                 held.token if held else "",
@@ -314,7 +305,9 @@ class PhoneFetcher(Middleware):
                 except Exception:  # unreadable: left unacked, its lease lapses by itself
                     log.exception("a message on %s could not be decoded", name)
                     continue
-                held_now = Held(broker.phone_queues[name], f"{prefix}:{name}", asked_at)
+                held_now = self._lease.adopt(
+                    broker.phone_queues[name], f"{prefix}:{name}", asked_at
+                )
                 taken.append((name, message, held_now))
         finally:
             with self._cond:
@@ -338,7 +331,7 @@ class PhoneFetcher(Middleware):
             message.stuff_exception(error)
             self._worker.consumers[queue].post_process_message(message)
             return
-        self._worker.work_queue.put(_WorkQueueItem(actor.priority, message))
+        internals.hand_to_worker_threads(self._worker, actor.priority, message)
 
 
 class PhoneConsumer(Consumer):
@@ -356,16 +349,15 @@ class PhoneConsumer(Consumer):
 
     def nack(self, message: MessageProxy) -> None:
         try:
-            self.broker.do_nack(self.queue_name, message.options["redis_message_id"])
+            internals.nack(self.broker, self.queue_name, message)
         except redis.ConnectionError as error:
             raise ConnectionClosed(error) from None  # type: ignore[no-untyped-call]
         self.broker.fetcher.let_go([message])
 
     def requeue(self, messages: Iterable[MessageProxy]) -> None:
         messages = list(messages)
-        ids = [message.options["redis_message_id"] for message in messages]
-        if ids:
-            self.broker.do_requeue(self.queue_name, *ids)
+        if messages:
+            internals.requeue(self.broker, self.queue_name, messages)
             self.broker.fetcher.let_go(messages)
 
     def close(self) -> None:

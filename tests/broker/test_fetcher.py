@@ -13,9 +13,8 @@ import dramatiq
 import pytest
 import redis
 
-from engine.fetcher import Held
-from engine.queues import PhoneBroker
-from phones.lease import RedisLease, lease_key
+from engine.broker import PhoneBroker
+from phones.lease import HeldLease, MemoryLease, RedisLease, lease_key
 from tests.conftest import REDIS_URL
 
 QUEUES = {"phone_01": "01", "phone_01_followup": "01", "phone_02": "02", "phone_03": "03"}
@@ -139,8 +138,8 @@ def test_a_phone_leased_elsewhere_is_not_fetched_until_it_is_free(
     recorder.gate.set()
     actors = declare(phone_broker, recorder)
     other = RedisLease(redis_client, namespace=redis_namespace, ttl_s=30)
-    token = other.acquire("01")  # another process is sending from phone 01
-    assert token is not None
+    held = other.take("01")  # another process is sending from phone 01
+    assert held is not None
     actors["phone_01"].send(1)
     actors["phone_02"].send(2)
     with working(phone_broker, 2):
@@ -148,8 +147,8 @@ def test_a_phone_leased_elsewhere_is_not_fetched_until_it_is_free(
         time.sleep(0.3)
         assert [n for _, n, _ in recorder.calls] == [2]
         assert redis_client.llen(f"{redis_namespace}:phone_01") == 1  # still queued, untaken
-        assert other.holder("01") == token
-        other.release("01", token)
+        assert other.holder("01") == held.token
+        held.release()
         wait_for(lambda: len(recorder.calls) == 2)  # polled again, at most idle_poll_s later
     assert [n for _, n, _ in recorder.calls] == [2, 1]
 
@@ -207,7 +206,8 @@ def test_an_ack_after_the_lease_lapsed_leaves_the_new_holder_alone(
 
     def slow(n: int) -> None:
         time.sleep(0.4)  # the fetched lease (0.2 s) lapses meanwhile; another takes it
-        taken.append(other.acquire("01"))
+        now_held = other.take("01")
+        taken.append(None if now_held is None else now_held.token)
 
     broker.add_phone_queue("phone_01", "01")
     actor = dramatiq.Actor(
@@ -250,7 +250,7 @@ def test_a_dead_workers_unacked_message_is_put_back_and_sent(
 def test_a_held_lease_counts_down_from_the_fetch(
     fetched_at: float, now: float, left: float
 ) -> None:
-    assert Held("01", "t", fetched_at).left_s(90.0, now) == left
+    assert HeldLease(MemoryLease(90.0), "01", "t", fetched_at).left_s(now) == left
 
 
 def test_the_thread_that_acks_takes_the_next_message_in_the_same_round_trip(
@@ -283,7 +283,7 @@ def test_the_thread_that_acks_takes_the_next_message_in_the_same_round_trip(
 def test_a_message_coming_due_in_the_process_is_fetched_without_waiting_for_a_poll(
     redis_client: redis.Redis, redis_namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("engine.fetcher.IDLE_POLL_MIN_S", 30.0)  # idle polls: none in time
+    monkeypatch.setattr("engine.broker.fetcher.IDLE_POLL_MIN_S", 30.0)  # idle polls: none in time
     broker = PhoneBroker(url=REDIS_URL, namespace=redis_namespace, idle_poll_s=30.0)
     recorder = Recorder(redis_client, redis_namespace)
     recorder.gate.set()

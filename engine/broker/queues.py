@@ -20,7 +20,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import q_name
 from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 
-from engine.fetcher import PhoneConsumer, PhoneFetcher
+from engine.broker.fetcher import PhoneConsumer, PhoneFetcher
 from engine.settings import Settings
 from engine.timelinesai import PermanentError
 

@@ -1,0 +1,252 @@
+"""May this step be sent now, and if not, what happens to it: the pure decision's table.
+
+Each row is one work item as the sender reads it (a change from a ready first message)
+and the verdict it must get. No database, no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from engine.sending.decision import (
+    BackToDue,
+    Drop,
+    End,
+    Go,
+    Later,
+    Policy,
+    Reconcile,
+    Verdict,
+    after_claim,
+    busy_delay_s,
+    decide,
+    lease_wait_s,
+)
+from engine.storage import Claim, Request, WorkItem, dispatch_id
+from sequences import (
+    EndReason,
+    Sequence,
+    SequenceSettings,
+    StepSettings,
+    WindowSettings,
+    compile_sequences,
+)
+
+NOW = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday, 10:00 UTC
+QUEUED_AT = NOW - timedelta(seconds=5)
+POLICY = Policy(speed=1.0, max_inline_wait_s=1.0, quota_timezone="UTC", jitter_min_s=30.0)
+WEEKDAYS = WindowSettings(days="mon-fri", start="09:00", end="17:00")
+
+
+def _sequence(
+    *, window: WindowSettings | None = None, stop_on_reply: bool = True, strict: bool = False
+) -> Sequence:
+    first = "Hello {{name}}" if strict else "{Hi|Hello} {{name|there}}"
+    raw = SequenceSettings(
+        timezone="UTC", send_window=window, stop_on_reply=stop_on_reply,
+        steps=(
+            StepSettings(after="0m", template=first), StepSettings(after="2d", template="Again"),
+        ),
+    )  # fmt: skip
+    return compile_sequences({"s": raw}, path="test")["s"]
+
+
+ITEM = WorkItem(
+    enrollment_id=7, state="pending", step=0, step_state="queued", sequence="s",
+    phone_id="01", chat_id=None, sending_at=None, queued_at=QUEUED_AT, attempts=0, lead_id=3,
+    lead_phone="+40712345678", lead_variables={"name": "Ana"}, lead_timezone=None,
+    from_phone="+447700900001", phone_state="active", next_send_at=None, campaign_state="active",
+)  # fmt: skip
+REQUEST = Request(7, 0, "01", dispatch_id(QUEUED_AT))
+
+
+# (the item's changes, the request's changes, the sequence, halted, the expected verdict)
+Expected = type | Verdict | str
+CASES: dict[str, tuple[dict[str, Any], dict[str, Any], Sequence | None, bool, Expected]] = {
+    "ready": ({}, {}, _sequence(), False, Go),
+    "enrollment gone": ({"gone": True}, {}, _sequence(), False, Drop("enrollment gone")),
+    "enrollment ended": ({"state": "replied"}, {}, _sequence(), False, Drop("enrollment replied")),
+    "step moved on": ({"step": 1}, {}, _sequence(), False, Drop("step already moved on")),
+    "moved to another phone": (
+        {"phone_id": "02"},
+        {},
+        _sequence(),
+        False,
+        Drop("enrollment moved to another phone"),
+    ),
+    "step already sent": ({"step_state": "sent"}, {}, _sequence(), False, Drop("step is sent")),
+    "older dispatch": (
+        {},
+        {"dispatch_id": dispatch_id(QUEUED_AT - timedelta(seconds=1))},
+        _sequence(),
+        False,
+        Drop("superseded by a newer dispatch"),
+    ),
+    "any dispatch": ({}, {"dispatch_id": 0}, _sequence(), False, Go),
+    "unknown sequence": (
+        {},
+        {},
+        None,
+        False,
+        End(EndReason.UNKNOWN_SEQUENCE, "no sequence 's' in the config"),
+    ),
+    "left sending": ({"step_state": "sending"}, {}, _sequence(), False, Reconcile()),
+    "left sending, ended since": (
+        {"step_state": "sending", "state": "replied"},
+        {},
+        _sequence(),
+        False,
+        Reconcile(),
+    ),
+    "campaign paused": (
+        {"campaign_state": "paused"},
+        {},
+        _sequence(),
+        False,
+        BackToDue("campaign paused"),
+    ),
+    "no campaign": ({"campaign_state": None}, {}, _sequence(), False, Go),
+    "phone banned": (
+        {"phone_state": "banned"},
+        {},
+        _sequence(),
+        False,
+        BackToDue("phone not active", release_phone=True),
+    ),
+    "sending halted": (
+        {},
+        {},
+        _sequence(),
+        True,
+        BackToDue("sending halted: TimelinesAI token refused"),
+    ),
+    "phone paced for a while": (
+        {"next_send_at": NOW + timedelta(seconds=45)},
+        {},
+        _sequence(),
+        False,
+        Later(45.0, "pacing"),
+    ),
+    "phone paced a moment": (
+        {"next_send_at": NOW + timedelta(seconds=0.5)},
+        {},
+        _sequence(),
+        False,
+        "wait 0.5",
+    ),
+    "outside the window": (
+        {},
+        {},
+        _sequence(window=replace(WEEKDAYS, start="11:00")),
+        False,
+        BackToDue("outside the send window", due_at=NOW + timedelta(hours=1)),
+    ),
+    "inside the window": ({}, {}, _sequence(window=WEEKDAYS), False, Go),
+    "missing variable": (
+        {"lead_variables": {}},
+        {},
+        _sequence(strict=True),
+        False,
+        End(EndReason.MISSING_VARIABLE, "missing required variable 'name'"),
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("item_changes", "request_changes", "sequence", "halted", "expected"),
+    CASES.values(),
+    ids=CASES.keys(),
+)
+def test_the_verdict(
+    item_changes: dict[str, Any], request_changes: dict[str, Any], sequence: Sequence | None,
+    halted: bool, expected: Expected,
+) -> None:  # fmt: skip
+    changes = dict(item_changes)
+    item = None if changes.pop("gone", False) else replace(ITEM, **changes)
+    request = replace(REQUEST, **request_changes)
+    verdict = decide(item, request, sequence, NOW, halted=halted, policy=POLICY)
+    if isinstance(expected, type):
+        assert isinstance(verdict, expected), verdict
+    elif expected == "wait 0.5":  # a short pacing wait is waited out here, then it goes
+        assert isinstance(verdict, Go) and verdict.wait_s == 0.5
+    elif isinstance(expected, End) and isinstance(verdict, End):
+        assert verdict.reason == expected.reason
+        assert expected.error in verdict.error
+    else:
+        assert verdict == expected
+
+
+def test_a_window_that_closes_during_the_pacing_wait_makes_the_step_due() -> None:
+    item = replace(ITEM, next_send_at=datetime(2026, 1, 6, 17, 0, 0, 500_000, tzinfo=UTC))
+    now = datetime(2026, 1, 6, 17, 0, tzinfo=UTC) - timedelta(microseconds=1)
+    verdict = decide(item, REQUEST, _sequence(window=WEEKDAYS), now, halted=False, policy=POLICY)
+    assert verdict == BackToDue(
+        "outside the send window", due_at=datetime(2026, 1, 7, 9, 0, tzinfo=UTC)
+    )
+
+
+def test_the_text_is_the_same_every_time_for_one_enrollment_and_step() -> None:
+    verdicts = {decide(ITEM, REQUEST, _sequence(), NOW, halted=False, policy=POLICY)}
+    verdicts.add(decide(ITEM, REQUEST, _sequence(), NOW + timedelta(hours=1), halted=False,
+                        policy=POLICY))  # fmt: skip
+    assert len(verdicts) == 1
+    [go] = verdicts
+    assert isinstance(go, Go) and go.text in {"Hi Ana", "Hello Ana"}
+
+
+@pytest.mark.parametrize(
+    ("step", "stop_on_reply", "reads"),
+    [(0, True, False), (1, True, True), (1, False, False)],
+    ids=["first message", "follow-up", "follow-up of a sequence that goes on after replies"],
+)
+def test_the_chat_is_read_before_a_follow_up_that_a_reply_would_stop(
+    step: int, stop_on_reply: bool, reads: bool
+) -> None:
+    item = replace(ITEM, step=step, state="active" if step else "pending")
+    request = replace(REQUEST, step=step)
+    policy = replace(POLICY, read_chat_before_followups=True)
+    sequence = _sequence(stop_on_reply=stop_on_reply)
+    verdict = decide(item, request, sequence, NOW, halted=False, policy=policy)
+    assert isinstance(verdict, Go) and verdict.read_chat is reads
+    unread = decide(item, request, sequence, NOW, halted=False, policy=POLICY)
+    assert isinstance(unread, Go) and not unread.read_chat
+
+
+AFTER_CLAIM: dict[str, tuple[Claim, Verdict | None]] = {
+    "goes ahead": (Claim(True, True), None),
+    "phone taken by another send": (
+        Claim(False, False, phone_free=False),
+        Later(50.0, "phone busy: another send holds it"),
+    ),
+    "step gone meanwhile": (
+        Claim(False, False),
+        Drop("step no longer queued, or the enrollment ended"),
+    ),
+    "quota used up": (
+        Claim(True, False),
+        BackToDue("phone quota used up", release_phone=True),
+    ),
+}
+
+
+@pytest.mark.parametrize(("claim", "expected"), AFTER_CLAIM.values(), ids=AFTER_CLAIM.keys())
+def test_what_a_claim_that_does_not_go_ahead_means(claim: Claim, expected: Verdict | None) -> None:
+    policy = replace(POLICY, speed=1000.0)  # the busy floor: 50 ms real, 50 s virtual
+    assert after_claim(claim, policy=policy) == expected
+
+
+@pytest.mark.parametrize(
+    ("speed", "jitter_min_s", "busy_s", "wait_s"),
+    [(1.0, 30.0, 30.0, 0.0), (1000.0, 30.0, 50.0, 0.25), (1.0, 0.0, 0.05, 0.25)],
+    ids=["real time", "sped up", "no jitter"],
+)
+def test_a_busy_phone_is_waited_for_only_when_its_holder_finishes_fast(
+    speed: float, jitter_min_s: float, busy_s: float, wait_s: float
+) -> None:
+    policy = replace(POLICY, speed=speed, jitter_min_s=jitter_min_s)
+    assert busy_delay_s(policy) == pytest.approx(busy_s)
+    assert lease_wait_s(policy) == wait_s
