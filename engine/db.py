@@ -164,6 +164,13 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection whose every statement commits by itself: a lone read or a statement
+        that is atomic alone costs one round trip, with no BEGIN and no ROLLBACK around it."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+
     def upgrade(self, revision: str = "head") -> None:
         """Apply migrations up to ``revision`` (default: the latest)."""
         try:

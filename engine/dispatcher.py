@@ -27,9 +27,8 @@ from engine.broker import FIRST, FOLLOWUP, queue_name
 from engine.clock import Clock
 from engine.db import Database
 from engine.models import CampaignState, EnrollmentState, PhoneState, StepState
-from engine.sending import autoreply_store
 from engine.settings import Settings
-from engine.storage import dispatch_id
+from engine.storage import autoreplies, dispatch_id
 from engine.tables import C, E, L, P, Q
 from phones.choice import PhoneLoad, spread
 from phones.quota import daily_quota, quota_day
@@ -138,11 +137,11 @@ class Dispatcher:
         """Automatic answers to replies that are due, claimed for their phones' queues."""
         if self.enqueue_answer is None:
             return []
-        autoreply_store.requeue_lost(connection, now, self.settings.scheduler.requeue_after_s)
+        autoreplies.requeue_lost(connection, now, self.settings.scheduler.requeue_after_s)
         worker = self.settings.worker
         grace_s = worker.reconcile_after_s + worker.lease_ttl_s * self.settings.clock.speed
-        autoreply_store.give_up_stuck(connection, now, grace_s)
-        return [(phone, i) for i, phone in autoreply_store.due_for_dispatch(connection, now)]
+        autoreplies.give_up_stuck(connection, now, grace_s)
+        return [(phone, i) for i, phone in autoreplies.due_for_dispatch(connection, now)]
 
     # Lost and stuck work ------------------------------------------------------------
 

@@ -46,9 +46,9 @@ from engine.sending.outcome import PutBack
 from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender, send_with_lease
 from engine.settings import Settings, compiled_sequences, load_settings
+from engine.storage import replies as reply_rows
 from engine.storage import send_store
 from engine.timelinesai import TimelinesAIClient
-from engine.webhook import store as webhook_store
 from engine.webhook.handlers import EventHandler
 from phones.lease import HeldLease, Lease, RedisLease, holding
 
@@ -185,7 +185,7 @@ def _reply_check(
 
     def remember_chat(enrollment_id: int, chat_id: int) -> None:
         with database.engine.begin() as connection:
-            webhook_store.remember_chat(connection, enrollment_id, chat_id)
+            reply_rows.remember_chat(connection, enrollment_id, chat_id)
 
     return ReplyCheck(client, handler.handle, jids, remember_chat)
 

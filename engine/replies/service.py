@@ -25,7 +25,7 @@ from engine.redact import mask_phone
 from engine.replies.autoreply import AutoReplies
 from engine.replies.notify import Notifier
 from engine.replies.rules import Classification, ReplyRules
-from engine.sending import autoreply_store
+from engine.storage import autoreplies
 from engine.tables import E, L, M, R, insert_for
 
 log = logging.getLogger("outreach.replies")
@@ -99,7 +99,7 @@ class ReplyClassifier:
         chat_id = row.chat_id
         if chat_id is None and phone_id == row.enrollment_phone_id:
             chat_id = row.enrollment_chat_id
-        created = autoreply_store.create(
+        created = autoreplies.create(
             connection, lead_id=row.lead_id, message_id=row.id, enrollment_id=row.enrollment_id,
             phone_id=phone_id, chat_id=chat_id, rule=answer.rule, text=answer.text, now=now,
         )  # fmt: skip

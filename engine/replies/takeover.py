@@ -21,7 +21,7 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.models import Direction, StepState
 from engine.settings import Settings
-from engine.storage import content_hash
+from engine.storage import content_hash, replies
 from engine.tables import E, M
 from engine.webhook import store
 from engine.webhook.handlers import phone_ids_by_number
@@ -56,11 +56,11 @@ class TakeoverCheck:
                 connection, event.message_uid, event.chat_id, event.timestamp or now
             )
             receiving = phone_ids_by_number(self.settings).get(event.account_phone or "")
-            target = store.find_target(connection, event.peer_phone, event.chat_id, receiving)
+            target = replies.find_target(connection, event.peer_phone, event.chat_id, receiving)
             if known or self._looks_like_ours(connection, event, target):
                 store.mark_processed(connection, event_id, now, None if known else "engine send")
                 return OURS
-            store.insert_message(
+            replies.insert_message(
                 connection, direction=Direction.OUT, enrollment_id=target.enrollment_id,
                 lead_id=target.lead_id, phone_id=receiving or target.phone_id,
                 chat_id=event.chat_id, message_uid=event.message_uid, text=event.text,
@@ -78,7 +78,7 @@ class TakeoverCheck:
         return STOPPED if stopped else MANUAL
 
     def _looks_like_ours(
-        self, connection: Connection, event: MessageEvent, target: store.Target
+        self, connection: Connection, event: MessageEvent, target: replies.Target
     ) -> bool:
         if event.origin is not None:
             return event.origin.strip().lower() == "api"
@@ -99,12 +99,12 @@ class TakeoverCheck:
             ).scalar()
         )
 
-    def _stop(self, target: store.Target, event: MessageEvent) -> bool:
+    def _stop(self, target: replies.Target, event: MessageEvent) -> bool:
         """End the running enrollment; ``True`` if this call ended it."""
         if target.enrollment_id is None:
             return False
         with self.database.engine.begin() as connection:
-            ended = store.end_running(
+            ended = replies.end_running(
                 connection, target.enrollment_id, reason=EndReason.MANUAL_TAKEOVER,
                 chat_id=event.chat_id, now=self.clock.now(),
             )  # fmt: skip

@@ -190,6 +190,51 @@ class SendStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A lead's message to apply once (from a webhook, or found in the chat): its event,
+    the message, the phone it arrived on (``receiving``) and how it ends the lead's
+    running enrollment (``reason``; an ``opt_out`` also suppresses the number)."""
+
+    dedupe_key: str
+    event_type: str
+    payload: dict[str, Any]
+    message_uid: str
+    text: str | None
+    chat_id: int | None
+    peer_phone: str | None
+    sent_at: datetime | None
+    attachments: list[dict[str, Any]] | None
+    origin: str | None
+    receiving: str | None
+    opt_out: bool
+    reason: EndReason
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a reply did: ``new`` is false for a redelivery (nothing changed);
+    the stored message, the lead and enrollment it matched, whether that enrollment
+    ended, and the step that was being sent then (it finishes; nothing after it starts)."""
+
+    new: bool
+    message_id: int | None
+    lead_id: int | None
+    enrollment_id: int | None
+    ended: bool = False
+    in_flight_step: int | None = None
+
+
+class ReplyStore(Protocol):
+    """What the receiver needs of the database: apply a reply, once, waiting for no phone."""
+
+    def apply(self, reply: Reply, *, keep_running: frozenset[str], now: datetime) -> Applied:
+        """Record the event once and, if it is new, end the lead's running enrollment
+        (unless its sequence is in ``keep_running`` and the reply is no opt-out), store
+        the message with the step it answers, and suppress an opt-out's number."""
+        ...
+
+
 def dispatch_id(queued_at: datetime | None) -> int:
     """The id a dispatch gives its message: the step's ``queued_at`` in microseconds."""
     if queued_at is None:

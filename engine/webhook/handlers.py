@@ -19,6 +19,7 @@ from engine.db import Database
 from engine.replies.followups import CHECK_SENT, NOTIFY_ALERT, Enqueue, FollowUp
 from engine.replies.rules import ReplyRules
 from engine.settings import Settings
+from engine.storage.replies import record_event
 from engine.webhook import store
 from engine.webhook.inbound import ReplyReceiver
 from engine.webhook.numbers import normalise_number
@@ -98,7 +99,7 @@ class EventHandler:
     def _sent(self, event: MessageEvent, payload: dict[str, Any]) -> Outcome:
         now = self._clock.now()
         with self._database.engine.begin() as connection:
-            event_id = store.record_event(
+            event_id = record_event(
                 connection, event.dedupe_key, event.event_type, payload, now, processed=False
             )
             if event_id is None:
@@ -121,7 +122,7 @@ class EventHandler:
         phone_id = self._phone_ids.get(event.phone or "")
         alert: str | None = None
         with self._database.engine.begin() as connection:
-            event_id = store.record_event(
+            event_id = record_event(
                 connection, event.dedupe_key, event.event_type, payload, now, processed=True
             )
             if event_id is None:

@@ -13,8 +13,8 @@ from engine.sending.outcome import Done, PutBack
 from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender
 from engine.storage import WorkItem
+from engine.storage import replies as reply_rows
 from engine.timelinesai import BadToken, ServerError
-from engine.webhook import store as webhook_store
 from engine.webhook.handlers import EventHandler
 from tests.sending.conftest import PHONES, Harness
 
@@ -40,7 +40,7 @@ def checked(harness: Harness) -> Checked:
 
     def remember_chat(enrollment_id: int, chat_id: int) -> None:
         with harness.database.engine.begin() as connection:
-            webhook_store.remember_chat(connection, enrollment_id, chat_id)
+            reply_rows.remember_chat(connection, enrollment_id, chat_id)
 
     harness.sender.replies = ReplyCheck(harness.sender.client, handler.handle, jids, remember_chat)
     return Checked(harness, harness.sender, follow_ups)

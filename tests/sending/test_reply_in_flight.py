@@ -8,16 +8,16 @@ from datetime import timedelta
 from engine.dispatcher import Dispatcher
 from engine.sending.outcome import Done, PutBack
 from engine.settings import compiled_sequences
-from engine.webhook import store as webhook_store
+from engine.storage import replies as reply_rows
 from sequences import EndReason
 from tests.sending.conftest import Harness
 
 REPLIED = "replied"
 
 
-def _end(harness: Harness, eid: int) -> webhook_store.Ended | None:
+def _end(harness: Harness, eid: int) -> reply_rows.Ended | None:
     with harness.database.engine.begin() as connection:
-        return webhook_store.end_running(
+        return reply_rows.end_running(
             connection, eid, reason=EndReason.REPLIED, chat_id=None, now=harness.clock.now()
         )
 
@@ -26,7 +26,7 @@ def _in_flight_then_replied(harness: Harness) -> int:
     """Step 1 claimed (its send went, or not), then the lead replied: enrollment ended."""
     eid = harness.enroll()
     harness.left_sending(eid)
-    assert _end(harness, eid) == webhook_store.Ended(in_flight_step=0)
+    assert _end(harness, eid) == reply_rows.Ended(in_flight_step=0)
     return eid
 
 
@@ -37,7 +37,7 @@ def test_a_send_that_went_out_before_its_worker_died_is_found_and_recorded(
     eid = harness.enroll()
     assert harness.send(eid, 0, "01") == PutBack(120.0, "outcome unknown: reconcile")
     harness.sim.configure(timeout_after_record_rate=0.0)
-    assert _end(harness, eid) == webhook_store.Ended(in_flight_step=0)  # a reply
+    assert _end(harness, eid) == reply_rows.Ended(in_flight_step=0)  # a reply
     harness.clock.advance(10)
     assert harness.send(eid, 0, "01") == Done("reconciled: it had been sent")
     enrollment = harness.enrollment(eid)

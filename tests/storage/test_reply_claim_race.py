@@ -21,7 +21,7 @@ from engine.db import Database
 from engine.models import Enrollment, Message
 from engine.replies import RepliesSettings, ReplyRules
 from engine.storage import Hold, Quota, Request, SendStore, Sent, WorkItem, send_store
-from engine.webhook import store as webhook_store
+from engine.storage import replies as reply_rows
 from engine.webhook.inbound import Received, ReplyReceiver
 from engine.webhook.payloads import MessageEvent
 from sequences import EndReason
@@ -30,9 +30,9 @@ from tests.storage.conftest import DAY, HOLD, NOW, Stored
 REPLIED = "replied"
 
 
-def _end(database: Database, eid: int) -> webhook_store.Ended | None:
+def _end(database: Database, eid: int) -> reply_rows.Ended | None:
     with database.engine.begin() as connection:
-        return webhook_store.end_running(
+        return reply_rows.end_running(
             connection, eid, reason=EndReason.REPLIED, chat_id=None, now=NOW
         )
 

@@ -1,4 +1,4 @@
-"""A reply applied on PostgreSQL in one statement: one round trip, atomic by itself.
+"""The PostgreSQL reply store: a reply applied in one statement, one round trip.
 
 The statement finds the lead (by number, else by chat id) and its enrollment (the
 running one first), decides whether it stops (running, and an opt-out or a sequence
@@ -8,7 +8,7 @@ an opt-out (dropping the lead's automatic answers not sent yet, so only the opt-
 confirmation may still answer it). An ended enrollment's queued step goes back to
 ``due`` so it stops holding a place in its phone's queue; a step found ``sending`` was
 claimed before this reply and is returned as in flight. SQLite takes the same steps
-one statement at a time in one transaction (:mod:`engine.webhook.inbound`).
+one statement at a time in one transaction (:mod:`engine.storage.replies`).
 
 No lock is waited for but the enrollment's row lock, which a claim or a record holds
 for one statement: the send path's claim re-checks the enrollment in the same row, so
@@ -18,14 +18,14 @@ whichever commits first wins and no step is claimed after this commits.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
+from engine.db import Database
 from engine.models import RUNNING_STATES
-from engine.webhook.payloads import MessageEvent
-from sequences.journey import EndReason, end_state
+from engine.storage.base import Applied, Reply
+from sequences.journey import end_state
 
 _APPLY = text("""
 WITH by_phone AS (
@@ -102,45 +102,29 @@ SELECT (SELECT id FROM event), (SELECT count(*) FROM ended), (SELECT id FROM mes
 """)
 
 
-@dataclass(frozen=True)
-class Applied:
-    """The statement's outcome: the new event's id (``None``: a redelivery), whether it
-    ended the enrollment, the stored message, the lead and enrollment, the step in flight."""
+class PostgresReplyStore:
+    """:class:`~engine.storage.base.ReplyStore` in one statement; see the module doc."""
 
-    event_id: int | None
-    ended: bool
-    message_id: int | None
-    lead_id: int | None
-    enrollment_id: int | None
-    in_flight_step: int | None
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
-
-def apply_reply(
-    connection: Connection,
-    event: MessageEvent,
-    payload: dict[str, Any],
-    *,
-    receiving: str | None,
-    keep_running: list[str],
-    opt_out: bool,
-    reason: EndReason,
-    now: Any,
-) -> Applied:
-    """Run the statement. ``keep_running``: the sequences that do not stop on a reply;
-    ``reason``: why the lead's enrollment ends (the journey gives its state)."""
-    attachments = [a.to_json() for a in event.attachments]
-    row = connection.execute(
-        _APPLY,
-        {
-            "key": event.dedupe_key, "event_type": event.event_type,
-            "payload": json.dumps(payload), "chat": event.chat_id, "uid": event.message_uid,
-            "text": event.text, "sent_at": event.timestamp or now,
-            "attachments": json.dumps(attachments) if attachments else None,
-            "peer": event.peer_phone, "origin": event.origin,
-            "source": f"reply {event.message_uid}", "recv": receiving,
-            "keep": keep_running, "opt_out": opt_out, "now": now,
-            "running": sorted(RUNNING_STATES), "end_state": end_state(reason),
-            "end_reason": reason.value,
-        },
-    ).one()  # fmt: skip
-    return Applied(row[0], bool(row[1]), row[2], row[3], row[4], row[5])
+    def apply(self, reply: Reply, *, keep_running: frozenset[str], now: datetime) -> Applied:
+        params = {
+            "key": reply.dedupe_key, "event_type": reply.event_type,
+            "payload": json.dumps(reply.payload), "chat": reply.chat_id,
+            "uid": reply.message_uid, "text": reply.text, "sent_at": reply.sent_at or now,
+            "attachments": json.dumps(reply.attachments) if reply.attachments else None,
+            "peer": reply.peer_phone, "origin": reply.origin,
+            "source": f"reply {reply.message_uid}", "recv": reply.receiving,
+            "keep": sorted(keep_running), "opt_out": reply.opt_out, "now": now,
+            "running": sorted(RUNNING_STATES), "end_state": end_state(reply.reason),
+            "end_reason": reply.reason.value,
+        }  # fmt: skip
+        # Atomic by itself: one round trip with no BEGIN or ROLLBACK around it.
+        with self.database.autocommit() as connection:
+            event_id, ended, message_id, lead_id, eid, in_flight = connection.execute(
+                _APPLY, params
+            ).one()
+        if event_id is None:
+            return Applied(False, None, lead_id, eid)
+        return Applied(True, message_id, lead_id, eid, bool(ended), in_flight)
