@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import phonenumbers
 import typer
 
 from cli.context import ConfigOption, console, load
-from engine.errors import OutreachError
+from engine import numbers
 from engine.jobs import fetch_chat_history
 from engine.redact import mask_phone
 from engine.runtime import build_client, build_clock, build_database, build_redis
@@ -27,7 +26,7 @@ def history(
 ) -> None:
     """Fetch and store a lead's whole chat history (each message once, by its uid)."""
     settings = load(config)
-    number = _e164(phone, region or settings.leads.default_region)
+    number = numbers.to_e164(phone, region or settings.leads.default_region)
     database = build_database(settings)
     database.require_current()
     with build_client(settings, build_redis(settings)) as client:
@@ -37,15 +36,3 @@ def history(
         f"{mask_phone(number)} ({who}): {report.chats} chat(s), {report.messages} message(s), "
         f"{report.stored} new"
     )
-
-
-def _e164(text: str, region: str | None) -> str:
-    try:
-        parsed = phonenumbers.parse(text, region.upper() if region else None)
-    except phonenumbers.NumberParseException:
-        raise OutreachError(
-            f"{text!r} is not a phone number; write it as +40712345678 or pass --region"
-        ) from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise OutreachError(f"{text!r} is not a possible phone number")
-    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))

@@ -14,8 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-
+from engine import numbers
 from engine.config_loader import load_dataclass, read_toml
 from engine.errors import ConfigError
 from engine.replies.config import RepliesSettings, validate_replies
@@ -25,7 +24,6 @@ from sequences.definition import Sequence, compile_message, compile_sequences
 
 DEFAULT_CONFIG_NAME = "config.toml"
 _PHONE_ID = re.compile(r"^(0[1-9]|[1-9][0-9])$")
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 @dataclass(frozen=True)
@@ -319,11 +317,10 @@ def validate(settings: Settings, path: str) -> None:
         raise fail("alerts.webhook_url", "must be an http(s) URL")
     if scheduler.max_queued_per_phone < 1:
         raise fail("scheduler.max_queued_per_phone", "must be at least 1")
-    region = settings.leads.default_region
-    if region is not None and region.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise fail(
-            "leads.default_region", f"unknown region {region!r}; use a two-letter code such as RO"
-        )
+    try:
+        numbers.check_region(settings.leads.default_region)
+    except numbers.InvalidNumberError as error:
+        raise fail("leads.default_region", str(error)) from None
     _validate_phones(settings.phones, fail)
     _validate_webhook(settings.webhook, fail)
     _validate_jobs(scheduler, fail)
@@ -382,24 +379,13 @@ def _validate_phones(
         if phone.id in seen_ids:
             raise fail(f"{key}.id", f"phone id {phone.id!r} is used twice")
         seen_ids.add(phone.id)
-        if not is_e164(phone.phone):
+        if not numbers.is_e164(phone.phone):
             raise fail(f"{key}.phone", f"{phone.phone!r} is not a valid E.164 number (+CC...)")
         if phone.phone in seen_numbers:
             raise fail(f"{key}.phone", f"{phone.phone!r} is configured twice")
         seen_numbers.add(phone.phone)
         if phone.new_contacts_per_day is not None and phone.new_contacts_per_day <= 0:
             raise fail(f"{key}.new_contacts_per_day", "must be a positive number of contacts")
-
-
-def is_e164(number: str) -> bool:
-    """True when ``number`` is written in E.164 and is a possible number for its country."""
-    if not _E164.match(number):
-        return False
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return bool(phonenumbers.is_possible_number(parsed))
 
 
 def _check_timezone(name: str, error: ConfigError) -> None:

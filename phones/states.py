@@ -8,10 +8,21 @@ downgraded to merely offline by a status that cannot tell the two apart.
 
 from __future__ import annotations
 
-from engine.models import PhoneState
-from engine.timelinesai import WhatsAppAccount
+from typing import Protocol
 
-__all__ = ["next_phone_state", "reported_state"]
+from engine.models import PhoneState
+
+__all__ = ["AccountStatus", "next_phone_state", "reported_state"]
+
+
+class AccountStatus(Protocol):
+    """What a provider says of one of our accounts (TimelinesAI's ``WhatsAppAccount``)."""
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    @property
+    def is_banned(self) -> bool: ...
 
 
 def next_phone_state(current: str, reported: str) -> str | None:
@@ -26,7 +37,7 @@ def next_phone_state(current: str, reported: str) -> str | None:
     return reported
 
 
-def reported_state(account: WhatsAppAccount | None) -> str:
+def reported_state(account: AccountStatus | None) -> str:
     """The state an entry of ``GET /whatsapp_accounts`` reports (absent: offline)."""
     if account is None:
         return PhoneState.OFFLINE

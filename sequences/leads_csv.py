@@ -19,6 +19,7 @@ from typing import Final
 
 import phonenumbers
 
+from engine import numbers
 from sequences.errors import LeadImportError
 from sequences.syntax import is_timezone
 
@@ -143,14 +144,10 @@ def check_region(region: str | None) -> str | None:
 
     Raises :class:`LeadImportError` for a code ``phonenumbers`` does not know.
     """
-    if region is None or not region.strip():
-        return None
-    code = region.strip().upper()
-    if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise LeadImportError(
-            f"unknown region {region!r}; use a two-letter country code such as RO or GB"
-        )
-    return code
+    try:
+        return numbers.check_region(region)
+    except numbers.InvalidNumberError as error:
+        raise LeadImportError(str(error)) from None
 
 
 def read_lead_file(path: Path) -> LeadFile:
@@ -249,19 +246,7 @@ def _known_zone(name: str) -> bool:
 
 def _parse_phone(text: str, region: str | None) -> phonenumbers.PhoneNumber:
     """The valid number written as ``text``; raises :class:`_RowError` with the reason."""
-    if not text:
-        raise _RowError("no phone number")
     try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as error:
-        if error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
-            if region is None and not text.startswith("+"):
-                raise _RowError(
-                    f"{text!r} has no country code; write it as +<country code>..., "
-                    "or import with --region (or set [leads] default_region)"
-                ) from None
-            raise _RowError(f"{text!r} has an unknown country code") from None
-        raise _RowError(f"{text!r} is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise _RowError(f"{text!r} is not a valid phone number")
-    return number
+        return numbers.parse(text, region)
+    except numbers.InvalidNumberError as error:
+        raise _RowError(str(error)) from None

@@ -12,16 +12,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, func, select
 
+from engine import numbers
 from engine.tables import E, L
 from sequences.definition import MAX_MESSAGE_LENGTH, Sequence
 from sequences.errors import SequencesError
-from sequences.leads_csv import LeadColumns, Record, Rejection, check_region, normalise_record
 from sequences.schedule import choose_variant
 from spintax import MissingVariableError
 
 __all__ = ["PreviewLead", "StepPreview", "normalise_number", "preview_leads", "render_steps"]
-
-_ONE_NUMBER = LeadColumns(width=1, phone=0, timezone=None, variables=())
 
 
 @dataclass(frozen=True)
@@ -80,10 +78,10 @@ def normalise_number(text: str, region: str | None) -> str:
 
     Raises :class:`SequencesError` saying why the number is not valid.
     """
-    parsed = normalise_record(Record(1, [text]), _ONE_NUMBER, check_region(region))
-    if isinstance(parsed, Rejection):
-        raise SequencesError(parsed.reason)
-    return parsed.phone
+    try:
+        return numbers.to_e164(text, region)
+    except numbers.InvalidNumberError as error:
+        raise SequencesError(str(error)) from None
 
 
 def preview_leads(

@@ -16,13 +16,13 @@ from sqlalchemy import Connection, select
 
 from engine.db import Database
 from engine.models import Direction
+from engine.numbers import from_provider
 from engine.replies.rules import ReplyRules
 from engine.settings import Settings
 from engine.storage import content_hash
 from engine.tables import L, M, insert_for
 from engine.timelinesai import Message, TimelinesAIClient
 from engine.webhook.handlers import phone_ids_by_number
-from engine.webhook.numbers import normalise_number
 from engine.webhook.payloads import MAX_UID_CHARS
 from engine.webhook.sanitize import clean_text
 
@@ -50,7 +50,7 @@ def fetch_chat_history(
     rows: dict[str, dict[str, Any]] = {}
     chats = list(client.find_chats(phone=phone))
     for chat in chats:
-        our_number = normalise_number(chat.whatsapp_account_id or "") or ""
+        our_number = from_provider(chat.whatsapp_account_id or "") or ""
         for message in client.iter_chat_messages(chat.id, order="asc"):
             if message.uid and len(message.uid) <= MAX_UID_CHARS:
                 rows[message.uid] = _row(

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.db import Database
+from engine.numbers import from_provider
 from engine.settings import Settings
 from engine.timelinesai import TimelinesAIClient, WhatsAppAccount
 from engine.webhook import store
-from engine.webhook.numbers import normalise_number
 from phones.states import next_phone_state, reported_state
 
 
@@ -34,7 +34,7 @@ def sync_phone_states(
     """Apply the account list's states to the configured phones; the changes made."""
     accounts = client.whatsapp_accounts()
     by_jid = {account.id: account for account in accounts}
-    by_number = {normalise_number(account.phone): account for account in accounts}
+    by_number = {from_provider(account.phone): account for account in accounts}
     changes = []
     with database.engine.begin() as connection:
         for phone in settings.phones:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from engine.webhook.errors import BadBodyError, PayloadError, WebhookError
 from engine.webhook.handlers import EventHandler, Outcome
-from engine.webhook.numbers import normalise_number
 from engine.webhook.payloads import (
     HANDLED_EVENT_TYPES,
     AccountEvent,
@@ -47,7 +46,6 @@ __all__ = [
     "PayloadError",
     "WebhookError",
     "create_app",
-    "normalise_number",
     "parse_body",
     "parse_event",
 ]

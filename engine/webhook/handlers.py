@@ -16,13 +16,13 @@ from typing import Any
 
 from engine.clock import Clock
 from engine.db import Database
+from engine.numbers import from_provider
 from engine.replies.followups import CHECK_SENT, NOTIFY_ALERT, Enqueue, FollowUp
 from engine.replies.rules import ReplyRules
 from engine.settings import Settings
 from engine.storage.replies import record_event
 from engine.webhook import store
 from engine.webhook.inbound import ReplyReceiver
-from engine.webhook.numbers import normalise_number
 from engine.webhook.payloads import AccountEvent, Event, MessageEvent
 from phones.states import next_phone_state
 
@@ -45,7 +45,7 @@ def phone_ids_by_number(settings: Settings) -> dict[str, str]:
     """Our phone ids by E.164 number (and by the number inside each account's JID)."""
     ids = {phone.phone: phone.id for phone in settings.phones}
     for phone in settings.phones:
-        jid_number = normalise_number(phone.account_id) if phone.account_id else None
+        jid_number = from_provider(phone.account_id) if phone.account_id else None
         if jid_number is not None:
             ids.setdefault(jid_number, phone.id)
     return ids

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.models import PhoneState
+from engine.numbers import from_provider
 from engine.timelinesai import parse_timestamp
 from engine.webhook.errors import BadBodyError, PayloadError
-from engine.webhook.numbers import normalise_number
 from engine.webhook.sanitize import clean_payload
 
 MESSAGE_RECEIVED = "message:received:new"
@@ -256,9 +256,7 @@ def _account_event(event_type: str, body: Mapping[str, Any]) -> AccountEvent:
         raise PayloadError("whatsapp_account must be an object")
     prefix = "whatsapp_account."
     account_id = _string(account, "id", prefix)
-    phone = _phone(account, "phone", prefix) or (
-        normalise_number(account_id) if account_id else None
-    )
+    phone = _phone(account, "phone", prefix) or (from_provider(account_id) if account_id else None)
     if phone is None:
         raise PayloadError("whatsapp_account has neither a usable phone nor an id")
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
@@ -311,4 +309,4 @@ def _phone(parent: Mapping[str, Any], key: str, prefix: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise PayloadError(f"{prefix}{key} must be a phone number string")
-    return normalise_number(str(value))
+    return from_provider(str(value))

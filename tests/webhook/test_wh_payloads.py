@@ -18,31 +18,10 @@ from engine.webhook import (
     OtherEvent,
     PayloadError,
     WebhookError,
-    normalise_number,
     parse_body,
     parse_event,
 )
 from tests.webhook.conftest import LEAD, OURS, account_body, body
-
-
-@pytest.mark.parametrize(
-    ("given_number", "expected"),
-    [
-        ("+40712345678", "+40712345678"),
-        ("40712345678", "+40712345678"),
-        ("0040712345678", "+40712345678"),
-        ("+40 712-345-678", "+40712345678"),
-        ("(+40) 712.345.678", "+40712345678"),
-        ("40712345678@s.whatsapp.net", "+40712345678"),
-        ("0712345678", None),  # national form: not matchable without a region
-        ("12345", None),
-        ("+4071234567890123", None),
-        ("abc", None),
-        ("", None),
-    ],
-)
-def test_numbers_are_written_in_e164(given_number: str, expected: str | None) -> None:
-    assert normalise_number(given_number) == expected
 
 
 @pytest.mark.parametrize("form", ["nested", "flat"])
