@@ -8,7 +8,7 @@ statements. The receiver's: :mod:`~engine.storage.replies` (the reference) and
 :func:`reply_store` pick the one for a database; nothing else asks which database it
 talks to. Statements every implementation shares are in
 :mod:`~engine.storage.statements`; those of automatic answers, in
-:mod:`~engine.storage.autoreplies`.
+:mod:`~engine.storage.autoreplies`; the dispatcher's, in :mod:`~engine.storage.dispatch`.
 """
 
 from engine.db import Database

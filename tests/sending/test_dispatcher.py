@@ -197,18 +197,18 @@ def test_two_dispatchers_never_dispatch_a_step_twice(
 def test_a_claim_never_takes_a_step_other_than_the_one_read(
     settings: Settings, database: Database
 ) -> None:
-    from engine.dispatcher import _Candidate
+    from engine.storage.dispatch import Candidate, DispatchStore
 
-    dispatcher, _ = make(settings, database)
+    make(settings, database)
     [eid] = enroll(database, 1)
-    read = _Candidate(eid, 0, "intro", None, "+40712000000", None)  # what the pass read
+    read = Candidate(eid, 0, "intro", None, "+40712000000", None)  # what the pass read
     with database.session() as session:  # meanwhile: sent by phone 01, the follow-up now due
         enrollment = session.get(Enrollment, eid)
         assert enrollment is not None
         enrollment.step, enrollment.phone_id = 1, "01"
         session.add(enrollment)
     with database.engine.begin() as connection:
-        assert dispatcher._claim(connection, NOW, "02", [read]) == []
+        assert DispatchStore(connection).claim(NOW, "02", [read]) == []
     assert states(database) == [("due", "01")]  # still due, still on the chat's phone
 
 
