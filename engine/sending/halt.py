@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -32,13 +33,21 @@ class RedisHalt:
 
     ``active`` asks Redis at most once per ``recheck_s`` real seconds per process: a halt
     lasts minutes, so a second's delay in seeing another process trip it costs little,
-    while asking on every send would add a round trip to each.
+    while asking on every send would add a round trip to each. ``monotonic`` is real
+    time by default; tests pass a fake one.
     """
 
     def __init__(
-        self, client: redis.Redis, *, namespace: str, ttl_s: float, recheck_s: float = 1.0
+        self,
+        client: redis.Redis,
+        *,
+        namespace: str,
+        ttl_s: float,
+        recheck_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        self._monotonic = monotonic
         self._key = f"{namespace}:halt"
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._recheck_s = recheck_s
@@ -49,30 +58,33 @@ class RedisHalt:
     def trip(self, now: datetime) -> None:
         self._client.set(self._key, now.isoformat(), px=self._ttl_ms)
         with self._lock:
-            self._known, self._checked_at = True, time.monotonic()
+            self._known, self._checked_at = True, self._monotonic()
 
     def active(self) -> bool:
         with self._lock:
-            if time.monotonic() - self._checked_at < self._recheck_s:
+            if self._monotonic() - self._checked_at < self._recheck_s:
                 return self._known
         known = bool(self._client.exists(self._key))
         with self._lock:
-            self._known, self._checked_at = known, time.monotonic()
+            self._known, self._checked_at = known, self._monotonic()
         return known
 
 
 class MemoryHalt:
-    """The halt inside one process, for tests."""
+    """The halt inside one process, for tests; ``monotonic`` is real time by default."""
 
-    def __init__(self, ttl_s: float = 300.0) -> None:
+    def __init__(
+        self, ttl_s: float = 300.0, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ttl_s = ttl_s
+        self._monotonic = monotonic
         self._until = 0.0
         self._lock = threading.Lock()
 
     def trip(self, now: datetime) -> None:
         with self._lock:
-            self._until = time.monotonic() + self._ttl_s
+            self._until = self._monotonic() + self._ttl_s
 
     def active(self) -> bool:
         with self._lock:
-            return time.monotonic() < self._until
+            return self._monotonic() < self._until

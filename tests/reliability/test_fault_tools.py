@@ -9,7 +9,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.conftest import PG_ADMIN_DSN
+from tests.conftest import PG_ADMIN_DSN, service_missing
 from tests.reliability.faults import RedisServer, proxied
 
 
@@ -36,7 +36,8 @@ def test_proxy_outage_kills_live_connections_and_refuses_new_ones() -> None:
     try:
         psycopg.connect(PG_ADMIN_DSN, connect_timeout=5).close()
     except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable: {error}")
+        service_missing("PostgreSQL", error)
+        raise
     with proxied(str(params.get("host", "127.0.0.1")), int(params.get("port", 5432))) as proxy:
         dsn = psycopg.conninfo.make_conninfo(PG_ADMIN_DSN, port=proxy.port, connect_timeout=2)
         with psycopg.connect(dsn, autocommit=True) as live:

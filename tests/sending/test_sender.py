@@ -16,9 +16,11 @@ from engine.models import Alert, Campaign, Enrollment, Phone, QuotaUsage, StepSt
 from engine.sending import decision
 from engine.sending.outcome import Done, PutBack
 from engine.sending.service import send_with_lease
+from engine.settings import compiled_sequences
 from engine.storage import dispatch_id, send_store
 from engine.timelinesai import ServerError
 from phones.lease import MemoryLease
+from sequences import choose_variant
 from tests.sending.conftest import Harness
 
 
@@ -48,13 +50,29 @@ def test_first_message_is_sent_recorded_scheduled_and_paced(harness: Harness) ->
 
 
 def test_the_rendering_is_seeded_by_enrollment_and_step(harness: Harness) -> None:
+    # "{Hi|Hello}" is one bit per send: 18 sends leave a wrong seed one chance in 2**18.
     phones = ["01", "01", "01", "02", "02", "02"]  # quota is 3 a day per phone
-    ids = [harness.enroll(f"+4071234567{i}", phone_id=p) for i, p in enumerate(phones)]
-    for eid, phone in zip(ids, phones, strict=True):
-        harness.clock.advance(200)
-        assert harness.send(eid, 0, phone) == Done("sent")
-    texts = {m.text for m in harness.messages()}
-    assert len(texts) > 1  # leads do not all get byte-identical texts
+    sent: dict[int, str] = {}
+    for day in range(3):
+        for i, phone in enumerate(phones):
+            number = f"+4071234{day}{i:03d}"
+            eid = harness.enroll(number, phone_id=phone)
+            harness.clock.advance(200)
+            assert harness.send(eid, 0, phone) == Done("sent")
+            sent[eid] = number
+        harness.clock.advance(days=1)
+    templates = compiled_sequences(harness.settings)["intro"].steps[0].templates
+    variables = {"name": "Ana", "company": "Acme"}  # what the harness enrolls leads with
+    texts_sent = {r.recipient_phone: r.text for r in harness.sim.sends() if r.status_code == 200}
+    messages = {m.enrollment_id: m for m in harness.messages()}
+    assert messages.keys() == sent.keys()
+    for eid, number in sent.items():
+        variant = choose_variant(eid, 0, len(templates))
+        rendered = templates[variant].render(variables, seed=f"{eid}:0")
+        message = messages[eid]
+        assert (message.template_variant, message.variant_id) == (variant, rendered.variant_id)
+        assert message.text == texts_sent[number] == rendered.text
+    assert len({m.text for m in messages.values()}) > 1  # not all byte-identical
 
 
 def test_a_duplicate_delivery_never_sends_twice(harness: Harness) -> None:
