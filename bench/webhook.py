@@ -56,7 +56,7 @@ from bench.scratch import (  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.models import Campaign, Enrollment, Lead, Message, WebhookEvent  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
-from engine.webhook.serving import serve_factory  # noqa: E402
+from engine.webhook.serving import bind_listener  # noqa: E402
 from phones import sync_phones  # noqa: E402
 
 SECRET = "bench-secret-" + uuid.uuid4().hex
@@ -227,6 +227,19 @@ def verify(database: Database, answered: set[str]) -> tuple[int, int, int]:
     return missing, twice, int(events)
 
 
+def serve_bare(port: int, workers: int) -> None:
+    """The bare app in ``workers`` uvicorn processes on one socket, as the receiver runs."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("webhook:bare_app", factory=True, workers=workers,
+                            access_log=False, log_level="warning")  # fmt: skip
+    listener = bind_listener("127.0.0.1", port)
+    listener.set_inheritable(True)
+    with listener:
+        Multiprocess(config, sockets=[listener]).run()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", choices=("all", "throughput", "busy"), default="all")
@@ -240,8 +253,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve_bare:
         sys.path.insert(0, str(Path(__file__).parent))
-        serve_factory("webhook:bare_app", host="127.0.0.1", port=args.serve_bare,
-                      workers=args.workers, log_level="warning")  # fmt: skip
+        serve_bare(args.serve_bare, args.workers)
         return 0
     verdicts: list[tuple[str, bool]] = []
     if args.case in ("all", "throughput"):

@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, console, load, open_database
 from cli.forecast_cmd import print_projection, project
 from cli.sequences_cmd import find_sequence, step_label
 from engine.db import Database
 from engine.models import CampaignState
 from engine.reports import CampaignStatus, Funnel, campaign_status
-from engine.runtime import build_clock, build_database
+from engine.runtime import build_clock
 from engine.settings import Settings, compiled_sequences
 from sequences import (
     CampaignChange,
@@ -85,10 +85,8 @@ def launch_(
     lead_list = None
     if leads is not None:
         lead_list = read_lead_list(leads, region or settings.leads.default_region)
-    database = build_database(settings)
     now = build_clock(settings).now()
-    try:
-        database.require_current()
+    with open_database(settings) as database:
         report = launch(
             database, found, now=now, fallback_zone=settings.quota.timezone, tag=tag,
             lead_list=lead_list, limit=limit, dry_run=dry_run,
@@ -96,8 +94,6 @@ def launch_(
         projection = project(
             settings, database, found, now, new_leads=report.enrolled if dry_run else 0
         )
-    finally:
-        database.dispose()
     out = console()
     out.print(_launch_table(report))
     if report.missing_variables:
@@ -142,14 +138,10 @@ def _launch_table(report: LaunchReport) -> Table:
 
 def _change(config: Path | None, sequence: str, action: str) -> CampaignChange:
     settings = load(config)
-    database = build_database(settings)
     now = build_clock(settings).now()
     operations = {"pause": pause, "resume": resume, "stop": stop}
-    try:
-        database.require_current()
+    with open_database(settings) as database:
         return operations[action](database, sequence, now=now)
-    finally:
-        database.dispose()
 
 
 @app.command("pause")
@@ -196,12 +188,8 @@ def status(
     last step sent before them; opt-outs count as replies.
     """
     settings = load(config)
-    database = build_database(settings)
-    try:
-        database.require_current()
+    with open_database(settings) as database:
         statuses = _statuses(database, sequence)
-    finally:
-        database.dispose()
     if sequence is not None and not statuses:
         raise CampaignError(
             f"no campaign {sequence!r}; start one with `outreach campaign launch {sequence}`"

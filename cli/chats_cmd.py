@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, console, load, open_database
 from engine import numbers
 from engine.jobs import fetch_chat_history
 from engine.redact import mask_phone
-from engine.runtime import build_client, build_clock, build_database, build_redis
+from engine.runtime import build_client, build_clock, build_redis
 
 app = typer.Typer(help="Chats with leads, from TimelinesAI.", no_args_is_help=True)
 
@@ -27,9 +27,10 @@ def history(
     """Fetch and store a lead's whole chat history (each message once, by its uid)."""
     settings = load(config)
     number = numbers.to_e164(phone, region or settings.leads.default_region)
-    database = build_database(settings)
-    database.require_current()
-    with build_client(settings, build_redis(settings)) as client:
+    with (
+        open_database(settings) as database,
+        build_client(settings, build_redis(settings)) as client,
+    ):
         report = fetch_chat_history(build_clock(settings).now(), client, database, settings, number)
     who = f"lead {report.lead_id}" if report.lead_id else "not a lead"
     console().print(

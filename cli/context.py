@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from engine.db import Database
+from engine.logs import LogSettings, log_settings
+from engine.runtime import build_database
 from engine.settings import Settings, find_config, load_settings
 
 ConfigOption = Annotated[
@@ -23,9 +28,47 @@ ConfigOption = Annotated[
 ]
 
 
+_root_options: dict[str, str] = {}
+"""The root's options (``--log-format``), as given before the command."""
+
+
+def set_log_format(value: str | None) -> None:
+    """Remember ``--log-format`` (``None``: not given): this process logs so, and its
+    children are told so."""
+    if value is None:
+        _root_options.pop("--log-format", None)
+    else:
+        _root_options["--log-format"] = value
+
+
+def logs() -> LogSettings:
+    """How this process logs: ``--log-format``, else the environment's settings."""
+    return log_settings(os.environ, _root_options.get("--log-format"))
+
+
+def child_options() -> tuple[str, ...]:
+    """The root options a child ``outreach`` command is started with, as arguments."""
+    return tuple(part for item in _root_options.items() for part in item)
+
+
 def load(config: Path | None) -> Settings:
     """Find and load the settings; the one place a command reads the environment."""
     return load_settings(find_config(config, os.environ), os.environ)
+
+
+@contextmanager
+def open_database(
+    settings: Settings, *, pool_size: int = 5, migrated: bool = True
+) -> Iterator[Database]:
+    """The database for one command: checked to be migrated (else one line saying to run
+    ``outreach init``/``upgrade``), its connections closed when the block ends."""
+    database = build_database(settings, pool_size=pool_size)
+    try:
+        if migrated:
+            database.require_current()
+        yield database
+    finally:
+        database.dispose()
 
 
 def console() -> Console:

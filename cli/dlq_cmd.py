@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, console, load, open_database
 from engine.deadletters import list_dead_letters, retry_dead_letters
 from engine.errors import OutreachError
 from engine.redact import mask_phone
-from engine.runtime import build_clock, build_database
+from engine.runtime import build_clock
 
 app = typer.Typer(help="Failed sends: list them and send them again.", no_args_is_help=True)
 
@@ -22,8 +22,7 @@ def list_(
     limit: Annotated[int, typer.Option(help="Show at most this many.", min=1)] = 200,
 ) -> None:
     """Show steps whose send failed for good, newest first."""
-    database = build_database(load(config))
-    with database.engine.begin() as connection:
+    with open_database(load(config)) as database, database.engine.begin() as connection:
         letters = list_dead_letters(connection, limit=limit)
     table = Table(title=f"{len(letters)} dead letters", title_justify="left")
     for column in ("id", "sequence", "step", "lead", "phone", "tries", "error"):
@@ -51,7 +50,6 @@ def retry(
     if not ids and not all_:
         raise OutreachError("name enrollment ids to retry, or pass --all")
     settings = load(config)
-    database = build_database(settings)
-    with database.engine.begin() as connection:
+    with open_database(settings) as database, database.engine.begin() as connection:
         count = retry_dead_letters(connection, build_clock(settings).now(), None if all_ else ids)
     console().print(f"{count} step(s) due again; the dispatcher will send them")

@@ -16,12 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, console, load, open_database
 from cli.sequences_cmd import find_sequence, step_label
 from engine.db import Database
 from engine.models import PhoneState
 from engine.reports import send_backlog
-from engine.runtime import build_clock, build_database
+from engine.runtime import build_clock
 from engine.settings import Settings
 from phones import PhoneRow, phone_rows
 from phones.quota import daily_quota, quota_day
@@ -55,12 +55,8 @@ def forecast_command(
     """
     settings = load(config)
     found = find_sequence(settings, sequence)
-    database = build_database(settings)
-    try:
-        database.require_current()
+    with open_database(settings) as database:
         projection = project(settings, database, found, build_clock(settings).now())
-    finally:
-        database.dispose()
     print_projection(console(), projection, max_days=days)
 
 

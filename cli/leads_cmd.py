@@ -19,10 +19,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, console, load, open_database
 from cli.timeline_view import print_timeline
 from engine.errors import OutreachError
-from engine.runtime import build_clock, build_database
+from engine.runtime import build_clock
 from engine.timeline import lead_timeline
 from sequences import ImportReport, import_leads, lead_page, normalise_number
 
@@ -65,21 +65,16 @@ def import_(
     beside FILE (NAME.csv).
     """
     settings = load(config)
-    database = build_database(settings)
     out = console()
-    try:
-        database.require_current()
-        with _ProgressBar(out) as bar:
-            report = import_leads(
-                database,
-                file,
-                tag=tag,
-                region=region or settings.leads.default_region,
-                now=build_clock(settings).now(),
-                progress=bar.update,
-            )
-    finally:
-        database.dispose()
+    with open_database(settings) as database, _ProgressBar(out) as bar:
+        report = import_leads(
+            database,
+            file,
+            tag=tag,
+            region=region or settings.leads.default_region,
+            now=build_clock(settings).now(),
+            progress=bar.update,
+        )
     out.print(_summary(report, file))
     if report.rejects_path is not None:
         out.print(f"invalid rows, with line and reason: {report.rejects_path}")
@@ -93,13 +88,8 @@ def list_leads(
 ) -> None:
     """Show leads, oldest first: number, tags, how many variables, timezone."""
     settings = load(config)
-    database = build_database(settings)
-    try:
-        database.require_current()
-        with database.session() as session:
-            page = lead_page(session, tag=tag, limit=limit)
-    finally:
-        database.dispose()
+    with open_database(settings) as database, database.session() as session:
+        page = lead_page(session, tag=tag, limit=limit)
     title = f"{len(page.leads)} of {page.total} leads" + (f" tagged {tag!r}" if tag else "")
     table = Table(title=title, title_justify="left")
     for name in ("number", "tags", "variables", "timezone"):
@@ -127,13 +117,8 @@ def show(
     """One lead's timeline: every message both ways, its campaigns and how they ended."""
     settings = load(config)
     phone = normalise_number(number, region or settings.leads.default_region)
-    database = build_database(settings)
-    try:
-        database.require_current()
-        with database.engine.connect() as connection:
-            timeline = lead_timeline(connection, phone)
-    finally:
-        database.dispose()
+    with open_database(settings) as database, database.engine.connect() as connection:
+        timeline = lead_timeline(connection, phone)
     if timeline is None:
         raise OutreachError(f"no lead {phone}; see `outreach leads list`")
     if as_json:

@@ -6,7 +6,6 @@ or usage), never a traceback.
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import StrEnum
 from importlib.metadata import version
@@ -33,7 +32,7 @@ from cli import (
     webhook_cmd,
     worker_cmd,
 )
-from cli.context import error_console
+from cli.context import error_console, set_log_format
 from engine.errors import OutreachError
 
 app = typer.Typer(
@@ -94,9 +93,8 @@ def _root(
     ] = None,
 ) -> None:
     """Outbound WhatsApp campaigns through TimelinesAI: paced, quota-safe, stop on reply."""
-    if log_format is not None:
-        # Through the environment: the services' processes read it where they start.
-        os.environ["OUTREACH_LOG_FORMAT"] = log_format.value
+    # Services pass it on to their child processes as an argument (child_options).
+    set_log_format(log_format.value if log_format is not None else None)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, console, load, open_database
 from engine.alerts import NoAlerts, WebhookAlerts
 from engine.errors import OutreachError
 from engine.jobs import sync_phone_states
 from engine.models import Phone, PhoneState
-from engine.runtime import build_client, build_clock, build_database, build_redis
+from engine.runtime import build_client, build_clock, build_redis
 from engine.webhook.store import alert_severity
 from phones import phone_rows, sync_phones
 from phones.quota import quota_day
@@ -25,15 +25,10 @@ app = typer.Typer(help="See and manage the sending phones.", no_args_is_help=Tru
 def list_phones(config: ConfigOption = None) -> None:
     """Show each phone: number, state, new contacts today / quota, last send."""
     settings = load(config)
-    database = build_database(settings)
     now = build_clock(settings).now()
-    try:
-        database.require_current()
-        with database.session() as session:
-            sync_phones(session, settings.phones)
-            rows = phone_rows(session, settings, quota_day(now, settings.quota.timezone))
-    finally:
-        database.dispose()
+    with open_database(settings) as database, database.session() as session:
+        sync_phones(session, settings.phones)
+        rows = phone_rows(session, settings, quota_day(now, settings.quota.timezone))
     table = Table(title=f"{len(rows)} phones", title_justify="left")
     numeric = {"today / quota", "queued", "sent", "failures"}
     columns = ("id", "number", "state", "today / quota", "queued", "next send", "last send")
@@ -88,9 +83,8 @@ def _set_state(config: ConfigOption, phone_id: str, state: str, expect: tuple[st
         settings.phone(phone_id)
     except KeyError:
         raise OutreachError(f"no phone {phone_id!r} in the config") from None
-    database = build_database(settings)
     now = build_clock(settings).now()
-    with database.session() as session:
+    with open_database(settings) as database, database.session() as session:
         sync_phones(session, settings.phones)
         phone = session.get(Phone, phone_id)
         if phone is None or phone.state not in expect:
@@ -121,12 +115,11 @@ def resume(
 def sync(config: ConfigOption = None) -> None:
     """Update every phone's state from TimelinesAI (one API call; for a system cron)."""
     settings = load(config)
-    database = build_database(settings)
-    database.require_current()
-    with database.session() as session:
-        sync_phones(session, settings.phones)
-    with build_client(settings, build_redis(settings)) as client:
-        changes = sync_phone_states(build_clock(settings).now(), client, database, settings)
+    with open_database(settings) as database:
+        with database.session() as session:
+            sync_phones(session, settings.phones)
+        with build_client(settings, build_redis(settings)) as client:
+            changes = sync_phone_states(build_clock(settings).now(), client, database, settings)
     url = settings.alerts.webhook_url
     alerts = WebhookAlerts(url) if url else NoAlerts()
     for change in changes:

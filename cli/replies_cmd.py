@@ -10,13 +10,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, console, load, open_database
 from engine.broker import build_broker
 from engine.errors import OutreachError
 from engine.replies.actors import consume, declare_reply_actors
 from engine.replies.queries import assign_flag, resolve_flags, review_items, unmatched_replies
 from engine.replies.runtime import build_reply_runtime
-from engine.runtime import build_clock, build_database, build_redis
+from engine.runtime import build_clock, build_redis
 
 app = typer.Typer(
     help="Replies: review flags, unmatched senders, classification.", no_args_is_help=True
@@ -42,15 +42,10 @@ def review(
     its class, how long it has waited, OVERDUE past [replies] review_sla_h, and who has it.
     """
     settings = load(config)
-    database = build_database(settings)
-    try:
-        database.require_current()
-        with database.engine.connect() as connection:
-            items = review_items(
-                connection, include_resolved=all_, assigned_to=assigned_to, limit=limit
-            )
-    finally:
-        database.dispose()
+    with open_database(settings) as database, database.engine.connect() as connection:
+        items = review_items(
+            connection, include_resolved=all_, assigned_to=assigned_to, limit=limit
+        )
     now = build_clock(settings).now()
     sla = timedelta(hours=settings.replies.review_sla_h)
     if as_json:
@@ -97,13 +92,8 @@ def assign(
     if not person.strip() or len(person) > 64:
         raise typer.BadParameter("a person is 1-64 characters", param_hint="PERSON")
     settings = load(config)
-    database = build_database(settings)
-    try:
-        database.require_current()
-        with database.engine.begin() as connection:
-            done = assign_flag(connection, flag_id, person.strip(), build_clock(settings).now())
-    finally:
-        database.dispose()
+    with open_database(settings) as database, database.engine.begin() as connection:
+        done = assign_flag(connection, flag_id, person.strip(), build_clock(settings).now())
     if not done:
         raise OutreachError(f"no open review flag {flag_id}; see `outreach replies review --all`")
     console().print(f"review flag {flag_id} assigned to {escape(person.strip())}")
@@ -117,13 +107,8 @@ def resolve(
 ) -> None:
     """Mark review flags as handled. Ids that are not open are named, and the exit is 1."""
     settings = load(config)
-    database = build_database(settings)
-    try:
-        database.require_current()
-        with database.engine.begin() as connection:
-            resolved = resolve_flags(connection, ids, build_clock(settings).now(), by=by)
-    finally:
-        database.dispose()
+    with open_database(settings) as database, database.engine.begin() as connection:
+        resolved = resolve_flags(connection, ids, build_clock(settings).now(), by=by)
     if resolved:
         console().print(f"{len(resolved)} review flag(s) resolved: {_ids(resolved)}")
     missed = sorted(set(ids) - set(resolved))
@@ -146,13 +131,8 @@ def unmatched(
 ) -> None:
     """Replies from numbers that match no lead, newest first."""
     settings = load(config)
-    database = build_database(settings)
-    try:
-        database.require_current()
-        with database.engine.connect() as connection:
-            replies = unmatched_replies(connection, limit=limit)
-    finally:
-        database.dispose()
+    with open_database(settings) as database, database.engine.connect() as connection:
+        replies = unmatched_replies(connection, limit=limit)
     if as_json:
         rows = [
             {
@@ -192,14 +172,12 @@ def worker(
     """Classify replies, check unknown sent messages and post alerts: the `replies` queue."""
     settings = load(config)
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
-    database = build_database(settings, pool_size=threads + 2)
-    database.require_current()
-    runtime = build_reply_runtime(settings, database, build_clock(settings))
-    actors = declare_reply_actors(build_broker(settings), settings, runtime)
-    console().print(f"replies worker: {threads} threads on the `replies` queue")
-    consume(actors, threads)
-    actors.broker.close()
-    database.dispose()
+    with open_database(settings, pool_size=threads + 2) as database:
+        runtime = build_reply_runtime(settings, database, build_clock(settings))
+        actors = declare_reply_actors(build_broker(settings), settings, runtime)
+        console().print(f"replies worker: {threads} threads on the `replies` queue")
+        consume(actors, threads)
+        actors.broker.close()
 
 
 def _when(moment: datetime | None) -> str:

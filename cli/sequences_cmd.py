@@ -8,8 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.context import ConfigOption, console, load
-from engine.runtime import build_database
+from cli.context import ConfigOption, console, load, open_database
 from engine.settings import Settings, compiled_sequences
 from sequences import (
     SendWindow,
@@ -128,13 +127,8 @@ def preview(
     phone = None
     if lead is not None:
         phone = normalise_number(lead, region or settings.leads.default_region)
-    database = build_database(settings)
-    try:
-        database.require_current()
-        with database.engine.connect() as connection:
-            leads = preview_leads(connection, name, phone=phone, sample=sample or 1)
-    finally:
-        database.dispose()
+    with open_database(settings) as database, database.engine.connect() as connection:
+        leads = preview_leads(connection, name, phone=phone, sample=sample or 1)
     if not leads:
         raise SequencesError(
             f"no lead {phone}; import it first with `outreach leads import FILE`"

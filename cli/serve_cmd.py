@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, child_options, console, load, logs, open_database
 from cli.webhook_cmd import _secret
-from engine.logs import configure_logging, log_settings
-from engine.runtime import build_database, build_redis
-from engine.serve import STOP_MARGIN_S, Supervisor, child_specs, serve
+from engine.logs import configure_logging
+from engine.runtime import build_redis
+from engine.serve import child_specs
 from engine.settings import find_config
+from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
 
 
 def serve_command(
@@ -42,20 +43,22 @@ def serve_command(
     """
     settings = load(config)
     _secret(settings)  # the receiver needs it: say so now, not in a restart loop
-    configure_logging(log_settings(os.environ), settings.timelinesai.token)
+    configure_logging(logs(), settings.timelinesai.token)
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
-    build_database(settings).require_current()
+    with open_database(settings):
+        pass  # fail fast, in one line, when the database is down or not migrated
     path = find_config(config, os.environ).resolve()
     processes = worker_processes or settings.worker.processes
     threads = threads or settings.worker.threads
     receivers = webhook_workers or settings.webhook.workers
     specs = child_specs(
-        path, worker_processes=processes, threads=threads, webhook_workers=receivers
-    )
+        path, worker_processes=processes, threads=threads, webhook_workers=receivers,
+        options=child_options(),
+    )  # fmt: skip
     console().print(
         f"serve: worker ({processes} processes x {threads} threads), scheduler, "
         f"webhook ({receivers} process(es)), replies worker on {path}"
     )
     stop_timeout_s = settings.worker.send_time_limit_s + STOP_MARGIN_S
-    supervisor = Supervisor(specs, dict(os.environ), stop_timeout_s=stop_timeout_s)
-    raise typer.Exit(serve(supervisor))
+    supervisor = Supervisor(specs, os.environ, stop_timeout_s=stop_timeout_s)
+    raise typer.Exit(run_until_signalled(supervisor))

@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, console, load, open_database
 from engine.errors import OutreachError
-from engine.runtime import build_database
 from engine.settings import DEFAULT_CONFIG_NAME, load_settings
 
 EXAMPLE_CONFIG = Path(__file__).with_name("config.example.toml")
@@ -35,11 +34,8 @@ def init(
         out.print(f"wrote {target}")
     # Use the file just written (not $OUTREACH_CONFIG): init sets up this folder.
     settings = load_settings(target, {})
-    database = build_database(settings)
-    try:
+    with open_database(settings, migrated=False) as database:
         database.upgrade()
-    finally:
-        database.dispose()
     out.print(f"database ready at {database.safe_url}")
     out.print(f"next: edit {target} (your phones), then `outreach phones list`")
 
@@ -48,13 +44,10 @@ def init(
 def upgrade(config: ConfigOption = None) -> None:
     """Apply database migrations up to the latest revision."""
     settings = load(config)
-    database = build_database(settings)
-    try:
+    with open_database(settings, migrated=False) as database:
         before = database.current_revision()
         database.upgrade()
         after = database.current_revision()
-    finally:
-        database.dispose()
     if after is None:
         raise OutreachError("migrations ran but the database has no revision")
     if before == after:

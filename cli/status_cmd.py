@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.live import Live
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, console, load, open_database
 from cli.status_view import collect, render
-from engine.runtime import build_clock, build_database
+from engine.runtime import build_clock
 
 
 def status(
@@ -25,9 +25,8 @@ def status(
     """Per phone its state, today's quota, next send and sends; per campaign step the funnel."""
     settings = load(config)
     clock = build_clock(settings)
-    database = build_database(settings, pool_size=1)
     out = console()
-    try:
+    with open_database(settings, pool_size=1) as database:
         if not watch:
             out.print(render(collect(database, settings, clock.now())))
             return
@@ -38,5 +37,3 @@ def status(
                     live.update(render(collect(database, settings, clock.now())))
             except KeyboardInterrupt:
                 pass
-    finally:
-        database.engine.dispose()

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, child_options, console, load, logs, open_database
 from engine.broker import build_broker
 from engine.errors import ConfigError
-from engine.logs import configure_logging, log_settings
+from engine.logs import configure_logging
 from engine.replies.actors import declare_reply_actors
 from engine.runtime import build_client, build_clock, build_database, build_redis
 from engine.settings import Settings, find_config
+from engine.supervisor import STOP_MARGIN_S, ChildSpec, Supervisor, cli_command, run_until_signalled
 from engine.webhook.subscriptions import hide_secret, receiver_url, register
 from phones import sync_phones
 
@@ -32,6 +35,10 @@ _UNSET_MESSAGE = (
 )
 # Database connections per receiver process: the request threads share them.
 POOL_SIZE = 10
+# Where prometheus_client's multi-process mode keeps each process's metrics (it reads
+# only this environment variable, so a receiver process is given it in its environment).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+GRACEFUL_SHUTDOWN_S = 5  # as engine.webhook.serving's; imported lazily there
 
 
 def _secret(settings: Settings) -> str:
@@ -48,46 +55,59 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="Processes. Default: webhook.workers.", min=1)
     ] = None,
+    fd: Annotated[
+        int | None, typer.Option(hidden=True, help="Be one receiver process, on this socket.")
+    ] = None,
 ) -> None:
     """Serve POST /webhooks/timelinesai, GET /healthz and GET /metrics until Ctrl-C."""
     settings = load(config)
     _secret(settings)
-    log_settings(os.environ)  # a bad OUTREACH_LOG_FORMAT fails here, not in each process
-    build_redis(settings).close()  # fail fast, in one line, when Redis is down
-    database = build_database(settings)
-    database.require_current()
-    with database.session() as session:
-        sync_phones(session, settings.phones)
-    database.dispose()
-    # The app factory runs in each uvicorn process and loads the same config from here.
-    os.environ["OUTREACH_CONFIG"] = str(find_config(config, os.environ).resolve())
+    configure_logging(logs(), settings.timelinesai.token)
     from engine.webhook import WEBHOOK_PATH  # FastAPI and uvicorn: only when serving
-    from engine.webhook.serving import serve_factory
+    from engine.webhook.serving import bind_listener, serve_app
 
+    if fd is not None:  # one of several receivers; the metrics' folder is in its environment
+        serve_app(_receiver(settings, os.environ.get(MULTIPROC_ENV)), socket.socket(fileno=fd))
+        return
+    build_redis(settings).close()  # fail fast, in one line, when Redis is down
+    with open_database(settings) as database, database.session() as session:
+        sync_phones(session, settings.phones)
     processes = workers or settings.webhook.workers
     bind_host, bind_port = host or settings.webhook.host, port or settings.webhook.port
+    listener = bind_listener(bind_host, bind_port)
     console().print(
         f"webhook: http://{bind_host}:{bind_port}{WEBHOOK_PATH} ({processes} process(es))"
     )
-    if processes == 1:
-        serve_factory("cli.webhook_cmd:app_factory", host=bind_host, port=bind_port, workers=1)
-        return
-    # Several processes add their metrics up through files in one folder.
+    with listener:
+        if processes == 1:
+            serve_app(_receiver(settings, None), listener)
+            return
+        raise typer.Exit(_serve_processes(settings, config, listener, processes))
+
+
+def _serve_processes(
+    settings: Settings, config: Path | None, listener: socket.socket, processes: int
+) -> int:
+    """Several receivers on one socket, each an ``outreach webhook serve --fd`` process;
+    their metrics add up through files in one folder."""
+    path = find_config(config, os.environ).resolve()
+    fd = listener.fileno()
     with tempfile.TemporaryDirectory(prefix="outreach-metrics-") as folder:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-        serve_factory(
-            "cli.webhook_cmd:app_factory", host=bind_host, port=bind_port, workers=processes
-        )
+        command = cli_command(path, "webhook", "serve", "--fd", str(fd), options=child_options())
+        specs = [
+            ChildSpec(f"receiver-{n + 1}", command, env={MULTIPROC_ENV: folder}, pass_fds=(fd,))
+            for n in range(processes)
+        ]
+        stop_timeout_s = GRACEFUL_SHUTDOWN_S + STOP_MARGIN_S
+        return run_until_signalled(Supervisor(specs, os.environ, stop_timeout_s=stop_timeout_s))
 
 
-def app_factory() -> FastAPI:
-    """The receiver of one uvicorn process, from ``$OUTREACH_CONFIG`` and the environment."""
+def _receiver(settings: Settings, multiprocess_dir: str | None) -> FastAPI:
+    """The receiver of one process."""
     from engine.webhook import create_app
     from engine.webhook.outbox import Outbox
     from engine.webhook.serving import receiver_redis
 
-    settings = load(None)
-    configure_logging(log_settings(os.environ), settings.timelinesai.token)
     database = build_database(settings, pool_size=POOL_SIZE)
     redis_client = receiver_redis(settings.redis.url)
     actors = declare_reply_actors(build_broker(settings, client=redis_client), settings, None)
@@ -98,7 +118,7 @@ def app_factory() -> FastAPI:
         settings,
         outbox.put,
         clock=build_clock(settings),
-        multiprocess_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR"),
+        multiprocess_dir=multiprocess_dir,
         on_shutdown=outbox.close,
     )
 

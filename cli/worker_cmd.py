@@ -5,19 +5,20 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cli.context import ConfigOption, console, load
+from cli.context import ConfigOption, child_options, console, load, logs, open_database
 from engine.broker import build_broker, declare_actors
+from engine.db import Database
 from engine.dispatcher import Dispatcher, dispatch_forever
 from engine.jobs.runner import build_maintenance_jobs, start_jobs
-from engine.logs import configure_logging, log_settings
-from engine.runtime import build_clock, build_database, build_redis
+from engine.logs import configure_logging
+from engine.runtime import build_clock, build_redis
 from engine.settings import Settings, compiled_sequences, find_config
-from engine.worker import select_queues, supervise
+from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
+from engine.worker import run_worker_process, select_queues, worker_specs
 from phones import sync_phones
 
 
@@ -34,29 +35,40 @@ def worker(
     phones: Annotated[
         str | None, typer.Option(help="Only these phones' queues, e.g. 01,02. Default: all.")
     ] = None,
+    in_process: Annotated[
+        bool, typer.Option("--in-process", hidden=True, help="Be one of the worker processes.")
+    ] = False,
 ) -> None:
     """Send messages: consume the phones' queues until SIGTERM or Ctrl-C.
 
     Run as many as you like, on any hosts, against the same Redis and database.
     """
     settings = load(config)
-    configure_logging(log_settings(os.environ), settings.timelinesai.token)
+    configure_logging(logs(), settings.timelinesai.token)
+    chosen = phones.split(",") if phones else None
+    queues = select_queues(settings, chosen)
+    threads = threads or settings.worker.threads
+    if in_process:
+        round_trips_file = os.environ.get("OUTREACH_ROUND_TRIPS_FILE")  # bench/send_pipeline.py
+        run_worker_process(settings, queues, threads, round_trips_file=round_trips_file)
+        return
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
-    build_database(settings).require_current()
-    queues = select_queues(settings, phones.split(",") if phones else None)
-    with build_database(settings).session() as session:
+    with open_database(settings) as database, database.session() as session:
         sync_phones(session, settings.phones)
     processes = processes or settings.worker.processes
-    threads = threads or settings.worker.threads
     console().print(f"worker: {processes} processes x {threads} threads on {len(queues)} queues")
-    path = find_config(config, os.environ)
-    raise typer.Exit(supervise(Path(path), dict(os.environ), queues, processes, threads))
+    path = find_config(config, os.environ).resolve()
+    specs = worker_specs(
+        path, processes=processes, threads=threads, phones=chosen, options=child_options()
+    )
+    stop_timeout_s = settings.worker.send_time_limit_s + STOP_MARGIN_S
+    raise typer.Exit(
+        run_until_signalled(Supervisor(specs, os.environ, stop_timeout_s=stop_timeout_s))
+    )
 
 
-def _dispatcher(settings: Settings) -> Dispatcher:
+def _dispatcher(settings: Settings, database: Database) -> Dispatcher:
     build_redis(settings).close()
-    database = build_database(settings)
-    database.require_current()
     with database.session() as session:
         sync_phones(session, settings.phones)
     broker = build_broker(settings)
@@ -73,7 +85,8 @@ def _not_here(*_: object) -> None:
 def dispatch(config: ConfigOption = None) -> None:
     """Run one dispatcher pass: move due steps into the phones' queues."""
     settings = load(config)
-    report = _dispatcher(settings).run_once(build_clock(settings).now())
+    with open_database(settings) as database:
+        report = _dispatcher(settings, database).run_once(build_clock(settings).now())
     console().print(
         f"dispatched {report.first_messages} first messages and {report.followups} follow-ups; "
         f"{report.deferred_to_window} wait for their send window, "
@@ -90,19 +103,20 @@ def scheduler(config: ConfigOption = None) -> None:
     engine's clock: sped up with [clock] speed).
     """
     settings = load(config)
-    configure_logging(log_settings(os.environ), settings.timelinesai.token)
-    dispatcher = _dispatcher(settings)
-    clock = build_clock(settings)
-    jobs = start_jobs(build_maintenance_jobs(settings, dispatcher.database, clock), clock)
-    interval_s = max(0.2, clock.real_seconds(settings.scheduler.dispatch_interval_s))
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    console().print(
-        f"scheduler: dispatching every {interval_s:.2f} s; "
-        f"jobs: {', '.join(job.id for job in jobs.get_jobs())}"
-    )
-    try:
-        dispatch_forever(dispatcher, clock, stop, interval_s)
-    finally:
-        jobs.shutdown(wait=False)
+    configure_logging(logs(), settings.timelinesai.token)
+    with open_database(settings) as database:
+        dispatcher = _dispatcher(settings, database)
+        clock = build_clock(settings)
+        jobs = start_jobs(build_maintenance_jobs(settings, database, clock), clock)
+        interval_s = max(0.2, clock.real_seconds(settings.scheduler.dispatch_interval_s))
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        console().print(
+            f"scheduler: dispatching every {interval_s:.2f} s; "
+            f"jobs: {', '.join(job.id for job in jobs.get_jobs())}"
+        )
+        try:
+            dispatch_forever(dispatcher, clock, stop, interval_s)
+        finally:
+            jobs.shutdown(wait=False)

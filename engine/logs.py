@@ -40,9 +40,10 @@ class LogSettings:
     level: str = "INFO"
 
 
-def log_settings(env: Mapping[str, str]) -> LogSettings:
-    """Read ``OUTREACH_LOG_FORMAT`` and ``OUTREACH_LOG_LEVEL`` from ``env`` (the process edge)."""
-    log_format = env.get("OUTREACH_LOG_FORMAT", "").strip().lower() or "text"
+def log_settings(env: Mapping[str, str], log_format: str | None = None) -> LogSettings:
+    """Read ``OUTREACH_LOG_FORMAT`` and ``OUTREACH_LOG_LEVEL`` from ``env`` (the process
+    edge); ``log_format`` (``--log-format``) wins over the environment's."""
+    log_format = (log_format or env.get("OUTREACH_LOG_FORMAT", "")).strip().lower() or "text"
     if log_format not in LOG_FORMATS:
         raise ConfigError(
             f"OUTREACH_LOG_FORMAT: unknown log format {log_format!r}; use text or json"

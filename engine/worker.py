@@ -2,14 +2,14 @@
 
 Any number of these may run on any number of hosts against the same Redis and
 database: the per-phone lease, not the process layout, keeps one send in flight
-per phone. The parent supervises its children: a child that dies is restarted,
-SIGTERM or SIGINT stops them all after their in-flight sends finish.
+per phone. The command supervises its worker processes (:mod:`engine.supervisor`):
+one that dies is restarted, SIGTERM or SIGINT stops them all after their in-flight
+sends finish.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import random
 import signal
@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import dramatiq
@@ -36,7 +35,7 @@ from engine.broker import (
 )
 from engine.clock import Clock
 from engine.db import Database
-from engine.logs import configure_logging, log_settings
+from engine.errors import ConfigError
 from engine.replies.actors import declare_reply_actors
 from engine.runtime import build_client, build_clock, build_database, build_redis
 from engine.sending.autoreply import AutoReplySender
@@ -45,9 +44,10 @@ from engine.sending.halt import RedisHalt
 from engine.sending.outcome import PutBack
 from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender, send_with_lease
-from engine.settings import Settings, compiled_sequences, load_settings
+from engine.settings import Settings, compiled_sequences
 from engine.storage import replies as reply_rows
 from engine.storage import send_store
+from engine.supervisor import ChildSpec, cli_command
 from engine.timelinesai import TimelinesAIClient
 from engine.webhook.handlers import EventHandler
 from phones.lease import HeldLease, Lease, RedisLease, holding
@@ -61,7 +61,6 @@ WORKER_TIMEOUT_MS = 1000
 # Slack on a fetched message's lease: one with less than the send time limit plus this
 # left (it waited long for a thread) is extended before its send.
 LEASE_MARGIN_S = 5.0
-RESTART_DELAY_S = 1.0
 
 
 @dataclass
@@ -191,13 +190,13 @@ def _reply_check(
 
 
 def run_worker_process(
-    config_path: str, env: dict[str, str], queues: Sequence[str], threads: int
+    settings: Settings, queues: Sequence[str], threads: int, *, round_trips_file: str | None = None
 ) -> None:
-    """One worker process: consume ``queues`` with ``threads`` threads until SIGTERM/SIGINT."""
-    settings = load_settings(config_path, env)
-    _configure_logging(env, settings)
-    # For bench/send_pipeline.py: append "<pid> <database round trips>" here at exit.
-    round_trips_file = env.get("OUTREACH_ROUND_TRIPS_FILE")
+    """One worker process: consume ``queues`` with ``threads`` threads until SIGTERM/SIGINT.
+
+    ``round_trips_file`` (for bench/send_pipeline.py): append "<pid> <database round
+    trips>" there at exit.
+    """
     runtime = build_worker_runtime(
         settings, pool_size=threads + 2, count_round_trips=bool(round_trips_file)
     )
@@ -227,59 +226,23 @@ def run_worker_process(
     database.dispose()
 
 
-def _configure_logging(env: dict[str, str], settings: Settings) -> None:
-    configure_logging(log_settings(env), settings.timelinesai.token)
-
-
 def select_queues(settings: Settings, phones: Sequence[str] | None) -> list[str]:
     """Both queues of the chosen phones (all configured phones by default)."""
     configured = {p.id for p in settings.phones}
     chosen = set(phones) if phones else configured
     unknown = chosen - configured
     if unknown:
-        from engine.errors import ConfigError
-
         raise ConfigError(f"no such phone(s) in the config: {', '.join(sorted(unknown))}")
     return all_queues(chosen)
 
 
-def supervise(
-    config_path: Path, env: dict[str, str], queues: Sequence[str], processes: int, threads: int
-) -> int:
-    """Run ``processes`` worker processes, restarting any that dies, until signalled."""
-    context = multiprocessing.get_context("spawn")
-    stopping = threading.Event()
-
-    def start() -> BaseProcess:
-        process = context.Process(
-            target=run_worker_process,
-            args=(str(config_path), env, list(queues), threads),
-            daemon=False,
-        )
-        process.start()
-        return process
-
-    children = [start() for _ in range(processes)]
-    previous = {
-        sig: signal.signal(sig, lambda *_: stopping.set())
-        for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    try:
-        while not stopping.is_set():
-            for index, child in enumerate(children):
-                if not child.is_alive():
-                    log.warning(
-                        "worker process %s exited with %s; restarting", child.pid, child.exitcode
-                    )
-                    time.sleep(RESTART_DELAY_S)
-                    children[index] = start()
-            stopping.wait(0.5)
-    finally:
-        for child in children:
-            if child.is_alive() and child.pid is not None:
-                os.kill(child.pid, signal.SIGTERM)
-        for child in children:
-            child.join()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+def worker_specs(
+    config_path: Path, *, processes: int, threads: int, phones: Sequence[str] | None,
+    options: Sequence[str] = (),
+) -> list[ChildSpec]:  # fmt: skip
+    """The worker processes, each an ``outreach worker --in-process`` command."""
+    args = ["worker", "--in-process", "--threads", str(threads)]
+    if phones:
+        args += ["--phones", ",".join(phones)]
+    command = cli_command(config_path, *args, options=options)
+    return [ChildSpec(f"worker-{index + 1}", command) for index in range(processes)]

@@ -45,7 +45,6 @@ class Demo:
         self.env.update(  # the simulator takes any token
             TIMELINESAI_TOKEN=SIM_TOKEN,
             OUTREACH_WEBHOOK_SECRET=plan.secret,
-            OUTREACH_CONFIG=str(plan.config_path),
             PYTHONUNBUFFERED="1",
         )
         self.clock = SystemClock(speed=plan.speed, epoch=plan.epoch)
@@ -88,13 +87,14 @@ class Demo:
         if not wait_http(f"{plan.simulator_url}/_sim/config", 30, self.children, "simulator"):
             raise ServiceUnavailableError(self._failed("simulator"))
         self.sim = SimulatorHandle(plan.simulator_url, SIM_TOKEN)
-        self.children.start("webhook", "webhook", "serve")
+        config = ("--config", str(plan.config_path))
+        self.children.start("webhook", "webhook", "serve", *config)
         healthz = f"http://127.0.0.1:{plan.webhook_port}/healthz"
         if not wait_http(healthz, 30, self.children, "webhook"):
             raise ServiceUnavailableError(self._failed("webhook"))
-        self.children.start("scheduler", "scheduler")
-        self.children.start("replies", "replies", "worker")
-        self.children.start("workers", "worker", "--processes", "2", "--threads", "2")
+        self.children.start("scheduler", "scheduler", *config)
+        self.children.start("replies", "replies", "worker", *config)
+        self.children.start("workers", "worker", "--processes", "2", "--threads", "2", *config)
         self._started = time.monotonic()
 
     def _failed(self, name: str) -> str:

@@ -1,4 +1,4 @@
-"""Running an app factory on uvicorn, in one or several processes, on a socket made here.
+"""Serving the receiver on uvicorn, on a socket made here.
 
 uvicorn binds its own sockets without saying ``IPPROTO_TCP``, and asyncio turns Nagle's
 algorithm off only on sockets that say it: a response written in two parts (headers,
@@ -14,7 +14,9 @@ import redis
 import uvicorn
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from uvicorn.supervisors import Multiprocess
+from starlette.types import ASGIApp
+
+from engine.errors import ServiceUnavailableError
 
 GRACEFUL_SHUTDOWN_S = 5
 REDIS_TIMEOUT_S = 1.0
@@ -35,33 +37,25 @@ def receiver_redis(url: str) -> redis.Redis:
     )
 
 
-def serve_factory(
-    factory: str, *, host: str, port: int, workers: int, log_level: str = "info"
-) -> None:
-    """Serve ``factory`` (``module:function`` returning an ASGI app) until interrupted.
-
-    Access logging is off: access lines carry the query string, and so the webhook's
-    secret.
-    """
-    config = uvicorn.Config(
-        factory,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_level=log_level,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-    )
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` for uvicorn to listen on (see the module doc);
+    :class:`~engine.errors.ServiceUnavailableError` in one line when the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.set_inheritable(True)
     try:
-        if workers > 1:
-            Multiprocess(config, sockets=[listener]).run()
-        else:
-            uvicorn.Server(config).run(sockets=[listener])
-    finally:
+        listener.bind((host, port))
+    except OSError as error:
         listener.close()
+        raise ServiceUnavailableError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    return listener
+
+
+def serve_app(app: ASGIApp, listener: socket.socket, *, log_level: str = "info") -> None:
+    """Serve ``app`` on ``listener`` until SIGTERM or SIGINT, then finish the requests in
+    flight (up to a few seconds). Access logging is off: access lines carry the query
+    string, and so the webhook's secret."""
+    config = uvicorn.Config(
+        app, access_log=False, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+    )
+    uvicorn.Server(config).run(sockets=[listener])

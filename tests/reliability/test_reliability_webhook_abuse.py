@@ -144,7 +144,7 @@ def test_a_flood_of_good_repeated_and_bad_deliveries(
         body=f"""
 [webhook]
 port = {port}
-lease_wait_s = 1
+workers = 2
 [sequences.intro]
 timezone = "UTC"
 [[sequences.intro.steps]]

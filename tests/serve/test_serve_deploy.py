@@ -46,7 +46,7 @@ def test_each_unit_stops_on_sigterm_after_the_send_time_limit(unit: Path) -> Non
 def test_each_unit_runs_a_real_command(
     unit: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OUTREACH_LOG_FORMAT", "text")  # --log-format sets it; undone afterwards
+    monkeypatch.setenv("OUTREACH_LOG_FORMAT", "text")  # a unit may pass --log-format
     argv = shlex.split(_service(unit)["ExecStart"])
     assert argv[0].endswith("/outreach")
     assert run([*argv[1:], "--help"]) == 0

@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from cli.context import child_options, logs
 from cli.main import run
 from engine.errors import ConfigError
 from engine.logs import LogSettings, build_handler, configure_logging, log_settings
@@ -92,10 +93,15 @@ def test_a_bad_log_format_option_exits_2(capsys: pytest.CaptureFixture[str]) -> 
     assert "--log-format" in capsys.readouterr().err
 
 
-def test_the_log_format_option_reaches_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_log_format_option_reaches_children_as_an_argument(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("OUTREACH_LOG_FORMAT", "text")
     assert run(["--log-format", "json", "spintax", "check", "Hello"]) == 0
-    assert os.environ["OUTREACH_LOG_FORMAT"] == "json"
+    assert os.environ["OUTREACH_LOG_FORMAT"] == "text"  # the environment is left alone
+    assert (logs().log_format, child_options()) == ("json", ("--log-format", "json"))
+    assert run(["spintax", "check", "Hello"]) == 0  # the next command, without it
+    assert (logs().log_format, child_options()) == ("text", ())
 
 
 def test_configuring_logging_leaves_a_silenced_access_log_silent() -> None:

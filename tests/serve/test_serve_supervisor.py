@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from engine.serve import Child, ChildSpec, Supervisor, child_specs
+from engine.serve import child_specs
+from engine.supervisor import Child, ChildSpec, Supervisor, spawn_process
+from engine.worker import worker_specs
 
 SPECS = [ChildSpec("worker", ("w",)), ChildSpec("scheduler", ("s",))]
 
@@ -115,12 +118,39 @@ def test_a_child_that_does_not_stop_in_time_is_killed_and_the_status_is_1() -> N
 
 def test_the_children_run_the_outreach_commands_on_one_config() -> None:
     specs = child_specs(
-        Path("/srv/config.toml"), worker_processes=3, threads=4, webhook_workers=2, python="py"
-    )
+        Path("/srv/config.toml"), worker_processes=3, threads=4, webhook_workers=2, python="py",
+        options=("--log-format", "json"),
+    )  # fmt: skip
+    root = ("py", "-m", "cli", "--log-format", "json")
     assert [spec.argv for spec in specs] == [
-        ("py", "-m", "cli", "worker", "--processes", "3", "--threads", "4",
-         "--config", "/srv/config.toml"),
-        ("py", "-m", "cli", "scheduler", "--config", "/srv/config.toml"),
-        ("py", "-m", "cli", "webhook", "serve", "--workers", "2", "--config", "/srv/config.toml"),
-        ("py", "-m", "cli", "replies", "worker", "--threads", "2", "--config", "/srv/config.toml"),
-    ]  # fmt: skip
+        (*root, "worker", "--processes", "3", "--threads", "4", "--config", "/srv/config.toml"),
+        (*root, "scheduler", "--config", "/srv/config.toml"),
+        (*root, "webhook", "serve", "--workers", "2", "--config", "/srv/config.toml"),
+        (*root, "replies", "worker", "--threads", "2", "--config", "/srv/config.toml"),
+    ]
+
+
+def test_the_worker_processes_are_told_everything_in_their_arguments() -> None:
+    specs = worker_specs(Path("/srv/c.toml"), processes=2, threads=3, phones=["01", "07"])
+    assert [spec.name for spec in specs] == ["worker-1", "worker-2"]
+    assert specs[0].argv[1:] == (
+        "-m", "cli", "worker", "--in-process", "--threads", "3", "--phones", "01,07",
+        "--config", "/srv/c.toml",
+    )  # fmt: skip
+    assert specs[0].env == {} and specs[0].pass_fds == ()
+
+
+def test_a_child_gets_its_own_environment_and_files_on_top_of_the_supervisors(
+    tmp_path: Path,
+) -> None:
+    with (tmp_path / "shared").open("w") as shared:
+        code = (
+            "import os, sys; os.write(int(sys.argv[1]), "
+            "(os.environ['FROM_SUPERVISOR'] + os.environ['FROM_SPEC']).encode())"
+        )
+        fd = shared.fileno()
+        spec = ChildSpec(
+            "child", (sys.executable, "-c", code, str(fd)), env={"FROM_SPEC": "b"}, pass_fds=(fd,)
+        )
+        assert spawn_process(spec, {"FROM_SUPERVISOR": "a"}).wait(timeout=30) == 0
+    assert (tmp_path / "shared").read_text() == "ab"
