@@ -38,8 +38,9 @@ sys.path.insert(0, str(ROOT))
 from bench.scratch import scratch_database  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.dispatcher import Dispatcher  # noqa: E402
-from engine.settings import compiled_sequences, load_settings  # noqa: E402
+from engine.settings import load_settings  # noqa: E402
 from phones import sync_phones  # noqa: E402
+from sequences import compiled_sequences  # noqa: E402
 
 NOW = datetime(2026, 1, 7, 10, 0, tzinfo=UTC)  # a Wednesday: 12:00 in Bucharest
 PHONES = 20

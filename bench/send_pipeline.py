@@ -46,7 +46,8 @@ from engine.broker import build_broker, declare_actors  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.dispatcher import Dispatcher  # noqa: E402
 from engine.models import Enrollment  # noqa: E402
-from engine.settings import compiled_sequences, load_settings  # noqa: E402
+from engine.settings import load_settings  # noqa: E402
+from sequences import compiled_sequences  # noqa: E402
 
 PYTHON = sys.executable
 

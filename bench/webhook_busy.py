@@ -34,9 +34,10 @@ from bench.scratch import REDIS_URL, drop_namespace, free_port, scratch_database
 from engine.broker import build_broker, declare_actors
 from engine.db import Database
 from engine.dispatcher import Dispatcher
-from engine.settings import compiled_sequences, load_settings
+from engine.settings import load_settings
 from phones import sync_phones
 from phones.lease import lease_key
+from sequences import compiled_sequences
 
 PHONES = 20
 LEADS = 30_000

@@ -18,12 +18,13 @@ from engine.db import Database
 from engine.models import CampaignState
 from engine.reports import CampaignStatus, Funnel, campaign_status
 from engine.runtime import build_clock
-from engine.settings import Settings, compiled_sequences
+from engine.settings import Settings
 from sequences import (
     CampaignChange,
     CampaignError,
     LaunchReport,
     Refusal,
+    compiled_sequences,
     launch,
     pause,
     read_lead_list,

@@ -15,6 +15,7 @@ from engine.db import Database
 from engine.logs import LogSettings, log_settings
 from engine.runtime import build_database
 from engine.settings import Settings, find_config, load_settings
+from sequences import check_templates
 
 ConfigOption = Annotated[
     Path | None,
@@ -52,8 +53,11 @@ def child_options() -> tuple[str, ...]:
 
 
 def load(config: Path | None) -> Settings:
-    """Find and load the settings; the one place a command reads the environment."""
-    return load_settings(find_config(config, os.environ), os.environ)
+    """Find and load the settings, their templates compiled (so checked); the one place a
+    command reads the environment."""
+    settings = load_settings(find_config(config, os.environ), os.environ)
+    check_templates(settings)
+    return settings
 
 
 @contextmanager

@@ -9,11 +9,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
-from engine.settings import Settings, compiled_sequences
+from engine.settings import Settings
 from sequences import (
     SendWindow,
     Sequence,
     SequencesError,
+    compiled_sequences,
     normalise_number,
     preview_leads,
     render_steps,

@@ -16,10 +16,11 @@ from engine.dispatcher import Dispatcher, dispatch_forever
 from engine.jobs.runner import build_maintenance_jobs, start_jobs
 from engine.logs import configure_logging
 from engine.runtime import build_clock, build_redis
-from engine.settings import Settings, compiled_sequences, find_config
+from engine.settings import Settings, find_config
 from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
 from engine.worker import run_worker_process, select_queues, worker_specs
 from phones import sync_phones
+from sequences import compiled_sequences
 
 
 def worker(

@@ -44,13 +44,14 @@ from engine.sending.halt import RedisHalt
 from engine.sending.outcome import PutBack
 from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender, send_with_lease
-from engine.settings import Settings, compiled_sequences
+from engine.settings import Settings
 from engine.storage import replies as reply_rows
 from engine.storage import send_store
 from engine.supervisor import ChildSpec, cli_command
 from engine.timelinesai import TimelinesAIClient
 from engine.webhook.handlers import EventHandler
 from phones.lease import HeldLease, Lease, RedisLease, holding
+from sequences import compiled_sequences
 
 log = logging.getLogger("outreach.worker")
 

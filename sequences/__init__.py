@@ -6,6 +6,7 @@ and stopping campaigns and finding leads to preview touch storage, through a dat
 or connection passed in.
 """
 
+from engine.settings import LeadsSettings, SequenceSettings, StepSettings, WindowSettings
 from sequences.campaigns import (
     CampaignChange,
     CampaignError,
@@ -16,14 +17,15 @@ from sequences.campaigns import (
     resume,
     stop,
 )
-from sequences.config import LeadsSettings, SequenceSettings, StepSettings, WindowSettings
 from sequences.definition import (
     ASSUMED_VARIABLE_LENGTH,
     MAX_MESSAGE_LENGTH,
     SendWindow,
     Sequence,
     Step,
+    check_templates,
     compile_sequences,
+    compiled_sequences,
     missing_variables,
 )
 from sequences.errors import IllegalTransition, LeadImportError, SequencesError
@@ -95,8 +97,10 @@ __all__ = [
     "WindowSettings",
     "after_send",
     "check_region",
+    "check_templates",
     "choose_variant",
     "compile_sequences",
+    "compiled_sequences",
     "complete_finished",
     "end",
     "end_state",

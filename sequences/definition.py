@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import spintax
 from engine.errors import ConfigError
-from sequences.config import SequenceSettings, StepSettings, WindowSettings
+from engine.settings import SequenceSettings, Settings, StepSettings, WindowSettings
 from sequences.syntax import (
     LEAD_TIMEZONE,
     is_timezone,
@@ -32,8 +32,10 @@ __all__ = [
     "SendWindow",
     "Sequence",
     "Step",
+    "check_templates",
     "compile_message",
     "compile_sequences",
+    "compiled_sequences",
     "missing_variables",
 ]
 
@@ -131,6 +133,22 @@ def compile_sequences(raw: Mapping[str, SequenceSettings], *, path: str) -> dict
     ``sequences.intro.steps[1].template``.
     """
     return {name: _compile_sequence(name, settings, path) for name, settings in raw.items()}
+
+
+def compiled_sequences(settings: Settings) -> dict[str, Sequence]:
+    """The config's sequences, validated and compiled (templates parsed once)."""
+    return compile_sequences(settings.sequences, path=str(settings.path or "config"))
+
+
+def check_templates(settings: Settings) -> dict[str, Sequence]:
+    """Compile every template of the config, the sequences' and the automatic answers',
+    so a config whose text would fail later fails now, naming the key; the compiled
+    sequences. Run where the config is loaded (the CLI) after the settings' own checks.
+    """
+    path = str(settings.path or "config")
+    for key, template in settings.replies.auto_replies().items():
+        compile_message(template, path=path, key=key)
+    return compiled_sequences(settings)
 
 
 def _compile_sequence(name: str, settings: SequenceSettings, path: str) -> Sequence:

@@ -25,10 +25,10 @@ from engine.demo.setup import OFFLINE_PHONE, PHONES, SEQUENCE, DemoPlan, write_f
 from engine.errors import ServiceUnavailableError
 from engine.invariants import accepted_sends, check, in_flight_at_replies
 from engine.runtime import build_database
-from engine.settings import Settings, compiled_sequences, load_settings
+from engine.settings import Settings, load_settings
 from engine.tables import E, running
 from engine.timelinesai.simulator import SimulatorHandle
-from sequences import import_leads, launch
+from sequences import compiled_sequences, import_leads, launch
 
 SIM_TOKEN = "demo-token"  # noqa: S105 - the simulator takes any token
 OPT_OUT_AT_S = 2 * 3600.0

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import spintax
-from engine.replies.config import RepliesSettings
 from engine.replies.rules import HUMAN_REVIEW, OPT_OUT, Classification
+from engine.settings.replies import RepliesSettings
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,9 @@ matches "Opt-out please".
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 
-from engine.replies.config import RepliesSettings
+from engine.settings.replies import RepliesSettings, words
 
 __all__ = [
     "HUMAN_REVIEW",
@@ -27,14 +25,6 @@ __all__ = [
 OPT_OUT = "opt_out"
 HUMAN_REVIEW = "human_review"
 OTHER = "other"
-_WORD = re.compile(r"[^\W_]+")
-
-
-def words(text: str) -> str:
-    """The words of ``text``, accent-free and case-folded, joined by single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(_WORD.findall(bare.casefold()))
 
 
 @dataclass(frozen=True)

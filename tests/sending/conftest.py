@@ -18,7 +18,7 @@ from engine.models import Campaign, Enrollment, Lead, Message, Phone, QuotaUsage
 from engine.sending.halt import MemoryHalt
 from engine.sending.outcome import Outcome
 from engine.sending.service import Sender, send_with_lease
-from engine.settings import Settings, compiled_sequences, load_settings
+from engine.settings import Settings, load_settings
 from engine.storage import send_store
 from engine.timelinesai import MemoryRateLimiter
 from engine.timelinesai.simulator import (
@@ -29,6 +29,7 @@ from engine.timelinesai.simulator import (
 )
 from phones import sync_phones
 from phones.lease import MemoryLease
+from sequences import compiled_sequences
 
 START = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday
 PHONES = ("+447700900001", "+447700900002")

@@ -14,9 +14,9 @@ from engine.dispatcher import Dispatcher
 from engine.models import AutoReply, Enrollment, Message, Phone, Suppression
 from engine.sending.autoreply import AutoReplySender
 from engine.sending.outcome import Done, Outcome, PutBack
-from engine.settings import compiled_sequences
 from engine.timelinesai import SendOutcomeUnknown
 from phones.lease import holding
+from sequences import compiled_sequences
 from tests.sending.conftest import Harness
 
 LEAD = "+40712345678"

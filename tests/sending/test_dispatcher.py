@@ -12,8 +12,9 @@ from sqlmodel import select
 from engine.db import Database
 from engine.dispatcher import Dispatcher
 from engine.models import Campaign, Enrollment, Lead, QuotaUsage, StepState
-from engine.settings import Settings, compiled_sequences, load_settings
+from engine.settings import Settings, load_settings
 from phones import sync_phones
+from sequences import compiled_sequences
 from tests.sending.conftest import CONFIG
 
 NOW = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday

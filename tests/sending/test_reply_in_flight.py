@@ -7,9 +7,8 @@ from datetime import timedelta
 
 from engine.dispatcher import Dispatcher
 from engine.sending.outcome import Done, PutBack
-from engine.settings import compiled_sequences
 from engine.storage import replies as reply_rows
-from sequences import EndReason
+from sequences import EndReason, compiled_sequences
 from tests.sending.conftest import Harness
 
 REPLIED = "replied"

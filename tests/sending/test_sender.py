@@ -16,11 +16,10 @@ from engine.models import Alert, Campaign, Enrollment, Phone, QuotaUsage, StepSt
 from engine.sending import decision
 from engine.sending.outcome import Done, PutBack
 from engine.sending.service import send_with_lease
-from engine.settings import compiled_sequences
 from engine.storage import dispatch_id, send_store
 from engine.timelinesai import ServerError
 from phones.lease import MemoryLease
-from sequences import choose_variant
+from sequences import choose_variant, compiled_sequences
 from tests.sending.conftest import Harness
 
 

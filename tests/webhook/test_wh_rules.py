@@ -10,6 +10,7 @@ import pytest
 from engine.errors import ConfigError
 from engine.replies import IntentRule, RepliesSettings, ReplyRules, words
 from engine.settings import Settings, load_settings
+from sequences import check_templates
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ReplyRules(RepliesSettings())
@@ -117,7 +118,7 @@ def test_bad_reply_webhook_and_job_settings_name_the_key(
     path = tmp_path / "config.toml"
     path.write_text(toml + "\n")
     with pytest.raises(ConfigError, match=re.escape(message)):
-        load_settings(path)
+        check_templates(load_settings(path))  # as the CLI loads a config
 
 
 def test_a_retired_key_in_an_old_file_still_loads(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ config with any ``[replies.intents.*]`` table replaces the default intents.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ __all__ = [
     "IntentRule",
     "RepliesSettings",
     "validate_replies",
+    "words",
 ]
 
 DEFAULT_OPT_OUT: tuple[str, ...] = (
@@ -48,6 +50,7 @@ DEFAULT_HUMAN_REVIEW: tuple[str, ...] = (
     "anpc",
 )
 MAX_PRIORITY = 3
+_WORD = re.compile(r"[^\W_]+")
 _INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _RESERVED = frozenset({"opt_out", "human_review"})
 
@@ -111,14 +114,17 @@ class RepliesSettings:
         return {key: text for key, text in found.items() if text is not None}
 
 
-def validate_replies(
-    replies: RepliesSettings, fail: Callable[[str, str], ConfigError], words: Callable[[str], str]
-) -> None:
-    """Raise ``fail(key, message)`` for an empty keyword, a bad priority, URL or intent name.
+def words(text: str) -> str:
+    """The words of ``text``, accent-free and case-folded, joined by single spaces: how a
+    reply and every keyword are read before they are compared."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(_WORD.findall(bare.casefold()))
 
-    ``words`` normalises a keyword the way replies are normalised (an empty result
-    means the keyword could never match).
-    """
+
+def validate_replies(replies: RepliesSettings, fail: Callable[[str, str], ConfigError]) -> None:
+    """Raise ``fail(key, message)`` for a keyword with no words (it could never match), a
+    bad priority, URL or intent name."""
     lists = {"replies.opt_out": replies.opt_out, "replies.human_review": replies.human_review}
     lists |= {f"replies.intents.{n}.keywords": r.keywords for n, r in replies.intents.items()}
     for key, keywords in lists.items():

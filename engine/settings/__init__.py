@@ -1,0 +1,64 @@
+"""Typed, frozen settings: the TOML config file plus a few environment overrides.
+
+At the bottom of the engine with the models, errors, clock and database: the settings
+import nothing above them. :mod:`~engine.settings.sections` holds the tables,
+:mod:`~engine.settings.sequences` and :mod:`~engine.settings.replies` the raw
+``[sequences.*]`` and ``[replies]`` tables, :mod:`~engine.settings.loading` reads and
+checks a file. The sequences package compiles (and so checks) the templates
+(:func:`sequences.definition.check_templates`), where the CLI loads the config.
+"""
+
+from engine.settings.loading import (
+    DEFAULT_CONFIG_NAME,
+    find_config,
+    load_settings,
+    resolve_database_url,
+    validate,
+)
+from engine.settings.replies import IntentRule, RepliesSettings
+from engine.settings.sections import (
+    AlertSettings,
+    ClockSettings,
+    DatabaseSettings,
+    PacingSettings,
+    PhoneSettings,
+    QuotaSettings,
+    RedisSettings,
+    SchedulerSettings,
+    Settings,
+    TimelinesAISettings,
+    WebhookSettings,
+    WorkerSettings,
+)
+from engine.settings.sequences import (
+    LeadsSettings,
+    SequenceSettings,
+    StepSettings,
+    WindowSettings,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "AlertSettings",
+    "ClockSettings",
+    "DatabaseSettings",
+    "IntentRule",
+    "LeadsSettings",
+    "PacingSettings",
+    "PhoneSettings",
+    "QuotaSettings",
+    "RedisSettings",
+    "RepliesSettings",
+    "SchedulerSettings",
+    "SequenceSettings",
+    "Settings",
+    "StepSettings",
+    "TimelinesAISettings",
+    "WebhookSettings",
+    "WindowSettings",
+    "WorkerSettings",
+    "find_config",
+    "load_settings",
+    "resolve_database_url",
+    "validate",
+]

@@ -1,0 +1,184 @@
+"""The config's tables as typed, frozen dataclasses: one per TOML table.
+
+:mod:`engine.config_loader` walks them, so adding a key is adding a field. The
+``[sequences.*]`` and ``[replies]`` tables have their own modules in this package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from engine.settings.replies import RepliesSettings
+from engine.settings.sequences import LeadsSettings, SequenceSettings
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """``[database]``: where state lives. SQLite paths are relative to the config file."""
+
+    url: str = "sqlite:///outreach.db"
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """``[redis]``: the broker and shared counters; ``namespace`` prefixes every key and queue."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    namespace: str = "outreach"
+
+
+@dataclass(frozen=True)
+class TimelinesAISettings:
+    """``[timelinesai]``: the API. The token comes only from ``TIMELINESAI_TOKEN``."""
+
+    base_url: str = "https://app.timelines.ai/integrations/api"
+    requests_per_minute: int = 50
+    monthly_call_budget: int = 200_000
+    timeout_s: float = 15.0
+    retry_total_s: float = 10.0
+    token: str | None = field(default=None, repr=False, metadata={"from_file": False})
+
+
+@dataclass(frozen=True)
+class PacingSettings:
+    """``[pacing]``: the random gap between two sends of one phone, in virtual seconds."""
+
+    jitter_min_s: float = 30.0
+    jitter_max_s: float = 150.0
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    """``[quota]``: new contacts a phone may start per local day (``timezone`` sets the day)."""
+
+    new_contacts_per_day: int = 200
+    timezone: str = "UTC"
+    warmup: tuple[int, ...] = (20, 50, 100, 150)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """``[worker]``: how the per-phone actors send, retry and hold a phone's lease.
+
+    ``lease_ttl_s`` and ``send_time_limit_s`` are real seconds (they guard real
+    concurrency); backoffs are virtual seconds, like every other engine duration.
+    """
+
+    lease_ttl_s: float = 90.0
+    send_time_limit_s: float = 60.0
+    max_retries: int = 3
+    min_backoff_s: float = 30.0
+    max_backoff_s: float = 900.0
+    max_inline_wait_s: float = 1.0
+    reconcile_after_s: float = 120.0
+    processes: int = 2
+    threads: int = 4
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """``[scheduler]``: how often due steps move into the phones' queues, and how many,
+    and when the maintenance jobs run (cron expressions, UTC).
+
+    Durations are virtual seconds; a pass never runs more often than every 0.2 s real.
+    """
+
+    dispatch_interval_s: float = 5.0
+    queue_ahead_s: float = 300.0
+    max_queued_per_phone: int = 50
+    requeue_after_s: float = 1800.0
+    banned_phone_grace_s: float = 7 * 86_400.0
+    phone_sync_cron: str = "*/10 * * * *"
+    delivery_sync_cron: str = "*/15 * * * *"
+    delivery_sync_window_h: float = 48.0
+    delivery_sync_max_chats: int = 20
+    prune_cron: str = "17 3 * * *"
+    replies_sweep_cron: str = "*/5 * * * *"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]``: where alerts go besides the alerts table and the log."""
+
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PhoneSettings:
+    """One ``[[phones]]`` entry: a WhatsApp number of ours connected to TimelinesAI."""
+
+    id: str
+    phone: str
+    account_id: str | None = None
+    new_contacts_per_day: int | None = None
+    started_on: date | None = None
+
+    @property
+    def jid(self) -> str:
+        """The account's JID at TimelinesAI: ``account_id``, else made from the number."""
+        return self.account_id or self.phone.lstrip("+") + "@s.whatsapp.net"
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """``[webhook]``: the receiver. The secret comes only from ``OUTREACH_WEBHOOK_SECRET``.
+
+    ``takeover_check_after_s`` is real seconds (it lets a send in flight be recorded);
+    ``retention_days`` are virtual days. The receiver never waits for a phone, so
+    ``lease_wait_s`` is retired: accepted in old files and ignored.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    retention_days: int = 30
+    manual_takeover: str = "stop"
+    takeover_check_after_s: float = 10.0
+    lease_wait_s: float | None = field(
+        default=None, metadata={"retired": "the receiver no longer waits for a phone"}
+    )
+    secret: str | None = field(default=None, repr=False, metadata={"from_file": False})
+
+
+@dataclass(frozen=True)
+class ClockSettings:
+    """``[clock]``: speed-up of the runtime clock; processes sharing speed > 1 share ``epoch``."""
+
+    speed: float = 1.0
+    epoch: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration, as loaded from one file and the environment."""
+
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    timelinesai: TimelinesAISettings = field(default_factory=TimelinesAISettings)
+    pacing: PacingSettings = field(default_factory=PacingSettings)
+    quota: QuotaSettings = field(default_factory=QuotaSettings)
+    phones: tuple[PhoneSettings, ...] = ()
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    clock: ClockSettings = field(default_factory=ClockSettings)
+    leads: LeadsSettings = field(default_factory=LeadsSettings)
+    replies: RepliesSettings = field(default_factory=RepliesSettings)
+    sequences: dict[str, SequenceSettings] = field(default_factory=dict)
+    path: Path | None = field(default=None, metadata={"from_file": False})
+
+    def phone(self, phone_id: str) -> PhoneSettings:
+        """The configured phone ``phone_id``; raises ``KeyError`` when there is none."""
+        for phone in self.phones:
+            if phone.id == phone_id:
+                return phone
+        raise KeyError(phone_id)
+
+    def quota_for(self, phone: PhoneSettings) -> int:
+        """The phone's full daily new-contact quota (its override, else the default)."""
+        if phone.new_contacts_per_day is not None:
+            return phone.new_contacts_per_day
+        return self.quota.new_contacts_per_day
