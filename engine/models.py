@@ -1,7 +1,7 @@
 """The database tables: phones, leads, enrollments, messages, quotas, events, alerts.
 
-States are plain strings (see the ``*State`` enums) so a new state is a code change,
-not a schema change. Timestamps are stored as UTC and always come back
+States are plain strings (:mod:`engine.states`, re-exported here) so a new state is a
+code change, not a schema change. Timestamps are stored as UTC and always come back
 timezone-aware. The indexes serve the dispatcher's due-step scan, the webhook's
 lookups and the status reports; the unique constraints are invariants the
 database itself enforces (one active enrollment per lead, one outbound message
@@ -11,13 +11,45 @@ per (enrollment, step), one row per webhook event, one review flag per reply).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from enum import StrEnum
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, Index, text
 from sqlmodel import Field, SQLModel
 
 from engine.dbtypes import UTCDateTime
+from engine.states import (
+    END_STATES,
+    RUNNING_STATES,
+    AutoReplyState,
+    CampaignState,
+    Direction,
+    EnrollmentState,
+    PhoneState,
+    StepState,
+)
+
+__all__ = [
+    "END_STATES",
+    "RUNNING_STATES",
+    "Alert",
+    "AutoReply",
+    "AutoReplyState",
+    "Campaign",
+    "CampaignState",
+    "Direction",
+    "Enrollment",
+    "EnrollmentState",
+    "Lead",
+    "LeadTag",
+    "Message",
+    "Phone",
+    "PhoneState",
+    "QuotaUsage",
+    "ReviewFlag",
+    "StepState",
+    "Suppression",
+    "WebhookEvent",
+]
 
 
 def _utcnow() -> datetime:
@@ -29,67 +61,7 @@ def _ts(nullable: bool = True, **kwargs: Any) -> Any:
     return Field(sa_type=UTCDateTime, nullable=nullable, **kwargs)
 
 
-class PhoneState(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    OFFLINE = "offline"
-    BANNED = "banned"
-
-
-class EnrollmentState(StrEnum):
-    PENDING = "pending"
-    ACTIVE = "active"
-    COMPLETED = "completed"
-    REPLIED = "replied"
-    OPTED_OUT = "opted_out"
-    INVALID_NUMBER = "invalid_number"
-    FAILED = "failed"
-    STOPPED = "stopped"
-
-
-RUNNING_STATES: Final = frozenset({EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value})
-"""States of an enrollment that may still send (a lead has at most one): defined here,
-once, for the schema's own constraint and every query; the state machine
-(:mod:`sequences.journey`) says how an enrollment moves between them and the ends."""
-
-END_STATES: Final = frozenset(state.value for state in EnrollmentState) - RUNNING_STATES
-"""Final states: nothing moves an enrollment out of one."""
-
 _RUNNING_SQL = "state IN (" + ", ".join(f"'{s}'" for s in sorted(RUNNING_STATES)) + ")"
-
-
-class StepState(StrEnum):
-    """Where the enrollment's current step is: due -> queued -> sending -> sent | failed."""
-
-    DUE = "due"
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-
-
-class Direction(StrEnum):
-    OUT = "out"
-    IN = "in"
-
-
-class CampaignState(StrEnum):
-    ACTIVE = "active"
-    PAUSED = "paused"
-    STOPPED = "stopped"
-    COMPLETED = "completed"  # every enrollment ended; launching again makes it active
-
-
-class AutoReplyState(StrEnum):
-    """Where an automatic answer to a reply is: due -> queued -> sending -> sent | failed,
-    or ``cancelled`` before it went (the lead opted out, a person took the chat over)."""
-
-    DUE = "due"
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 class Phone(SQLModel, table=True):

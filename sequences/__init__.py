@@ -10,9 +10,7 @@ from engine.settings import LeadsSettings, SequenceSettings, StepSettings, Windo
 from sequences.campaigns import (
     CampaignChange,
     CampaignError,
-    LaunchReport,
     complete_finished,
-    launch,
     pause,
     resume,
     stop,
@@ -47,6 +45,7 @@ from sequences.journey import (
     end_state,
     transition,
 )
+from sequences.launch import LaunchReport, launch
 from sequences.launch_store import Refusal
 from sequences.lead_list import LeadList, read_lead_list
 from sequences.leads_csv import check_region, variable_name

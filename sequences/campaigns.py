@@ -1,26 +1,16 @@
-"""Campaigns: enrolling leads in a sequence, and pausing, resuming or stopping its sends.
+"""Campaigns: pausing, resuming or stopping a sequence's sends, and completing it.
 
-A launch gives each selected lead one enrollment in the sequence (state ``pending``,
-step 0 ``due`` at :func:`~sequences.schedule.first_due` on the lead's clock) and makes
-the campaign ``active``. It refuses, and counts by :class:`Refusal`, every lead it
-must not write to: suppressed numbers, leads who answered an earlier campaign, leads
-already in this sequence or running through another, and leads missing a variable a
-step needs. The refusals are computed in the database for all leads at once
-(:mod:`sequences.launch_store`); only the variable check and the due time run per lead
-in Python, and the due time only once per zone.
-
-Pause, resume and stop change the campaign row that the dispatcher and the sender
-read before every move: a paused campaign's steps stay in the database (those already
-queued are taken back), a resumed one carries on where it was, a stopped one ends
-every running enrollment ``stopped``. An active campaign whose enrollments have all
-ended becomes ``completed`` (the dispatcher checks on every pass).
+Launching, which enrolls leads, is :mod:`sequences.launch`. Pause, resume and stop
+change the campaign row that the dispatcher and the sender read before every move: a
+paused campaign's steps stay in the database (those already queued are taken back),
+a resumed one carries on where it was, a stopped one ends every running enrollment
+``stopped``. An active campaign whose enrollments have all ended becomes
+``completed`` (the dispatcher checks on every pass).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, case, exists, null, select, update
@@ -28,188 +18,16 @@ from sqlalchemy import Connection, case, exists, null, select, update
 from engine.db import Database
 from engine.models import CampaignState, StepState
 from engine.tables import C, E
-from sequences.definition import Sequence, missing_variables
 from sequences.errors import SequencesError
 from sequences.journey import RUNNING_STATES, EndReason, end_state
-from sequences.launch_store import (
-    Candidate,
-    Refusal,
-    activate_campaign,
-    candidates,
-    insert_enrollments,
-    lead_ids_for_phones,
-)
-from sequences.lead_list import LeadList
-from sequences.schedule import first_due
-from sequences.windows import lead_timezone
 
-__all__ = [
-    "CampaignChange",
-    "CampaignError",
-    "LaunchReport",
-    "Refusal",
-    "complete_finished",
-    "launch",
-    "pause",
-    "resume",
-    "stop",
-]
+__all__ = ["CampaignChange", "CampaignError", "complete_finished", "pause", "resume", "stop"]
 
 _RUNNING = sorted(RUNNING_STATES)
 
 
 class CampaignError(SequencesError):
     """Raised when a campaign cannot be launched, paused, resumed or stopped as asked."""
-
-
-@dataclass(frozen=True)
-class LaunchReport:
-    """What a launch did (or, with ``dry_run``, would do) with each selected lead.
-
-    ``selected == enrolled + sum(refused.values()) + over_limit``; ``not_found`` and
-    ``invalid_rows`` count numbers of a lead file that selected nobody.
-    """
-
-    sequence: str
-    dry_run: bool
-    selected: int
-    enrolled: int
-    refused: Mapping[Refusal, int]
-    missing_variables: Mapping[str, int] = field(default_factory=dict)
-    """Leads refused for each missing variable (a lead may lack several)."""
-    over_limit: int = 0
-    not_found: int = 0
-    invalid_rows: int = 0
-    first_due: datetime | None = None
-    """The earliest first message of the leads enrolled."""
-    campaign_was: str | None = None
-    """The campaign's state before the launch (``None``: there was none)."""
-
-
-@dataclass
-class _Plan:
-    rows: list[tuple[int, datetime]] = field(default_factory=list)
-    refused: Counter[Refusal] = field(default_factory=Counter)
-    missing: Counter[str] = field(default_factory=Counter)
-    selected: int = 0
-    over_limit: int = 0
-
-
-def launch(
-    database: Database,
-    sequence: Sequence,
-    *,
-    now: datetime,
-    fallback_zone: str,
-    tag: str | None = None,
-    lead_list: LeadList | None = None,
-    limit: int | None = None,
-    dry_run: bool = False,
-) -> LaunchReport:
-    """Enroll the leads tagged ``tag``, or those of ``lead_list``, or every lead.
-
-    At most ``limit`` are enrolled (oldest first; file order with a lead list).
-    ``fallback_zone`` is the zone of a lead whose own cannot be told (``[quota]
-    timezone``). With ``dry_run`` nothing is written. Raises :class:`CampaignError`
-    when the selection is empty.
-    """
-    if tag is not None and lead_list is not None:
-        raise CampaignError("choose leads by --tag or by --leads FILE, not both")
-    with database.engine.begin() as connection:
-        lead_ids, not_found = None, 0
-        if lead_list is not None:
-            lead_ids = lead_ids_for_phones(connection, lead_list.phones)
-            not_found = len(lead_list.phones) - len(lead_ids)
-        campaign_was = connection.execute(
-            select(C.c.state).where(C.c.sequence == sequence.name)
-        ).scalar()
-        plan = _plan(
-            connection, sequence, now=now, fallback_zone=fallback_zone, tag=tag,
-            lead_ids=lead_ids, limit=limit,
-        )  # fmt: skip
-        if plan.selected == 0:
-            raise CampaignError(_nobody(tag, lead_list))
-        enrolled = len(plan.rows)
-        if not dry_run:
-            # The campaign row first: its lock keeps the dispatcher from marking it
-            # completed (complete_finished) until these enrollments are committed.
-            activate_campaign(connection, sequence.name, now)
-            enrolled = insert_enrollments(connection, sequence.name, plan.rows, now)
-            # A concurrent launch enrolled the rest first: they are in a sequence already.
-            plan.refused[Refusal.ALREADY_ENROLLED] += len(plan.rows) - enrolled
-    return LaunchReport(
-        sequence=sequence.name,
-        dry_run=dry_run,
-        selected=plan.selected,
-        enrolled=enrolled,
-        refused={reason: plan.refused[reason] for reason in Refusal},
-        missing_variables=dict(plan.missing.most_common()),
-        over_limit=plan.over_limit,
-        not_found=not_found,
-        invalid_rows=0 if lead_list is None else lead_list.invalid_rows,
-        first_due=min((due for _, due in plan.rows), default=None),
-        campaign_was=campaign_was,
-    )
-
-
-def _plan(
-    connection: Connection,
-    sequence: Sequence,
-    *,
-    now: datetime,
-    fallback_zone: str,
-    tag: str | None,
-    lead_ids: list[int] | None,
-    limit: int | None,
-) -> _Plan:
-    plan = _Plan()
-    due_in_zone: dict[str, datetime] = {}
-
-    def due(candidate: Candidate) -> datetime:
-        if sequence.window is None:  # no window: the zone cannot move the due time
-            zone = fallback_zone
-        else:
-            zone = lead_timezone(
-                sequence.timezone, candidate.timezone, candidate.phone, fallback_zone
-            )
-        if zone not in due_in_zone:
-            due_in_zone[zone] = first_due(sequence, zone, now)
-        return due_in_zone[zone]
-
-    required = bool(sequence.required_variables)
-    for candidate in candidates(
-        connection, sequence.name, tag=tag, lead_ids=lead_ids, with_variables=required
-    ):
-        plan.selected += 1
-        refusal = candidate.refusal
-        if refusal is None and required:
-            lacking = missing_variables(sequence, candidate.variables or {})
-            if lacking:
-                refusal = Refusal.MISSING_VARIABLES
-                plan.missing.update(lacking)
-        if refusal is not None:
-            plan.refused[refusal] += 1
-        elif limit is not None and len(plan.rows) >= limit:
-            plan.over_limit += 1
-        else:
-            plan.rows.append((candidate.lead_id, due(candidate)))
-    return plan
-
-
-def _nobody(tag: str | None, lead_list: LeadList | None) -> str:
-    if tag is not None:
-        return (
-            f"no lead is tagged {tag!r}; tag leads as you import them: "
-            f"`outreach leads import FILE --tag {tag}`"
-        )
-    if lead_list is not None and not lead_list.phones:
-        return f"{lead_list.path} has no valid number ({lead_list.invalid_rows} invalid rows)"
-    if lead_list is not None:
-        return (
-            f"none of the {len(lead_list.phones)} valid numbers in {lead_list.path} is an "
-            f"imported lead; import the file first with `outreach leads import {lead_list.path}`"
-        )
-    return "there are no leads yet; import some with `outreach leads import FILE`"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ PACKAGES = ("engine", "phones", "sequences", "spintax", "cli")
 BOTTOM = frozenset({
     "engine", "engine.models", "engine.errors", "engine.settings", "engine.clock",
     "engine.db", "engine.dbtypes", "engine.tables", "engine.numbers", "engine.config_loader",
+    "engine.states",
 })  # fmt: skip
 DOMAIN = ("phones", "sequences", "spintax")
 

@@ -4,12 +4,12 @@ Dramatiq's Redis consumer fetches per queue: with two queues per phone, a proces
 forty queues, one round trip each, and a fetched message still has to take its phone's
 lease (another round trip, and a wasted fetch when another process holds the phone) and
 give it back after the send (a third), then be acked (a fourth). Here one Lua script
-(:data:`_TAKE`) acks a worked message, frees its lease, and takes the next messages for
-every phone queue of the process, each only from a phone whose lease is free and with
-the lease set in the same step. The worker thread that finished a message runs it with
-the ack, so a send costs one Redis round trip for the queue and the lease; a fetching
-thread covers the rest (start, idle queues: one poll for all of them), and a busy
-phone's message is never fetched.
+(:data:`~engine.broker.internals.TAKE_SCRIPT`) acks a worked message, frees its lease,
+and takes the next messages for every phone queue of the process, each only from a
+phone whose lease is free and with the lease set in the same step. The worker thread
+that finished a message runs it with the ack, so a send costs one Redis round trip for
+the queue and the lease; a fetching thread covers the rest (start, idle queues: one
+poll for all of them), and a busy phone's message is never fetched.
 
 Messages go straight to the worker threads' queue, at most ``threads + 1`` held at a
 time (the ``+ 1`` has the next message ready when a thread frees): with the lease taken
@@ -41,89 +41,12 @@ from dramatiq.errors import ConnectionClosed
 from dramatiq.worker import Worker
 
 from engine.broker import internals
-from phones.lease import LEASE_LUA, HeldLease, RedisLease, lease_key
+from phones.lease import HeldLease, RedisLease, lease_key
 
 if TYPE_CHECKING:
     from engine.broker.queues import PhoneBroker
 
 log = logging.getLogger("outreach.fetcher")
-
-# KEYS[1] the namespace. ARGV: timestamp (ms), worker id, lease TTL (ms), how many
-# messages at most (0: none), the queue to start at (0-based), a token prefix, whether to
-# do maintenance, heartbeat timeout (ms), the queues as one string of "<queue> <lease
-# key>" pairs separated by spaces (one argument, not eighty: packing them costs more than
-# splitting them in Lua), then what to ack first, if anything: queue, message id, lease
-# key, lease token (empty strings for nothing).
-#
-# Returns {acked, queue, message id, message data, ...}: ``acked`` is 1 when the acked
-# message's lease was still its own and is now free, else 0; the lease token of each
-# message taken is "<prefix>:<queue>". Keys are those of Dramatiq's Redis broker: the
-# queue list "<ns>:<queue>", the message hash "<ns>:<queue>.msgs", the worker's set of
-# unacked messages "<ns>:__acks__.<worker>.<queue>", the heartbeats "<ns>:__heartbeats__".
-_TAKE = (
-    LEASE_LUA
-    + """
-local ns = KEYS[1]
-local now, worker, ttl = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local limit, start, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local heartbeats = ns .. ':__heartbeats__'
-redis.call('zadd', heartbeats, now, worker)
-local out = {0}
-local acked_queue, acked_id, acked_lease = ARGV[10], ARGV[11], ARGV[12]
-if acked_queue ~= '' then
-  if redis.call('srem', ns .. ':__acks__.' .. worker .. '.' .. acked_queue, acked_id) > 0 then
-    redis.call('hdel', ns .. ':' .. acked_queue .. '.msgs', acked_id)
-  end
-  if acked_lease ~= '' then
-    out[1] = lease_release(acked_lease, ARGV[13])
-  end
-end
-local names = {}
-for word in string.gmatch(ARGV[9], '%S+') do
-  names[#names + 1] = word
-end
-local count = #names / 2
-if ARGV[7] == '1' then
-  -- A dead worker's unacked messages go back to their queues (the lease lapses by itself).
-  local dead = redis.call('zrangebyscore', heartbeats, 0, now - tonumber(ARGV[8]))
-  for _, gone in ipairs(dead) do
-    for k = 0, count - 1 do
-      local queue = names[1 + 2 * k]
-      local acks = ns .. ':__acks__.' .. gone .. '.' .. queue
-      for _, id in ipairs(redis.call('smembers', acks)) do
-        if redis.call('hexists', ns .. ':' .. queue .. '.msgs', id) == 1 then
-          redis.call('rpush', ns .. ':' .. queue, id)
-        end
-      end
-      redis.call('del', acks)
-    end
-  end
-end
-local taken = 0
-for k = 0, count - 1 do
-  if taken >= limit then
-    break
-  end
-  local i = 1 + 2 * ((start + k) % count)
-  local queue, lease = names[i], names[i + 1]
-  if lease_free(lease) then
-    local id = redis.call('lpop', ns .. ':' .. queue)
-    if id then
-      local data = redis.call('hget', ns .. ':' .. queue .. '.msgs', id)
-      if data then
-        redis.call('sadd', ns .. ':__acks__.' .. worker .. '.' .. queue, id)
-        lease_take(lease, prefix .. ':' .. queue, ttl)
-        out[#out + 1] = queue
-        out[#out + 1] = id
-        out[#out + 1] = data
-        taken = taken + 1
-      end
-    end
-  end
-end
-return out
-"""
-)
 
 IDLE_POLL_MIN_S = 0.005  # real seconds: the first wait after a fetch found nothing
 
@@ -138,7 +61,7 @@ class PhoneFetcher(Middleware):
     def __init__(self, broker: PhoneBroker, *, lease_ttl_s: float) -> None:
         self.broker = broker
         self.lease_ttl_ms = max(1, int(lease_ttl_s * 1000))
-        self._take = broker.client.register_script(_TAKE)
+        self._take = broker.client.register_script(internals.TAKE_SCRIPT)
         self._lease = RedisLease(broker.client, namespace=broker.namespace, ttl_s=lease_ttl_s)
         self._cond = threading.Condition()
         self._held: dict[str, HeldLease] = {}  # by Dramatiq message id
@@ -146,7 +69,7 @@ class PhoneFetcher(Middleware):
         self._limit = 0
         self._start = 0
         self._queues: list[str] = []
-        self._queue_leases = ""  # the script's queues argument; see _TAKE
+        self._queue_leases = ""  # the script's queues argument; see TAKE_SCRIPT
         self._thread: threading.Thread | None = None
         self._running = False
         self._poked = False  # set by poke: the next idle wait is skipped, the backoff reset
@@ -279,7 +202,7 @@ class PhoneFetcher(Middleware):
     def _take_some(
         self, room: int, acked: tuple[str, str, HeldLease | None] | None = None
     ) -> tuple[bool, int]:
-        """Run :data:`_TAKE` for ``room`` messages (reserved by the caller, given back
+        """Run the take script for ``room`` messages (reserved by the caller, given back
         here) after acking ``acked`` (queue, Redis message id, lease) and hand the messages
         over; returns whether the acked message's lease was freed, and how many came."""
         taken: list[tuple[str, MessageProxy, HeldLease]] = []

@@ -1,0 +1,83 @@
+"""The states rows move through: phones, enrollments and their steps, campaigns, answers.
+
+Plain strings in the database (a new state is a code change, not a schema change),
+defined here once. How an enrollment moves between its states is the journey's
+(:mod:`sequences.journey`); the running states are the only ones that may still send.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "END_STATES",
+    "RUNNING_STATES",
+    "AutoReplyState",
+    "CampaignState",
+    "Direction",
+    "EnrollmentState",
+    "PhoneState",
+    "StepState",
+]
+
+
+class PhoneState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    OFFLINE = "offline"
+    BANNED = "banned"
+
+
+class EnrollmentState(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    REPLIED = "replied"
+    OPTED_OUT = "opted_out"
+    INVALID_NUMBER = "invalid_number"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+RUNNING_STATES: Final = frozenset({EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value})
+"""States of an enrollment that may still send (a lead has at most one): defined here,
+once, for the schema's own constraint and every query; the state machine
+(:mod:`sequences.journey`) says how an enrollment moves between them and the ends."""
+
+END_STATES: Final = frozenset(state.value for state in EnrollmentState) - RUNNING_STATES
+"""Final states: nothing moves an enrollment out of one."""
+
+
+class StepState(StrEnum):
+    """Where the enrollment's current step is: due -> queued -> sending -> sent | failed."""
+
+    DUE = "due"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Direction(StrEnum):
+    OUT = "out"
+    IN = "in"
+
+
+class CampaignState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    COMPLETED = "completed"  # every enrollment ended; launching again makes it active
+
+
+class AutoReplyState(StrEnum):
+    """Where an automatic answer to a reply is: due -> queued -> sending -> sent | failed,
+    or ``cancelled`` before it went (the lead opted out, a person took the chat over)."""
+
+    DUE = "due"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
