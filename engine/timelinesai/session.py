@@ -86,9 +86,18 @@ class ApiSession:
             raise ConfigError(f"the TimelinesAI base URL {base_url!r} must start with https://")
         _redact_httpx_logs()
         self._token = token
-        self._retry_total_s = retry_total_s
-        self._backoff_initial_s = backoff_initial_s
-        self._backoff_max_s = backoff_max_s
+        # One policy per kind of call, shared by the threads (tenacity keeps each call's
+        # state per thread): building one per call costs more than the retry logic.
+        self._retrying = {
+            idempotent: Retrying(
+                retry=retry_if_exception(partial(_retryable, idempotent=idempotent)),
+                wait=wait_random_exponential(multiplier=backoff_initial_s, max=backoff_max_s),
+                stop=stop_before_delay(retry_total_s),
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
+            for idempotent in (False, True)
+        }
         self._limiter = limiter or NoLimit()
         self._budget = budget
         self._http = httpx.Client(
@@ -124,20 +133,11 @@ class ApiSession:
         send: SendTarget | None = None,
     ) -> T:
         """``parse`` of the answer's ``data``, retried within ``retry_total_s`` when safe."""
-        retrying = Retrying(
-            retry=retry_if_exception(lambda exc: _retryable(exc, idempotent)),
-            wait=wait_random_exponential(
-                multiplier=self._backoff_initial_s, max=self._backoff_max_s
-            ),
-            stop=stop_before_delay(self._retry_total_s),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
         # Built afresh for every attempt: a request's body stream is read by sending it.
         build = partial(
             self._http.build_request, method, path, params=params, json=json, files=files, data=form
         )
-        result: T = retrying(self._attempt, build, parse, send)
+        result: T = self._retrying[idempotent](self._attempt, build, parse, send)
         return result
 
     def _attempt(
