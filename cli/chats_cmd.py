@@ -26,7 +26,8 @@ def history(
 ) -> None:
     """Fetch and store a lead's whole chat history (each message once, by its uid)."""
     settings = load(config)
-    number = numbers.to_e164(phone, region or settings.leads.default_region)
+    # A lookup: any possible number (an import asks for a valid one).
+    number = numbers.to_e164(phone, region or settings.leads.default_region, valid=False)
     with (
         open_database(settings) as database,
         build_client(settings, build_redis(settings)) as client,

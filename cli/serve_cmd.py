@@ -59,6 +59,7 @@ def serve_command(
         f"serve: worker ({processes} processes x {threads} threads), scheduler, "
         f"webhook ({receivers} process(es)), replies worker on {path}"
     )
-    stop_timeout_s = settings.worker.send_time_limit_s + STOP_MARGIN_S
+    # The worker child first waits as long for its own worker processes: one margin more.
+    stop_timeout_s = settings.worker.send_time_limit_s + 2 * STOP_MARGIN_S
     supervisor = Supervisor(specs, os.environ, stop_timeout_s=stop_timeout_s)
     raise typer.Exit(run_until_signalled(supervisor))

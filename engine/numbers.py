@@ -45,9 +45,11 @@ def check_region(region: str | None) -> str | None:
     return code
 
 
-def parse(text: str, region: str | None) -> phonenumbers.PhoneNumber:
+def parse(text: str, region: str | None, *, valid: bool = True) -> phonenumbers.PhoneNumber:
     """The valid number written as ``text`` (national numbers read in ``region``, which
-    :func:`check_region` has checked); :class:`InvalidNumberError` says why it is not one."""
+    :func:`check_region` has checked); :class:`InvalidNumberError` says why it is not one.
+    ``valid=False`` asks only that it be possible (a lookup of a number libphonenumber's
+    metadata may not know yet), not that it be assigned."""
     text = text.strip()
     if not text:
         raise InvalidNumberError("no phone number")
@@ -62,14 +64,18 @@ def parse(text: str, region: str | None) -> phonenumbers.PhoneNumber:
                 ) from None
             raise InvalidNumberError(f"{text!r} has an unknown country code") from None
         raise InvalidNumberError(f"{text!r} is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidNumberError(f"{text!r} is not a valid phone number")
+    if not (phonenumbers.is_valid_number if valid else phonenumbers.is_possible_number)(number):
+        raise InvalidNumberError(
+            f"{text!r} is not a {'valid' if valid else 'possible'} phone number"
+        )
     return number
 
 
-def to_e164(text: str, region: str | None = None) -> str:
-    """What a person wrote, in E.164: ``0712 345 678`` in ``RO`` is ``+40712345678``."""
-    return str(phonenumbers.format_number(parse(text, check_region(region)), _FORMAT))
+def to_e164(text: str, region: str | None = None, *, valid: bool = True) -> str:
+    """What a person wrote, in E.164: ``0712 345 678`` in ``RO`` is ``+40712345678``
+    (``valid``: see :func:`parse`)."""
+    number = parse(text, check_region(region), valid=valid)
+    return str(phonenumbers.format_number(number, _FORMAT))
 
 
 def is_e164(number: str) -> bool:

@@ -9,7 +9,8 @@ test_decision.py``). The sender asks it once per message, before its claim, and
 The order of the checks is the order of the answers: a stale message is dropped
 before anything else is looked at; a held campaign or phone waits before pacing; a
 phone still pacing puts the message back; a closed window makes the step due at its
-opening; a step that cannot be rendered ends its journey; then it may go.
+opening; a step that cannot be rendered ends its journey (a follow-up's only after the
+chat was read for a reply: a lead who wrote ends ``replied``); then it may go.
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ class Later:
 @dataclass(frozen=True)
 class Go:
     """Send it: in the lead's ``zone``, this text, after waiting ``wait_s`` here (a short
-    pacing wait), reading the chat for a reply first when ``read_chat``."""
+    pacing wait), reading the chat for a reply first when ``read_chat``. ``missing``: the
+    text cannot be rendered, which ends the journey once the chat showed no reply
+    (:func:`after_chat_read`)."""
 
     zone: str
     text: str
@@ -94,6 +97,7 @@ class Go:
     variant_id: str
     wait_s: float = 0.0
     read_chat: bool = False
+    missing: str | None = None
 
 
 Verdict = Drop | Reconcile | End | BackToDue | Later | Go
@@ -131,12 +135,23 @@ def decide(
     if not is_open(sequence.window, zone, at):
         return BackToDue("outside the send window", due_at=next_open(sequence.window, zone, at))
     variant = variant_of(sequence, item)
+    read_chat = item.step > 0 and sequence.stop_on_reply and policy.read_chat_before_followups
     try:
         rendered = render(sequence, item, variant)
     except MissingVariableError as error:
-        return End(EndReason.MISSING_VARIABLE, str(error))
-    read_chat = item.step > 0 and sequence.stop_on_reply and policy.read_chat_before_followups
+        if not read_chat:
+            return End(EndReason.MISSING_VARIABLE, str(error))
+        # A reply the chat shows ends the lead ``replied`` first: it wrote, whatever the text.
+        return Go(zone, "", variant, "", pacing, read_chat, missing=str(error))
     return Go(zone, rendered.text, variant, rendered.variant_id, pacing, read_chat)
+
+
+def after_chat_read(go: Go) -> Verdict | None:
+    """What a go whose chat showed no reply (or was not read) still means: ``None`` to
+    send; the end of the journey when its text cannot be rendered."""
+    if go.missing is not None:
+        return End(EndReason.MISSING_VARIABLE, go.missing)
+    return None
 
 
 def after_claim(claim: Claim, *, policy: Policy) -> Verdict | None:

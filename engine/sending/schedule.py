@@ -28,7 +28,10 @@ class Schedule:
         if step != 0:
             return None
         day = self.day_of(now)
-        phone = self.settings.phone(phone_id)
+        try:
+            phone = self.settings.phone(phone_id)
+        except KeyError:  # removed from the config: it starts nobody new
+            return Quota(day, 0)
         limit = daily_quota(
             self.settings.quota_for(phone), started_on=phone.started_on, today=day,
             warmup=self.settings.quota.warmup,

@@ -142,10 +142,15 @@ class Sender:
         if go.wait_s > 0:
             self.clock.sleep(go.wait_s)  # a short pacing wait, cheaper than the queue
             now = self.clock.now()
+            # The unit is of the day the claim is made on (the wait may cross midnight).
+            quota = self.schedule.quota(item.step, item.phone_id or "", now)
         if go.read_chat:
             stopped = self._check_for_reply(item, now)
             if stopped is not None:
                 return stopped
+        after_read = decision.after_chat_read(go)
+        if after_read is not None:
+            return self._apply(after_read, item, now)
         if claim is None:
             hold = Hold(item.next_send_at, now + self.schedule.hold())
             claim = self.store.claim(item, now=now, hold=hold, quota=quota)

@@ -51,11 +51,17 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
-def serve_app(app: ASGIApp, listener: socket.socket, *, log_level: str = "info") -> None:
-    """Serve ``app`` on ``listener`` until SIGTERM or SIGINT, then finish the requests in
-    flight (up to a few seconds). Access logging is off: access lines carry the query
-    string, and so the webhook's secret."""
-    config = uvicorn.Config(
-        app, access_log=False, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    """uvicorn's settings for the receiver. Access logging is off: access lines carry the
+    query string, and so the webhook's secret. uvicorn configures no logging of its own
+    (``log_config=None``): its records go through the process's handlers, which redact
+    numbers and write JSON when asked (:func:`engine.logs.configure_logging`)."""
+    return uvicorn.Config(
+        app, access_log=False, log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
     )
-    uvicorn.Server(config).run(sockets=[listener])
+
+
+def serve_app(app: ASGIApp, listener: socket.socket) -> None:
+    """Serve ``app`` on ``listener`` until SIGTERM or SIGINT, then finish the requests in
+    flight (up to a few seconds)."""
+    uvicorn.Server(uvicorn_config(app)).run(sockets=[listener])

@@ -41,6 +41,15 @@ def test_a_number_that_cannot_be_read_says_why(
         to_e164(written, region)
 
 
+def test_a_lookup_takes_any_possible_number_an_import_only_a_valid_one() -> None:
+    # Possible (the right length for Romania) but not assigned in libphonenumber's metadata.
+    with pytest.raises(InvalidNumberError, match="not a valid phone number"):
+        to_e164("+40 612 345 678")
+    assert to_e164("+40 612 345 678", valid=False) == "+40612345678"
+    with pytest.raises(InvalidNumberError, match="not a possible phone number"):
+        to_e164("+40 12", valid=False)
+
+
 @pytest.mark.parametrize(
     ("region", "expected"), [(None, None), ("  ", None), ("ro", "RO"), (" gb ", "GB")]
 )

@@ -65,6 +65,15 @@ timezone = "UTC"
 after = "0m"
 template = "Hello {{name}}, how is {{city}}?"
 
+[sequences.strictfollow]
+timezone = "UTC"
+[[sequences.strictfollow.steps]]
+after = "0m"
+template = "Hello {{name|there}}"
+[[sequences.strictfollow.steps]]
+after = "2d"
+template = "How is {{city}}?"
+
 [sequences.keep]
 timezone = "UTC"
 stop_on_reply = false

@@ -21,6 +21,7 @@ from engine.sending.decision import (
     Policy,
     Reconcile,
     Verdict,
+    after_chat_read,
     after_claim,
     busy_delay_s,
     decide,
@@ -178,6 +179,31 @@ def test_the_verdict(
         assert expected.error in verdict.error
     else:
         assert verdict == expected
+
+
+def test_a_follow_up_that_cannot_be_rendered_reads_the_chat_before_it_ends() -> None:
+    raw = SequenceSettings(
+        timezone="UTC", steps=(
+            StepSettings(after="0m", template="Hi"), StepSettings(after="2d", template="{{name}}?"),
+        ),
+    )  # fmt: skip
+    sequence = compile_sequences({"s": raw}, path="test")["s"]
+    item = replace(ITEM, step=1, state="active", lead_variables={})
+    request = replace(REQUEST, step=1)
+    policy = replace(POLICY, read_chat_before_followups=True)
+    verdict = decide(item, request, sequence, NOW, halted=False, policy=policy)
+    # A reply in the chat ends the lead `replied`; only a silent chat ends it for the text.
+    assert isinstance(verdict, Go) and verdict.read_chat and verdict.missing
+    ended = after_chat_read(verdict)
+    assert isinstance(ended, End) and ended.reason is EndReason.MISSING_VARIABLE
+    # Without the read, it ends at once, as a first message does.
+    unread = decide(item, request, sequence, NOW, halted=False, policy=POLICY)
+    assert isinstance(unread, End) and unread.reason is EndReason.MISSING_VARIABLE
+
+
+def test_a_go_that_can_be_rendered_is_sent_after_the_chat_read() -> None:
+    verdict = decide(ITEM, REQUEST, _sequence(), NOW, halted=False, policy=POLICY)
+    assert isinstance(verdict, Go) and after_chat_read(verdict) is None
 
 
 def test_a_window_that_closes_during_the_pacing_wait_makes_the_step_due() -> None:

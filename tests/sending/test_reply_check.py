@@ -46,8 +46,8 @@ def checked(harness: Harness) -> Checked:
     return Checked(harness, harness.sender, follow_ups)
 
 
-def _first_message_sent(checked: Checked) -> int:
-    eid = checked.harness.enroll(LEAD)
+def _first_message_sent(checked: Checked, sequence: str = "intro") -> int:
+    eid = checked.harness.enroll(LEAD, sequence=sequence)
     assert checked.harness.send(eid, 0, "01") == Done("sent")
     checked.harness.clock.advance(days=2)
     _dispatch(checked.harness, eid)
@@ -86,6 +86,28 @@ def test_a_reply_the_webhook_never_brought_stops_the_follow_up(checked: Checked)
     assert [f.actor for f in checked.follow_ups] == [CLASSIFY_REPLY]
     [read] = _chat_reads(harness)
     assert "from_me=false" in read and "after_message=" in read
+
+
+@pytest.mark.parametrize(
+    ("replied", "outcome", "state", "end_reason"),
+    [
+        (True, Done("the lead replied before the follow-up"), "replied", "replied"),
+        (False, Done("missing variable"), "failed", "missing_variable"),
+    ],
+    ids=["the lead wrote", "it did not"],
+)
+def test_a_follow_up_that_cannot_be_rendered_still_reads_the_chat_first(
+    checked: Checked, replied: bool, outcome: Done, state: str, end_reason: str
+) -> None:
+    """A lead who wrote ends ``replied``, whatever the follow-up's text would have been."""
+    harness = checked.harness
+    eid = _first_message_sent(checked, "strictfollow")  # the lead has no {{city}}
+    if replied:
+        harness.sim.inbound("Who is this?", phone=LEAD, account_phone=PHONES[0])
+    assert checked.harness.send(eid, 1, "01") == outcome
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.end_reason) == (state, end_reason)
+    assert len(_chat_reads(harness)) == 1 and harness.sends() == 1
 
 
 def test_without_a_newer_message_the_follow_up_goes_after_one_read(checked: Checked) -> None:

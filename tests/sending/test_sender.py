@@ -17,7 +17,7 @@ from engine.sending import decision
 from engine.sending.outcome import Done, PutBack
 from engine.sending.service import send_with_lease
 from engine.storage import dispatch_id, send_store
-from engine.timelinesai import ServerError
+from engine.timelinesai import SendOutcomeUnknown, ServerError
 from phones.lease import MemoryLease
 from sequences import choose_variant, compiled_sequences
 from tests.sending.conftest import Harness
@@ -127,6 +127,38 @@ def test_pacing_puts_the_message_back_without_sending(harness: Harness) -> None:
     assert outcome == PutBack(60.0, "pacing")
     assert harness.sends() == 0
     assert harness.enrollment(eid).step_state == "queued"
+
+
+def test_a_pacing_wait_across_midnight_takes_the_unit_of_the_new_day(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The short wait for the phone's gap is taken here; the claim after it, and so the
+    quota unit, belongs to the day it is made on: the day reconciliation gives it back to
+    if the send never went out."""
+    midnight = datetime(2026, 1, 7, tzinfo=UTC)
+    harness.clock.set(midnight - timedelta(seconds=0.4))
+    eid = harness.enroll()
+    with harness.database.session() as session:
+        phone = session.get(Phone, "01")
+        assert phone is not None
+        phone.next_send_at = midnight + timedelta(seconds=0.2)  # within the inline wait
+        session.add(phone)
+
+    def unknown(**_: object) -> None:
+        raise SendOutcomeUnknown("the answer never came", text="Hello")
+
+    monkeypatch.setattr(harness.sender.client, "send_message", unknown)
+    assert harness.send(eid, 0, "01") == PutBack(120.0, "outcome unknown: reconcile")
+    assert _units(harness) == {("2026-01-07", 1)}
+    harness.clock.advance(121)  # not in the chat history: it never went out
+    monkeypatch.undo()
+    assert harness.send(eid, 0, "01") == Done("sent")
+    assert _units(harness) == {("2026-01-07", 1)}  # given back, then taken again: one
+
+
+def _units(harness: Harness) -> set[tuple[str, int]]:
+    with harness.database.session() as session:
+        return {(u.day.isoformat(), u.used) for u in session.exec(select(QuotaUsage)) if u.used}
 
 
 def test_a_busy_phone_puts_the_message_back(harness: Harness) -> None:

@@ -123,3 +123,37 @@ def test_configuring_logging_leaves_a_silenced_access_log_silent() -> None:
         for handler in saved[2]:
             root.addHandler(handler)
         root.setLevel(saved[3])
+
+
+def test_the_receivers_uvicorn_logs_through_the_redacting_json_handler(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The receiver configures logging, then builds uvicorn's settings: uvicorn must not
+    put its own handler back (its lines, tracebacks included, would skip redaction)."""
+    from fastapi import FastAPI
+
+    from engine.webhook.serving import uvicorn_config
+
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    root = logging.getLogger()
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate) for n in names}
+    saved_root = (root.handlers[:], root.level)
+    try:
+        configure_logging(LogSettings("json"), TOKEN)
+        uvicorn_config(FastAPI())
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application for +40712345678")
+        [line] = capsys.readouterr().err.splitlines()
+        record = json.loads(line)
+        assert (record["logger"], record["message"]) == (
+            "uvicorn.error", "Exception in ASGI application for ••••5678",
+        )  # fmt: skip
+    finally:
+        for name, (handlers, propagate) in saved.items():
+            logging.getLogger(name).handlers[:] = handlers
+            logging.getLogger(name).propagate = propagate
+        for handler in root.handlers:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in saved_root[0]:
+            root.addHandler(handler)
+        root.setLevel(saved_root[1])
