@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import pytest
 
@@ -21,10 +20,9 @@ def test_a_put_never_waits_for_a_slow_enqueue_and_close_hands_everything_over() 
         done.append(follow_up)
 
     outbox = Outbox(slow)
-    started = time.monotonic()
     for index in range(3):
-        outbox.put(FollowUp(CLASSIFY_REPLY, (index,)))
-    assert time.monotonic() - started < 0.5 and done == []
+        outbox.put(FollowUp(CLASSIFY_REPLY, (index,)))  # returns while the enqueue is held
+    assert done == []
     release.set()
     outbox.close()
     assert [f.args for f in done] == [(0,), (1,), (2,)]
