@@ -69,8 +69,8 @@ ExcelOption = Annotated[
     typer.Option(
         "--excel",
         help="CSV for Excel: a UTF-8 byte order mark (accents and non-Latin names show "
-        "right), and names and replies starting with = + - @ prefixed with ' so they "
-        "never run as formulas.",
+        "right), numbers that keep their +, and names and replies starting with = + - @ "
+        "prefixed with ' so they never run as formulas.",
     ),
 ]
 

@@ -193,7 +193,8 @@ def csv_header(step_count: int) -> list[str]:
 def csv_cells(row: ExportRow, step_count: int, *, excel: bool = False) -> list[str]:
     """``row`` under :func:`csv_header`: empty cells for what is missing, variables as a
     JSON object, intents joined by ``;``. Steps beyond ``step_count`` are left out. With
-    ``excel``, text people wrote is made safe to open (:func:`excel_safe`)."""
+    ``excel``, the number is written so Excel keeps its ``+`` and text people wrote is
+    made safe to open (:func:`excel_safe`)."""
     by_step = {s.step: s for s in row.steps}
     step_cells: list[str] = []
     for n in range(1, step_count + 1):
@@ -207,10 +208,14 @@ def csv_cells(row: ExportRow, step_count: int, *, excel: bool = False) -> list[s
     reply = row.last_reply
     name = row.name or ""
     reply_text = reply.text if reply else ""
+    number = row.number
     if excel:
+        # Excel reads "+40712..." as a number and drops the "+"; a formula giving the
+        # text keeps it (the number is E.164, digits only, so nothing else can run).
+        number = f'="{row.number}"'
         name, reply_text = excel_safe(name), excel_safe(reply_text)
     return [
-        row.number, name, json.dumps(dict(row.variables), ensure_ascii=False, sort_keys=True),
+        number, name, json.dumps(dict(row.variables), ensure_ascii=False, sort_keys=True),
         *(_cell(v) for v in (row.campaign, row.phone_id, row.state, row.end_reason,
                              row.enrolled_at, row.ended_at)),
         *step_cells,

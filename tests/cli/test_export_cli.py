@@ -176,6 +176,7 @@ def test_export_to_a_file_for_excel(site: Path, capsys: pytest.CaptureFixture[st
     assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
     header, *rows = _csv(data.decode("utf-8-sig"))
     assert header == HEADER and len(rows) == 5
+    assert rows[0][0] == '="+40712000001"'  # Excel keeps it as text, with its +
     assert not (site / "out.csv.part").exists()
 
 

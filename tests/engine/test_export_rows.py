@@ -121,10 +121,10 @@ ROW = ExportRow(
         ),
         pytest.param(
             ROW, 0, True,
-            ["+40712345678", "Ana", '{"city": "Iași", "name": "Ana"}', "intro", "01", "replied",
+            ['="+40712345678"', "Ana", '{"city": "Iași", "name": "Ana"}', "intro", "01", "replied",
              "replied", "2026-03-02T09:00:00+00:00", "2026-03-02T11:00:00+00:00",
              "1", "2026-03-02T11:00:00+00:00", "'=1+1", "positive", "buy;call"],
-            id="excel: a reply like a formula is quoted; steps beyond the header left out",
+            id="excel: the number keeps its +, a reply like a formula is quoted; no steps",
         ),
         pytest.param(
             ExportRow(number="+40712345678", variables={}), 1, False,
