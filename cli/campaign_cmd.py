@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
+from cli.export_cmd import campaign_export
 from cli.forecast_cmd import print_projection, project
 from cli.sequences_cmd import find_sequence, step_label
 from engine.db import Database
@@ -33,6 +34,7 @@ from sequences import (
 )
 
 app = typer.Typer(help="Launch, pause, resume, stop and watch campaigns.", no_args_is_help=True)
+app.command("export")(campaign_export)
 
 SequenceArgument = Annotated[str, typer.Argument(help="The sequence, as named in the config.")]
 

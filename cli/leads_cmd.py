@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
+from cli.export_cmd import leads_export
 from cli.timeline_view import print_timeline
 from engine.errors import OutreachError
 from engine.runtime import build_clock
@@ -29,6 +30,7 @@ from sequences import ImportReport, import_leads, lead_page, normalise_number
 app = typer.Typer(
     help="Import leads from CSV, list them, show one lead's timeline.", no_args_is_help=True
 )
+app.command("export")(leads_export)
 
 PROGRESS_MIN_ROWS: Final = 5_000
 """Files with more data rows than this show a progress bar."""
