@@ -15,6 +15,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from cli import (
+    alerts_cmd,
     campaign_cmd,
     chats_cmd,
     demo_cmd,
@@ -61,6 +62,7 @@ app.add_typer(replies_cmd.app, name="replies")
 app.add_typer(chats_cmd.app, name="chats")
 app.command("demo")(demo_cmd.demo)
 app.command("status")(status_cmd.status)
+app.command("alerts")(alerts_cmd.alerts)
 
 
 class LogFormat(StrEnum):

@@ -1,16 +1,27 @@
-"""``outreach status [--watch]``: the phones and campaigns at a glance, once or live."""
+"""``outreach status [--watch] [--json]``: what stops sending, the phones and campaigns at a
+glance, once or live."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated
 
+import redis
 import typer
 from rich.live import Live
 
 from cli.context import ConfigOption, console, load, open_database
-from cli.status_view import collect, render
+from cli.status_view import Snapshot, as_json, collect, render
+from engine.blocker_facts import read_workspace
+from engine.clock import Clock
+from engine.db import Database
 from engine.runtime import build_clock
+from engine.settings import Settings
+
+REDIS_TIMEOUT_S = 2.0
+"""How long status waits for Redis before it reports it unreachable (it still shows the
+rest)."""
 
 
 def status(
@@ -21,19 +32,58 @@ def status(
     interval: Annotated[
         float, typer.Option(min=0.2, help="Seconds between refreshes with --watch.")
     ] = 2.0,
+    as_json_: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object (blockers, phones, campaigns) instead of the view.",
+        ),
+    ] = False,
 ) -> None:
-    """Per phone its state, today's quota, next send and sends; per campaign step the funnel."""
+    """What stops sending right now (a refused token, phones offline or banned, the API
+    budget, dead letters), each with the command that fixes it; then per phone its state,
+    today's quota, next send and sends; per campaign step the funnel.
+
+    An active phone shows "halted: ..." while the whole workspace cannot send.
+    """
+    if watch and as_json_:
+        raise typer.BadParameter("--json prints once; leave out --watch")
     settings = load(config)
     clock = build_clock(settings)
     out = console()
-    with open_database(settings, pool_size=1) as database:
-        if not watch:
-            out.print(render(collect(database, settings, clock.now())))
-            return
-        with Live(render(collect(database, settings, clock.now())), console=out) as live:
-            try:
-                while True:
-                    time.sleep(interval)
-                    live.update(render(collect(database, settings, clock.now())))
-            except KeyboardInterrupt:
-                pass
+    client = redis.Redis.from_url(
+        settings.redis.url,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        socket_timeout=REDIS_TIMEOUT_S,
+    )
+    try:
+        with open_database(settings, pool_size=1) as database:
+            if as_json_:
+                typer.echo(
+                    json.dumps(as_json(_snapshot(database, settings, clock, client)), indent=2)
+                )
+                return
+            if not watch:
+                out.print(render(_snapshot(database, settings, clock, client)))
+                return
+            first = render(_snapshot(database, settings, clock, client))
+            with Live(first, console=out) as live:
+                try:
+                    while True:
+                        time.sleep(interval)
+                        live.update(render(_snapshot(database, settings, clock, client)))
+                except KeyboardInterrupt:
+                    pass
+    finally:
+        client.close()
+
+
+def _snapshot(
+    database: Database, settings: Settings, clock: Clock, client: redis.Redis
+) -> Snapshot:
+    workspace = read_workspace(
+        client,
+        namespace=settings.redis.namespace,
+        monthly_call_budget=settings.timelinesai.monthly_call_budget,
+    )
+    return collect(database, settings, clock.now(), workspace=workspace)

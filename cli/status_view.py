@@ -1,19 +1,25 @@
-"""The live view of ``outreach status`` and ``outreach demo``: phones, then each campaign's funnel.
+"""The live view of ``outreach status`` and ``outreach demo``: what stops sending, the
+phones, then each campaign's funnel.
 
 Pure on purpose: :func:`collect` reads a :class:`Snapshot` from the database at a given
-``now``; :func:`render` turns it into Rich renderables, so a test renders a seeded
-snapshot and compares its text.
+``now`` (and the Redis facts read by the caller); :func:`render` turns it into Rich
+renderables, so a test renders a seeded snapshot and compares its text;
+:func:`as_json` is the same snapshot for ``--json``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from engine.blocker_facts import read_sending_facts
+from engine.blockers import Blocker, WorkspaceFacts, find_blockers, halt_label
 from engine.db import Database
 from engine.reports import CampaignStatus, campaign_status
 from engine.settings import Settings
@@ -22,29 +28,51 @@ from phones.registry import PhoneRow, phone_rows
 
 BAR_WIDTH = 10
 _STATE_STYLE = {"active": "green", "offline": "yellow", "paused": "yellow", "banned": "red"}
+_SEVERITY_MARK = {"critical": ("STOP", "bold red"), "warning": ("WARN", "yellow")}
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the view shows at ``now``: the phones, the campaigns, and a few notes."""
+    """What the view shows at ``now``: what stops sending, the phones, the campaigns, and
+    a few notes."""
 
     now: datetime
     phones: list[PhoneRow]
     campaigns: list[CampaignStatus]
     notes: list[str] = field(default_factory=list)
     title: str = "outreach status"
+    blockers: list[Blocker] = field(default_factory=list)
+
+    def shown_state(self, row: PhoneRow) -> str:
+        """A phone's state as shown: an active phone says so only if it can send."""
+        label = halt_label(self.blockers)
+        return f"halted: {label}" if row.state == "active" and label else row.state
 
 
 def collect(
-    database: Database, settings: Settings, now: datetime, *, notes: list[str] | None = None
+    database: Database,
+    settings: Settings,
+    now: datetime,
+    *,
+    notes: list[str] | None = None,
+    workspace: WorkspaceFacts | None = None,
 ) -> Snapshot:
-    """Read the phones and campaigns from ``database`` as they stand at ``now``."""
+    """Read the phones, campaigns and what stops sending from ``database`` as they stand
+    at ``now``; ``workspace`` is the halt and API budget read from Redis (``None``: not
+    asked)."""
     today = quota_day(now, settings.quota.timezone)
     with database.session() as session:
         phones = phone_rows(session, settings, today)
     with database.engine.connect() as connection:
         campaigns = campaign_status(connection)
-    return Snapshot(now=now, phones=phones, campaigns=campaigns, notes=list(notes or []))
+        facts = read_sending_facts(
+            connection, now, phone_ids=[phone.id for phone in settings.phones],
+            monthly_call_budget=settings.timelinesai.monthly_call_budget, workspace=workspace,
+        )  # fmt: skip
+    return Snapshot(
+        now=now, phones=phones, campaigns=campaigns, notes=list(notes or []),
+        blockers=find_blockers(facts),
+    )  # fmt: skip
 
 
 def quota_bar(used: int, quota: int, width: int = BAR_WIDTH) -> str:
@@ -73,9 +101,10 @@ def phones_table(snapshot: Snapshot) -> Table:
     for name in ("next send", "queued", "sent", "failures"):
         table.add_column(name, justify="right")
     for row in snapshot.phones:
+        shown = snapshot.shown_state(row)
         table.add_row(
-            f"{row.id} {row.phone}",
-            Text(row.state, style=_STATE_STYLE.get(row.state, "")),
+            escape(f"{row.id} {row.phone}"),
+            Text(shown, style="red" if shown != row.state else _STATE_STYLE.get(shown, "")),
             quota_bar(row.used_today, row.quota_today),
             until(row.next_send_at, snapshot.now),
             str(row.queued),
@@ -87,8 +116,9 @@ def phones_table(snapshot: Snapshot) -> Table:
 
 def funnel_table(status: CampaignStatus) -> Table:
     states = ", ".join(f"{name} {count}" for name, count in sorted(status.states.items()))
+    title = f"Campaign {status.sequence} ({status.state or 'no campaign'}): {states or 'empty'}"
     table = Table(
-        title=f"Campaign {status.sequence} ({status.state or 'no campaign'}): {states or 'empty'}",
+        title=escape(title),
         title_justify="left",
     )
     table.add_column("step")
@@ -106,10 +136,25 @@ def funnel_table(status: CampaignStatus) -> Table:
     return table
 
 
+def blockers_view(blockers: list[Blocker]) -> RenderableType:
+    """What stops sending, each with its fix: plain text (``Text`` never reads markup)."""
+    if not blockers:
+        return Text("Nothing stops sending.", style="green")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for blocker in blockers:
+        mark, style = _SEVERITY_MARK.get(blocker.severity, ("NOTE", ""))
+        grid.add_row(Text(mark, style=style), Text(f"{blocker.reason}\nfix: {blocker.fix}"))
+    return Group(Text("What stops sending now", style="bold"), grid)
+
+
 def render(snapshot: Snapshot) -> RenderableType:
-    """The whole view: a header line, the phones, each campaign's funnel, then the notes."""
+    """The whole view: a header line, what stops sending, the phones, each campaign's
+    funnel, then the notes."""
     parts: list[RenderableType] = [
         Text(f"{snapshot.title} at {snapshot.now:%Y-%m-%d %H:%M:%S} UTC", style="bold"),
+        blockers_view(snapshot.blockers),
         phones_table(snapshot),
     ]
     parts.extend(funnel_table(status) for status in snapshot.campaigns)
@@ -117,3 +162,26 @@ def render(snapshot: Snapshot) -> RenderableType:
         parts.append(Text("no campaigns yet: `outreach campaign launch SEQUENCE`"))
     parts.extend(Text(note) for note in snapshot.notes)
     return Group(*parts)
+
+
+def as_json(snapshot: Snapshot) -> dict[str, Any]:
+    """The snapshot for ``outreach status --json``: times as ISO 8601 strings."""
+
+    def moment(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "now": snapshot.now.isoformat(),
+        "blockers": [asdict(blocker) for blocker in snapshot.blockers],
+        "phones": [
+            {
+                **asdict(row),
+                "shown_state": snapshot.shown_state(row),
+                "next_send_at": moment(row.next_send_at),
+                "last_send_at": moment(row.last_send_at),
+            }
+            for row in snapshot.phones
+        ],
+        "campaigns": [status.as_dict() for status in snapshot.campaigns],
+        "notes": snapshot.notes,
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import ColumnElement, Connection, func, select, update
 
 from engine.models import StepState
 from engine.tables import E, L, running
@@ -31,6 +31,16 @@ class DeadLetter:
     failed_at: datetime
 
 
+def _dead() -> list[ColumnElement[bool]]:
+    """A dead letter: a failed step of a running enrollment."""
+    return [E.c.step_state == StepState.FAILED, running()]
+
+
+def count_dead_letters(connection: Connection) -> int:
+    """How many failed steps wait for a person (what ``outreach dlq list`` shows)."""
+    return int(connection.execute(select(func.count()).select_from(E).where(*_dead())).scalar_one())
+
+
 def list_dead_letters(connection: Connection, *, limit: int = 200) -> list[DeadLetter]:
     """Failed steps of running enrollments, newest first."""
     rows = connection.execute(
@@ -39,7 +49,7 @@ def list_dead_letters(connection: Connection, *, limit: int = 200) -> list[DeadL
             E.c.last_error, E.c.updated_at,
         )
         .select_from(E.join(L, L.c.id == E.c.lead_id))
-        .where(E.c.step_state == StepState.FAILED, running())
+        .where(*_dead())
         .order_by(E.c.updated_at.desc(), E.c.id)
         .limit(limit)
     ).all()  # fmt: skip
@@ -48,7 +58,7 @@ def list_dead_letters(connection: Connection, *, limit: int = 200) -> list[DeadL
 
 def retry_dead_letters(connection: Connection, now: datetime, ids: list[int] | None = None) -> int:
     """Make failed steps due again (all of them when ``ids`` is ``None``); returns how many."""
-    condition = [E.c.step_state == StepState.FAILED, running()]
+    condition = _dead()
     if ids is not None:
         condition.append(E.c.id.in_(ids))
     result = connection.execute(

@@ -28,6 +28,24 @@ class SendingHalt(Protocol):
         ...
 
 
+def halt_key(namespace: str) -> str:
+    """The Redis key of the workspace halt; its value is the virtual time it was tripped."""
+    return f"{namespace}:halt"
+
+
+def read_halt(client: redis.Redis, namespace: str) -> tuple[bool, datetime | None]:
+    """Whether the halt is tripped now, and when (for ``outreach status``); raises
+    ``redis.RedisError`` when Redis does not answer."""
+    value = client.get(halt_key(namespace))
+    if value is None:
+        return False, None
+    try:
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        return True, datetime.fromisoformat(text)
+    except ValueError:
+        return True, None
+
+
 class RedisHalt:
     """The halt as one Redis key with a TTL: ``<namespace>:halt``.
 
@@ -48,7 +66,7 @@ class RedisHalt:
     ) -> None:
         self._client = client
         self._monotonic = monotonic
-        self._key = f"{namespace}:halt"
+        self._key = halt_key(namespace)
         self._ttl_ms = max(1, int(ttl_s * 1000))
         self._recheck_s = recheck_s
         self._known = False

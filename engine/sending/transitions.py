@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from engine.alert_log import BUDGET_SPENT, DEAD_LETTER, TOKEN_REFUSED
 from engine.alerts import AlertSink
 from engine.models import PhoneState, StepState
 from engine.sending.halt import SendingHalt
@@ -99,11 +100,11 @@ class Transitions:
         """The token was refused or the month's budget is used up: all sending stops."""
         halt.trip(now)
         if isinstance(error, BadToken):
-            kind = "bad_token"
+            kind = TOKEN_REFUSED
             message = "TimelinesAI refused the token: all sending stopped until it works"
             reason = "bad token"
         else:
-            kind, message = "call_budget", "the month's TimelinesAI call budget is used up"
+            kind, message = BUDGET_SPENT, "the month's TimelinesAI call budget is used up"
             reason = "call budget used up"
         self.alert(kind, message, now)
         return self.back_to_due(item, now, reason, from_state=from_state)
@@ -126,7 +127,7 @@ class Transitions:
             last_error=f"{type(error).__name__}: {error}"[:500],
         )  # fmt: skip
         self.alert(
-            "dead_letter",
+            DEAD_LETTER,
             f"enrollment {item.enrollment_id} step {item.step} failed: {type(error).__name__}",
             now,
             phone_id=item.phone_id,

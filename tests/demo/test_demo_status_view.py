@@ -59,6 +59,9 @@ def text_of(database: Database) -> str:
 
 EXPECTED = """\
 outreach status at 2026-03-02 10:00:00 UTC
+What stops sending now
+WARN phone 02 is offline
+     fix: reconnect its WhatsApp in TimelinesAI (scan the QR code), then `outreach phones sync`
 Phones
 ┏━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━┳━━━━━━┳━━━━━━━━━━┓
 ┃ phone            ┃ state   ┃ quota today     ┃ next send ┃ queued ┃ sent ┃ failures ┃
