@@ -9,6 +9,7 @@ from typing import Annotated, Final
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,7 +25,7 @@ from cli.timeline_view import print_timeline
 from engine.errors import OutreachError
 from engine.runtime import build_clock
 from engine.timeline import lead_timeline
-from sequences import ImportReport, import_leads, lead_page, normalise_number
+from sequences import DEFAULT_ENCODING, ImportReport, import_leads, lead_page, normalise_number
 
 app = typer.Typer(
     help="Import leads from CSV, list them, show one lead's timeline.", no_args_is_help=True
@@ -33,26 +34,58 @@ app = typer.Typer(
 PROGRESS_MIN_ROWS: Final = 5_000
 """Files with more data rows than this show a progress bar."""
 
+REJECTS_SHOWN: Final = 10
+"""Rejected rows printed after an import; all of them are in the rejects file."""
+
+EncodingOption = Annotated[
+    str,
+    typer.Option(
+        help="The file's text encoding: utf-8 (a BOM is fine), cp1250 for Excel in "
+        "Central Europe, latin-1 for Western Europe.",
+    ),
+]
+PhoneColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The column holding the numbers. Default: the one named phone, mobile, "
+        "telefon, whatsapp or number (any case).",
+        show_default=False,
+    ),
+]
+
 
 @app.command("import")
 def import_(
     file: Annotated[
         Path,
         typer.Argument(
-            help="CSV with a 'phone' column; every other column becomes a template variable.",
+            help="CSV with a column of numbers (phone, mobile, telefon, whatsapp, number), "
+            "optionally a 'country' column; every other column becomes a template variable.",
             exists=True,
             dir_okay=False,
             readable=True,
         ),
     ],
+    *,
     tag: Annotated[
         str | None, typer.Option(help="Tag every imported or updated lead, to launch by tag.")
     ] = None,
     region: Annotated[
         str | None,
         typer.Option(
-            help="Country (ISO code, e.g. RO) of numbers written without +country code. "
+            help="Country (ISO code, e.g. RO) of numbers written without +country code, "
+            "in rows whose country column is empty or missing. "
             "Default: default_region in the config's leads table.",
+            show_default=False,
+        ),
+    ] = None,
+    encoding: EncodingOption = DEFAULT_ENCODING,
+    phone_column: PhoneColumnOption = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the invalid rows here. Default: NAME.rejects.csv beside FILE.",
+            dir_okay=False,
             show_default=False,
         ),
     ] = None,
@@ -60,9 +93,11 @@ def import_(
 ) -> None:
     """Import leads: normalise numbers to E.164, skip duplicates and suppressed numbers.
 
-    A number already stored is updated (variables, timezone, tag), never duplicated.
-    Invalid rows are written, with their line and the reason, to NAME.rejects.csv
-    beside FILE (NAME.csv).
+    A number without + is read in the row's country (a 'country' column with a name
+    such as United States or a code such as US), else in --region. A number already
+    stored is updated (variables, timezone, tag), never duplicated. Invalid rows are
+    printed and written, with their line and the reason, to NAME.rejects.csv beside
+    FILE (NAME.csv), or to --rejects. A file that cannot be read imports nothing.
     """
     settings = load(config)
     out = console()
@@ -74,8 +109,15 @@ def import_(
             region=region or settings.leads.default_region,
             now=build_clock(settings).now(),
             progress=bar.update,
+            encoding=encoding,
+            phone_column=phone_column,
+            rejects=rejects,
         )
     out.print(_summary(report, file))
+    for line, reason in report.rejected[:REJECTS_SHOWN]:
+        out.print(f"line {line}: {escape(reason)}")
+    if len(report.rejected) > REJECTS_SHOWN:
+        out.print(f"... and {len(report.rejected) - REJECTS_SHOWN} more")
     if report.rejects_path is not None:
         out.print(f"invalid rows, with line and reason: {report.rejects_path}")
 
