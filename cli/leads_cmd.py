@@ -20,12 +20,22 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cli import forget_cmd
 from cli.context import ConfigOption, console, load, open_database
 from cli.timeline_view import print_timeline
 from engine.errors import OutreachError
 from engine.runtime import build_clock
 from engine.timeline import lead_timeline
-from sequences import DEFAULT_ENCODING, ImportReport, import_leads, lead_page, normalise_number
+from sequences import (
+    DEFAULT_ENCODING,
+    RUNNING_STATES,
+    ImportReport,
+    LeadCampaign,
+    find_number,
+    import_leads,
+    lead_page,
+    suppression,
+)
 
 app = typer.Typer(
     help="Import leads from CSV, list them, show one lead's timeline.", no_args_is_help=True
@@ -126,29 +136,54 @@ def import_(
 def list_leads(
     tag: Annotated[str | None, typer.Option(help="Only leads with this tag.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many leads.")] = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (every variable included).")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Show leads, oldest first: number, tags, how many variables, timezone."""
+    """Show leads, oldest first: number, name, tags, timezone and each campaign's state."""
     settings = load(config)
     with open_database(settings) as database, database.session() as session:
         page = lead_page(session, tag=tag, limit=limit)
+    if as_json:
+        leads = [lead.as_dict() for lead in page.leads]
+        typer.echo(json.dumps({"total": page.total, "leads": leads}, indent=2))
+        return
     title = f"{len(page.leads)} of {page.total} leads" + (f" tagged {tag!r}" if tag else "")
     table = Table(title=title, title_justify="left")
-    for name in ("number", "tags", "variables", "timezone"):
+    for name in ("number", "name", "tags", "variables", "timezone", "campaigns"):
         table.add_column(name, justify="right" if name == "variables" else "left")
     for lead in page.leads:
         table.add_row(
             lead.phone,
-            ", ".join(lead.tags) or "-",
+            escape(lead.name or "-"),
+            escape(", ".join(lead.tags) or "-"),
             str(lead.variable_count),
             lead.timezone or "-",
+            escape(_campaigns(lead.campaigns)),
         )
     console().print(table)
 
 
+def _campaigns(campaigns: tuple[LeadCampaign, ...]) -> str:
+    """One line per campaign: ``welcome: active (step 2)``, ``spring: stopped (suppressed)``."""
+    return "\n".join(f"{item.campaign}: {item.state}{_detail(item)}" for item in campaigns) or "-"
+
+
+def _detail(item: LeadCampaign) -> str:
+    if item.state in RUNNING_STATES:
+        return f" (step {item.step})"
+    return f" ({item.end_reason})" if item.end_reason and item.end_reason != item.state else ""
+
+
+app.command("forget")(forget_cmd.forget)
+
+
 @app.command("show")
 def show(
-    number: Annotated[str, typer.Argument(help="The lead's number: +40712345678, or national.")],
+    number: Annotated[
+        str, typer.Argument(help="The lead's number: +40712345678, 0712 345 678, 40712345678.")
+    ],
     region: Annotated[
         str | None,
         typer.Option(help="Country of a national number. Default: leads.default_region."),
@@ -156,11 +191,21 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """One lead's timeline: every message both ways, its campaigns and how they ended."""
+    """One lead's timeline: every message both ways, its campaigns and how they ended.
+
+    The number may be written as people write it: +40 712-345-678, 0712 345 678
+    (read in --region), 40712345678 or 0040712345678.
+    """
     settings = load(config)
-    phone = normalise_number(number, region or settings.leads.default_region)
     with open_database(settings) as database, database.engine.connect() as connection:
+        phone = find_number(connection, number, region or settings.leads.default_region)
         timeline = lead_timeline(connection, phone)
+        listed = suppression.lookup(connection, phone) if timeline is None else None
+    if timeline is None and listed is not None and listed.forgotten:
+        raise OutreachError(
+            f"the lead {phone} was forgotten on {listed.created_at:%Y-%m-%d}; "
+            "nothing of it is kept but its key on the do-not-contact list"
+        )
     if timeline is None:
         raise OutreachError(f"no lead {phone}; see `outreach leads list`")
     if as_json:

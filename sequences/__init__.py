@@ -52,7 +52,15 @@ from sequences.lead_columns import PHONE_COLUMNS, variable_name
 from sequences.lead_list import LeadList, read_lead_list
 from sequences.leads_csv import DEFAULT_ENCODING, check_region
 from sequences.leads_import import ImportReport, Progress, import_leads, rejects_path_for
-from sequences.leads_query import LeadPage, LeadSummary, lead_page
+from sequences.leads_query import (
+    LeadCampaign,
+    LeadPage,
+    LeadSummary,
+    find_number,
+    known_number,
+    lead_name,
+    lead_page,
+)
 from sequences.preview import (
     PreviewLead,
     StepPreview,
@@ -79,6 +87,7 @@ __all__ = [
     "IllegalTransition",
     "ImportReport",
     "LaunchReport",
+    "LeadCampaign",
     "LeadImportError",
     "LeadList",
     "LeadPage",
@@ -108,11 +117,14 @@ __all__ = [
     "complete_finished",
     "end",
     "end_state",
+    "find_number",
     "first_due",
     "forecast",
     "import_leads",
     "is_open",
+    "known_number",
     "launch",
+    "lead_name",
     "lead_page",
     "lead_timezone",
     "missing_variables",

@@ -150,10 +150,12 @@ def add(
     statement = insert_for(connection)(S).values(
         phone=phone, reason=reason, source=source, created_at=now
     )
-    added = connection.execute(statement.on_conflict_do_nothing(index_elements=["phone"]))
+    added = connection.execute(
+        statement.on_conflict_do_nothing(index_elements=["phone"]).returning(S.c.phone)
+    ).first()
     lead_ids = list(connection.execute(select(L.c.id).where(L.c.phone == phone)).scalars())
     ended = end_running(connection, lead_ids, EndReason.SUPPRESSED, now)
-    return added.rowcount > 0, ended
+    return added is not None, ended
 
 
 def remove(connection: Connection, phone: str) -> list[Entry]:
