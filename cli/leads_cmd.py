@@ -9,6 +9,7 @@ from typing import Annotated, Final
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,13 +20,23 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cli import forget_cmd
 from cli.context import ConfigOption, console, load, open_database
 from cli.export_cmd import leads_export
 from cli.timeline_view import print_timeline
 from engine.errors import OutreachError
 from engine.runtime import build_clock
 from engine.timeline import lead_timeline
-from sequences import ImportReport, import_leads, lead_page, normalise_number
+from sequences import (
+    DEFAULT_ENCODING,
+    RUNNING_STATES,
+    ImportReport,
+    LeadCampaign,
+    find_number,
+    import_leads,
+    lead_page,
+    suppression,
+)
 
 app = typer.Typer(
     help="Import leads from CSV, list them, show one lead's timeline.", no_args_is_help=True
@@ -35,26 +46,58 @@ app.command("export")(leads_export)
 PROGRESS_MIN_ROWS: Final = 5_000
 """Files with more data rows than this show a progress bar."""
 
+REJECTS_SHOWN: Final = 10
+"""Rejected rows printed after an import; all of them are in the rejects file."""
+
+EncodingOption = Annotated[
+    str,
+    typer.Option(
+        help="The file's text encoding: utf-8 (a BOM is fine), cp1250 for Excel in "
+        "Central Europe, latin-1 for Western Europe.",
+    ),
+]
+PhoneColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        help="The column holding the numbers. Default: the one named phone, mobile, "
+        "telefon, whatsapp or number (any case).",
+        show_default=False,
+    ),
+]
+
 
 @app.command("import")
 def import_(
     file: Annotated[
         Path,
         typer.Argument(
-            help="CSV with a 'phone' column; every other column becomes a template variable.",
+            help="CSV with a column of numbers (phone, mobile, telefon, whatsapp, number), "
+            "optionally a 'country' column; every other column becomes a template variable.",
             exists=True,
             dir_okay=False,
             readable=True,
         ),
     ],
+    *,
     tag: Annotated[
         str | None, typer.Option(help="Tag every imported or updated lead, to launch by tag.")
     ] = None,
     region: Annotated[
         str | None,
         typer.Option(
-            help="Country (ISO code, e.g. RO) of numbers written without +country code. "
+            help="Country (ISO code, e.g. RO) of numbers written without +country code, "
+            "in rows whose country column is empty or missing. "
             "Default: default_region in the config's leads table.",
+            show_default=False,
+        ),
+    ] = None,
+    encoding: EncodingOption = DEFAULT_ENCODING,
+    phone_column: PhoneColumnOption = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the invalid rows here. Default: NAME.rejects.csv beside FILE.",
+            dir_okay=False,
             show_default=False,
         ),
     ] = None,
@@ -62,9 +105,11 @@ def import_(
 ) -> None:
     """Import leads: normalise numbers to E.164, skip duplicates and suppressed numbers.
 
-    A number already stored is updated (variables, timezone, tag), never duplicated.
-    Invalid rows are written, with their line and the reason, to NAME.rejects.csv
-    beside FILE (NAME.csv).
+    A number without + is read in the row's country (a 'country' column with a name
+    such as United States or a code such as US), else in --region. A number already
+    stored is updated (variables, timezone, tag), never duplicated. Invalid rows are
+    printed and written, with their line and the reason, to NAME.rejects.csv beside
+    FILE (NAME.csv), or to --rejects. A file that cannot be read imports nothing.
     """
     settings = load(config)
     out = console()
@@ -76,8 +121,15 @@ def import_(
             region=region or settings.leads.default_region,
             now=build_clock(settings).now(),
             progress=bar.update,
+            encoding=encoding,
+            phone_column=phone_column,
+            rejects=rejects,
         )
     out.print(_summary(report, file))
+    for line, reason in report.rejected[:REJECTS_SHOWN]:
+        out.print(f"line {line}: {escape(reason)}")
+    if len(report.rejected) > REJECTS_SHOWN:
+        out.print(f"... and {len(report.rejected) - REJECTS_SHOWN} more")
     if report.rejects_path is not None:
         out.print(f"invalid rows, with line and reason: {report.rejects_path}")
 
@@ -86,29 +138,54 @@ def import_(
 def list_leads(
     tag: Annotated[str | None, typer.Option(help="Only leads with this tag.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many leads.")] = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (every variable included).")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Show leads, oldest first: number, tags, how many variables, timezone."""
+    """Show leads, oldest first: number, name, tags, timezone and each campaign's state."""
     settings = load(config)
     with open_database(settings) as database, database.session() as session:
         page = lead_page(session, tag=tag, limit=limit)
+    if as_json:
+        leads = [lead.as_dict() for lead in page.leads]
+        typer.echo(json.dumps({"total": page.total, "leads": leads}, indent=2))
+        return
     title = f"{len(page.leads)} of {page.total} leads" + (f" tagged {tag!r}" if tag else "")
     table = Table(title=title, title_justify="left")
-    for name in ("number", "tags", "variables", "timezone"):
+    for name in ("number", "name", "tags", "variables", "timezone", "campaigns"):
         table.add_column(name, justify="right" if name == "variables" else "left")
     for lead in page.leads:
         table.add_row(
             lead.phone,
-            ", ".join(lead.tags) or "-",
+            escape(lead.name or "-"),
+            escape(", ".join(lead.tags) or "-"),
             str(lead.variable_count),
             lead.timezone or "-",
+            escape(_campaigns(lead.campaigns)),
         )
     console().print(table)
 
 
+def _campaigns(campaigns: tuple[LeadCampaign, ...]) -> str:
+    """One line per campaign: ``welcome: active (step 2)``, ``spring: stopped (suppressed)``."""
+    return "\n".join(f"{item.campaign}: {item.state}{_detail(item)}" for item in campaigns) or "-"
+
+
+def _detail(item: LeadCampaign) -> str:
+    if item.state in RUNNING_STATES:
+        return f" (step {item.step})"
+    return f" ({item.end_reason})" if item.end_reason and item.end_reason != item.state else ""
+
+
+app.command("forget")(forget_cmd.forget)
+
+
 @app.command("show")
 def show(
-    number: Annotated[str, typer.Argument(help="The lead's number: +40712345678, or national.")],
+    number: Annotated[
+        str, typer.Argument(help="The lead's number: +40712345678, 0712 345 678, 40712345678.")
+    ],
     region: Annotated[
         str | None,
         typer.Option(help="Country of a national number. Default: leads.default_region."),
@@ -116,11 +193,21 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """One lead's timeline: every message both ways, its campaigns and how they ended."""
+    """One lead's timeline: every message both ways, its campaigns and how they ended.
+
+    The number may be written as people write it: +40 712-345-678, 0712 345 678
+    (read in --region), 40712345678 or 0040712345678.
+    """
     settings = load(config)
-    phone = normalise_number(number, region or settings.leads.default_region)
     with open_database(settings) as database, database.engine.connect() as connection:
+        phone = find_number(connection, number, region or settings.leads.default_region)
         timeline = lead_timeline(connection, phone)
+        listed = suppression.lookup(connection, phone) if timeline is None else None
+    if timeline is None and listed is not None and listed.forgotten:
+        raise OutreachError(
+            f"the lead {phone} was forgotten on {listed.created_at:%Y-%m-%d}; "
+            "nothing of it is kept but its key on the do-not-contact list"
+        )
     if timeline is None:
         raise OutreachError(f"no lead {phone}; see `outreach leads list`")
     if as_json:

@@ -30,6 +30,7 @@ from cli import (
     simulator_cmd,
     spintax_cmd,
     status_cmd,
+    suppress_cmd,
     webhook_cmd,
     worker_cmd,
 )
@@ -52,6 +53,7 @@ app.command("scheduler")(worker_cmd.scheduler)
 app.command("serve")(serve_cmd.serve_command)
 app.add_typer(dlq_cmd.app, name="dlq")
 app.add_typer(leads_cmd.app, name="leads")
+app.add_typer(suppress_cmd.app, name="suppress")
 app.add_typer(sequences_cmd.app, name="sequences")
 app.add_typer(campaign_cmd.app, name="campaign")
 app.command("forecast")(forecast_cmd.forecast_command)

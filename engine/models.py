@@ -39,6 +39,7 @@ __all__ = [
     "Direction",
     "Enrollment",
     "EnrollmentState",
+    "InstallSecret",
     "Lead",
     "LeadTag",
     "Message",
@@ -290,13 +291,28 @@ class AutoReply(SQLModel, table=True):
 
 
 class Suppression(SQLModel, table=True):
-    """A number we must never contact again (opt-out, or added by hand)."""
+    """A number we must never contact again (opt-out, or added by hand).
+
+    ``phone`` is the number in E.164, or for a forgotten lead its key (``#`` and 19 hex
+    digits, :func:`sequences.suppression.forgotten_key`), which the lead's row holds too.
+    """
 
     __tablename__: ClassVar[str] = "suppressions"
 
     phone: str = Field(primary_key=True, max_length=20)
     reason: str = Field(max_length=64)
     source: str | None = None
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+
+
+class InstallSecret(SQLModel, table=True):
+    """A random value made once per install and kept with its data (the salt of the keys
+    that stand for forgotten numbers on the suppression list)."""
+
+    __tablename__: ClassVar[str] = "install_secrets"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=128)
     created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
 
 

@@ -22,7 +22,15 @@ import phonenumbers
 
 from engine.errors import OutreachError
 
-__all__ = ["InvalidNumberError", "check_region", "from_provider", "is_e164", "parse", "to_e164"]
+__all__ = [
+    "InvalidNumberError",
+    "check_region",
+    "from_provider",
+    "is_e164",
+    "lookup_candidates",
+    "parse",
+    "to_e164",
+]
 
 _E164: Final = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _SEPARATORS: Final = re.compile(r"[\s().\-]")
@@ -98,3 +106,25 @@ def from_provider(value: str) -> str | None:
     elif text.startswith("00"):
         text = text[2:]
     return f"+{text}" if _DIGITS.match(text) else None
+
+
+def lookup_candidates(text: str, region: str | None) -> list[str]:
+    """The numbers (E.164) a person may mean by ``text`` when looking a lead up, likeliest
+    first: as read in ``region`` (any *possible* number), then its digits taken as
+    written with their country code (``40712345678``, ``0040 712 345 678``).
+
+    :class:`InvalidNumberError` (the reading in ``region``'s reason) when it is neither.
+    """
+    found: list[str] = []
+    error: InvalidNumberError | None = None
+    try:
+        found.append(to_e164(text, region, valid=False))
+    except InvalidNumberError as reading:
+        error = reading
+    digits = from_provider(text.strip())
+    if digits is not None and digits not in found and is_e164(digits):
+        found.append(digits)
+    if not found:
+        assert error is not None
+        raise error
+    return found

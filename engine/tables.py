@@ -11,6 +11,7 @@ here rather than each from :mod:`engine.models`:
 ``C``  campaigns            ``R``  review_flags
 ``E``  enrollments          ``AR`` auto_replies
 ``S``  suppressions         ``A``  alerts
+``IS`` install_secrets
 =====  ===================  =====  ===================
 """
 
@@ -27,6 +28,7 @@ from engine.models import (
     AutoReply,
     Campaign,
     Enrollment,
+    InstallSecret,
     Lead,
     LeadTag,
     Message,
@@ -37,7 +39,9 @@ from engine.models import (
     WebhookEvent,
 )
 
-__all__ = ["AR", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W", "insert_for", "running"]
+__all__ = [
+    "AR", "IS", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W", "insert_for", "running",
+]  # fmt: skip
 
 
 def _table(model: object) -> Table:
@@ -57,6 +61,7 @@ W = _table(WebhookEvent)
 R = _table(ReviewFlag)
 AR = _table(AutoReply)
 A = _table(Alert)
+IS = _table(InstallSecret)
 
 
 def running(state: ColumnElement[str] | None = None) -> ColumnElement[bool]:

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from engine.replies.queries import lead_name
 from engine.tables import AR, C, E, L, M, R, S, T
+from sequences.leads_query import lead_name
 
 __all__ = ["LeadTimeline", "TimelineEnrollment", "TimelineEntry", "lead_timeline"]
 

@@ -15,6 +15,7 @@ from sequences.campaigns import (
     resume,
     stop,
 )
+from sequences.countries import UnknownCountryError, region_for_country
 from sequences.definition import (
     ASSUMED_VARIABLE_LENGTH,
     MAX_MESSAGE_LENGTH,
@@ -47,10 +48,19 @@ from sequences.journey import (
 )
 from sequences.launch import LaunchReport, launch
 from sequences.launch_store import Refusal
+from sequences.lead_columns import PHONE_COLUMNS, variable_name
 from sequences.lead_list import LeadList, read_lead_list
-from sequences.leads_csv import check_region, variable_name
+from sequences.leads_csv import DEFAULT_ENCODING, check_region
 from sequences.leads_import import ImportReport, Progress, import_leads, rejects_path_for
-from sequences.leads_query import LeadPage, LeadSummary, lead_page
+from sequences.leads_query import (
+    LeadCampaign,
+    LeadPage,
+    LeadSummary,
+    find_number,
+    known_number,
+    lead_name,
+    lead_page,
+)
 from sequences.preview import (
     PreviewLead,
     StepPreview,
@@ -63,8 +73,10 @@ from sequences.windows import is_open, lead_timezone, next_open, zone_for_number
 
 __all__ = [
     "ASSUMED_VARIABLE_LENGTH",
+    "DEFAULT_ENCODING",
     "END_STATES",
     "MAX_MESSAGE_LENGTH",
+    "PHONE_COLUMNS",
     "RUNNING_STATES",
     "Backlog",
     "CampaignChange",
@@ -75,6 +87,7 @@ __all__ = [
     "IllegalTransition",
     "ImportReport",
     "LaunchReport",
+    "LeadCampaign",
     "LeadImportError",
     "LeadList",
     "LeadPage",
@@ -93,6 +106,7 @@ __all__ = [
     "Step",
     "StepPreview",
     "StepSettings",
+    "UnknownCountryError",
     "WindowSettings",
     "after_send",
     "check_region",
@@ -103,11 +117,14 @@ __all__ = [
     "complete_finished",
     "end",
     "end_state",
+    "find_number",
     "first_due",
     "forecast",
     "import_leads",
     "is_open",
+    "known_number",
     "launch",
+    "lead_name",
     "lead_page",
     "lead_timezone",
     "missing_variables",
@@ -117,6 +134,7 @@ __all__ = [
     "pause",
     "preview_leads",
     "read_lead_list",
+    "region_for_country",
     "rejects_path_for",
     "render_steps",
     "resume",

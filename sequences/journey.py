@@ -56,6 +56,8 @@ class EndReason(StrEnum):
     MANUAL_TAKEOVER = "manual_takeover"
     UNKNOWN_SEQUENCE = "unknown_sequence"
     MISSING_VARIABLE = "missing_variable"
+    SUPPRESSED = "suppressed"
+    FORGOTTEN = "forgotten"
 
 
 _END_STATE: Final[Mapping[EndReason, str]] = MappingProxyType(
@@ -75,6 +77,10 @@ _END_STATE: Final[Mapping[EndReason, str]] = MappingProxyType(
         # needs without a fallback: the journey cannot go on, visibly.
         EndReason.UNKNOWN_SEQUENCE: _S.FAILED.value,
         EndReason.MISSING_VARIABLE: _S.FAILED.value,
+        # The number was put on the do-not-contact list by hand, or the lead's data
+        # erased (``leads forget``): the engine must not write again.
+        EndReason.SUPPRESSED: _S.STOPPED.value,
+        EndReason.FORGOTTEN: _S.STOPPED.value,
     }
 )
 

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sequences.leads_csv import Rejection, check_region, normalise_record, read_lead_file
+from sequences.leads_csv import (
+    DEFAULT_ENCODING,
+    Rejection,
+    check_region,
+    normalise_record,
+    read_lead_file,
+)
 
 __all__ = ["LeadList", "read_lead_list"]
 
@@ -26,13 +32,20 @@ class LeadList:
     invalid_rows: int
 
 
-def read_lead_list(path: Path, region: str | None) -> LeadList:
-    """Read the ``phone`` column of a CSV; national numbers are read in ``region``.
+def read_lead_list(
+    path: Path,
+    region: str | None,
+    *,
+    encoding: str = DEFAULT_ENCODING,
+    phone_column: str | None = None,
+) -> LeadList:
+    """Read the numbers' column of a CSV, found and read as an import finds and reads it.
 
-    Raises :class:`~sequences.errors.LeadImportError` when the file is unusable; rows
-    whose number is not valid are only counted.
+    National numbers are read in the row's country, else in ``region``. Raises
+    :class:`~sequences.errors.LeadImportError` when the file is unusable; rows whose
+    number is not valid are only counted.
     """
-    lead_file = read_lead_file(path)
+    lead_file = read_lead_file(path, encoding=encoding, phone_column=phone_column)
     region = check_region(region)
     phones: dict[str, None] = {}
     invalid = 0

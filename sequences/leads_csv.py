@@ -1,18 +1,22 @@
-"""Reading a lead file: its columns, its rows, and each row checked and normalised.
+"""Reading a lead file: its rows, and each row checked and normalised.
 
-The whole file is read and its structure checked (UTF-8, a header with a ``phone``
-column, at least one row) before anything is written, so a bad file changes
-nothing. Row-level problems (a number that is not valid, an unknown timezone) only
-reject that row.
+The whole file is read and its structure checked (its encoding, a header with a
+column for the numbers (:mod:`sequences.lead_columns`), at least one row) before
+anything is written, so a bad file changes nothing. Row-level problems (a number
+that is not valid, an unknown country or timezone) only reject that row, with the
+reason.
+
+A number written without ``+`` is read in the row's country (a ``country`` column,
+by name or ISO code) if it has one, else in the region the caller gives (``--region``,
+then ``[leads] default_region``); a rejection says which region it assumed.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import io
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -20,86 +24,29 @@ from typing import Final
 import phonenumbers
 
 from engine import numbers
+from sequences.countries import UnknownCountryError, region_for_country
 from sequences.errors import LeadImportError
+from sequences.lead_columns import LeadColumns
 from sequences.syntax import is_timezone
 
 __all__ = [
-    "PHONE_COLUMN",
-    "TIMEZONE_COLUMN",
-    "LeadColumns",
+    "DEFAULT_ENCODING",
     "LeadFile",
     "ParsedLead",
     "Record",
     "Rejection",
+    "check_encoding",
     "check_region",
     "normalise_record",
     "read_lead_file",
-    "variable_name",
 ]
 
-PHONE_COLUMN: Final = "phone"
-"""The column holding each lead's number (header matched ignoring case and spaces)."""
+DEFAULT_ENCODING: Final = "utf-8"
+"""A lead file's encoding unless told otherwise; a UTF-8 byte-order mark is skipped."""
 
-TIMEZONE_COLUMN: Final = "timezone"
-"""The optional column with each lead's IANA zone; not a template variable."""
-
-_NOT_NAME_CHARS: Final = re.compile(r"[^\w.]+")
 _DELIMITERS: Final = (",", ";", "\t")
 _NON_GEOGRAPHIC: Final = "001"  # phonenumbers' region of +800, +882 and the like
 _E164: Final = phonenumbers.PhoneNumberFormat.E164
-
-
-def variable_name(header: str) -> str:
-    """The template variable a column header becomes: ``"First Name "`` -> ``first_name``.
-
-    Lowercased, every run of characters other than letters, digits, ``_`` and ``.``
-    replaced by ``_``, and ``_`` or ``.`` trimmed from the ends, so it can be written
-    as ``{{first_name}}``.
-    """
-    return _NOT_NAME_CHARS.sub("_", header.strip().lower()).strip("_.")
-
-
-@dataclass(frozen=True)
-class LeadColumns:
-    """Where the phone, the timezone and each variable sit in a row (0-based indexes).
-
-    ``width`` is the number of fields in the header.
-    """
-
-    width: int
-    phone: int
-    timezone: int | None
-    variables: tuple[tuple[int, str], ...]
-
-    @classmethod
-    def from_header(cls, header: Sequence[str], source: str) -> LeadColumns:
-        """Map a header row; raises :class:`LeadImportError` when it cannot be used."""
-        names: dict[str, int] = {}
-        for index, title in enumerate(header):
-            if not title.strip():
-                continue  # spreadsheet exports often end rows with empty columns
-            name = variable_name(title)
-            if not name:
-                raise LeadImportError(
-                    f"{source}: column {title!r} has no letter or digit to name a variable; "
-                    "rename it"
-                )
-            if name in names:
-                raise LeadImportError(
-                    f"{source}: columns {header[names[name]]!r} and {title!r} would both be "
-                    f"the variable {name!r}; rename one"
-                )
-            names[name] = index
-        if PHONE_COLUMN not in names:
-            found = ", ".join(repr(title) for title in header if title.strip()) or "none"
-            raise LeadImportError(
-                f"{source} has no {PHONE_COLUMN!r} column (columns: {found}); "
-                "name the column holding the numbers 'phone'"
-            )
-        timezone = names.pop(TIMEZONE_COLUMN, None)
-        phone = names.pop(PHONE_COLUMN)
-        variables = tuple((index, name) for name, index in names.items())
-        return cls(len(header), phone, timezone, variables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,25 +97,34 @@ def check_region(region: str | None) -> str | None:
         raise LeadImportError(str(error)) from None
 
 
-def read_lead_file(path: Path) -> LeadFile:
+def check_encoding(encoding: str) -> str:
+    """``encoding`` as Python names it (``CP1250`` -> ``cp1250``); raises
+    :class:`LeadImportError` for one it does not know."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise LeadImportError(
+            f"unknown encoding {encoding!r}; use utf-8, cp1250 (Central European Excel) "
+            "or latin-1 (Western European Excel)"
+        ) from None
+
+
+def read_lead_file(
+    path: Path, *, encoding: str = DEFAULT_ENCODING, phone_column: str | None = None
+) -> LeadFile:
     """Read and check the CSV at ``path``; raises :class:`LeadImportError` if it is unusable.
 
-    Accepts a UTF-8 BOM, quoted fields (with commas or line breaks inside), blank
-    lines and ``;`` or tab separators (the one the header uses most; ``,`` on a tie).
+    Accepts text in ``encoding`` (a UTF-8 BOM is skipped), quoted fields (with commas
+    or line breaks inside), blank lines and ``;`` or tab separators (the one the
+    header uses most; ``,`` on a tie). ``phone_column`` names the numbers' column
+    (see :class:`~sequences.lead_columns.LeadColumns`).
     """
     source = str(path)
     try:
         data = path.read_bytes()
     except OSError as error:
         raise LeadImportError(f"cannot read {source}: {error.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise LeadImportError(
-            f"{source} is not UTF-8 text (line {line} has the byte "
-            f"0x{data[error.start]:02x}); save it as 'CSV UTF-8' and import it again"
-        ) from None
+    text = _decode(data, check_encoding(encoding), source)
     header_line = text.lstrip().split("\n", 1)[0]
     delimiter = max(_DELIMITERS, key=header_line.count)
     # strict: a stray quote would otherwise swallow the rows after it into one field.
@@ -193,10 +149,43 @@ def read_lead_file(path: Path) -> LeadFile:
         raise LeadImportError(
             f"{source} is empty; it needs a header row with a 'phone' column, then one lead per row"
         )
-    columns = LeadColumns.from_header(header, source)
+    columns = LeadColumns.from_header(header, source, phone_column)
     if not records:
         raise LeadImportError(f"{source} has a header but no leads")
     return LeadFile(path, header, columns, records)
+
+
+def _decode(data: bytes, encoding: str, source: str) -> str:
+    """The file's text; one line with a hint when ``encoding`` is not the file's."""
+    utf8 = encoding in ("utf-8", "utf-8-sig")
+    try:
+        text = data.decode("utf-8-sig" if utf8 else encoding)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        hint = (
+            "if it was exported from Excel, pass --encoding cp1250 (Central Europe) or "
+            "latin-1 (Western Europe), or save it as 'CSV UTF-8'"
+            if utf8
+            else "check --encoding, or save it as 'CSV UTF-8' and leave --encoding out"
+        )
+        raise LeadImportError(
+            f"{source} is not {'UTF-8' if utf8 else encoding} text (line {line} has the byte "
+            f"0x{data[error.start]:02x}); {hint}"
+        ) from None
+    if not utf8 and not data.isascii() and _is_utf8(data):
+        # Read as cp1250 or latin-1, UTF-8 text imports as "RomÃ¢nia" without a single error.
+        raise LeadImportError(
+            f"{source} looks like UTF-8 text, not {encoding}; import it without --encoding"
+        )
+    return text
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class _RowError(Exception):
@@ -208,8 +197,10 @@ def normalise_record(
 ) -> ParsedLead | Rejection:
     """Check one row and normalise its number to E.164.
 
-    National numbers are read in ``region``; ``+`` numbers need none. A short row
-    is padded with blanks (exports drop trailing empty fields); a long one is refused.
+    A number without ``+`` is read in the row's country if the file has a country
+    column and the row fills it, else in ``region``. An unknown country rejects the
+    row, whatever its number. A short row is padded with blanks (exports drop
+    trailing empty fields); a long one is refused.
     """
     width = columns.width
     try:
@@ -219,20 +210,23 @@ def normalise_record(
                 "put values that contain the separator in double quotes"
             )
         values = record.values + [""] * (width - len(record.values))
-        number = _parse_phone(values[columns.phone].strip(), region)
+        country = values[columns.country].strip() if columns.country is not None else ""
+        number = _parse_phone(
+            values[columns.phone].strip(), _row_region(country) if country else region
+        )
         zone = values[columns.timezone].strip() if columns.timezone is not None else ""
         if zone and not _known_zone(zone):
             raise _RowError(f"unknown timezone {zone!r}; use an IANA name like Europe/Bucharest")
     except _RowError as rejected:
         return Rejection(record, str(rejected))
-    country = phonenumbers.region_code_for_number(number)
+    number_region = phonenumbers.region_code_for_number(number)
     variables = {
         name: value for index, name in columns.variables if (value := values[index].strip())
     }
     return ParsedLead(
         record.line,
         str(phonenumbers.format_number(number, _E164)),
-        None if country in (None, _NON_GEOGRAPHIC) else country,
+        None if number_region in (None, _NON_GEOGRAPHIC) else number_region,
         zone or None,
         variables,
     )
@@ -244,9 +238,18 @@ def _known_zone(name: str) -> bool:
     return is_timezone(name)
 
 
+def _row_region(country: str) -> str:
+    try:
+        return region_for_country(country)
+    except UnknownCountryError as error:
+        raise _RowError(str(error)) from None
+
+
 def _parse_phone(text: str, region: str | None) -> phonenumbers.PhoneNumber:
-    """The valid number written as ``text``; raises :class:`_RowError` with the reason."""
+    """The valid number written as ``text``; raises :class:`_RowError` with the reason,
+    saying in which region a number without ``+`` was read."""
     try:
         return numbers.parse(text, region)
     except numbers.InvalidNumberError as error:
-        raise _RowError(str(error)) from None
+        assumed = f" (read as {region})" if region and not text.startswith("+") else ""
+        raise _RowError(f"{error}{assumed}") from None

@@ -24,6 +24,7 @@ from typing import Final
 from engine.db import Database
 from sequences.errors import LeadImportError
 from sequences.leads_csv import (
+    DEFAULT_ENCODING,
     LeadFile,
     ParsedLead,
     Rejection,
@@ -32,6 +33,7 @@ from sequences.leads_csv import (
     read_lead_file,
 )
 from sequences.leads_store import LeadStore, LeadValues, lead_store
+from sequences.suppression import read_salt, suppressed_among
 
 __all__ = [
     "BATCH_SIZE",
@@ -59,7 +61,8 @@ class ImportReport:
     """What an import did with each data row of the file.
 
     Every row is counted once: ``imported + updated + duplicates + invalid +
-    suppressed == rows``. ``rejects_path`` is the CSV of the invalid rows, if any.
+    suppressed == rows``. ``rejects_path`` is the CSV of the invalid rows, if any;
+    ``rejected`` lists them as (line in the file, reason).
     """
 
     rows: int
@@ -69,6 +72,7 @@ class ImportReport:
     invalid: int
     suppressed: int
     rejects_path: Path | None
+    rejected: tuple[tuple[int, str], ...] = ()
 
 
 def rejects_path_for(path: Path) -> Path:
@@ -84,17 +88,25 @@ def import_leads(
     region: str | None,
     now: datetime,
     progress: Progress | None = None,
+    encoding: str = DEFAULT_ENCODING,
+    phone_column: str | None = None,
+    rejects: Path | None = None,
 ) -> ImportReport:
     """Import the CSV at ``path``: new numbers become leads, known ones are updated.
 
-    ``region`` (an ISO country code) reads national numbers; ``tag`` is given to
-    every imported or updated lead; ``now`` (UTC) stamps the rows. Raises
-    :class:`LeadImportError`, having written nothing, when the file or an argument
-    is unusable; rows with problems go to the rejects file beside ``path``.
+    ``region`` (an ISO country code) reads national numbers of rows without a
+    country; ``tag`` is given to every imported or updated lead; ``now`` (UTC)
+    stamps the rows; ``encoding`` and ``phone_column`` say how to read the file
+    (:func:`~sequences.leads_csv.read_lead_file`). Raises :class:`LeadImportError`,
+    having written nothing, when the file or an argument is unusable; rows with
+    problems go to ``rejects`` (default: the rejects file beside ``path``).
     """
     tag = _check_tag(tag)
     region = check_region(region)
-    lead_file = read_lead_file(path)
+    lead_file = read_lead_file(path, encoding=encoding, phone_column=phone_column)
+    rejects = rejects or rejects_path_for(lead_file.path)
+    if rejects.resolve() == path.resolve():
+        raise LeadImportError(f"the rejects file cannot be the file imported ({path})")
     total = len(lead_file.records)
     report = _Counts()
     rejections: list[Rejection] = []
@@ -103,6 +115,7 @@ def import_leads(
         progress(0, total)
     with database.engine.begin() as connection:
         store = lead_store(connection, now)
+        salt = read_salt(connection)
         for start in range(0, total, BATCH_SIZE):
             batch: list[ParsedLead] = []
             for record in lead_file.records[start : start + BATCH_SIZE]:
@@ -114,11 +127,11 @@ def import_leads(
                 else:
                     seen.add(result.phone)
                     batch.append(result)
-            _write_batch(store, batch, tag, report)
+            _write_batch(store, batch, tag, report, salt)
             if progress is not None:
                 progress(min(start + BATCH_SIZE, total), total)
         # Inside the transaction: if the rejects cannot be written, nothing is imported.
-        rejects_path = _write_rejects(lead_file, rejections)
+        rejects_path = _write_rejects(lead_file, rejections, rejects)
     return ImportReport(
         rows=total,
         imported=report.imported,
@@ -127,6 +140,7 @@ def import_leads(
         invalid=len(rejections),
         suppressed=report.suppressed,
         rejects_path=rejects_path,
+        rejected=tuple((rejection.record.line, rejection.reason) for rejection in rejections),
     )
 
 
@@ -148,13 +162,15 @@ class _Counts:
 
 
 def _write_batch(
-    store: LeadStore, leads: list[ParsedLead], tag: str | None, counts: _Counts
+    store: LeadStore, leads: list[ParsedLead], tag: str | None, counts: _Counts, salt: str | None
 ) -> None:
-    """Store one batch of distinct numbers and add what happened to ``counts``."""
+    """Store one batch of distinct numbers and add what happened to ``counts``.
+
+    ``salt`` finds forgotten numbers (:mod:`sequences.suppression`)."""
     if not leads:
         return
     phones = [lead.phone for lead in leads]
-    suppressed = store.suppressed(phones)
+    suppressed = suppressed_among(phones, salt, store.suppressed)
     existing = store.existing(phones)
     new: list[LeadValues] = []
     changes: list[LeadValues] = []
@@ -178,13 +194,14 @@ def _write_batch(
     counts.updated += len(changes)
 
 
-def _write_rejects(lead_file: LeadFile, rejections: Iterable[Rejection]) -> Path | None:
-    """Write the invalid rows beside the input with ``line`` and ``reason``; None if none.
+def _write_rejects(
+    lead_file: LeadFile, rejections: Iterable[Rejection], target: Path
+) -> Path | None:
+    """Write the invalid rows to ``target`` with ``line`` and ``reason``; None if none.
 
     A rejects file left by an earlier import of the same file is removed when this one
-    has none, so the file beside the input always describes the last import.
+    has none, so the file always describes the last import.
     """
-    target = rejects_path_for(lead_file.path)
     rows = [
         [
             *_fit(rejection.record.values, lead_file.columns.width),

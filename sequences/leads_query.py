@@ -1,21 +1,59 @@
-"""Looking at stored leads: the rows of ``outreach leads list``."""
+"""Looking at stored leads: the rows of ``outreach leads list``.
+
+Each lead comes with its name (from its variables), its tags and where it stands in
+every campaign it was enrolled in. An enrollment names its campaign through one
+function, :func:`_campaign_of`, so the listing follows wherever campaigns are named.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Connection, func
 from sqlmodel import Session, col, select
 
-from engine.models import Lead, LeadTag
+from engine import numbers
+from engine.models import Enrollment, Lead, LeadTag
+from engine.tables import L, S
 
-__all__ = ["LeadPage", "LeadSummary", "lead_page"]
+__all__ = [
+    "LeadCampaign",
+    "LeadPage",
+    "LeadSummary",
+    "find_number",
+    "known_number",
+    "lead_name",
+    "lead_page",
+]
+
+
+def lead_name(variables: Mapping[str, str] | None) -> str | None:
+    """The lead's name from its imported columns: ``name``, ``full_name``, else first and
+    last name together; ``None`` when the file had none."""
+    values = variables or {}
+    for key in ("name", "full_name"):
+        if str(values.get(key) or "").strip():
+            return str(values[key]).strip()
+    parts = [str(values.get(key) or "").strip() for key in ("first_name", "last_name")]
+    return " ".join(part for part in parts if part) or None
+
+
+@dataclass(frozen=True)
+class LeadCampaign:
+    """Where a lead stands in one campaign: its enrollment's state, step and why it ended."""
+
+    campaign: str
+    state: str
+    step: int
+    end_reason: str | None
 
 
 @dataclass(frozen=True)
 class LeadSummary:
-    """One lead as listed: its number, tags, how many variables it has, its zone."""
+    """One lead as listed: number, name, tags, how many variables, zone, its campaigns."""
 
     id: int
     phone: str
@@ -23,6 +61,12 @@ class LeadSummary:
     variable_count: int
     timezone: str | None
     region: str | None
+    name: str | None = None
+    campaigns: tuple[LeadCampaign, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The lead for ``--json``."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -31,6 +75,11 @@ class LeadPage:
 
     leads: tuple[LeadSummary, ...]
     total: int
+
+
+def _campaign_of(enrollment: Enrollment) -> str:
+    """The campaign an enrollment belongs to, by name (today: its sequence's)."""
+    return enrollment.sequence
 
 
 def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
@@ -43,11 +92,20 @@ def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
         count = count.where(col(Lead.id).in_(tagged))
     rows = list(session.exec(leads))
     tags: dict[int, list[str]] = defaultdict(list)
+    campaigns: dict[int, list[LeadCampaign]] = defaultdict(list)
     ids = [row.id for row in rows]
     for lead_tag in session.exec(
         select(LeadTag).where(col(LeadTag.lead_id).in_(ids)).order_by(col(LeadTag.tag))
     ):
         tags[lead_tag.lead_id].append(lead_tag.tag)
+    for enrollment in session.exec(
+        select(Enrollment).where(col(Enrollment.lead_id).in_(ids)).order_by(col(Enrollment.id))
+    ):
+        campaigns[enrollment.lead_id].append(
+            LeadCampaign(
+                _campaign_of(enrollment), enrollment.state, enrollment.step, enrollment.end_reason
+            )
+        )
     summaries = tuple(
         LeadSummary(
             id=row.id,
@@ -56,8 +114,29 @@ def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
             variable_count=len(row.variables),
             timezone=row.timezone,
             region=row.region,
+            name=lead_name(row.variables),
+            campaigns=tuple(campaigns[row.id]),
         )
         for row in rows
         if row.id is not None
     )
     return LeadPage(summaries, session.exec(count).one())
+
+
+def find_number(connection: Connection, text: str, region: str | None) -> str:
+    """The number (E.164) a person means by ``text`` (``0712 345 678`` read in ``region``,
+    ``40712345678``, ``+40 712-345-678``): the reading that is a stored lead's or on the
+    suppression list, else the likeliest. :class:`~engine.numbers.InvalidNumberError`
+    when ``text`` cannot be a number."""
+    return known_number(connection, numbers.lookup_candidates(text, region))
+
+
+def known_number(connection: Connection, candidates: Sequence[str]) -> str:
+    """Of the numbers a person may have meant (:func:`engine.numbers.lookup_candidates`,
+    likeliest first), the first that is a lead's or on the suppression list, else the first."""
+    for phone in candidates:
+        if connection.execute(select(L.c.id).where(L.c.phone == phone)).first() is not None:
+            return phone
+        if connection.execute(select(S.c.phone).where(S.c.phone == phone)).first() is not None:
+            return phone
+    return candidates[0]

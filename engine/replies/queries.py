@@ -3,7 +3,7 @@ resolving review flags. The CLI and the console read the same functions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, select, update
 
 from engine.models import Direction
 from engine.tables import E, L, M, R
+from sequences.leads_query import lead_name
 
 
 @dataclass(frozen=True)
@@ -56,17 +57,6 @@ class ReviewItem:
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
             "resolved_by": self.resolved_by, "reply_id": self.reply_id,
         }  # fmt: skip
-
-
-def lead_name(variables: Mapping[str, str] | None) -> str | None:
-    """The lead's name from its imported columns: ``name``, ``full_name``, else first and
-    last name together; ``None`` when the file had none."""
-    values = variables or {}
-    for key in ("name", "full_name"):
-        if str(values.get(key) or "").strip():
-            return str(values[key]).strip()
-    parts = [str(values.get(key) or "").strip() for key in ("first_name", "last_name")]
-    return " ".join(part for part in parts if part) or None
 
 
 def review_items(

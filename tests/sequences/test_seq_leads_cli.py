@@ -92,8 +92,8 @@ def test_list_shows_numbers_tags_variables_and_zones(config: Path, tmp_path: Pat
 
 def test_a_bad_file_is_an_error_and_writes_nothing(config: Path, tmp_path: Path) -> None:
     csv_file = tmp_path / "leads.csv"
-    csv_file.write_text("name,mobile\nAna,+40712345678\n")
-    with pytest.raises(LeadImportError, match="no 'phone' column"):
+    csv_file.write_text("name,contact\nAna,+40712345678\n")
+    with pytest.raises(LeadImportError, match="no column for the numbers"):
         leads(config, "import", str(csv_file))
     assert "0 of 0 leads" in leads(config, "list")[1]
     assert not (tmp_path / "leads.rejects.csv").exists()
@@ -167,3 +167,47 @@ def test_large_files_show_a_progress_bar(
         "imported (new)" in line and line.rstrip(" │").endswith(str(rows))
         for line in plain.splitlines()
     )
+
+
+def test_import_reads_excel_exports_and_prints_each_rejected_row(
+    config: Path, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_bytes(
+        " Telefon ;Nume;Country\n(415) 555-0134;Ann;United States\n07400 123456;Bob;UK\n"
+        "0712 345 678;Ştefan;\n(415) 555-0199;Dan;\n0712 345 679;Eve;Atlantis\n".encode("cp1250")
+    )
+    rejects = tmp_path / "bad.csv"
+    code, out = leads(
+        config, "import", str(csv_file), "--encoding", "cp1250", "--region", "RO",
+        "--rejects", str(rejects),
+    )  # fmt: skip
+    assert code == 0, out
+    assert any(
+        "imported (new)" in line and line.rstrip(" │").endswith("3") for line in out.splitlines()
+    )
+    assert "line 5: '(415) 555-0199' is not a valid phone number (read as RO)" in out
+    assert "line 6: unknown country 'Atlantis'" in out
+    assert rejects.exists() and str(rejects) in out.replace("\n", "")
+    assert not (tmp_path / "export.rejects.csv").exists()
+
+
+def test_import_takes_the_numbers_column_by_name(config: Path, tmp_path: Path) -> None:
+    csv_file = tmp_path / "leads.csv"
+    csv_file.write_text("Phone,Mobile,name\n+40212345678,+40712345678,Ana\n")
+    with pytest.raises(LeadImportError, match="could each hold the numbers"):
+        leads(config, "import", str(csv_file))
+    code, _ = leads(config, "import", str(csv_file), "--phone-column", "mobile")
+    assert code == 0
+    assert "+40712345678" in leads(config, "list")[1]
+
+
+def test_import_with_a_wrong_encoding_is_one_line_and_imports_nothing(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_file = tmp_path / "leads.csv"
+    csv_file.write_bytes("phone,nume\n0712345678,Ştefan\n".encode("cp1250"))
+    assert run(["leads", "import", str(csv_file), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--encoding cp1250" in err
+    assert "0 of 0 leads" in leads(config, "list")[1]

@@ -263,8 +263,19 @@ def test_timezone_column_is_stored_not_a_variable(database: Database, tmp_path: 
         (b"\xef\xbb\xbf", "is empty"),
         (b"phone,name\n", "has a header but no leads"),
         (b"phone,name\n\n,\n", "has a header but no leads"),
-        (b"name,mobile\nAna,0712345678\n", "no 'phone' column (columns: 'name', 'mobile')"),
-        (b"phone,name\nAna,Bl\xe9nd\n", "not UTF-8 text (line 2 has the byte 0xe9)"),
+        (
+            b"name,contact\nAna,0712345678\n",
+            "no column for the numbers (columns: 'name', 'contact')",
+        ),
+        (
+            b"Phone,Mobile\n0712345678,0712345679\n",
+            "'Phone' and 'Mobile' could each hold the numbers",
+        ),
+        (
+            b"phone,name\nAna,Bl\xe9nd\n",
+            "not UTF-8 text (line 2 has the byte 0xe9); if it was exported from Excel, "
+            "pass --encoding cp1250",
+        ),
         (b"\xff\xfep\x00h\x00o\x00n\x00e\x00\n\x00", "not UTF-8"),
         (b"phone,Name,name \n0712345678,a,b\n", "'Name' and 'name ' would both be"),
         (b"phone,%%\n0712345678,a\n", "column '%%' has no letter or digit"),

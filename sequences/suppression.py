@@ -1,0 +1,199 @@
+"""The do-not-contact list: adding, removing and listing numbers, and the one rule for a match.
+
+**The rule**: a number is suppressed when it is on the list (``suppressions.phone``),
+or when its *forgotten key* is. A forgotten lead (:mod:`sequences.forget`) keeps no
+number: its lead row and its suppression row hold only the key, so
+
+- an import looks up every number and its key (:func:`suppressed_among`);
+- a launch refuses a lead whose ``phone`` is on the list: a forgotten lead's
+  ``phone`` *is* its key, so the same test refuses it;
+- the sender never meets a suppressed lead: putting a number on the list ends its
+  running enrollments (``stopped``, :attr:`~sequences.journey.EndReason.SUPPRESSED`),
+  as an opt-out reply ends them, and an automatic answer checks the list itself.
+
+**The key** is ``#`` and the first 19 hex digits (76 bits) of
+``sha256(salt + number in E.164)``; it fits where the number was (20 characters) and
+can never be read as a number. The salt is random, made once per install when the
+first lead is forgotten, and stored in the database (``install_secrets``), beside
+the keys, so a re-import (and a restored backup) can compute the same key. Numbers
+are few (a country has at most some 10^10), so anyone holding the database and its
+salt can find a forgotten number by trying them all: the key is a pseudonym that
+lets us refuse the number, not an anonymous value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import Connection, case, delete, null, select, update
+
+from engine.models import StepState
+from engine.tables import IS, E, L, S, insert_for, running
+from sequences.journey import EndReason, end_state
+
+__all__ = [
+    "FORGOTTEN_REASON",
+    "MANUAL_REASON",
+    "Entry",
+    "add",
+    "end_running",
+    "entries",
+    "forgotten_key",
+    "is_key",
+    "lookup",
+    "make_salt",
+    "read_salt",
+    "remove",
+    "suppressed_among",
+]
+
+MANUAL_REASON: Final = "manual"
+"""The reason of a number put on the list by hand without one."""
+
+FORGOTTEN_REASON: Final = "forgotten"
+"""The reason of a forgotten number's key."""
+
+_SALT: Final = "forgotten_number_salt"
+_KEY_DIGITS: Final = 19
+
+
+def forgotten_key(phone: str, salt: str) -> str:
+    """The key that stands for ``phone`` (E.164) once forgotten: ``#`` and 19 hex digits."""
+    digest = hashlib.sha256(f"{salt}{phone}".encode()).hexdigest()
+    return "#" + digest[:_KEY_DIGITS]
+
+
+def is_key(value: str) -> bool:
+    """True for a forgotten number's key (a number in E.164 starts with ``+``)."""
+    return value.startswith("#")
+
+
+def read_salt(connection: Connection) -> str | None:
+    """This install's salt; ``None`` while no lead has been forgotten."""
+    value = connection.execute(select(IS.c.value).where(IS.c.name == _SALT)).scalar()
+    return None if value is None else str(value)
+
+
+def make_salt(connection: Connection, now: datetime) -> str:
+    """This install's salt, made (32 random hex digits) if there is none yet."""
+    insert = insert_for(connection)(IS).values(
+        name=_SALT, value=secrets.token_hex(16), created_at=now
+    )
+    connection.execute(insert.on_conflict_do_nothing(index_elements=["name"]))
+    salt = read_salt(connection)
+    assert salt is not None  # just written, or written by another at the same time
+    return salt
+
+
+def suppressed_among(
+    phones: Sequence[str], salt: str | None, on_list: Callable[[Sequence[str]], set[str]]
+) -> set[str]:
+    """Those of ``phones`` (E.164) suppressed: listed themselves, or by their key.
+
+    ``on_list`` answers which of the values it is given are on the list (one query
+    for a whole batch); ``salt`` is :func:`read_salt`'s.
+    """
+    keys = {phone: phone for phone in phones}
+    if salt is not None:
+        keys.update((forgotten_key(phone, salt), phone) for phone in phones)
+    return {keys[value] for value in on_list(list(keys))}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A row of the list: the number (or a forgotten number's key), why, since when."""
+
+    phone: str
+    reason: str
+    source: str | None
+    created_at: datetime
+
+    @property
+    def forgotten(self) -> bool:
+        return is_key(self.phone)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "phone": None if self.forgotten else self.phone,
+            "key": self.phone if self.forgotten else None,
+            "reason": self.reason,
+            "source": self.source,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def _matches(connection: Connection, phone: str) -> list[str]:
+    salt = read_salt(connection)
+    return [phone] if salt is None else [phone, forgotten_key(phone, salt)]
+
+
+def lookup(connection: Connection, phone: str) -> Entry | None:
+    """The list's row for ``phone`` (E.164), by number or forgotten key; ``None`` if absent."""
+    row = connection.execute(
+        select(S).where(S.c.phone.in_(_matches(connection, phone))).order_by(S.c.phone)
+    ).first()
+    return None if row is None else Entry(row.phone, row.reason, row.source, row.created_at)
+
+
+def add(
+    connection: Connection, phone: str, *, reason: str, source: str | None, now: datetime
+) -> tuple[bool, int]:
+    """Put ``phone`` on the list and end its lead's running enrollments.
+
+    Returns (whether it was added, not there already; how many enrollments ended).
+    """
+    statement = insert_for(connection)(S).values(
+        phone=phone, reason=reason, source=source, created_at=now
+    )
+    added = connection.execute(
+        statement.on_conflict_do_nothing(index_elements=["phone"]).returning(S.c.phone)
+    ).first()
+    lead_ids = list(connection.execute(select(L.c.id).where(L.c.phone == phone)).scalars())
+    ended = end_running(connection, lead_ids, EndReason.SUPPRESSED, now)
+    return added is not None, ended
+
+
+def remove(connection: Connection, phone: str) -> list[Entry]:
+    """Take ``phone`` (E.164) off the list, by number or forgotten key; the rows removed."""
+    matches = _matches(connection, phone)
+    rows = connection.execute(select(S).where(S.c.phone.in_(matches))).all()
+    connection.execute(delete(S).where(S.c.phone.in_(matches)))
+    return [Entry(row.phone, row.reason, row.source, row.created_at) for row in rows]
+
+
+def entries(connection: Connection) -> list[Entry]:
+    """The whole list, newest first."""
+    rows = connection.execute(select(S).order_by(S.c.created_at.desc(), S.c.phone))
+    return [Entry(row.phone, row.reason, row.source, row.created_at) for row in rows]
+
+
+def end_running(
+    connection: Connection, lead_ids: Sequence[int], reason: EndReason, now: datetime
+) -> int:
+    """End the running enrollments of these leads for ``reason``; how many ended.
+
+    Like a stopped campaign: a step in a queue is marked back ``due`` so it stops
+    counting against its phone's queue, and the worker drops its message; a send
+    already under way finishes.
+    """
+    if not lead_ids:
+        return 0
+    queued = E.c.step_state == StepState.QUEUED
+    result = connection.execute(
+        update(E)
+        .where(E.c.lead_id.in_(lead_ids), running())
+        .values(
+            state=end_state(reason),
+            end_reason=reason,
+            ended_at=now,
+            updated_at=now,
+            step_state=case((queued, StepState.DUE), else_=E.c.step_state),
+            queued_at=case((queued, null()), else_=E.c.queued_at),
+        )
+    )
+    return int(result.rowcount)
