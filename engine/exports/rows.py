@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from engine.replies.queries import lead_name
+from sequences.leads_query import lead_name
 
 __all__ = [
     "EnrollmentData",
