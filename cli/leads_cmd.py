@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 from rich.console import Console
@@ -22,9 +22,9 @@ from rich.table import Table
 from cli.context import ConfigOption, console, load, open_database
 from cli.timeline_view import print_timeline
 from engine.errors import OutreachError
-from engine.runtime import build_clock
-from engine.timeline import lead_timeline
-from sequences import ImportReport, import_leads, lead_page, normalise_number
+
+if TYPE_CHECKING:
+    from sequences import ImportReport
 
 app = typer.Typer(
     help="Import leads from CSV, list them, show one lead's timeline.", no_args_is_help=True
@@ -64,6 +64,9 @@ def import_(
     Invalid rows are written, with their line and the reason, to NAME.rejects.csv
     beside FILE (NAME.csv).
     """
+    from engine.runtime import build_clock
+    from sequences import import_leads
+
     settings = load(config)
     out = console()
     with open_database(settings) as database, _ProgressBar(out) as bar:
@@ -87,6 +90,8 @@ def list_leads(
     config: ConfigOption = None,
 ) -> None:
     """Show leads, oldest first: number, tags, how many variables, timezone."""
+    from sequences import lead_page
+
     settings = load(config)
     with open_database(settings) as database, database.session() as session:
         page = lead_page(session, tag=tag, limit=limit)
@@ -115,6 +120,9 @@ def show(
     config: ConfigOption = None,
 ) -> None:
     """One lead's timeline: every message both ways, its campaigns and how they ended."""
+    from engine.timeline import lead_timeline
+    from sequences import normalise_number
+
     settings = load(config)
     phone = normalise_number(number, region or settings.leads.default_region)
     with open_database(settings) as database, database.engine.connect() as connection:

@@ -10,7 +10,6 @@ from rich.live import Live
 
 from cli.context import ConfigOption, console, load, open_database
 from cli.status_view import collect, render
-from engine.runtime import build_clock
 
 
 def status(
@@ -23,6 +22,8 @@ def status(
     ] = 2.0,
 ) -> None:
     """Per phone its state, today's quota, next send and sends; per campaign step the funnel."""
+    from engine.runtime import build_clock
+
     settings = load(config)
     clock = build_clock(settings)
     out = console()

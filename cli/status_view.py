@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from engine.db import Database
-from engine.reports import CampaignStatus, campaign_status
-from engine.settings import Settings
-from phones.quota import quota_day
-from phones.registry import PhoneRow, phone_rows
+if TYPE_CHECKING:
+    from engine.db import Database
+    from engine.reports import CampaignStatus
+    from engine.settings import Settings
+    from phones.registry import PhoneRow
 
 BAR_WIDTH = 10
 _STATE_STYLE = {"active": "green", "offline": "yellow", "paused": "yellow", "banned": "red"}
@@ -39,6 +40,10 @@ def collect(
     database: Database, settings: Settings, now: datetime, *, notes: list[str] | None = None
 ) -> Snapshot:
     """Read the phones and campaigns from ``database`` as they stand at ``now``."""
+    from engine.reports import campaign_status
+    from phones.quota import quota_day
+    from phones.registry import phone_rows
+
     today = quota_day(now, settings.quota.timezone)
     with database.session() as session:
         phones = phone_rows(session, settings, today)
