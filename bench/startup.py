@@ -12,9 +12,9 @@ falls on both alike. Prints the median and the fastest run of each, in milliseco
 side by side, and with ``--importtime`` where ``--help`` spends its import time, package
 by package (``python -X importtime`` self times).
 
-    .venv/bin/python bench/startup.py [--runs 15] [--against 2b0922e] [--importtime]
+    .venv/bin/python bench/startup.py [--runs 11] [--against 2b0922e] [--importtime]
 
-About 30 s with ``--against`` on the 2-core development machine.
+About 3 minutes with ``--against`` on the 2-core development machine.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def top_imports(tree: Tree, cwd: Path, count: int = 12) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--runs", type=int, default=15, help="runs of each command")
+    parser.add_argument("--runs", type=int, default=11, help="runs of each command")
     parser.add_argument("--against", metavar="REV", help="also time git revision REV")
     parser.add_argument("--importtime", action="store_true", help="show the top importers")
     options = parser.parse_args()
