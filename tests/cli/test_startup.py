@@ -19,6 +19,8 @@ import pytest
 
 from cli.main import run
 
+ROOT = Path(__file__).resolve().parents[2]
+
 # Runs the CLI with argv[2:] after importing argv[1] (comma-separated, may be empty),
 # then writes the loaded module names to the file named by $PROBE_OUT.
 PROBE = """
@@ -51,6 +53,7 @@ def loaded(folder: Path, argv: list[str], *, preload: tuple[str, ...] = ()) -> l
     out = folder / "modules.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     env["PROBE_OUT"] = str(out)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
     done = subprocess.run(
         [sys.executable, "-c", PROBE, ",".join(preload), *argv],
         cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False,
