@@ -11,9 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
-from engine.alert_log import KINDS, list_alerts
-from engine.runtime import build_clock
-from sequences.syntax import parse_duration_s
+from engine.states import KINDS
 
 DEFAULT_SINCE = "7d"
 
@@ -21,6 +19,8 @@ DEFAULT_SINCE = "7d"
 def since_moment(text: str, now: datetime) -> datetime:
     """The start of the window: ``now`` less a duration (``90m``, ``2h``, ``1d``), or an
     ISO 8601 date or time (UTC unless it names its zone)."""
+    from sequences.syntax import parse_duration_s
+
     try:
         return now - timedelta(seconds=parse_duration_s(text))
     except ValueError:
@@ -63,6 +63,9 @@ def alerts(
 
     `outreach status` says which of them still stop sending, and how to fix each.
     """
+    from engine.alert_log import list_alerts
+    from engine.runtime import build_clock
+
     unknown = sorted(set(kind or ()) - set(KINDS))
     if unknown:
         raise typer.BadParameter(

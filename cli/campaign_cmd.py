@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,36 +15,30 @@ from cli.context import ConfigOption, console, load, open_database
 from cli.export_cmd import campaign_export
 from cli.forecast_cmd import print_projection, project
 from cli.sequences_cmd import find_sequence, step_label
-from engine.db import Database
-from engine.models import CampaignState
-from engine.reports import CampaignStatus, Funnel, campaign_status
-from engine.runtime import build_clock
-from engine.settings import Settings
-from sequences import (
-    CampaignChange,
-    CampaignError,
-    LaunchReport,
-    Refusal,
-    compiled_sequences,
-    launch,
-    pause,
-    read_lead_list,
-    resume,
-    stop,
-)
+
+if TYPE_CHECKING:
+    from engine.db import Database
+    from engine.reports import CampaignStatus, Funnel
+    from engine.settings import Settings
+    from sequences import CampaignChange, LaunchReport, Refusal
 
 app = typer.Typer(help="Launch, pause, resume, stop and watch campaigns.", no_args_is_help=True)
 app.command("export")(campaign_export)
 
 SequenceArgument = Annotated[str, typer.Argument(help="The sequence, as named in the config.")]
 
-_REFUSALS = {
-    Refusal.SUPPRESSED: "refused: suppressed number",
-    Refusal.ANSWERED_BEFORE: "refused: replied to or opted out of an earlier campaign",
-    Refusal.ALREADY_ENROLLED: "refused: already in this sequence",
-    Refusal.ACTIVE_ELSEWHERE: "refused: running in another sequence",
-    Refusal.MISSING_VARIABLES: "refused: missing a template variable",
-}
+
+def _refusals() -> dict[Refusal, str]:
+    """The reasons a launch refuses a lead, as the launch table words them."""
+    from sequences import Refusal
+
+    return {
+        Refusal.SUPPRESSED: "refused: suppressed number",
+        Refusal.ANSWERED_BEFORE: "refused: replied to or opted out of an earlier campaign",
+        Refusal.ALREADY_ENROLLED: "refused: already in this sequence",
+        Refusal.ACTIVE_ELSEWHERE: "refused: running in another sequence",
+        Refusal.MISSING_VARIABLES: "refused: missing a template variable",
+    }
 
 
 @app.command("launch")
@@ -81,6 +75,10 @@ def launch_(
     earlier campaign, leads already in this sequence or running in another, and leads
     missing a variable a step needs. Launching again adds only new leads.
     """
+    from engine.models import CampaignState
+    from engine.runtime import build_clock
+    from sequences import launch, read_lead_list
+
     if tag is not None and leads is not None:
         raise typer.BadParameter("choose leads by --tag or by --leads, not both")
     settings = load(config)
@@ -126,7 +124,7 @@ def _launch_table(report: LaunchReport) -> Table:
     table.add_column("result")
     table.add_column("leads", justify="right")
     table.add_row("would be enrolled" if report.dry_run else "enrolled", f"{report.enrolled:,}")
-    for reason, label in _REFUSALS.items():
+    for reason, label in _refusals().items():
         table.add_row(label, f"{report.refused.get(reason, 0):,}")
     extra = (
         ("over --limit", report.over_limit),
@@ -140,6 +138,9 @@ def _launch_table(report: LaunchReport) -> Table:
 
 
 def _change(config: Path | None, sequence: str, action: str) -> CampaignChange:
+    from engine.runtime import build_clock
+    from sequences import pause, resume, stop
+
     settings = load(config)
     now = build_clock(settings).now()
     operations = {"pause": pause, "resume": resume, "stop": stop}
@@ -190,6 +191,8 @@ def status(
     With SEQUENCE also per phone and per A/B variant. Replies are credited to the
     last step sent before them; opt-outs count as replies.
     """
+    from sequences import CampaignError
+
     settings = load(config)
     with open_database(settings) as database:
         statuses = _statuses(database, sequence)
@@ -208,6 +211,8 @@ def status(
 
 
 def _statuses(database: Database, sequence: str | None) -> list[CampaignStatus]:
+    from engine.reports import campaign_status
+
     with database.engine.connect() as connection:
         return campaign_status(connection, sequence)
 
@@ -290,6 +295,8 @@ def _details(out: Console, status: CampaignStatus, settings: Settings) -> None:
 
 def _ab_steps(status: CampaignStatus, settings: Settings) -> set[int]:
     """The steps with A/B variants: from the config, else those with a variant sent."""
+    from sequences import compiled_sequences
+
     definition = compiled_sequences(settings).get(status.sequence)
     if definition is not None:
         return {step.index for step in definition.steps if len(step.templates) > 1}

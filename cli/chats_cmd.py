@@ -7,10 +7,7 @@ from typing import Annotated
 import typer
 
 from cli.context import ConfigOption, console, load, open_database
-from engine import numbers
-from engine.jobs import fetch_chat_history
 from engine.redact import mask_phone
-from engine.runtime import build_client, build_clock, build_redis
 
 app = typer.Typer(help="Chats with leads, from TimelinesAI.", no_args_is_help=True)
 
@@ -25,6 +22,10 @@ def history(
     ] = None,
 ) -> None:
     """Fetch and store a lead's whole chat history (each message once, by its uid)."""
+    from engine import numbers
+    from engine.jobs import fetch_chat_history
+    from engine.runtime import build_client, build_clock, build_redis
+
     settings = load(config)
     # A lookup: any possible number (an import asks for a valid one).
     number = numbers.to_e164(phone, region or settings.leads.default_region, valid=False)

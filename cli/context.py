@@ -6,16 +6,18 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from engine.db import Database
-from engine.logs import LogSettings, log_settings
-from engine.runtime import build_database
-from engine.settings import Settings, find_config, load_settings
-from sequences import check_templates
+if TYPE_CHECKING:
+    from engine.db import Database
+    from engine.logs import LogSettings
+    from engine.settings import Settings
+
+# Every command module imports this one, so it stays light: the engine is imported by
+# the functions that use it, once a command runs (``outreach --help`` loads none of it).
 
 ConfigOption = Annotated[
     Path | None,
@@ -44,6 +46,8 @@ def set_log_format(value: str | None) -> None:
 
 def logs() -> LogSettings:
     """How this process logs: ``--log-format``, else the environment's settings."""
+    from engine.logs import log_settings
+
     return log_settings(os.environ, _root_options.get("--log-format"))
 
 
@@ -55,6 +59,9 @@ def child_options() -> tuple[str, ...]:
 def load(config: Path | None) -> Settings:
     """Find and load the settings, their templates compiled (so checked); the one place a
     command reads the environment."""
+    from engine.settings import find_config, load_settings
+    from sequences import check_templates
+
     settings = load_settings(find_config(config, os.environ), os.environ)
     check_templates(settings)
     return settings
@@ -66,6 +73,8 @@ def open_database(
 ) -> Iterator[Database]:
     """The database for one command: checked to be migrated (else one line saying to run
     ``outreach init``/``upgrade``), its connections closed when the block ends."""
+    from engine.runtime import build_database
+
     database = build_database(settings, pool_size=pool_size)
     try:
         if migrated:

@@ -12,21 +12,21 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
-import redis
 import typer
 from rich.console import RenderableType
 from rich.live import Live
 
 from cli.context import console, error_console
 from cli.status_view import collect, render
-from engine.demo import Demo, plan_demo
-from engine.demo.setup import DEFAULT_SPEED
 from engine.errors import ServiceUnavailableError
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+DEFAULT_SPEED = 4320.0  # a virtual day in 20 real seconds
 
 
 def _check_redis(url: str) -> None:
+    import redis
+
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
@@ -68,6 +68,8 @@ def demo(
 
     Exits 0 only if every invariant held, judged from the simulator's request log.
     """
+    from engine.demo import Demo, plan_demo
+
     url = redis_url or os.environ.get("OUTREACH_REDIS_URL") or DEFAULT_REDIS
     _check_redis(url)
     if folder is not None and (folder / "outreach.db").exists():

@@ -8,10 +8,8 @@ import typer
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
-from engine.deadletters import list_dead_letters, retry_dead_letters
 from engine.errors import OutreachError
 from engine.redact import mask_phone
-from engine.runtime import build_clock
 
 app = typer.Typer(help="Failed sends: list them and send them again.", no_args_is_help=True)
 
@@ -22,6 +20,8 @@ def list_(
     limit: Annotated[int, typer.Option(help="Show at most this many.", min=1)] = 200,
 ) -> None:
     """Show steps whose send failed for good, newest first."""
+    from engine.deadletters import list_dead_letters
+
     with open_database(load(config)) as database, database.engine.begin() as connection:
         letters = list_dead_letters(connection, limit=limit)
     table = Table(title=f"{len(letters)} dead letters", title_justify="left")
@@ -47,6 +47,9 @@ def retry(
     config: ConfigOption = None,
 ) -> None:
     """Send failed steps again (through the same pacing, quota and lease)."""
+    from engine.deadletters import retry_dead_letters
+    from engine.runtime import build_clock
+
     if not ids and not all_:
         raise OutreachError("name enrollment ids to retry, or pass --all")
     settings = load(config)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Final, TextIO
+from typing import TYPE_CHECKING, Annotated, Final, TextIO
 
 import typer
 from rich.progress import (
@@ -26,19 +26,10 @@ from rich.progress import (
 )
 
 from cli.context import ConfigOption, error_console, load, open_database
-from engine.exports import (
-    ExportError,
-    ExportRow,
-    campaign_known,
-    campaign_rows,
-    count_campaign_rows,
-    count_lead_rows,
-    leads_rows,
-    steps_recorded,
-    write_csv,
-    write_json,
-)
-from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from engine.exports import ExportRow
+    from engine.settings import Settings
 
 __all__ = ["ExportFormat", "campaign_export", "leads_export", "shows_progress"]
 
@@ -88,6 +79,14 @@ def campaign_export(
     reason, when each step was sent, delivered and read and which A/B variant went, and
     the lead's last reply with its class and intents. Times are UTC (ISO 8601).
     """
+    from engine.exports import (
+        ExportError,
+        campaign_known,
+        campaign_rows,
+        count_campaign_rows,
+        steps_recorded,
+    )
+
     _check(fmt, excel)
     settings = load(config)
     with open_database(settings) as database, database.engine.connect() as connection:
@@ -111,6 +110,8 @@ def leads_export(
     A lead never enrolled is one row with empty campaign columns. The columns are
     those of `outreach campaign export`, with as many steps as the longest sequence.
     """
+    from engine.exports import count_lead_rows, leads_rows, steps_recorded
+
     _check(fmt, excel)
     settings = load(config)
     with open_database(settings) as database, database.engine.connect() as connection:
@@ -142,6 +143,8 @@ def _export(
     output: Path | None,
     excel: bool,
 ) -> None:
+    from engine.exports import write_csv, write_json
+
     show = shows_progress(
         total, stderr_tty=sys.stderr.isatty(), stdout_tty=sys.stdout.isatty(), to_file=bool(output)
     )
@@ -167,6 +170,8 @@ def _destination(output: Path | None) -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
         return
+    from engine.exports import ExportError
+
     partial = output.with_name(output.name + ".part")
     try:
         handle = partial.open("w", encoding="utf-8", newline="")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -18,16 +18,12 @@ from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
 from cli.sequences_cmd import find_sequence, step_label
-from engine.db import Database
-from engine.models import PhoneState
-from engine.reports import send_backlog
-from engine.runtime import build_clock
-from engine.settings import Settings
-from phones import PhoneRow, phone_rows
-from phones.quota import daily_quota, quota_day
-from sequences import Backlog, Forecast, Limits, PhoneCapacity, Sequence, forecast
-from sequences.forecast import HORIZON_DAYS
-from sequences.syntax import LEAD_TIMEZONE
+
+if TYPE_CHECKING:
+    from engine.db import Database
+    from engine.settings import Settings
+    from phones import PhoneRow
+    from sequences import Backlog, Forecast, Limits, PhoneCapacity, Sequence
 
 
 @dataclass(frozen=True)
@@ -53,6 +49,8 @@ def forecast_command(
     (one send per mean jitter a phone) and the TimelinesAI rate and monthly budget, and
     assumes nobody replies: the longest the campaign can take.
     """
+    from engine.runtime import build_clock
+
     settings = load(config)
     found = find_sequence(settings, sequence)
     with open_database(settings) as database:
@@ -64,6 +62,13 @@ def project(
     settings: Settings, database: Database, sequence: Sequence, now: datetime, *, new_leads: int = 0
 ) -> Projection:
     """Forecast ``sequence`` from what the database holds, plus ``new_leads`` not yet enrolled."""
+    from engine.models import PhoneState
+    from engine.reports import send_backlog
+    from phones import phone_rows
+    from phones.quota import quota_day
+    from sequences import Backlog, Limits, forecast
+    from sequences.syntax import LEAD_TIMEZONE
+
     zone = settings.quota.timezone if sequence.timezone == LEAD_TIMEZONE else sequence.timezone
     today = quota_day(now, settings.quota.timezone)
     with database.session() as session:
@@ -91,6 +96,9 @@ def project(
 
 
 def _capacity(settings: Settings, row: PhoneRow, today: date) -> PhoneCapacity:
+    from phones.quota import daily_quota
+    from sequences import PhoneCapacity
+
     phone = settings.phone(row.id)
     full = settings.quota_for(phone)
     warmup = settings.quota.warmup
@@ -107,6 +115,8 @@ def _capacity(settings: Settings, row: PhoneRow, today: date) -> PhoneCapacity:
 
 def print_projection(out: Console, projection: Projection, *, max_days: int = 60) -> None:
     """The inputs in two lines, a table of days, and the finishing day."""
+    from sequences.forecast import HORIZON_DAYS
+
     backlog, phones, limits = projection.backlog, projection.phones, projection.limits
     followups = sum(backlog.followups.values())
     out.print(

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from cli.context import ConfigOption, console, load, open_database
-from engine.runtime import build_clock
-from sequences import find_number
-from sequences.forget import Erasure, what_forget_erases
-from sequences.forget import forget as erase
+
+if TYPE_CHECKING:
+    from sequences.forget import Erasure
 
 __all__ = ["forget"]
 
@@ -41,6 +40,11 @@ def forget(
     stays on the do-not-contact list, so importing or launching the number again is
     refused as suppressed. This cannot be undone.
     """
+    from engine.runtime import build_clock
+    from sequences import find_number
+    from sequences.forget import forget as erase
+    from sequences.forget import what_forget_erases
+
     settings = load(config)
     if as_json and not yes:
         raise typer.BadParameter("--json prints without asking; add --yes", param_hint="--json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 from rich.console import Console
@@ -25,18 +25,11 @@ from cli.context import ConfigOption, console, load, open_database
 from cli.export_cmd import leads_export
 from cli.timeline_view import print_timeline
 from engine.errors import OutreachError
-from engine.runtime import build_clock
-from engine.timeline import lead_timeline
-from sequences import (
-    DEFAULT_ENCODING,
-    RUNNING_STATES,
-    ImportReport,
-    LeadCampaign,
-    find_number,
-    import_leads,
-    lead_page,
-    suppression,
-)
+from engine.states import RUNNING_STATES
+
+if TYPE_CHECKING:
+    from sequences import ImportReport, LeadCampaign
+
 
 app = typer.Typer(
     help="Import leads from CSV, list them, show one lead's timeline.", no_args_is_help=True
@@ -91,7 +84,7 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    encoding: EncodingOption = DEFAULT_ENCODING,
+    encoding: EncodingOption = "utf-8",  # sequences.DEFAULT_ENCODING, kept light for start-up
     phone_column: PhoneColumnOption = None,
     rejects: Annotated[
         Path | None,
@@ -111,6 +104,9 @@ def import_(
     printed and written, with their line and the reason, to NAME.rejects.csv beside
     FILE (NAME.csv), or to --rejects. A file that cannot be read imports nothing.
     """
+    from engine.runtime import build_clock
+    from sequences import import_leads
+
     settings = load(config)
     out = console()
     with open_database(settings) as database, _ProgressBar(out) as bar:
@@ -144,6 +140,8 @@ def list_leads(
     config: ConfigOption = None,
 ) -> None:
     """Show leads, oldest first: number, name, tags, timezone and each campaign's state."""
+    from sequences import lead_page
+
     settings = load(config)
     with open_database(settings) as database, database.session() as session:
         page = lead_page(session, tag=tag, limit=limit)
@@ -198,6 +196,9 @@ def show(
     The number may be written as people write it: +40 712-345-678, 0712 345 678
     (read in --region), 40712345678 or 0040712345678.
     """
+    from engine.timeline import lead_timeline
+    from sequences import find_number, suppression
+
     settings = load(config)
     with open_database(settings) as database, database.engine.connect() as connection:
         phone = find_number(connection, number, region or settings.leads.default_region)

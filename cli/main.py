@@ -2,6 +2,12 @@
 
 Errors are one clear line on stderr and a non-zero exit (2 for bad configuration
 or usage), never a traceback.
+
+Start-up stays light: ``outreach --help`` imports every ``cli`` module, so those
+import only typer, rich and the standard library at module level (names used only in
+annotations under ``TYPE_CHECKING``); the engine, the database layer, dramatiq, httpx
+and the web stack are imported inside the functions that use them, when a command
+runs. ``tests/cli/test_startup.py`` fails when a heavy module creeps back in.
 """
 
 from __future__ import annotations
@@ -9,10 +15,9 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from importlib.metadata import version
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError
 
 from cli import (
     alerts_cmd,
@@ -36,6 +41,9 @@ from cli import (
 )
 from cli.context import error_console, set_log_format
 from engine.errors import OutreachError
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
 
 app = typer.Typer(
     name="outreach",
@@ -120,10 +128,17 @@ def run(argv: list[str] | None = None) -> int:
     except OutreachError as error:
         error_console().print(f"[red]error:[/] {error}", soft_wrap=True)
         return error.exit_code
-    except OperationalError as error:
+    except _database_outage() as error:
         error_console().print(f"[red]error:[/] database unreachable: {error.orig}", soft_wrap=True)
         return 1
     return result if isinstance(result, int) else 0
+
+
+def _database_outage() -> type[OperationalError]:
+    """SQLAlchemy's ``OperationalError``, imported only once an error is being matched."""
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError
 
 
 def main() -> None:

@@ -9,14 +9,7 @@ import typer
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
-from engine.alerts import NoAlerts, WebhookAlerts
 from engine.errors import OutreachError
-from engine.jobs import sync_phone_states
-from engine.models import Phone, PhoneState
-from engine.runtime import build_client, build_clock, build_redis
-from engine.webhook.store import alert_severity
-from phones import phone_rows, sync_phones
-from phones.quota import quota_day
 
 app = typer.Typer(help="See and manage the sending phones.", no_args_is_help=True)
 
@@ -24,6 +17,10 @@ app = typer.Typer(help="See and manage the sending phones.", no_args_is_help=Tru
 @app.command("list")
 def list_phones(config: ConfigOption = None) -> None:
     """Show each phone: number, state, new contacts today / quota, last send."""
+    from engine.runtime import build_clock
+    from phones import phone_rows, sync_phones
+    from phones.quota import quota_day
+
     settings = load(config)
     now = build_clock(settings).now()
     with open_database(settings) as database, database.session() as session:
@@ -78,6 +75,10 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 
 def _set_state(config: ConfigOption, phone_id: str, state: str, expect: tuple[str, ...]) -> None:
+    from engine.models import Phone
+    from engine.runtime import build_clock
+    from phones import sync_phones
+
     settings = load(config)
     try:
         settings.phone(phone_id)
@@ -100,6 +101,8 @@ def pause(
     phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
 ) -> None:
     """Stop a phone from sending; its queued messages wait (they are not lost)."""
+    from engine.models import PhoneState
+
     _set_state(config, phone_id, PhoneState.PAUSED, (PhoneState.ACTIVE, PhoneState.OFFLINE))
 
 
@@ -108,12 +111,20 @@ def resume(
     phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
 ) -> None:
     """Let a paused phone send again."""
+    from engine.models import PhoneState
+
     _set_state(config, phone_id, PhoneState.ACTIVE, (PhoneState.PAUSED,))
 
 
 @app.command("sync")
 def sync(config: ConfigOption = None) -> None:
     """Update every phone's state from TimelinesAI (one API call; for a system cron)."""
+    from engine.alerts import NoAlerts, WebhookAlerts
+    from engine.jobs import sync_phone_states
+    from engine.runtime import build_client, build_clock, build_redis
+    from engine.webhook.store import alert_severity
+    from phones import sync_phones
+
     settings = load(config)
     with open_database(settings) as database:
         with database.session() as session:

@@ -11,12 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
-from engine.broker import build_broker
 from engine.errors import OutreachError
-from engine.replies.actors import consume, declare_reply_actors
-from engine.replies.queries import assign_flag, resolve_flags, review_items, unmatched_replies
-from engine.replies.runtime import build_reply_runtime
-from engine.runtime import build_clock, build_redis
 
 app = typer.Typer(
     help="Replies: review flags, unmatched senders, classification.", no_args_is_help=True
@@ -41,6 +36,9 @@ def review(
     Each shows the lead's full number and name (to call back), the campaign, the reply,
     its class, how long it has waited, OVERDUE past [replies] review_sla_h, and who has it.
     """
+    from engine.replies.queries import review_items
+    from engine.runtime import build_clock
+
     settings = load(config)
     with open_database(settings) as database, database.engine.connect() as connection:
         items = review_items(
@@ -89,6 +87,9 @@ def assign(
     config: ConfigOption = None,
 ) -> None:
     """Give an open review flag to a person (taking it from whoever had it)."""
+    from engine.replies.queries import assign_flag
+    from engine.runtime import build_clock
+
     if not person.strip() or len(person) > 64:
         raise typer.BadParameter("a person is 1-64 characters", param_hint="PERSON")
     settings = load(config)
@@ -106,6 +107,9 @@ def resolve(
     config: ConfigOption = None,
 ) -> None:
     """Mark review flags as handled. Ids that are not open are named, and the exit is 1."""
+    from engine.replies.queries import resolve_flags
+    from engine.runtime import build_clock
+
     settings = load(config)
     with open_database(settings) as database, database.engine.begin() as connection:
         resolved = resolve_flags(connection, ids, build_clock(settings).now(), by=by)
@@ -130,6 +134,8 @@ def unmatched(
     limit: Limit = 200,
 ) -> None:
     """Replies from numbers that match no lead, newest first."""
+    from engine.replies.queries import unmatched_replies
+
     settings = load(config)
     with open_database(settings) as database, database.engine.connect() as connection:
         replies = unmatched_replies(connection, limit=limit)
@@ -170,6 +176,11 @@ def worker(
     threads: Annotated[int, typer.Option(help="Worker threads.", min=1)] = 2,
 ) -> None:
     """Classify replies, check unknown sent messages and post alerts: the `replies` queue."""
+    from engine.broker import build_broker
+    from engine.replies.actors import consume, declare_reply_actors
+    from engine.replies.runtime import build_reply_runtime
+    from engine.runtime import build_clock, build_redis
+
     settings = load(config)
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
     with open_database(settings, pool_size=threads + 2) as database:

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
-from engine.settings import Settings
-from sequences import (
-    SendWindow,
-    Sequence,
-    SequencesError,
-    compiled_sequences,
-    normalise_number,
-    preview_leads,
-    render_steps,
-)
-from sequences.syntax import WEEKDAYS
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
+    from sequences import SendWindow, Sequence
 
 app = typer.Typer(
     help="See the configured sequences and preview them for real leads.", no_args_is_help=True
@@ -28,6 +21,8 @@ app = typer.Typer(
 
 def find_sequence(settings: Settings, name: str) -> Sequence:
     """The compiled sequence ``name``; raises :class:`SequencesError` listing the defined ones."""
+    from sequences import SequencesError, compiled_sequences
+
     defined = compiled_sequences(settings)
     if name not in defined:
         known = ", ".join(sorted(defined)) or "none"
@@ -46,6 +41,8 @@ def step_label(index: int) -> str:
 @app.command("list")
 def list_sequences(config: ConfigOption = None) -> None:
     """Show each sequence: its steps, A/B variants, zone and send window."""
+    from sequences import compiled_sequences
+
     settings = load(config)
     defined = compiled_sequences(settings)
     table = Table(title=f"{len(defined)} sequences", title_justify="left")
@@ -121,6 +118,8 @@ def preview(
     A lead enrolled in the sequence gets its own A/B variants and spintax seed
     ('<enrollment id>:<step index>'); a lead not enrolled is shown with enrollment 0.
     """
+    from sequences import SequencesError, normalise_number, preview_leads, render_steps
+
     if lead is not None and sample is not None:
         raise typer.BadParameter("give --lead or --sample, not both")
     settings = load(config)
@@ -162,6 +161,8 @@ def preview(
 
 def describe_window(window: SendWindow | None) -> str:
     """``mon-fri 09:00-18:00``, or ``any time``."""
+    from sequences.syntax import WEEKDAYS
+
     if window is None:
         return "any time"
     days = ",".join(WEEKDAYS[day] for day in sorted(window.days))

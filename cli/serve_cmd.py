@@ -9,11 +9,6 @@ import typer
 
 from cli.context import ConfigOption, child_options, console, load, logs, open_database
 from cli.webhook_cmd import _secret
-from engine.logs import configure_logging
-from engine.runtime import build_redis
-from engine.serve import child_specs
-from engine.settings import find_config
-from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
 
 
 def serve_command(
@@ -41,6 +36,12 @@ def serve_command(
     SIGTERM in-flight sends finish (up to worker.send_time_limit_s) and queued
     messages stay in Redis.
     """
+    from engine.logs import configure_logging
+    from engine.runtime import build_redis
+    from engine.serve import child_specs
+    from engine.settings import find_config
+    from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
+
     settings = load(config)
     _secret(settings)  # the receiver needs it: say so now, not in a restart loop
     configure_logging(logs(), settings.timelinesai.token)

@@ -10,7 +10,6 @@ import typer
 
 from cli.context import ConfigOption, console, load, open_database
 from engine.errors import OutreachError
-from engine.settings import DEFAULT_CONFIG_NAME, load_settings
 
 EXAMPLE_CONFIG = Path(__file__).with_name("config.example.toml")
 
@@ -24,6 +23,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing config.toml.")] = False,
 ) -> None:
     """Write config.toml from the documented example and create the database."""
+    from engine.settings import DEFAULT_CONFIG_NAME, load_settings
+
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / DEFAULT_CONFIG_NAME
     out = console()

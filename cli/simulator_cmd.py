@@ -5,21 +5,14 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.context import console
-from engine.settings import load_settings
-from engine.timelinesai.simulator import (
-    SimulatorConfig,
-    config_from_mapping,
-    load_config,
-)
-from engine.timelinesai.simulator import (
-    serve as serve_simulator,
-)
-from engine.timelinesai.timestamps import parse_timestamp
+
+if TYPE_CHECKING:
+    from engine.timelinesai.simulator import SimulatorConfig
 
 app = typer.Typer(
     help="Run a local stand-in for TimelinesAI (same API, faults, leads, webhooks).",
@@ -47,6 +40,8 @@ def _is_loopback(host: str) -> bool:
 
 def _accounts_from(path: Path) -> dict[str, Any]:
     """The phones and clock of an outreach config, so the engine and simulator agree."""
+    from engine.settings import load_settings
+
     settings = load_settings(path, os.environ)
     accounts = [{"phone": phone.phone, "jid": phone.account_id} for phone in settings.phones]
     return {"accounts": accounts, "speed": settings.clock.speed, "epoch": settings.clock.epoch}
@@ -54,6 +49,8 @@ def _accounts_from(path: Path) -> dict[str, Any]:
 
 def build_config(config_file: Path | None, options: dict[str, Any]) -> SimulatorConfig:
     """The file's settings (if any) with the given command-line ``options`` on top."""
+    from engine.timelinesai.simulator import config_from_mapping, load_config
+
     if config_file is not None:
         return load_config(config_file, options)
     return config_from_mapping(options, source="command line")
@@ -119,6 +116,9 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the simulated TimelinesAI API until interrupted (Ctrl-C)."""
+    from engine.timelinesai.simulator import serve as serve_simulator
+    from engine.timelinesai.timestamps import parse_timestamp
+
     if not allow_remote and not _is_loopback(host):
         raise typer.BadParameter(f"{host} is not a loopback address; add --allow-remote")
     options: dict[str, Any] = _accounts_from(accounts_from) if accounts_from else {}

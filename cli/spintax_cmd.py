@@ -10,14 +10,16 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
-from spintax import MissingVariableError, SpintaxError, Template, parse
+if TYPE_CHECKING:
+    from spintax import SpintaxError, Template
+
 
 __all__ = ["app"]
 
@@ -58,6 +60,8 @@ def preview(
     ] = "preview",
 ) -> None:
     """Print a few renderings of a template and how many variants it has."""
+    from spintax import MissingVariableError
+
     out, err = _consoles()
     variables = _parse_variables(var or [], err)
     source, path = _read_source(template, err)
@@ -163,6 +167,8 @@ def _is_file(argument: str) -> bool:
 
 
 def _parse_or_exit(source: str, path: str | None, err: Console) -> Template:
+    from spintax import SpintaxError, parse
+
     try:
         return parse(source)
     except SpintaxError as error:

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import redis
 import typer
 from rich.live import Live
 
 from cli.context import ConfigOption, console, load, open_database
-from cli.status_view import Snapshot, as_json, collect, render
-from engine.blocker_facts import read_workspace
-from engine.clock import Clock
-from engine.db import Database
-from engine.runtime import build_clock
-from engine.settings import Settings
+
+if TYPE_CHECKING:
+    import redis
+
+    from cli.status_view import Snapshot
+    from engine.clock import Clock
+    from engine.db import Database
+    from engine.settings import Settings
 
 REDIS_TIMEOUT_S = 2.0
 """How long status waits for Redis before it reports it unreachable (it still shows the
@@ -46,6 +47,11 @@ def status(
 
     An active phone shows "halted: ..." while the whole workspace cannot send.
     """
+    import redis
+
+    from cli.status_view import as_json, render
+    from engine.runtime import build_clock
+
     if watch and as_json_:
         raise typer.BadParameter("--json prints once; leave out --watch")
     settings = load(config)
@@ -81,6 +87,9 @@ def status(
 def _snapshot(
     database: Database, settings: Settings, clock: Clock, client: redis.Redis
 ) -> Snapshot:
+    from cli.status_view import collect
+    from engine.blocker_facts import read_workspace
+
     workspace = read_workspace(
         client,
         namespace=settings.redis.namespace,

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from engine.blocker_facts import read_sending_facts
-from engine.blockers import Blocker, WorkspaceFacts, find_blockers, halt_label
-from engine.db import Database
-from engine.reports import CampaignStatus, campaign_status
-from engine.settings import Settings
-from phones.quota import quota_day
-from phones.registry import PhoneRow, phone_rows
+if TYPE_CHECKING:
+    from engine.blockers import Blocker, WorkspaceFacts
+    from engine.db import Database
+    from engine.reports import CampaignStatus
+    from engine.settings import Settings
+    from phones.registry import PhoneRow
 
 BAR_WIDTH = 10
 _STATE_STYLE = {"active": "green", "offline": "yellow", "paused": "yellow", "banned": "red"}
@@ -45,6 +44,8 @@ class Snapshot:
 
     def shown_state(self, row: PhoneRow) -> str:
         """A phone's state as shown: an active phone says so only if it can send."""
+        from engine.blockers import halt_label
+
         label = halt_label(self.blockers)
         return f"halted: {label}" if row.state == "active" and label else row.state
 
@@ -60,6 +61,12 @@ def collect(
     """Read the phones, campaigns and what stops sending from ``database`` as they stand
     at ``now``; ``workspace`` is the halt and API budget read from Redis (``None``: not
     asked)."""
+    from engine.blocker_facts import read_sending_facts
+    from engine.blockers import find_blockers
+    from engine.reports import campaign_status
+    from phones.quota import quota_day
+    from phones.registry import phone_rows
+
     today = quota_day(now, settings.quota.timezone)
     with database.session() as session:
         phones = phone_rows(session, settings, today)

@@ -12,9 +12,6 @@ from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
 from engine.errors import OutreachError
-from engine.runtime import build_clock
-from sequences import DEFAULT_ENCODING, check_region, find_number, suppression
-from sequences.leads_csv import Rejection, normalise_record, read_lead_file
 
 app = typer.Typer(
     help="The do-not-contact list: numbers no campaign may write to, ever.",
@@ -28,6 +25,8 @@ RegionOption = Annotated[
     str | None,
     typer.Option(help="Country of a national number. Default: leads.default_region."),
 ]
+MANUAL_REASON = "manual"
+"""sequences.suppression.MANUAL_REASON, kept light for start-up."""
 ReasonOption = Annotated[str, typer.Option(help="Why, kept with the number (64 characters).")]
 
 
@@ -35,11 +34,14 @@ ReasonOption = Annotated[str, typer.Option(help="Why, kept with the number (64 c
 def add(
     number: NumberArgument,
     *,
-    reason: ReasonOption = suppression.MANUAL_REASON,
+    reason: ReasonOption = MANUAL_REASON,
     region: RegionOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Put a number on the list: imports and launches refuse it, its running campaigns end."""
+    from engine.runtime import build_clock
+    from sequences import find_number, suppression
+
     settings = load(config)
     now = build_clock(settings).now()
     with open_database(settings) as database, database.engine.begin() as connection:
@@ -60,6 +62,8 @@ def remove(
     config: ConfigOption = None,
 ) -> None:
     """Take a number off the list (campaigns it ended stay ended)."""
+    from sequences import find_number, suppression
+
     settings = load(config)
     with open_database(settings) as database, database.engine.begin() as connection:
         phone = find_number(connection, number, region or settings.leads.default_region)
@@ -76,6 +80,8 @@ def list_(
     config: ConfigOption = None,
 ) -> None:
     """Every number on the list, newest first; a forgotten number shows only its key."""
+    from sequences import suppression
+
     settings = load(config)
     with open_database(settings) as database, database.engine.connect() as connection:
         entries = suppression.entries(connection)
@@ -107,11 +113,11 @@ def import_(
         ),
     ],
     *,
-    reason: ReasonOption = suppression.MANUAL_REASON,
+    reason: ReasonOption = MANUAL_REASON,
     region: RegionOption = None,
     encoding: Annotated[
         str, typer.Option(help="The file's encoding: utf-8, cp1250, latin-1.")
-    ] = DEFAULT_ENCODING,
+    ] = "utf-8",  # sequences.DEFAULT_ENCODING, kept light for start-up
     phone_column: Annotated[
         str | None,
         typer.Option(help="The column holding the numbers.", show_default=False),
@@ -124,6 +130,10 @@ def import_(
     import` reads them; rows whose number is not valid are printed with their line
     and reason, and the exit status is 1 when there are any.
     """
+    from engine.runtime import build_clock
+    from sequences import check_region, suppression
+    from sequences.leads_csv import Rejection, normalise_record, read_lead_file
+
     settings = load(config)
     now = build_clock(settings).now()
     region = check_region(region or settings.leads.default_region)

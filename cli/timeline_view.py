@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from engine.timeline import LeadTimeline, TimelineEntry
+if TYPE_CHECKING:
+    from engine.timeline import LeadTimeline, TimelineEntry
+
 
 TEXT_CHARS = 120
 

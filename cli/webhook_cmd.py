@@ -12,18 +12,12 @@ import typer
 from rich.table import Table
 
 from cli.context import ConfigOption, child_options, console, load, logs, open_database
-from engine.broker import build_broker
 from engine.errors import ConfigError
-from engine.logs import configure_logging
-from engine.replies.actors import declare_reply_actors
-from engine.runtime import build_client, build_clock, build_database, build_redis
-from engine.settings import Settings, find_config
-from engine.supervisor import STOP_MARGIN_S, ChildSpec, Supervisor, cli_command, run_until_signalled
-from engine.webhook.subscriptions import hide_secret, receiver_url, register
-from phones import sync_phones
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from engine.settings import Settings
 
 app = typer.Typer(
     help="Receive TimelinesAI webhooks: replies, sends, account states.", no_args_is_help=True
@@ -60,6 +54,10 @@ def serve(
     ] = None,
 ) -> None:
     """Serve POST /webhooks/timelinesai, GET /healthz and GET /metrics until Ctrl-C."""
+    from engine.logs import configure_logging
+    from engine.runtime import build_redis
+    from phones import sync_phones
+
     settings = load(config)
     _secret(settings)
     configure_logging(logs(), settings.timelinesai.token)
@@ -90,6 +88,15 @@ def _serve_processes(
 ) -> int:
     """Several receivers on one socket, each an ``outreach webhook serve --fd`` process;
     their metrics add up through files in one folder."""
+    from engine.settings import find_config
+    from engine.supervisor import (
+        STOP_MARGIN_S,
+        ChildSpec,
+        Supervisor,
+        cli_command,
+        run_until_signalled,
+    )
+
     path = find_config(config, os.environ).resolve()
     fd = listener.fileno()
     with tempfile.TemporaryDirectory(prefix="outreach-metrics-") as folder:
@@ -104,6 +111,9 @@ def _serve_processes(
 
 def _receiver(settings: Settings, multiprocess_dir: str | None) -> FastAPI:
     """The receiver of one process."""
+    from engine.broker import build_broker
+    from engine.replies.actors import declare_reply_actors
+    from engine.runtime import build_clock, build_database
     from engine.webhook import create_app
     from engine.webhook.outbox import Outbox
     from engine.webhook.serving import receiver_redis
@@ -131,6 +141,9 @@ def register_command(
     config: ConfigOption = None,
 ) -> None:
     """Subscribe the receiver to every event type the engine uses (safe to run again)."""
+    from engine.runtime import build_client, build_redis
+    from engine.webhook.subscriptions import hide_secret, receiver_url, register
+
     settings = load(config)
     full_url = receiver_url(url, _secret(settings))
     client = build_client(settings, build_redis(settings))
@@ -154,6 +167,9 @@ def register_command(
 @app.command("list")
 def list_command(config: ConfigOption = None) -> None:
     """Show the workspace's webhook subscriptions (secrets hidden)."""
+    from engine.runtime import build_client, build_redis
+    from engine.webhook.subscriptions import hide_secret
+
     settings = load(config)
     client = build_client(settings, build_redis(settings))
     with client:

@@ -5,22 +5,16 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.context import ConfigOption, child_options, console, load, logs, open_database
-from engine.broker import build_broker, declare_actors
-from engine.db import Database
-from engine.dispatcher import Dispatcher, dispatch_forever
-from engine.jobs.runner import build_maintenance_jobs, start_jobs
-from engine.logs import configure_logging
-from engine.runtime import build_clock, build_redis
-from engine.settings import Settings, find_config
-from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
-from engine.worker import run_worker_process, select_queues, worker_specs
-from phones import sync_phones
-from sequences import compiled_sequences
+
+if TYPE_CHECKING:
+    from engine.db import Database
+    from engine.dispatcher import Dispatcher
+    from engine.settings import Settings
 
 
 def worker(
@@ -44,6 +38,13 @@ def worker(
 
     Run as many as you like, on any hosts, against the same Redis and database.
     """
+    from engine.logs import configure_logging
+    from engine.runtime import build_redis
+    from engine.settings import find_config
+    from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
+    from engine.worker import run_worker_process, select_queues, worker_specs
+    from phones import sync_phones
+
     settings = load(config)
     configure_logging(logs(), settings.timelinesai.token)
     chosen = phones.split(",") if phones else None
@@ -69,6 +70,12 @@ def worker(
 
 
 def _dispatcher(settings: Settings, database: Database) -> Dispatcher:
+    from engine.broker import build_broker, declare_actors
+    from engine.dispatcher import Dispatcher
+    from engine.runtime import build_redis
+    from phones import sync_phones
+    from sequences import compiled_sequences
+
     build_redis(settings).close()
     with database.session() as session:
         sync_phones(session, settings.phones)
@@ -85,6 +92,8 @@ def _not_here(*_: object) -> None:
 
 def dispatch(config: ConfigOption = None) -> None:
     """Run one dispatcher pass: move due steps into the phones' queues."""
+    from engine.runtime import build_clock
+
     settings = load(config)
     with open_database(settings) as database:
         report = _dispatcher(settings, database).run_once(build_clock(settings).now())
@@ -103,6 +112,11 @@ def scheduler(config: ConfigOption = None) -> None:
     pruning and the replies sweep run on their [scheduler] cron expressions (UTC, on the
     engine's clock: sped up with [clock] speed).
     """
+    from engine.dispatcher import dispatch_forever
+    from engine.jobs.runner import build_maintenance_jobs, start_jobs
+    from engine.logs import configure_logging
+    from engine.runtime import build_clock
+
     settings = load(config)
     configure_logging(logs(), settings.timelinesai.token)
     with open_database(settings) as database:

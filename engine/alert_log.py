@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from engine.states import PhoneState
+from engine.states import BUDGET_SPENT, DEAD_LETTER, KINDS, TOKEN_REFUSED
 from engine.tables import A
 
 __all__ = [
@@ -26,20 +26,6 @@ __all__ = [
     "alert_spans",
     "list_alerts",
 ]
-
-TOKEN_REFUSED = "bad_token"  # noqa: S105 - an alert kind, not a token
-"""TimelinesAI answered 401: the token was refused and all sending halted."""
-BUDGET_SPENT = "call_budget"
-"""The month's API calls were used up and all sending halted."""
-DEAD_LETTER = "dead_letter"
-"""A step failed for good (``outreach dlq list``)."""
-KINDS = (
-    TOKEN_REFUSED,
-    BUDGET_SPENT,
-    DEAD_LETTER,
-    *(f"phone_{state}" for state in PhoneState),
-)
-"""Every kind an alert is recorded with."""
 
 
 @dataclass(frozen=True)

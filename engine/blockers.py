@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from engine.alert_log import AlertSpan
-from engine.jobs.delivery_sync import BUDGET_SHARE
 from engine.states import PhoneState
+from engine.timelinesai.ratelimit.base import BUDGET_SHARE
 
 __all__ = [
     "Blocker",

@@ -13,18 +13,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session
 
 from engine.errors import StorageError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger("outreach.db")
 
@@ -173,6 +172,8 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply migrations up to ``revision`` (default: the latest)."""
+        from alembic import command
+
         try:
             with self.engine.begin() as connection:
                 config = _alembic_config(self.url)
@@ -183,6 +184,8 @@ class Database:
 
     def current_revision(self) -> str | None:
         """The revision the database is at, or ``None`` for an empty database."""
+        from alembic.runtime.migration import MigrationContext
+
         try:
             with self.engine.connect() as connection:
                 return MigrationContext.configure(connection).get_current_revision()
@@ -191,6 +194,8 @@ class Database:
 
     def head_revision(self) -> str | None:
         """The latest revision the migrations know."""
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(_alembic_config(self.url)).get_current_head()
 
     def require_current(self) -> None:
@@ -285,6 +290,8 @@ def _drop_other_on_disconnect(engine: Engine, other: Engine) -> None:
 
 
 def _alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

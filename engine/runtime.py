@@ -1,14 +1,22 @@
-"""Build the runtime's shared objects (clock, database) from settings, once, at the edge."""
+"""Build the runtime's shared objects (clock, database) from settings, once, at the edge.
+
+Each builder imports what it builds (Redis, the database layer, the HTTP client), so a
+command that only reads the database (``outreach status``) loads no Redis or httpx.
+"""
 
 from __future__ import annotations
 
-import redis
+from typing import TYPE_CHECKING
 
 from engine.clock import SystemClock
-from engine.db import Database
 from engine.errors import ConfigError, ServiceUnavailableError
-from engine.settings import Settings
-from engine.timelinesai import CallBudget, RedisRateLimiter, TimelinesAIClient
+
+if TYPE_CHECKING:
+    import redis
+
+    from engine.db import Database
+    from engine.settings import Settings
+    from engine.timelinesai import TimelinesAIClient
 
 
 def build_clock(settings: Settings) -> SystemClock:
@@ -20,11 +28,15 @@ def build_database(
     settings: Settings, *, pool_size: int = 5, count_round_trips: bool = False
 ) -> Database:
     """The database of ``settings`` (not migrated: see :meth:`Database.upgrade`)."""
+    from engine.db import Database
+
     return Database(settings.database.url, pool_size=pool_size, count_round_trips=count_round_trips)
 
 
 def build_redis(settings: Settings) -> redis.Redis:
     """A Redis client for the configured URL; fails with one line when Redis is down."""
+    import redis
+
     client = redis.Redis.from_url(
         settings.redis.url, socket_connect_timeout=5, health_check_interval=30
     )
@@ -43,6 +55,8 @@ def build_client(
     settings: Settings, client: redis.Redis, *, max_wait_s: float = 30.0
 ) -> TimelinesAIClient:
     """The TimelinesAI client with the workspace-wide rate limiter and the month's budget."""
+    from engine.timelinesai import CallBudget, RedisRateLimiter, TimelinesAIClient
+
     token = settings.timelinesai.token
     if not token:
         raise ConfigError("TIMELINESAI_TOKEN is not set; export your workspace token")

@@ -11,8 +11,12 @@ from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "BUDGET_SPENT",
+    "DEAD_LETTER",
     "END_STATES",
+    "KINDS",
     "RUNNING_STATES",
+    "TOKEN_REFUSED",
     "AutoReplyState",
     "CampaignState",
     "Direction",
@@ -81,3 +85,19 @@ class AutoReplyState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+# The kinds an alert is recorded with (the alerts table's ``kind``).
+TOKEN_REFUSED = "bad_token"  # noqa: S105 - an alert kind, not a token
+"""TimelinesAI answered 401: the token was refused and all sending halted."""
+BUDGET_SPENT = "call_budget"
+"""The month's API calls were used up and all sending halted."""
+DEAD_LETTER = "dead_letter"
+"""A step failed for good (``outreach dlq list``)."""
+KINDS: Final = (
+    TOKEN_REFUSED,
+    BUDGET_SPENT,
+    DEAD_LETTER,
+    *(f"phone_{state}" for state in PhoneState),
+)
+"""Every kind an alert is recorded with."""

@@ -16,7 +16,6 @@ from pathlib import Path
 PHONES = tuple(f"+4477009001{i:02d}" for i in range(1, 6))
 OFFLINE_PHONE = PHONES[2]
 SEQUENCE = "demo"
-DEFAULT_SPEED = 4320.0  # a virtual day in 20 real seconds
 JITTER_S = (30.0, 120.0)
 
 

@@ -24,6 +24,7 @@ from engine.db import Database
 from engine.settings import Settings
 from engine.tables import E, L, M
 from engine.timelinesai import (
+    BUDGET_SHARE,
     CallBudgetExhausted,
     Message,
     MonthlyBudget,
@@ -36,7 +37,6 @@ from engine.webhook.payloads import Event, history_reply, parse_event
 
 log = logging.getLogger("outreach.jobs")
 
-BUDGET_SHARE = 0.8  # the share of the month's API calls past which polling stops
 RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 FINAL = ("read", "failed")
 CLOCK_SKEW = timedelta(minutes=2)

@@ -40,6 +40,7 @@ from engine.timelinesai.models import (
     WorkspaceQuotas,
 )
 from engine.timelinesai.ratelimit import (
+    BUDGET_SHARE,
     CallBudget,
     MemoryCallBudget,
     MemoryRateLimiter,
@@ -74,6 +75,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BUDGET_SHARE",
     "AccountBanned",
     "BadRequest",
     "BadToken",

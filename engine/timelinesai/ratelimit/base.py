@@ -12,6 +12,10 @@ from typing import Protocol
 
 from engine.timelinesai.errors import CallBudgetExhausted, RateLimitWaitExceeded
 
+BUDGET_SHARE = 0.8
+"""The share of the month's API calls past which delivery polling stops (sends keep what
+is left) and ``outreach status`` warns that the budget runs low."""
+
 
 class RateLimiter(Protocol):
     """Admits at most a fixed number of calls in any window of real time."""
