@@ -88,7 +88,7 @@ def phones_table(snapshot: Snapshot) -> Table:
 def funnel_table(status: CampaignStatus) -> Table:
     states = ", ".join(f"{name} {count}" for name, count in sorted(status.states.items()))
     table = Table(
-        title=f"Campaign {status.sequence} ({status.state or 'no campaign'}): {states or 'empty'}",
+        title=f"Campaign {status.name} ({status.state}): {states or 'empty'}",
         title_justify="left",
     )
     table.add_column("step")

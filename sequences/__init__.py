@@ -7,12 +7,21 @@ or connection passed in.
 """
 
 from engine.settings import LeadsSettings, SequenceSettings, StepSettings, WindowSettings
+from sequences.campaign_states import Action, next_state, parse_start
+from sequences.campaign_store import (
+    CampaignRecord,
+    Selection,
+    create,
+    find_campaign,
+    list_campaigns,
+)
 from sequences.campaigns import (
     CampaignChange,
     CampaignError,
     complete_finished,
     pause,
     resume,
+    start_scheduled,
     stop,
 )
 from sequences.definition import (
@@ -66,9 +75,11 @@ __all__ = [
     "END_STATES",
     "MAX_MESSAGE_LENGTH",
     "RUNNING_STATES",
+    "Action",
     "Backlog",
     "CampaignChange",
     "CampaignError",
+    "CampaignRecord",
     "EndReason",
     "Forecast",
     "ForecastDay",
@@ -86,6 +97,7 @@ __all__ = [
     "PreviewLead",
     "Progress",
     "Refusal",
+    "Selection",
     "SendWindow",
     "Sequence",
     "SequenceSettings",
@@ -101,8 +113,10 @@ __all__ = [
     "compile_sequences",
     "compiled_sequences",
     "complete_finished",
+    "create",
     "end",
     "end_state",
+    "find_campaign",
     "first_due",
     "forecast",
     "import_leads",
@@ -110,16 +124,20 @@ __all__ = [
     "launch",
     "lead_page",
     "lead_timezone",
+    "list_campaigns",
     "missing_variables",
     "next_due",
     "next_open",
+    "next_state",
     "normalise_number",
+    "parse_start",
     "pause",
     "preview_leads",
     "read_lead_list",
     "rejects_path_for",
     "render_steps",
     "resume",
+    "start_scheduled",
     "stop",
     "transition",
     "variable_name",
