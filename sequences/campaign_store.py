@@ -56,16 +56,6 @@ class CampaignRecord:
     created_at: datetime
     updated_at: datetime
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (times in ISO 8601, UTC)."""
-        chosen = self.selection
-        return {
-            "id": self.id, "name": self.name, "sequence": self.sequence, "state": self.state,
-            "tag": chosen.tag, "leads_file": chosen.leads_file,
-            "phones": None if chosen.phone_ids is None else list(chosen.phone_ids),
-            "starts_at": None if chosen.starts_at is None else chosen.starts_at.isoformat(),
-        }  # fmt: skip
-
 
 _COLUMNS = (
     C.c.id, C.c.name, C.c.sequence, C.c.state, C.c.tag, C.c.leads_file, C.c.phone_ids,

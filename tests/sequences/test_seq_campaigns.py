@@ -33,6 +33,7 @@ from sequences import (
     complete_finished,
     create,
     launch,
+    list_campaigns,
     pause,
     read_lead_list,
     resume,
@@ -441,6 +442,11 @@ def test_two_named_campaigns_run_one_sequence_for_different_leads(database: Data
     assert by_campaign == {**dict.fromkeys(jan, ids["spring"]), **dict.fromkeys(feb, ids["autumn"])}
     row = campaign_row(database, "autumn")
     assert (row.sequence, row.tag, row.phone_ids, row.state) == ("intro", "feb", "01", "active")
+    with database.engine.connect() as connection:
+        listed = list_campaigns(connection)
+    assert [(c.name, c.selection.phone_ids) for c in listed] == [
+        ("autumn", ("01",)), ("spring", None),
+    ]  # fmt: skip
     assert campaign_state(database, "intro") is None  # no campaign is named after the sequence
     # A lead that had the sequence in one campaign is not sent it again by another.
     _end_all(database)
