@@ -3,12 +3,13 @@
 Each pass hands a phone only what it can send soon (its quota left today, its
 pacing over ``queue_ahead_s``, at most ``max_queued_per_phone``), so queues stay
 short and the backlog stays in the database, where pause, resume and stop are
-easy. The decisions are here; the statements are the dispatcher's store
-(:mod:`engine.storage.dispatch`), which claims steps with one conditional UPDATE
-(``step_state = 'due'``), so two schedulers running at once never dispatch a step
-twice. A pass is one transaction, and messages are enqueued only after the claim is
-committed. A claimed step whose message was lost (Redis flushed or restarted) is
-claimed again after ``requeue_after_s``.
+easy. Only active campaigns' steps move; a first message goes out only from a phone
+its campaign may use (:func:`phones.choice.assign`). The decisions are here; the
+statements are the dispatcher's store (:mod:`engine.storage.dispatch`), which claims
+steps with one conditional UPDATE (``step_state = 'due'``), so two schedulers running
+at once never dispatch a step twice. A pass is one transaction, and messages are
+enqueued only after the claim is committed. A claimed step whose message was lost
+(Redis flushed or restarted) is claimed again after ``requeue_after_s``.
 """
 
 from __future__ import annotations
