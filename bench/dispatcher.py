@@ -69,13 +69,16 @@ template = "Last note from me, {{{{name|there}}}}."
 # Enrollment i (1-based): the first `due_first` are first messages due now, the next
 # `due_followups` follow-ups due now, then 39% waiting for a later step, the rest ended.
 SEED = """
+INSERT INTO campaigns (id, name, sequence, state, created_at, updated_at)
+VALUES (1, 'intro', 'intro', 'active', :now, :now);
+
 INSERT INTO leads (phone, variables, created_at, updated_at)
 SELECT '+4072' || lpad(i::text, 7, '0'), json_build_object('name', 'Lead' || i), :now, :now
 FROM generate_series(1, :total) AS i;
 
-INSERT INTO enrollments (lead_id, sequence, state, step, step_state, due_at, phone_id,
-                         attempts, end_reason, ended_at, created_at, updated_at)
-SELECT i, 'intro',
+INSERT INTO enrollments (lead_id, campaign_id, sequence, state, step, step_state, due_at,
+                         phone_id, attempts, end_reason, ended_at, created_at, updated_at)
+SELECT i, 1, 'intro',
        CASE WHEN i <= :due_first THEN 'pending'
             WHEN i <= :waiting THEN 'active'
             ELSE (ARRAY['completed', 'replied', 'stopped', 'invalid_number'])[1 + i % 4] END,
@@ -89,8 +92,6 @@ SELECT i, 'intro',
        CASE WHEN i > :waiting THEN :now END,
        :now, :now
 FROM generate_series(1, :total) AS i;
-
-INSERT INTO campaigns (sequence, state, created_at, updated_at) VALUES ('intro', 'active', :now, :now);
 """
 
 REMARK_DUE = """

@@ -173,7 +173,8 @@ def seed(database: Database, count: int) -> None:
     with database.engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO campaigns (sequence, state, created_at, updated_at) VALUES ('bench', 'active', :n, :n)"
+                "INSERT INTO campaigns (id, name, sequence, state, created_at, updated_at) "
+                "VALUES (1, 'bench', 'bench', 'active', :n, :n)"
             ),
             {"n": now},
         )
@@ -187,8 +188,9 @@ def seed(database: Database, count: int) -> None:
         )
         connection.execute(
             text(
-                "INSERT INTO enrollments (lead_id, sequence, state, step, step_state, due_at, attempts, created_at, updated_at) "
-                "SELECT id, 'bench', 'pending', 0, 'due', :n, 0, :n, :n FROM leads"
+                "INSERT INTO enrollments (lead_id, campaign_id, sequence, state, step, step_state, "
+                "due_at, attempts, created_at, updated_at) "
+                "SELECT id, 1, 'bench', 'pending', 0, 'due', :n, 0, :n, :n FROM leads"
             ),
             {"n": now},
         )

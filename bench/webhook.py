@@ -95,15 +95,18 @@ def seed(database: Database) -> list[tuple[str, str]]:
     """Leads with an active enrollment each, spread over the phones: (lead, our phone)."""
     pairs = []
     with database.session() as session:
-        session.add(Campaign(sequence="intro"))
+        campaign = Campaign(name="intro", sequence="intro")
+        session.add(campaign)
+        session.flush()
         for index in range(LEADS):
             lead = Lead(phone=f"+4079{index:07d}", variables={})
             session.add(lead)
             session.flush()
             assert lead.id is not None
             phone_index = index % len(PHONES)
-            session.add(Enrollment(lead_id=lead.id, sequence="intro", state="active", step=1,
-                                   phone_id=f"{phone_index + 1:02d}", chat_id=100_000 + index))  # fmt: skip
+            session.add(Enrollment(lead_id=lead.id, campaign_id=campaign.id or 0, sequence="intro",
+                                   state="active", step=1, phone_id=f"{phone_index + 1:02d}",
+                                   chat_id=100_000 + index))  # fmt: skip
             pairs.append((lead.phone, PHONES[phone_index]))
     return pairs
 

@@ -1,31 +1,51 @@
-"""``outreach campaign ...``: launch a sequence for leads; pause, resume, stop and watch it."""
+"""``outreach campaign ...``: create or launch a named campaign of a sequence; pause, resume,
+stop and watch it.
+
+A campaign is a name with a sequence, a lead selection (a tag or a lead file), the
+phones it may start conversations from and a start. ``launch SEQUENCE`` without
+``--sequence`` is the short form: the campaign named after the sequence.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from cli.campaign_options import (
+    LeadsOption,
+    NameArgument,
+    NewNameArgument,
+    PhonesOption,
+    RegionOption,
+    SequenceOption,
+    StartOption,
+    TagOption,
+    phones_of,
+    resolve,
+    saved_file,
+    start_of,
+)
+from cli.campaign_status import status
 from cli.context import ConfigOption, console, load, open_database
 from cli.export_cmd import campaign_export
 from cli.forecast_cmd import print_projection, project
-from cli.sequences_cmd import find_sequence, step_label
 
 if TYPE_CHECKING:
-    from engine.db import Database
-    from engine.reports import CampaignStatus, Funnel
-    from engine.settings import Settings
-    from sequences import CampaignChange, LaunchReport, Refusal
+    from sequences import (
+        CampaignChange,
+        LaunchReport,
+        Refusal,
+    )
 
-app = typer.Typer(help="Launch, pause, resume, stop and watch campaigns.", no_args_is_help=True)
+app = typer.Typer(
+    help="Create, launch, pause, resume, stop and watch campaigns.", no_args_is_help=True
+)
+app.command("status")(status)
 app.command("export")(campaign_export)
-
-SequenceArgument = Annotated[str, typer.Argument(help="The sequence, as named in the config.")]
 
 
 def _refusals() -> dict[Refusal, str]:
@@ -35,66 +55,67 @@ def _refusals() -> dict[Refusal, str]:
     return {
         Refusal.SUPPRESSED: "refused: suppressed number",
         Refusal.ANSWERED_BEFORE: "refused: replied to or opted out of an earlier campaign",
-        Refusal.ALREADY_ENROLLED: "refused: already in this sequence",
-        Refusal.ACTIVE_ELSEWHERE: "refused: running in another sequence",
+        Refusal.ALREADY_ENROLLED: "refused: already in this campaign",
+        Refusal.ACTIVE_ELSEWHERE: "refused: running in another campaign",
+        Refusal.SEQUENCE_BEFORE: "refused: had this sequence in another campaign",
         Refusal.MISSING_VARIABLES: "refused: missing a template variable",
     }
 
 
 @app.command("launch")
 def launch_(
-    sequence: SequenceArgument,
+    name: NewNameArgument,
     *,
-    tag: Annotated[str | None, typer.Option(help="Enroll the leads with this tag.")] = None,
-    leads: Annotated[
-        Path | None,
-        typer.Option(
-            help="Enroll the leads whose numbers are in this CSV's 'phone' column.",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-        ),
-    ] = None,
-    region: Annotated[
-        str | None,
-        typer.Option(
-            help="Country (ISO code) of --leads numbers written without +country. "
-            "Default: default_region in the config's leads table.",
-            show_default=False,
-        ),
-    ] = None,
+    sequence: SequenceOption = None,
+    tag: TagOption = None,
+    leads: LeadsOption = None,
+    phones: PhonesOption = None,
+    start: StartOption = None,
+    region: RegionOption = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Enroll at most this many.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Write nothing: show what would happen and when.")
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Enroll leads in SEQUENCE (all of them without --tag or --leads) and make it active.
+    """Enroll leads in campaign NAME and make it active (scheduled, with a later --start).
 
-    Refuses, and counts, suppressed leads, leads who replied to or opted out of an
-    earlier campaign, leads already in this sequence or running in another, and leads
-    missing a variable a step needs. Launching again adds only new leads.
+    Without --tag or --leads: the campaign's saved selection (a draft's, or the last
+    launch's), else every lead. Refuses, and counts, suppressed leads, leads who replied
+    to or opted out of an earlier campaign, leads already in this campaign, running in
+    another, or that had this sequence in another campaign, and leads missing a variable
+    a step needs. Launching again adds only new leads.
     """
     from engine.models import CampaignState
     from engine.runtime import build_clock
-    from sequences import launch, read_lead_list
+    from sequences import Selection, find_campaign, launch, read_lead_list
 
     if tag is not None and leads is not None:
         raise typer.BadParameter("choose leads by --tag or by --leads, not both")
     settings = load(config)
-    found = find_sequence(settings, sequence)
-    lead_list = None
-    if leads is not None:
-        lead_list = read_lead_list(leads, region or settings.leads.default_region)
     now = build_clock(settings).now()
     with open_database(settings) as database:
+        found, chosen = resolve(settings, database, name, sequence)
+        saved = Selection() if found is None else found.selection
+        if tag is None and leads is None:
+            tag = saved.tag
+            leads = None if saved.leads_file is None else saved_file(name, saved.leads_file)
+        lead_list = None
+        if leads is not None:
+            lead_list = read_lead_list(leads.resolve(), region or settings.leads.default_region)
+        phone_ids = saved.phone_ids if phones is None else phones_of(settings, phones)
+        starts_at = saved.starts_at if start is None else start_of(settings, chosen, start)
         report = launch(
-            database, found, now=now, fallback_zone=settings.quota.timezone, tag=tag,
-            lead_list=lead_list, limit=limit, dry_run=dry_run,
+            database, chosen, now=now, fallback_zone=settings.quota.timezone, name=name,
+            tag=tag, lead_list=lead_list, phone_ids=phone_ids, starts_at=starts_at,
+            limit=limit, dry_run=dry_run,
         )  # fmt: skip
+        with database.engine.connect() as connection:
+            launched = find_campaign(connection, name)
         projection = project(
-            settings, database, found, now, new_leads=report.enrolled if dry_run else 0
-        )
+            settings, database, chosen, now, campaign=launched, phone_ids=phone_ids,
+            starts_at=starts_at, new_leads=report.enrolled if dry_run else 0,
+        )  # fmt: skip
     out = console()
     out.print(_launch_table(report))
     if report.missing_variables:
@@ -102,22 +123,70 @@ def launch_(
             f"{name} ({count:,})" for name, count in report.missing_variables.items()
         )
         out.print(f"missing variables: {missing}; add them to the CSV and import it again")
-    if report.campaign_was in (CampaignState.PAUSED, CampaignState.STOPPED) and not dry_run:
-        out.print(f"campaign {sequence} was {report.campaign_was}; the launch made it active")
+    was = report.campaign_was
+    if was in (CampaignState.PAUSED, CampaignState.STOPPED) and not dry_run:
+        out.print(f"campaign {name} was {was}; the launch made it {report.state}")
     if dry_run:
         print_projection(out, projection)
         out.print("[yellow]dry run: nothing was written[/]")
+        return
+    if report.state == CampaignState.SCHEDULED and report.starts_at is not None:
+        local = report.starts_at.astimezone(ZoneInfo(projection.zone))
+        out.print(
+            f"campaign {name} is scheduled: it sends nothing before {local:%a %Y-%m-%d %H:%M} "
+            f"{projection.zone} (`outreach campaign status {name}`)"
+        )
     elif report.enrolled:
         finish = projection.result.finishes_on
         when = f"; it should finish by {finish:%a %Y-%m-%d}" if finish else ""
         out.print(
-            f"campaign {sequence} is active{when} (`outreach forecast {sequence}`, "
-            f"`outreach campaign status {sequence}`)"
+            f"campaign {name} is active{when} (`outreach forecast {name}`, "
+            f"`outreach campaign status {name}`)"
         )
 
 
+@app.command("create")
+def create_(
+    name: NewNameArgument,
+    *,
+    sequence: SequenceOption = None,
+    tag: TagOption = None,
+    leads: LeadsOption = None,
+    phones: PhonesOption = None,
+    start: StartOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Save campaign NAME as a draft: its sequence, leads, phones and start, enrolling nobody.
+
+    `outreach campaign launch NAME` later enrolls the saved selection (the lead file is
+    read then). Saving a draft again replaces its selection.
+    """
+    from engine.runtime import build_clock
+    from sequences import Selection, create
+
+    if tag is not None and leads is not None:
+        raise typer.BadParameter("choose leads by --tag or by --leads, not both")
+    settings = load(config)
+    now = build_clock(settings).now()
+    with open_database(settings) as database:
+        _, chosen = resolve(settings, database, name, sequence)
+        selection = Selection(
+            tag,
+            None if leads is None else str(leads.resolve()),
+            None if phones is None else phones_of(settings, phones),
+            None if start is None else start_of(settings, chosen, start),
+        )
+        record = create(database, name, chosen.name, selection, now=now)
+    console().print(
+        f"campaign {record.name} of sequence {record.sequence} is saved as a draft "
+        f"(`outreach campaign launch {record.name}` enrolls its leads)"
+    )
+
+
 def _launch_table(report: LaunchReport) -> Table:
-    title = f"{report.sequence}: {report.selected:,} leads selected"
+    title = f"{report.name}: {report.selected:,} leads selected"
+    if report.name != report.sequence:
+        title = f"{report.name} ({report.sequence}): {report.selected:,} leads selected"
     if report.dry_run:
         title += " (dry run)"
     table = Table(title=title, title_justify="left")
@@ -137,7 +206,7 @@ def _launch_table(report: LaunchReport) -> Table:
     return table
 
 
-def _change(config: Path | None, sequence: str, action: str) -> CampaignChange:
+def _change(config: Path | None, name: str, action: str) -> CampaignChange:
     from engine.runtime import build_clock
     from sequences import pause, resume, stop
 
@@ -145,159 +214,32 @@ def _change(config: Path | None, sequence: str, action: str) -> CampaignChange:
     now = build_clock(settings).now()
     operations = {"pause": pause, "resume": resume, "stop": stop}
     with open_database(settings) as database:
-        return operations[action](database, sequence, now=now)
+        return operations[action](database, name, now=now)
 
 
 @app.command("pause")
-def pause_(sequence: SequenceArgument, config: ConfigOption = None) -> None:
+def pause_(name: NameArgument, config: ConfigOption = None) -> None:
     """Hold every send not yet started; queued ones go back to the database."""
-    change = _change(config, sequence, "pause")
+    change = _change(config, name, "pause")
     if not change.changed:
-        console().print(f"campaign {sequence} was already paused")
+        console().print(f"campaign {name} was already paused")
         return
     console().print(
-        f"campaign {sequence} is paused; {change.enrollments:,} queued sends were taken back "
-        f"(`outreach campaign resume {sequence}` carries on)"
+        f"campaign {name} is paused; {change.enrollments:,} queued sends were taken back "
+        f"(`outreach campaign resume {name}` carries on)"
     )
 
 
 @app.command("resume")
-def resume_(sequence: SequenceArgument, config: ConfigOption = None) -> None:
-    """Let a paused campaign send again, from where it stopped."""
-    change = _change(config, sequence, "resume")
-    word = "is active again" if change.changed else "was already active"
-    console().print(f"campaign {sequence} {word}")
+def resume_(name: NameArgument, config: ConfigOption = None) -> None:
+    """Let a paused campaign send again, from where it stopped (at its start, if later)."""
+    change = _change(config, name, "resume")
+    word = f"is {change.state} again" if change.changed else f"was already {change.state}"
+    console().print(f"campaign {name} {word}")
 
 
 @app.command("stop")
-def stop_(sequence: SequenceArgument, config: ConfigOption = None) -> None:
+def stop_(name: NameArgument, config: ConfigOption = None) -> None:
     """End the campaign: every running enrollment ends 'stopped' (stopped_by_operator)."""
-    change = _change(config, sequence, "stop")
-    console().print(
-        f"campaign {sequence} is stopped; {change.enrollments:,} running enrollments ended"
-    )
-
-
-@app.command("status")
-def status(
-    sequence: Annotated[
-        str | None, typer.Argument(help="One campaign's details. Default: an overview of all.")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    config: ConfigOption = None,
-) -> None:
-    """Show campaigns: per step waiting, queued, sent, delivered, read, replied, reply rate.
-
-    With SEQUENCE also per phone and per A/B variant. Replies are credited to the
-    last step sent before them; opt-outs count as replies.
-    """
-    from sequences import CampaignError
-
-    settings = load(config)
-    with open_database(settings) as database:
-        statuses = _statuses(database, sequence)
-    if sequence is not None and not statuses:
-        raise CampaignError(
-            f"no campaign {sequence!r}; start one with `outreach campaign launch {sequence}`"
-        )
-    if as_json:
-        typer.echo(json.dumps({"campaigns": [s.as_dict() for s in statuses]}, indent=2))
-        return
-    out = console()
-    if sequence is None:
-        out.print(_overview(statuses))
-        return
-    _details(out, statuses[0], settings)
-
-
-def _statuses(database: Database, sequence: str | None) -> list[CampaignStatus]:
-    from engine.reports import campaign_status
-
-    with database.engine.connect() as connection:
-        return campaign_status(connection, sequence)
-
-
-_COUNTS = ("waiting", "queued", "sent", "delivered", "read", "replied")
-
-
-def _funnel_table(title: str, label: str, *, open_steps: bool = True) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column(label)
-    for name in _COUNTS[0 if open_steps else 2 :]:
-        table.add_column(name, justify="right")
-    table.add_column("reply rate", justify="right")
-    return table
-
-
-def _funnel_cells(funnel: Funnel, *, open_steps: bool = True) -> list[str]:
-    counts = [funnel.waiting, funnel.queued] if open_steps else []
-    counts += [funnel.sent, funnel.delivered, funnel.read, funnel.replied]
-    return [*(f"{n:,}" for n in counts), _rate(funnel)]
-
-
-def _rate(funnel: Funnel) -> str:
-    return "-" if funnel.reply_rate is None else f"{funnel.reply_rate:.1%}"
-
-
-def _overview(statuses: list[CampaignStatus]) -> Table:
-    table = Table(title=f"{len(statuses)} campaigns", title_justify="left")
-    columns = (
-        "campaign", "state", "enrolled", "running", "waiting", "queued", "sent", "replied",
-        "reply rate", "failed", "dead letters",
-    )  # fmt: skip
-    for name in columns:
-        table.add_column(name, justify="left" if name in ("campaign", "state") else "right")
-    for status in statuses:
-        total = status.total
-        counts = (status.enrolled, status.running, total.waiting, total.queued, total.sent)
-        table.add_row(
-            status.sequence, status.state or "-", *(f"{n:,}" for n in counts),
-            f"{total.replied:,}", _rate(total), f"{status.failed:,}",
-            f"{status.dead_letters:,}",
-        )  # fmt: skip
-    return table
-
-
-def _details(out: Console, status: CampaignStatus, settings: Settings) -> None:
-    states = ", ".join(f"{state} {count:,}" for state, count in sorted(status.states.items()))
-    out.print(
-        f"[bold]{escape(status.sequence)}[/]: campaign {status.state or 'not launched'}, "
-        f"{status.enrolled:,} enrolled ({states or 'none'})"
-    )
-    if status.failed or status.dead_letters:
-        out.print(
-            f"failed: {status.failed:,} enrollments ended failed; {status.dead_letters:,} "
-            "dead letters waiting (`outreach dlq list`, `outreach dlq retry`)"
-        )
-    steps = _funnel_table("by step", "step")
-    for index, funnel in sorted(status.steps.items()):
-        steps.add_row(step_label(index), *_funnel_cells(funnel))
-    steps.add_section()
-    steps.add_row("all", *_funnel_cells(status.total))
-    out.print(steps)
-    if status.phones:
-        phones = _funnel_table("by phone", "phone")
-        for phone_id, funnel in sorted(status.phones.items()):
-            phones.add_row(phone_id, *_funnel_cells(funnel))
-        out.print(phones)
-    variants = [
-        (key, f)
-        for key, f in sorted(status.variants.items())
-        if key[0] in _ab_steps(status, settings)
-    ]
-    if variants:
-        table = _funnel_table("A/B variants", "step, variant", open_steps=False)
-        for (index, variant), funnel in variants:
-            label = f"{step_label(index)}, variant {variant + 1}"
-            table.add_row(label, *_funnel_cells(funnel, open_steps=False))
-        out.print(table)
-
-
-def _ab_steps(status: CampaignStatus, settings: Settings) -> set[int]:
-    """The steps with A/B variants: from the config, else those with a variant sent."""
-    from sequences import compiled_sequences
-
-    definition = compiled_sequences(settings).get(status.sequence)
-    if definition is not None:
-        return {step.index for step in definition.steps if len(step.templates) > 1}
-    return {step for step, variant in status.variants if variant > 0}
+    change = _change(config, name, "stop")
+    console().print(f"campaign {name} is stopped; {change.enrollments:,} running enrollments ended")

@@ -67,7 +67,7 @@ ExcelOption = Annotated[
 
 
 def campaign_export(
-    name: Annotated[str, typer.Argument(help="The campaign (its sequence's name).")],
+    name: Annotated[str, typer.Argument(help="The campaign, by name.")],
     fmt: FormatOption = ExportFormat.csv,
     output: OutputOption = None,
     excel: ExcelOption = False,
@@ -81,8 +81,8 @@ def campaign_export(
     """
     from engine.exports import (
         ExportError,
-        campaign_known,
         campaign_rows,
+        campaign_sequence,
         count_campaign_rows,
         steps_recorded,
     )
@@ -90,9 +90,10 @@ def campaign_export(
     _check(fmt, excel)
     settings = load(config)
     with open_database(settings) as database, database.engine.connect() as connection:
-        if not campaign_known(connection, name):
+        sequence = campaign_sequence(connection, name)
+        if sequence is None:
             raise ExportError(f"no campaign {name!r}; `outreach campaign status` lists them")
-        steps = max(_configured_steps(settings, name), steps_recorded(connection, name))
+        steps = max(_configured_steps(settings, sequence), steps_recorded(connection, name))
         rows = campaign_rows(connection, name)
         total = count_campaign_rows(connection, name)
         _export(rows, total, steps=steps, fmt=fmt, output=output, excel=excel)

@@ -1,8 +1,9 @@
-"""``outreach forecast SEQUENCE``: when a campaign's messages go out, day by day, and its last day.
+"""``outreach forecast NAME``: when a campaign's messages go out, day by day, and its last day.
 
-The command gathers the counts (what is left to send, the active phones and today's
-quota use) and hands them to the pure :func:`sequences.forecast`; ``campaign launch
---dry-run`` shows the same projection with the leads it would add.
+The command gathers the counts (what the campaign has left to send, the active phones
+it may use and their quota use) and hands them to the pure :func:`sequences.forecast`;
+``campaign launch --dry-run`` shows the same projection with the leads it would add. A
+campaign with a later start is projected from its start.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ if TYPE_CHECKING:
     from engine.db import Database
     from engine.settings import Settings
     from phones import PhoneRow
-    from sequences import Backlog, Forecast, Limits, PhoneCapacity, Sequence
+    from sequences import (
+        Backlog,
+        CampaignRecord,
+        Forecast,
+        Limits,
+        PhoneCapacity,
+        Sequence,
+    )
 
 
 @dataclass(frozen=True)
@@ -39,29 +47,43 @@ class Projection:
 
 
 def forecast_command(
-    sequence: Annotated[str, typer.Argument(help="The sequence, as named in the config.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The campaign (a sequence's name: the campaign named after it, launched or not)."
+        ),
+    ],
     days: Annotated[int, typer.Option(min=1, help="Show at most this many days.")] = 60,
     config: ConfigOption = None,
 ) -> None:
     """Project a campaign day by day: first messages, follow-ups, and the day it finishes.
 
-    Counts the active phones with their quotas (and warm-up), the send window, pacing
-    (one send per mean jitter a phone) and the TimelinesAI rate and monthly budget, and
-    assumes nobody replies: the longest the campaign can take.
+    Counts the active phones the campaign may use with their quotas (and warm-up), the
+    send window, pacing (one send per mean jitter a phone) and the TimelinesAI rate and
+    monthly budget, and assumes nobody replies: the longest the campaign can take. Each
+    campaign is projected as if it had its phones to itself.
     """
     from engine.runtime import build_clock
+    from sequences import find_campaign
 
     settings = load(config)
-    found = find_sequence(settings, sequence)
     with open_database(settings) as database:
-        projection = project(settings, database, found, build_clock(settings).now())
+        with database.engine.connect() as connection:
+            found = find_campaign(connection, name)
+        sequence = find_sequence(settings, name if found is None else found.sequence)
+        now = build_clock(settings).now()
+        projection = project(settings, database, sequence, now, campaign=found)
     print_projection(console(), projection, max_days=days)
 
 
 def project(
-    settings: Settings, database: Database, sequence: Sequence, now: datetime, *, new_leads: int = 0
-) -> Projection:
-    """Forecast ``sequence`` from what the database holds, plus ``new_leads`` not yet enrolled."""
+    settings: Settings, database: Database, sequence: Sequence, now: datetime, *,
+    campaign: CampaignRecord | None = None, new_leads: int = 0,
+    phone_ids: tuple[str, ...] | None = None, starts_at: datetime | None = None,
+) -> Projection:  # fmt: skip
+    """Forecast ``campaign`` (of ``sequence``) from what the database holds, plus
+    ``new_leads`` not yet enrolled, on ``phone_ids`` from ``starts_at`` (both default to
+    the campaign's own)."""
     from engine.models import PhoneState
     from engine.reports import send_backlog
     from phones import phone_rows
@@ -69,18 +91,25 @@ def project(
     from sequences import Backlog, Limits, forecast
     from sequences.syntax import LEAD_TIMEZONE
 
+    if campaign is not None:
+        phone_ids = phone_ids or campaign.selection.phone_ids
+        starts_at = starts_at or campaign.selection.starts_at
+    if starts_at is not None and starts_at > now:
+        now = starts_at  # nothing goes out before it
     zone = settings.quota.timezone if sequence.timezone == LEAD_TIMEZONE else sequence.timezone
     today = quota_day(now, settings.quota.timezone)
     with database.session() as session:
         rows = phone_rows(session, settings, today)
-        stored = send_backlog(session.connection(), sequence.name, now)
+        stored = send_backlog(session.connection(), None if campaign is None else campaign.id, now)
     tz = ZoneInfo(zone)
     backlog = Backlog(
         stored.first_messages + new_leads,
         stored.followups_by_day(lambda hour: hour.astimezone(tz).date()),
     )
     phones = tuple(
-        _capacity(settings, row, today) for row in rows if row.state == PhoneState.ACTIVE
+        _capacity(settings, row, today)
+        for row in rows
+        if row.state == PhoneState.ACTIVE and (phone_ids is None or row.id in phone_ids)
     )
     reads_before_followups = settings.replies.check_before_followup and sequence.stop_on_reply
     limits = Limits(

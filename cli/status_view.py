@@ -123,7 +123,7 @@ def phones_table(snapshot: Snapshot) -> Table:
 
 def funnel_table(status: CampaignStatus) -> Table:
     states = ", ".join(f"{name} {count}" for name, count in sorted(status.states.items()))
-    title = f"Campaign {status.sequence} ({status.state or 'no campaign'}): {states or 'empty'}"
+    title = f"Campaign {status.name} ({status.state}): {states or 'empty'}"
     table = Table(
         title=escape(title),
         title_justify="left",

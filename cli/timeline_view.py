@@ -28,7 +28,7 @@ def print_timeline(out: Console, timeline: LeadTimeline) -> None:
         campaigns.add_column(column)
     for item in timeline.enrollments:
         campaigns.add_row(
-            str(item.id), escape(item.sequence), item.state,
+            str(item.id), escape(item.campaign or item.sequence), item.state,
             f"{item.step} ({item.step_state})", item.phone_id or "-", _when(item.ended_at),
             escape(item.end_reason or item.last_error or "-"),
         )  # fmt: skip

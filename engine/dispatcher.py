@@ -3,12 +3,13 @@
 Each pass hands a phone only what it can send soon (its quota left today, its
 pacing over ``queue_ahead_s``, at most ``max_queued_per_phone``), so queues stay
 short and the backlog stays in the database, where pause, resume and stop are
-easy. The decisions are here; the statements are the dispatcher's store
-(:mod:`engine.storage.dispatch`), which claims steps with one conditional UPDATE
-(``step_state = 'due'``), so two schedulers running at once never dispatch a step
-twice. A pass is one transaction, and messages are enqueued only after the claim is
-committed. A claimed step whose message was lost (Redis flushed or restarted) is
-claimed again after ``requeue_after_s``.
+easy. Only active campaigns' steps move; a first message goes out only from a phone
+its campaign may use (:func:`phones.choice.assign`). The decisions are here; the
+statements are the dispatcher's store (:mod:`engine.storage.dispatch`), which claims
+steps with one conditional UPDATE (``step_state = 'due'``), so two schedulers running
+at once never dispatch a step twice. A pass is one transaction, and messages are
+enqueued only after the claim is committed. A claimed step whose message was lost
+(Redis flushed or restarted) is claimed again after ``requeue_after_s``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,16 @@ from engine.db import Database
 from engine.settings import Settings
 from engine.storage import dispatch_id
 from engine.storage.dispatch import Candidate, DispatchStore
-from phones.choice import PhoneLoad, spread
+from phones.choice import PhoneLoad, assign
 from phones.quota import daily_quota, quota_day
-from sequences import Sequence, complete_finished, is_open, lead_timezone, next_open
+from sequences import (
+    Sequence,
+    complete_finished,
+    is_open,
+    lead_timezone,
+    next_open,
+    start_scheduled,
+)
 
 log = logging.getLogger("outreach.dispatcher")
 
@@ -56,6 +64,7 @@ class DispatchReport:
     reconciling: int = 0
     failed_banned: int = 0
     answers: int = 0
+    started_campaigns: list[str] = field(default_factory=list)
     completed_campaigns: list[str] = field(default_factory=list)
     per_phone: dict[str, int] = field(default_factory=dict)
 
@@ -115,12 +124,14 @@ class Dispatcher:
         )
 
     def run_once(self, now: datetime) -> DispatchReport:
-        """One pass at ``now``: requeue lost work, then follow-ups, then first messages."""
+        """One pass at ``now``: start the campaigns whose start has come, requeue lost
+        work, then follow-ups, then first messages."""
         scheduler = self.settings.scheduler
         report = DispatchReport()
         to_enqueue: list[_Send] = []
         with self.database.engine.begin() as connection:
             store = DispatchStore(connection)
+            report.started_campaigns = start_scheduled(connection, now)
             report.requeued_lost = store.requeue_lost(now, scheduler.requeue_after_s)
             report.failed_banned = store.fail_stranded(now, scheduler.banned_phone_grace_s)
             to_enqueue += self._reconcile_stuck(store, now, report)
@@ -134,6 +145,8 @@ class Dispatcher:
             assert self.enqueue_answer is not None
             self.enqueue_answer(phone_id, auto_reply_id)
         report.answers = len(answers)
+        for name in report.started_campaigns:
+            log.info("campaign %s started: its start time has come", name)
         for name in report.completed_campaigns:
             log.info("campaign %s completed: every enrollment has ended", name)
         for queue, enrollment_id, step, dispatch in to_enqueue:
@@ -208,12 +221,21 @@ class Dispatcher:
     ) -> list[_Send]:
         day = quota_day(now, self.settings.quota.timezone)
         loads = list(self._first_message_loads(day, store.quota_used(day), active, queued))
-        total = sum(
-            max(0, min(load.quota_left - load.pending, self._room_first(load))) for load in loads
-        )
+        room = {
+            load.id: max(0, min(load.quota_left - load.pending, self._room_first(load)))
+            for load in loads
+        }
+        total = sum(room.values())
         if total <= 0:
             return []
         candidates = store.due_first_messages(now, total)
+        # A campaign limited to some phones is read apart, up to what those phones can
+        # take, so neither its backlog nor the others' holds back the rest of the pool.
+        for campaign in store.limited_campaigns().items():
+            own = sum(room.get(phone, 0) for phone in campaign[1])
+            if own > 0:
+                candidates += store.due_first_messages(now, own, campaign=campaign)
+        candidates.sort(key=lambda c: (c.due_at or now, c.id))
         sendable = self._defer_closed(store, now, candidates, report)
         # Cap each phone's quota at what its queue may still hold this pass.
         capped = [
@@ -223,12 +245,13 @@ class Dispatcher:
             )
             for load in loads
         ]  # fmt: skip
-        assignment = spread(capped, len(sendable))
+        chosen_phones = assign(capped, [candidate.phones for candidate in sendable])
+        by_phone: dict[str, list[Candidate]] = defaultdict(list)
+        for candidate, chosen_phone in zip(sendable, chosen_phones, strict=True):
+            if chosen_phone is not None:
+                by_phone[chosen_phone].append(candidate)
         out: list[_Send] = []
-        position = 0
-        for phone, count in sorted(assignment.items()):
-            chosen = sendable[position : position + count]
-            position += count
+        for phone, chosen in sorted(by_phone.items()):
             for enrollment_id, step in store.claim(now, phone, chosen):
                 out.append((queue_name(phone, FIRST), enrollment_id, step, dispatch_id(now)))
         report.first_messages = len(out)

@@ -4,12 +4,14 @@ States are plain strings (:mod:`engine.states`, re-exported here) so a new state
 code change, not a schema change. Timestamps are stored as UTC and always come back
 timezone-aware. The indexes serve the dispatcher's due-step scan, the webhook's
 lookups and the status reports; the unique constraints are invariants the
-database itself enforces (one active enrollment per lead, one outbound message
-per (enrollment, step), one row per webhook event, one review flag per reply).
+database itself enforces (one running enrollment per lead, one enrollment per (lead,
+campaign), one outbound message per (enrollment, step), one row per webhook event, one
+review flag per reply).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -50,6 +52,8 @@ __all__ = [
     "StepState",
     "Suppression",
     "WebhookEvent",
+    "phone_ids_column",
+    "phone_ids_of",
 ]
 
 
@@ -107,22 +111,46 @@ class LeadTag(SQLModel, table=True):
 
 
 class Campaign(SQLModel, table=True):
-    """A launched sequence and whether its sends may go out (paused, stopped)."""
+    """A named run of a sequence: the leads it was launched for (as given, for the record),
+    the phones it may start conversations from, its start, and its state.
+
+    Several campaigns may run the same sequence; each enrollment belongs to one campaign.
+    ``phone_ids`` is a comma-separated list (``"01,02"``); ``None`` means every phone.
+    """
 
     __tablename__: ClassVar[str] = "campaigns"
 
-    sequence: str = Field(primary_key=True, max_length=64)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    sequence: str = Field(max_length=64)
     state: str = Field(default=CampaignState.ACTIVE, max_length=16)
+    tag: str | None = Field(default=None, max_length=64)
+    leads_file: str | None = None
+    phone_ids: str | None = None
+    starts_at: datetime | None = _ts()
     created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
     updated_at: datetime = _ts(nullable=False, default_factory=_utcnow)
 
 
+def phone_ids_of(column: str | None) -> frozenset[str] | None:
+    """The phones a campaign may start conversations from (``None``: every phone)."""
+    if column is None:
+        return None
+    return frozenset(part for part in column.split(",") if part)
+
+
+def phone_ids_column(phone_ids: Iterable[str] | None) -> str | None:
+    """How ``campaigns.phone_ids`` stores a subset of phones: sorted, comma-separated."""
+    return None if phone_ids is None else ",".join(sorted(set(phone_ids)))
+
+
 class Enrollment(SQLModel, table=True):
-    """A lead's journey through one sequence: its state, current step and when it is due."""
+    """A lead's journey through one campaign's sequence: its state, current step and when
+    it is due. ``sequence`` is the campaign's (a campaign never changes its sequence)."""
 
     __tablename__: ClassVar[str] = "enrollments"
     __table_args__ = (
-        Index("uq_enrollments_lead_sequence", "lead_id", "sequence", unique=True),
+        Index("uq_enrollments_lead_campaign", "lead_id", "campaign_id", unique=True),
         # A lead is in at most one running sequence: the database refuses a second one.
         Index(
             "uq_enrollments_one_running_per_lead",
@@ -135,11 +163,13 @@ class Enrollment(SQLModel, table=True):
         Index("ix_enrollments_dispatch", "state", "step_state", "due_at"),
         Index("ix_enrollments_phone_state", "phone_id", "state"),
         Index("ix_enrollments_sequence_state", "sequence", "state"),
+        Index("ix_enrollments_campaign_state", "campaign_id", "state"),
         Index("ix_enrollments_chat", "chat_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="leads.id")
+    campaign_id: int = Field(foreign_key="campaigns.id")
     sequence: str = Field(max_length=64)
     state: str = Field(default=EnrollmentState.PENDING, max_length=16)
     step: int = 0

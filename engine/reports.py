@@ -1,13 +1,14 @@
 """What campaigns have done and have left: ``outreach campaign status`` and the forecasts' input.
 
-Every figure comes from a handful of ``GROUP BY`` queries over all of a campaign's
-rows, never from a row per lead in Python, so a status of a 100,000-lead campaign
-costs a few index scans. Replies are counted from the stored inbound messages, so the
-count does not wait for classification and includes replies after the last step. The
-campaign's total counts each lead who replied once; each step counts the leads who
-answered it (the step recorded on the reply: the last one sent before it; a reply that
-came before any send was recorded answers the first), with that message's phone and
-A/B variant. An opt-out counts as a reply.
+Everything is per campaign (by the enrollments' campaign), so two campaigns of one
+sequence are reported apart. Every figure comes from a handful of ``GROUP BY`` queries
+over all of a campaign's rows, never from a row per lead in Python, so a status of a
+100,000-lead campaign costs a few index scans. Replies are counted from the stored
+inbound messages, so the count does not wait for classification and includes replies
+after the last step. The campaign's total counts each lead who replied once; each step
+counts the leads who answered it (the step recorded on the reply: the last one sent
+before it; a reply that came before any send was recorded answers the first), with
+that message's phone and A/B variant. An opt-out counts as a reply.
 """
 
 from __future__ import annotations
@@ -64,9 +65,15 @@ class Funnel:
 class CampaignStatus:
     """One campaign: its state, its enrollments by state, and its funnel by step, phone, variant."""
 
+    name: str
     sequence: str
-    state: str | None = None
-    """The campaign's state (active, paused, stopped, completed); ``None`` without a row."""
+    state: str
+    """The campaign's state (draft, scheduled, active, paused, stopped, completed)."""
+    starts_at: datetime | None = None
+    phone_ids: str | None = None
+    """The phones it may start conversations from, comma-separated; ``None``: every phone."""
+    tag: str | None = None
+    leads_file: str | None = None
     states: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
     """Running enrollments whose step failed for good (``outreach dlq list``)."""
@@ -103,8 +110,15 @@ class CampaignStatus:
         """A JSON-ready view, lists sorted by step, phone and variant; steps and variants
         are numbered from 1, as every output shows them to people."""
         return {
+            "campaign": self.name,
             "sequence": self.sequence,
             "state": self.state,
+            "selection": {
+                "tag": self.tag,
+                "leads_file": self.leads_file,
+                "phones": None if self.phone_ids is None else self.phone_ids.split(","),
+                "starts_at": None if self.starts_at is None else self.starts_at.isoformat(),
+            },
             "enrolled": self.enrolled,
             "running": self.running,
             "failed": self.failed,
@@ -121,47 +135,50 @@ class CampaignStatus:
         }
 
 
-_Of = Callable[[str], CampaignStatus]
-"""The status of a sequence, made on first use."""
+_Of = Callable[[int], CampaignStatus]
+"""The status of a campaign, by its id."""
 
 
-def campaign_status(connection: Connection, sequence: str | None = None) -> list[CampaignStatus]:
-    """The status of ``sequence``'s campaign, or of every campaign, by sequence name.
+def campaign_status(connection: Connection, name: str | None = None) -> list[CampaignStatus]:
+    """The status of campaign ``name``, or of every campaign, by name."""
+    found: dict[int, CampaignStatus] = {}
+    campaigns = select(
+        C.c.id, C.c.name, C.c.sequence, C.c.state, C.c.starts_at, C.c.phone_ids, C.c.tag,
+        C.c.leads_file,
+    ).where(true() if name is None else C.c.name == name)  # fmt: skip
+    for row in connection.execute(campaigns):
+        found[int(row.id)] = CampaignStatus(
+            row.name, row.sequence, row.state, row.starts_at, row.phone_ids, row.tag,
+            row.leads_file,
+        )  # fmt: skip
+    if not found:
+        return []
+    only = true() if name is None else E.c.campaign_id == next(iter(found))
 
-    A sequence with enrollments but no campaign row is listed too (state ``None``).
-    """
-    found: dict[str, CampaignStatus] = {}
+    def of(campaign_id: int) -> CampaignStatus:
+        return found[campaign_id]
 
-    def of(name: str) -> CampaignStatus:
-        return found.setdefault(name, CampaignStatus(name))
-
-    def only(column: Any) -> ColumnElement[bool]:
-        return column == sequence if sequence is not None else true()
-
-    campaigns = select(C.c.sequence, C.c.state).where(only(C.c.sequence))
-    for name, state in connection.execute(campaigns):
-        of(name).state = state
-    for name, state, count in connection.execute(
-        select(E.c.sequence, E.c.state, func.count())
-        .where(only(E.c.sequence))
-        .group_by(E.c.sequence, E.c.state)
+    for campaign_id, state, count in connection.execute(
+        select(E.c.campaign_id, E.c.state, func.count())
+        .where(only)
+        .group_by(E.c.campaign_id, E.c.state)
     ):
-        of(name).states[state] = int(count)
-    _add_open_steps(connection, only(E.c.sequence), of)
-    _add_messages(connection, only(E.c.sequence), of)
-    _add_replies(connection, only(E.c.sequence), of)
-    _add_dead_letters(connection, only(E.c.sequence), of)
-    return [found[name] for name in sorted(found)]
+        of(campaign_id).states[state] = int(count)
+    _add_open_steps(connection, only, of)
+    _add_messages(connection, only, of)
+    _add_replies(connection, only, of)
+    _add_dead_letters(connection, only, of)
+    return sorted(found.values(), key=lambda status: status.name)
 
 
 def _add_open_steps(connection: Connection, where: ColumnElement[bool], of: _Of) -> None:
     rows = connection.execute(
-        select(E.c.sequence, E.c.step, E.c.step_state, E.c.phone_id, func.count())
+        select(E.c.campaign_id, E.c.step, E.c.step_state, E.c.phone_id, func.count())
         .where(where, E.c.state.in_(_RUNNING), E.c.step_state.in_((StepState.DUE, *_IN_FLIGHT)))
-        .group_by(E.c.sequence, E.c.step, E.c.step_state, E.c.phone_id)
+        .group_by(E.c.campaign_id, E.c.step, E.c.step_state, E.c.phone_id)
     )
-    for name, step, step_state, phone_id, count in rows:
-        status = of(name)
+    for campaign_id, step, step_state, phone_id, count in rows:
+        status = of(campaign_id)
         funnels = [status.steps[step]] + ([status.phones[phone_id]] if phone_id else [])
         for funnel in funnels:
             if step_state == StepState.DUE:
@@ -186,16 +203,16 @@ def _read() -> ColumnElement[int]:
 def _add_messages(connection: Connection, where: ColumnElement[bool], of: _Of) -> None:
     rows = connection.execute(
         select(
-            E.c.sequence, M.c.step, M.c.phone_id, M.c.template_variant,
+            E.c.campaign_id, M.c.step, M.c.phone_id, M.c.template_variant,
             func.count(), _delivered(), _read(),
         )
         .select_from(M.join(E, E.c.id == M.c.enrollment_id))
         # A step's messages: automatic answers and messages a person typed have no step.
         .where(where, M.c.direction == Direction.OUT, M.c.step.is_not(None))
-        .group_by(E.c.sequence, M.c.step, M.c.phone_id, M.c.template_variant)
+        .group_by(E.c.campaign_id, M.c.step, M.c.phone_id, M.c.template_variant)
     )  # fmt: skip
-    for name, step, phone_id, variant, sent, delivered, read in rows:
-        for funnel in _funnels(of(name), step, phone_id, variant):
+    for campaign_id, step, phone_id, variant, sent, delivered, read in rows:
+        for funnel in _funnels(of(campaign_id), step, phone_id, variant):
             funnel.sent += int(sent)
             funnel.delivered += int(delivered or 0)
             funnel.read += int(read or 0)
@@ -211,7 +228,7 @@ def _add_replies(connection: Connection, where: ColumnElement[bool], of: _Of) ->
         .subquery()
     )
     rows = connection.execute(
-        select(E.c.sequence, M.c.step, M.c.phone_id, M.c.template_variant, func.count())
+        select(E.c.campaign_id, M.c.step, M.c.phone_id, M.c.template_variant, func.count())
         .select_from(
             answered.join(E, E.c.id == answered.c.enrollment_id).join(
                 M,
@@ -223,29 +240,29 @@ def _add_replies(connection: Connection, where: ColumnElement[bool], of: _Of) ->
             )
         )
         .where(where)
-        .group_by(E.c.sequence, M.c.step, M.c.phone_id, M.c.template_variant)
+        .group_by(E.c.campaign_id, M.c.step, M.c.phone_id, M.c.template_variant)
     )
-    for name, step, phone_id, variant, count in rows:
-        for funnel in _funnels(of(name), step, phone_id, variant):
+    for campaign_id, step, phone_id, variant, count in rows:
+        for funnel in _funnels(of(campaign_id), step, phone_id, variant):
             funnel.replied += int(count)
     leads = connection.execute(
-        select(E.c.sequence, func.count(func.distinct(E.c.lead_id)))
+        select(E.c.campaign_id, func.count(func.distinct(E.c.lead_id)))
         .select_from(E.join(reply, reply.c.enrollment_id == E.c.id))
         .where(where, reply.c.direction == Direction.IN)
-        .group_by(E.c.sequence)
+        .group_by(E.c.campaign_id)
     )
-    for name, count in leads:
-        of(name).replied_leads = int(count)
+    for campaign_id, count in leads:
+        of(campaign_id).replied_leads = int(count)
 
 
 def _add_dead_letters(connection: Connection, where: ColumnElement[bool], of: _Of) -> None:
     rows = connection.execute(
-        select(E.c.sequence, func.count())
+        select(E.c.campaign_id, func.count())
         .where(where, E.c.state.in_(_RUNNING), E.c.step_state == StepState.FAILED)
-        .group_by(E.c.sequence)
+        .group_by(E.c.campaign_id)
     )
-    for name, count in rows:
-        of(name).dead_letters = int(count)
+    for campaign_id, count in rows:
+        of(campaign_id).dead_letters = int(count)
 
 
 def _funnels(
@@ -276,8 +293,9 @@ class SendBacklog:
         return dict(days)
 
 
-def send_backlog(connection: Connection, sequence: str, now: datetime) -> SendBacklog:
-    """The running enrollments of ``sequence`` whose current step is not sent yet.
+def send_backlog(connection: Connection, campaign_id: int | None, now: datetime) -> SendBacklog:
+    """The running enrollments of the campaign whose current step is not sent yet
+    (``None``: a campaign not launched, with nothing left).
 
     A step without a due time counts as due ``now``.
     """
@@ -285,7 +303,7 @@ def send_backlog(connection: Connection, sequence: str, now: datetime) -> SendBa
     rows = connection.execute(
         select(E.c.step, hour, func.count())
         .where(
-            E.c.sequence == sequence,
+            E.c.campaign_id == (campaign_id or -1),
             E.c.state.in_(_RUNNING),
             E.c.step_state.in_((StepState.DUE, *_IN_FLIGHT)),
         )

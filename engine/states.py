@@ -69,6 +69,10 @@ class Direction(StrEnum):
 
 
 class CampaignState(StrEnum):
+    """Where a campaign is; how it moves is :mod:`sequences.campaign_states`."""
+
+    DRAFT = "draft"  # saved (``campaign create``), nobody enrolled yet
+    SCHEDULED = "scheduled"  # launched, its start still ahead: nothing is sent before it
     ACTIVE = "active"
     PAUSED = "paused"
     STOPPED = "stopped"

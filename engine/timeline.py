@@ -49,6 +49,7 @@ class TimelineEnrollment:
     """The lead in one campaign: where it stands or how it ended."""
 
     id: int
+    campaign: str | None
     sequence: str
     campaign_state: str | None
     state: str
@@ -115,14 +116,16 @@ def _enrollments(connection: Connection, lead_id: int) -> tuple[TimelineEnrollme
         select(
             E.c.id, E.c.sequence, C.c.state, E.c.state, E.c.step, E.c.step_state,
             E.c.phone_id, E.c.end_reason, E.c.created_at, E.c.ended_at, E.c.last_error,
+            C.c.name,
         )
-        .select_from(E.outerjoin(C, C.c.sequence == E.c.sequence))
+        .select_from(E.outerjoin(C, C.c.id == E.c.campaign_id))
         .where(E.c.lead_id == lead_id)
         .order_by(E.c.id)
     )  # fmt: skip
     return tuple(
         TimelineEnrollment(
             id=row[0],
+            campaign=row[11],
             sequence=row[1],
             campaign_state=row[2],
             state=row[3],

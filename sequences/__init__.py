@@ -7,12 +7,21 @@ or connection passed in.
 """
 
 from engine.settings import LeadsSettings, SequenceSettings, StepSettings, WindowSettings
+from sequences.campaign_states import Action, next_state, parse_start
+from sequences.campaign_store import (
+    CampaignRecord,
+    Selection,
+    create,
+    find_campaign,
+    list_campaigns,
+)
 from sequences.campaigns import (
     CampaignChange,
     CampaignError,
     complete_finished,
     pause,
     resume,
+    start_scheduled,
     stop,
 )
 from sequences.countries import UnknownCountryError, region_for_country
@@ -78,9 +87,11 @@ __all__ = [
     "MAX_MESSAGE_LENGTH",
     "PHONE_COLUMNS",
     "RUNNING_STATES",
+    "Action",
     "Backlog",
     "CampaignChange",
     "CampaignError",
+    "CampaignRecord",
     "EndReason",
     "Forecast",
     "ForecastDay",
@@ -99,6 +110,7 @@ __all__ = [
     "PreviewLead",
     "Progress",
     "Refusal",
+    "Selection",
     "SendWindow",
     "Sequence",
     "SequenceSettings",
@@ -115,8 +127,10 @@ __all__ = [
     "compile_sequences",
     "compiled_sequences",
     "complete_finished",
+    "create",
     "end",
     "end_state",
+    "find_campaign",
     "find_number",
     "first_due",
     "forecast",
@@ -127,10 +141,13 @@ __all__ = [
     "lead_name",
     "lead_page",
     "lead_timezone",
+    "list_campaigns",
     "missing_variables",
     "next_due",
     "next_open",
+    "next_state",
     "normalise_number",
+    "parse_start",
     "pause",
     "preview_leads",
     "read_lead_list",
@@ -138,6 +155,7 @@ __all__ = [
     "rejects_path_for",
     "render_steps",
     "resume",
+    "start_scheduled",
     "stop",
     "transition",
     "variable_name",

@@ -1,11 +1,13 @@
-"""Campaigns: pausing, resuming or stopping a sequence's sends, and completing it.
+"""Campaigns: pausing, resuming or stopping one, and the moves the dispatcher makes.
 
-Launching, which enrolls leads, is :mod:`sequences.launch`. Pause, resume and stop
-change the campaign row that the dispatcher and the sender read before every move: a
-paused campaign's steps stay in the database (those already queued are taken back),
-a resumed one carries on where it was, a stopped one ends every running enrollment
-``stopped``. An active campaign whose enrollments have all ended becomes
-``completed`` (the dispatcher checks on every pass).
+Launching, which enrolls leads, is :mod:`sequences.launch`; saving a draft and reading
+a campaign's record is :mod:`sequences.campaign_store`; which move is allowed is
+:mod:`sequences.campaign_states`. Pause, resume and stop change the campaign row that
+the dispatcher and the sender read (by the enrollment's campaign) before every move: a
+paused campaign's steps stay in the database (those already queued are taken back), a
+resumed one carries on where it was, a stopped one ends every running enrollment
+``stopped``. The dispatcher starts a ``scheduled`` campaign once its start has come
+and completes an ``active`` one whose enrollments have all ended.
 """
 
 from __future__ import annotations
@@ -18,16 +20,21 @@ from sqlalchemy import Connection, case, exists, null, select, update
 from engine.db import Database
 from engine.models import CampaignState, StepState
 from engine.tables import C, E
-from sequences.errors import SequencesError
+from sequences.campaign_states import Action, next_state
+from sequences.errors import CampaignError
 from sequences.journey import RUNNING_STATES, EndReason, end_state
 
-__all__ = ["CampaignChange", "CampaignError", "complete_finished", "pause", "resume", "stop"]
+__all__ = [
+    "CampaignChange",
+    "CampaignError",
+    "complete_finished",
+    "pause",
+    "resume",
+    "start_scheduled",
+    "stop",
+]
 
 _RUNNING = sorted(RUNNING_STATES)
-
-
-class CampaignError(SequencesError):
-    """Raised when a campaign cannot be launched, paused, resumed or stopped as asked."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class CampaignChange:
     ended (stop); 0 for resume and for a change that was already in place.
     """
 
-    sequence: str
+    name: str
     previous: str
     state: str
     enrollments: int = 0
@@ -48,21 +55,18 @@ class CampaignChange:
         return self.previous != self.state
 
 
-def pause(database: Database, sequence: str, *, now: datetime) -> CampaignChange:
+def pause(database: Database, name: str, *, now: datetime) -> CampaignChange:
     """Hold every send of the campaign not yet started; queued steps go back to ``due``.
 
     A first message taken back loses its phone, so after a resume it may go out from
-    any phone. A send already under way finishes.
+    any phone (of the campaign's). A send already under way finishes.
     """
     with database.engine.begin() as connection:
-        previous = _state(connection, sequence)
-        if previous in (CampaignState.STOPPED, CampaignState.COMPLETED):
-            raise CampaignError(f"campaign {sequence!r} is {previous}; there is nothing to pause")
-        _set_state(connection, sequence, CampaignState.PAUSED, now)
+        campaign_id, previous, state = _move(connection, name, Action.PAUSE, now)
         held = connection.execute(
             update(E)
             .where(
-                E.c.sequence == sequence,
+                E.c.campaign_id == campaign_id,
                 E.c.state.in_(_RUNNING),
                 E.c.step_state == StepState.QUEUED,
             )
@@ -73,23 +77,18 @@ def pause(database: Database, sequence: str, *, now: datetime) -> CampaignChange
                 updated_at=now,
             )
         ).rowcount
-    return CampaignChange(sequence, previous, CampaignState.PAUSED, int(held))
+    return CampaignChange(name, previous, state, int(held))
 
 
-def resume(database: Database, sequence: str, *, now: datetime) -> CampaignChange:
-    """Let a paused campaign send again; the dispatcher carries on where it stopped."""
+def resume(database: Database, name: str, *, now: datetime) -> CampaignChange:
+    """Let a paused campaign send again (``scheduled`` if its start is still ahead); the
+    dispatcher carries on where it stopped."""
     with database.engine.begin() as connection:
-        previous = _state(connection, sequence)
-        if previous in (CampaignState.STOPPED, CampaignState.COMPLETED):
-            raise CampaignError(
-                f"campaign {sequence!r} is {previous}; `outreach campaign launch {sequence}` "
-                "starts it again with new leads"
-            )
-        _set_state(connection, sequence, CampaignState.ACTIVE, now)
-    return CampaignChange(sequence, previous, CampaignState.ACTIVE)
+        _, previous, state = _move(connection, name, Action.RESUME, now)
+    return CampaignChange(name, previous, state)
 
 
-def stop(database: Database, sequence: str, *, now: datetime) -> CampaignChange:
+def stop(database: Database, name: str, *, now: datetime) -> CampaignChange:
     """End every running enrollment of the campaign ``stopped`` (``stopped_by_operator``).
 
     Steps in a queue are marked back ``due`` so they stop counting against their
@@ -98,11 +97,10 @@ def stop(database: Database, sequence: str, *, now: datetime) -> CampaignChange:
     reason = EndReason.STOPPED_BY_OPERATOR
     queued = E.c.step_state == StepState.QUEUED
     with database.engine.begin() as connection:
-        previous = _state(connection, sequence)
-        _set_state(connection, sequence, CampaignState.STOPPED, now)
+        campaign_id, previous, state = _move(connection, name, Action.STOP, now)
         ended = connection.execute(
             update(E)
-            .where(E.c.sequence == sequence, E.c.state.in_(_RUNNING))
+            .where(E.c.campaign_id == campaign_id, E.c.state.in_(_RUNNING))
             .values(
                 state=end_state(reason),
                 end_reason=reason,
@@ -112,7 +110,19 @@ def stop(database: Database, sequence: str, *, now: datetime) -> CampaignChange:
                 queued_at=case((queued, null()), else_=E.c.queued_at),
             )
         ).rowcount
-    return CampaignChange(sequence, previous, CampaignState.STOPPED, int(ended))
+    return CampaignChange(name, previous, state, int(ended))
+
+
+def start_scheduled(connection: Connection, now: datetime) -> list[str]:
+    """Make ``active`` every scheduled campaign whose start has come; their names."""
+    active = next_state(CampaignState.SCHEDULED, Action.START, now=now)
+    rows = connection.execute(
+        update(C)
+        .where(C.c.state == CampaignState.SCHEDULED, C.c.starts_at <= now)
+        .values(state=active, updated_at=now)
+        .returning(C.c.name)
+    ).all()
+    return sorted(str(row[0]) for row in rows)
 
 
 def complete_finished(connection: Connection, now: datetime) -> list[str]:
@@ -125,33 +135,34 @@ def complete_finished(connection: Connection, now: datetime) -> list[str]:
     own: a launch holds its campaign's row from before it inserts enrollments until it
     commits, so the check (a fresh snapshot on PostgreSQL) sees what it enrolled.
     """
-    has_any = exists().where(E.c.sequence == C.c.sequence)
-    running = exists().where(E.c.sequence == C.c.sequence, E.c.state.in_(_RUNNING))
+    completed = next_state(CampaignState.ACTIVE, Action.COMPLETE, now=now)
+    has_any = exists().where(E.c.campaign_id == C.c.id)
+    running = exists().where(E.c.campaign_id == C.c.id, E.c.state.in_(_RUNNING))
     finished = (C.c.state == CampaignState.ACTIVE, has_any, ~running)
     candidates = list(
-        connection.execute(select(C.c.sequence).where(*finished).with_for_update(of=C)).scalars()
+        connection.execute(select(C.c.id).where(*finished).with_for_update(of=C)).scalars()
     )
     if not candidates:
         return []
     rows = connection.execute(
         update(C)
-        .where(C.c.sequence.in_(candidates), *finished)
-        .values(state=CampaignState.COMPLETED, updated_at=now)
-        .returning(C.c.sequence)
+        .where(C.c.id.in_(candidates), *finished)
+        .values(state=completed, updated_at=now)
+        .returning(C.c.name)
     ).all()
     return sorted(str(row[0]) for row in rows)
 
 
-def _state(connection: Connection, sequence: str) -> str:
-    state = connection.execute(select(C.c.state).where(C.c.sequence == sequence)).scalar()
-    if state is None:
-        raise CampaignError(
-            f"no campaign {sequence!r}; start one with `outreach campaign launch {sequence}`"
-        )
-    return str(state)
-
-
-def _set_state(connection: Connection, sequence: str, state: str, now: datetime) -> None:
-    connection.execute(
-        update(C).where(C.c.sequence == sequence).values(state=state, updated_at=now)
-    )
+def _move(connection: Connection, name: str, action: Action, now: datetime) -> tuple[int, str, str]:
+    """Lock the campaign ``name``, move it by ``action``: its id, previous and new state."""
+    row = connection.execute(
+        select(C.c.id, C.c.state, C.c.starts_at).where(C.c.name == name).with_for_update()
+    ).first()
+    if row is None:
+        next_state(None, action, now=now, name=name)  # raises, saying what to do
+        raise CampaignError(f"no campaign {name!r}")
+    previous = str(row.state)
+    state = next_state(previous, action, now=now, starts_at=row.starts_at, name=name)
+    if state != previous:
+        connection.execute(update(C).where(C.c.id == row.id).values(state=state, updated_at=now))
+    return int(row.id), previous, state

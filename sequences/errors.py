@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from engine.errors import OutreachError
 
-__all__ = ["IllegalTransition", "LeadImportError", "SequencesError"]
+__all__ = ["CampaignError", "IllegalTransition", "LeadImportError", "SequencesError"]
 
 
 class SequencesError(OutreachError):
@@ -27,3 +27,7 @@ class IllegalTransition(SequencesError):  # noqa: N818
 
 class LeadImportError(SequencesError):
     """Raised when a lead file cannot be imported at all (nothing is written)."""
+
+
+class CampaignError(SequencesError):
+    """Raised when a campaign cannot be created, launched, paused, resumed or stopped as asked."""

@@ -1,13 +1,15 @@
-"""Launching a campaign: enrolling leads in a sequence, and refusing those it must not write to.
+"""Launching a campaign: enrolling leads in its sequence, refusing those it must not write to.
 
-A launch gives each selected lead one enrollment in the sequence (state ``pending``,
-step 0 ``due`` at :func:`~sequences.schedule.first_due` on the lead's clock) and makes
-the campaign ``active``. It refuses, and counts by :class:`Refusal`, every lead it
-must not write to: suppressed numbers, leads who answered an earlier campaign, leads
-already in this sequence or running through another, and leads missing a variable a
-step needs. The refusals are computed in the database for all leads at once
-(:mod:`sequences.launch_store`); only the variable check and the due time run per lead
-in Python, and the due time only once per zone.
+A launch saves the campaign (its name, sequence and selection) and gives each selected
+lead one enrollment in it (state ``pending``, step 0 ``due`` at
+:func:`~sequences.schedule.first_due` on the lead's clock, from the campaign's start if
+that is later), and makes the campaign ``active``, or ``scheduled`` while its start is
+ahead. It refuses, and counts by :class:`Refusal`, every lead it must not write to:
+suppressed numbers, leads who answered an earlier campaign, leads already in this
+campaign, running through another or that went through this sequence in another
+campaign, and leads missing a variable a step needs. The refusals are computed in the
+database for all leads at once (:mod:`sequences.launch_store`); only the variable check
+and the due time run per lead in Python, and the due time only once per zone.
 """
 
 from __future__ import annotations
@@ -17,16 +19,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, null, update
 
 from engine.db import Database
-from engine.tables import C
-from sequences.campaigns import CampaignError
+from engine.models import StepState
+from engine.tables import E, running
+from sequences.campaign_states import Action, next_state
+from sequences.campaign_store import Selection, check_sequence, find_campaign, save
 from sequences.definition import Sequence, missing_variables
+from sequences.errors import CampaignError
 from sequences.launch_store import (
     Candidate,
     Refusal,
-    activate_campaign,
     candidates,
     insert_enrollments,
     lead_ids_for_phones,
@@ -60,6 +64,12 @@ class LaunchReport:
     """The earliest first message of the leads enrolled."""
     campaign_was: str | None = None
     """The campaign's state before the launch (``None``: there was none)."""
+    name: str = ""
+    """The campaign's name."""
+    state: str | None = None
+    """The campaign's state after the launch (``active`` or ``scheduled``)."""
+    starts_at: datetime | None = None
+    """The campaign's start, when it has one."""
 
 
 @dataclass
@@ -77,42 +87,58 @@ def launch(
     *,
     now: datetime,
     fallback_zone: str,
+    name: str | None = None,
     tag: str | None = None,
     lead_list: LeadList | None = None,
+    phone_ids: tuple[str, ...] | None = None,
+    starts_at: datetime | None = None,
     limit: int | None = None,
     dry_run: bool = False,
 ) -> LaunchReport:
-    """Enroll the leads tagged ``tag``, or those of ``lead_list``, or every lead.
+    """Launch campaign ``name`` (default: the sequence's name) of ``sequence`` for the
+    leads tagged ``tag``, or those of ``lead_list``, or every lead.
 
-    At most ``limit`` are enrolled (oldest first; file order with a lead list).
-    ``fallback_zone`` is the zone of a lead whose own cannot be told (``[quota]
-    timezone``). With ``dry_run`` nothing is written. Raises :class:`CampaignError`
-    when the selection is empty.
+    The campaign is saved with this selection: ``phone_ids`` (``None``: every phone) and
+    ``starts_at`` (UTC; ``None``: now). At most ``limit`` are enrolled (oldest first;
+    file order with a lead list). ``fallback_zone`` is the zone of a lead whose own
+    cannot be told (``[quota] timezone``). With ``dry_run`` nothing is written. Raises
+    :class:`CampaignError` when the selection is empty, or the campaign runs another
+    sequence.
     """
     if tag is not None and lead_list is not None:
         raise CampaignError("choose leads by --tag or by --leads FILE, not both")
+    name = name or sequence.name
+    selection = Selection(
+        tag, None if lead_list is None else str(lead_list.path), phone_ids, starts_at
+    )
     with database.engine.begin() as connection:
         lead_ids, not_found = None, 0
         if lead_list is not None:
             lead_ids = lead_ids_for_phones(connection, lead_list.phones)
             not_found = len(lead_list.phones) - len(lead_ids)
-        campaign_was = connection.execute(
-            select(C.c.state).where(C.c.sequence == sequence.name)
-        ).scalar()
+        # The campaign row first, locked: the lock keeps the dispatcher from marking it
+        # completed (complete_finished) until these enrollments are committed.
+        found = find_campaign(connection, name, lock=not dry_run)
+        check_sequence(found, name, sequence.name)
+        campaign_was = None if found is None else found.state
+        state = next_state(campaign_was, Action.LAUNCH, now=now, starts_at=starts_at, name=name)
+        since = now if starts_at is None else max(now, starts_at)
         plan = _plan(
-            connection, sequence, now=now, fallback_zone=fallback_zone, tag=tag,
-            lead_ids=lead_ids, limit=limit,
+            connection, sequence, now=since, fallback_zone=fallback_zone, tag=tag,
+            lead_ids=lead_ids, limit=limit, campaign_id=None if found is None else found.id,
         )  # fmt: skip
         if plan.selected == 0:
             raise CampaignError(_nobody(tag, lead_list))
         enrolled = len(plan.rows)
         if not dry_run:
-            # The campaign row first: its lock keeps the dispatcher from marking it
-            # completed (complete_finished) until these enrollments are committed.
-            activate_campaign(connection, sequence.name, now)
-            enrolled = insert_enrollments(connection, sequence.name, plan.rows, now)
-            # A concurrent launch enrolled the rest first: they are in a sequence already.
+            campaign_id = save(
+                connection, name, sequence.name, state=state, selection=selection, now=now
+            )
+            enrolled = insert_enrollments(connection, campaign_id, sequence.name, plan.rows, now)
+            # A concurrent launch enrolled the rest first: they are in a campaign already.
             plan.refused[Refusal.ALREADY_ENROLLED] += len(plan.rows) - enrolled
+            if phone_ids is not None:
+                _take_back_other_phones(connection, campaign_id, phone_ids, now)
     return LaunchReport(
         sequence=sequence.name,
         dry_run=dry_run,
@@ -125,6 +151,26 @@ def launch(
         invalid_rows=0 if lead_list is None else lead_list.invalid_rows,
         first_due=min((due for _, due in plan.rows), default=None),
         campaign_was=campaign_was,
+        name=name,
+        state=state,
+        starts_at=starts_at,
+    )
+
+
+def _take_back_other_phones(
+    connection: Connection, campaign_id: int, phone_ids: tuple[str, ...], now: datetime
+) -> None:
+    """First messages queued on a phone the campaign may no longer use wait for another."""
+    connection.execute(
+        update(E)
+        .where(
+            E.c.campaign_id == campaign_id,
+            running(),
+            E.c.step == 0,
+            E.c.step_state == StepState.QUEUED,
+            E.c.phone_id.not_in(phone_ids),
+        )
+        .values(step_state=StepState.DUE, queued_at=None, phone_id=null(), updated_at=now)
     )
 
 
@@ -137,6 +183,7 @@ def _plan(
     tag: str | None,
     lead_ids: list[int] | None,
     limit: int | None,
+    campaign_id: int | None,
 ) -> _Plan:
     plan = _Plan()
     due_in_zone: dict[str, datetime] = {}
@@ -154,8 +201,9 @@ def _plan(
 
     required = bool(sequence.required_variables)
     for candidate in candidates(
-        connection, sequence.name, tag=tag, lead_ids=lead_ids, with_variables=required
-    ):
+        connection, sequence.name, campaign_id=campaign_id, tag=tag, lead_ids=lead_ids,
+        with_variables=required,
+    ):  # fmt: skip
         plan.selected += 1
         refusal = candidate.refusal
         if refusal is None and required:

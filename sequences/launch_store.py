@@ -23,18 +23,16 @@ from sqlalchemy.dialects import sqlite
 from engine.dbtypes import UTCDateTime
 from engine.models import (
     RUNNING_STATES,
-    CampaignState,
     Direction,
     EnrollmentState,
     StepState,
 )
-from engine.tables import C, E, L, M, S, T, insert_for
+from engine.tables import E, L, M, S, T
 
 __all__ = [
     "BATCH_SIZE",
     "Candidate",
     "Refusal",
-    "activate_campaign",
     "candidates",
     "insert_enrollments",
     "lead_ids_for_phones",
@@ -56,9 +54,11 @@ class Refusal(StrEnum):
     ANSWERED_BEFORE = "answered_before"
     """The lead replied to or opted out of an earlier campaign (or wrote to us)."""
     ALREADY_ENROLLED = "already_enrolled"
-    """The lead is, or was, in this sequence already."""
+    """The lead is, or was, in this campaign already."""
     ACTIVE_ELSEWHERE = "active_elsewhere"
-    """The lead is running through another sequence (a lead is in at most one)."""
+    """The lead is running through another campaign (a lead is in at most one)."""
+    SEQUENCE_BEFORE = "sequence_before"
+    """The lead went through this sequence in another campaign (it would get it twice)."""
     MISSING_VARIABLES = "missing_variables"
     """The lead lacks a variable a step needs (checked in Python, not here)."""
 
@@ -74,38 +74,43 @@ class Candidate:
     refusal: Refusal | None
 
 
-def _refusal(sequence: str) -> Any:
+def _refusal(sequence: str, campaign_id: int | None) -> Any:
     e, m = E.c, M.c
     answered = select(e.lead_id).where(e.state.in_(_ANSWERED))
     wrote_in = select(m.lead_id).where(m.direction == Direction.IN, m.lead_id.is_not(None))
-    this_sequence = select(e.lead_id).where(e.sequence == sequence)
+    # A campaign not saved yet has no enrollment: no id matches -1.
+    this_campaign = select(e.lead_id).where(e.campaign_id == (campaign_id or -1))
     running = select(e.lead_id).where(e.state.in_(_RUNNING))
+    this_sequence = select(e.lead_id).where(e.sequence == sequence)
     lead = L.c
     return case(
         (lead.phone.in_(select(S.c.phone)), Refusal.SUPPRESSED.value),
         (lead.id.in_(answered), Refusal.ANSWERED_BEFORE.value),
         (lead.id.in_(wrote_in), Refusal.ANSWERED_BEFORE.value),
-        (lead.id.in_(this_sequence), Refusal.ALREADY_ENROLLED.value),
+        (lead.id.in_(this_campaign), Refusal.ALREADY_ENROLLED.value),
         (lead.id.in_(running), Refusal.ACTIVE_ELSEWHERE.value),
+        (lead.id.in_(this_sequence), Refusal.SEQUENCE_BEFORE.value),
         else_=None,
     ).label("refusal")
 
 
-def _query(sequence: str, with_variables: bool) -> Select[Any]:
+def _query(sequence: str, campaign_id: int | None, with_variables: bool) -> Select[Any]:
     lead = L.c
     variables = lead.variables if with_variables else literal(None).label("variables")
-    return select(lead.id, lead.phone, lead.timezone, variables, _refusal(sequence))
+    return select(lead.id, lead.phone, lead.timezone, variables, _refusal(sequence, campaign_id))
 
 
 def candidates(
     connection: Connection,
     sequence: str,
     *,
+    campaign_id: int | None = None,
     tag: str | None = None,
     lead_ids: Sequence[int] | None = None,
     with_variables: bool,
 ) -> Iterator[Candidate]:
-    """The leads tagged ``tag``, or those in ``lead_ids`` (in that order), or all, oldest first.
+    """The leads tagged ``tag``, or those in ``lead_ids`` (in that order), or all, oldest
+    first, each with its refusal for campaign ``campaign_id`` (``None``: a new one).
 
     ``with_variables`` reads each lead's variables (only needed when the sequence has
     required ones). Rows are streamed, so memory stays flat however many leads match.
@@ -113,11 +118,11 @@ def candidates(
     if lead_ids is not None:
         for start in range(0, len(lead_ids), BATCH_SIZE):
             chunk = lead_ids[start : start + BATCH_SIZE]
-            query = _query(sequence, with_variables).where(L.c.id.in_(chunk))
+            query = _query(sequence, campaign_id, with_variables).where(L.c.id.in_(chunk))
             found = {row.id: row for row in connection.execute(query)}
             yield from (_candidate(found[i]) for i in chunk if i in found)
         return
-    query = _query(sequence, with_variables).order_by(L.c.id)
+    query = _query(sequence, campaign_id, with_variables).order_by(L.c.id)
     if tag is not None:
         query = query.where(L.c.id.in_(select(T.c.lead_id).where(T.c.tag == tag)))
     streamed = connection.execute(query, execution_options={"yield_per": BATCH_SIZE})
@@ -140,9 +145,9 @@ def lead_ids_for_phones(connection: Connection, phones: Sequence[str]) -> list[i
 
 
 _PG_INSERT: Final = text(
-    "INSERT INTO enrollments (lead_id, sequence, state, step, step_state, due_at, attempts, "
-    "created_at, updated_at) "
-    "SELECT t.lead_id, :sequence, :state, 0, :step_state, t.due_at, 0, :now, :now "
+    "INSERT INTO enrollments (lead_id, campaign_id, sequence, state, step, step_state, due_at, "
+    "attempts, created_at, updated_at) "
+    "SELECT t.lead_id, :campaign_id, :sequence, :state, 0, :step_state, t.due_at, 0, :now, :now "
     "FROM unnest(CAST(:lead_ids AS integer[]), CAST(:due_ats AS timestamptz[])) "
     "AS t(lead_id, due_at) ON CONFLICT DO NOTHING"
 ).bindparams(bindparam("now", type_=UTCDateTime))
@@ -152,11 +157,13 @@ _SQLITE_INSERT: Final = sqlite.insert(E).on_conflict_do_nothing()
 
 
 def insert_enrollments(
-    connection: Connection, sequence: str, rows: Sequence[tuple[int, datetime]], now: datetime
-) -> int:
-    """Enroll ``(lead id, first due time)`` pairs at step 0; returns how many were written.
+    connection: Connection, campaign_id: int, sequence: str,
+    rows: Sequence[tuple[int, datetime]], now: datetime,
+) -> int:  # fmt: skip
+    """Enroll ``(lead id, first due time)`` pairs in the campaign at step 0 of its
+    ``sequence``; returns how many were written.
 
-    A lead the unique indexes refuse (enrolled in this or another sequence by a launch
+    A lead the unique indexes refuse (enrolled in this or another campaign by a launch
     running at the same time) is skipped, not an error.
     """
     written = 0
@@ -166,6 +173,7 @@ def insert_enrollments(
             result = connection.execute(
                 _PG_INSERT,
                 {
+                    "campaign_id": campaign_id,
                     "sequence": sequence,
                     "state": EnrollmentState.PENDING.value,
                     "step_state": StepState.DUE.value,
@@ -177,7 +185,8 @@ def insert_enrollments(
         else:
             values = [
                 {
-                    "lead_id": lead_id, "sequence": sequence, "state": EnrollmentState.PENDING,
+                    "lead_id": lead_id, "campaign_id": campaign_id, "sequence": sequence,
+                    "state": EnrollmentState.PENDING,
                     "step": 0, "step_state": StepState.DUE, "due_at": due, "attempts": 0,
                     "created_at": now, "updated_at": now,
                 }
@@ -186,17 +195,3 @@ def insert_enrollments(
             result = connection.execute(_SQLITE_INSERT, values)
         written += int(result.rowcount)
     return written
-
-
-def activate_campaign(connection: Connection, sequence: str, now: datetime) -> None:
-    """Create the campaign row of ``sequence`` in state ``active``, or set it back to active."""
-    insert = insert_for(connection)
-    statement = insert(C).values(
-        sequence=sequence, state=CampaignState.ACTIVE, created_at=now, updated_at=now
-    )
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["sequence"],
-            set_={"state": CampaignState.ACTIVE, "updated_at": now},
-        )
-    )

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from engine.errors import OutreachError
 from engine.exports.query import (
-    campaign_known,
     campaign_rows,
+    campaign_sequence,
     count_campaign_rows,
     count_lead_rows,
     leads_rows,
@@ -24,8 +24,8 @@ from engine.exports.writers import write_csv, write_json
 __all__ = [
     "ExportError",
     "ExportRow",
-    "campaign_known",
     "campaign_rows",
+    "campaign_sequence",
     "count_campaign_rows",
     "count_lead_rows",
     "csv_header",

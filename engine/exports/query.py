@@ -8,7 +8,7 @@ rows in memory, never leaves a cursor open between statements, and reads alike o
 SQLite and PostgreSQL. A row deleted while an export runs is left out.
 
 Which enrollments belong to a campaign is decided in one place, :func:`of_campaign`
-(today a campaign is its sequence's name), and :data:`campaign_name` the name rows show.
+(by the enrollment's campaign id), and :data:`campaign_name` the name rows show.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, Select, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, case, func, select
 
 from engine.exports.rows import (
     EnrollmentData,
@@ -31,9 +31,9 @@ from engine.tables import C, E, L, M, T
 
 __all__ = [
     "CHUNK",
-    "campaign_known",
     "campaign_name",
     "campaign_rows",
+    "campaign_sequence",
     "count_campaign_rows",
     "count_lead_rows",
     "leads_rows",
@@ -44,21 +44,21 @@ __all__ = [
 CHUNK: Final = 500
 """Leads (or enrollments) read per page."""
 
-campaign_name: ColumnElement[str] = E.c.sequence
+campaign_name: ColumnElement[str] = (
+    select(C.c.name).where(C.c.id == E.c.campaign_id).scalar_subquery()
+)
 """The campaign an enrollment belongs to, as rows name it."""
 
 
 def of_campaign(name: str) -> ColumnElement[bool]:
     """The enrollments of campaign ``name``: the one filter every export query uses."""
-    return campaign_name == name
+    return E.c.campaign_id == select(C.c.id).where(C.c.name == name).scalar_subquery()
 
 
-def campaign_known(connection: Connection, name: str) -> bool:
-    """Whether there is a campaign ``name``: launched, or with enrollments."""
-    # The campaigns table is keyed by sequence today; with named campaigns, by name.
-    launched = select(C.c.sequence).where(C.c.sequence == name)
-    enrolled = select(E.c.id).where(of_campaign(name))
-    return bool(connection.execute(select(or_(exists(launched), exists(enrolled)))).scalar())
+def campaign_sequence(connection: Connection, name: str) -> str | None:
+    """The sequence campaign ``name`` runs; ``None`` when there is no such campaign."""
+    found = connection.execute(select(C.c.sequence).where(C.c.name == name)).scalar()
+    return None if found is None else str(found)
 
 
 def steps_recorded(connection: Connection, campaign: str | None = None) -> int:

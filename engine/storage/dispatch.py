@@ -25,6 +25,7 @@ from engine.models import (
     EnrollmentState,
     PhoneState,
     StepState,
+    phone_ids_of,
 )
 from engine.storage import autoreplies
 from engine.tables import C, E, L, P, Q, running
@@ -39,8 +40,8 @@ _RUNNING = running()
 _ANY_STATE = sorted(RUNNING_STATES | END_STATES)
 
 # A due step with what its send window needs, read for a pass.
-_CANDIDATE = (E.c.id, E.c.step, E.c.sequence, E.c.phone_id, L.c.phone, L.c.timezone)
-_CANDIDATE_FROM = E.join(L, L.c.id == E.c.lead_id).join(C, C.c.sequence == E.c.sequence)
+_CANDIDATE = (E.c.id, E.c.step, E.c.sequence, E.c.phone_id, L.c.phone, L.c.timezone, E.c.due_at)
+_CANDIDATE_FROM = E.join(L, L.c.id == E.c.lead_id).join(C, C.c.id == E.c.campaign_id)
 
 # A step due outside its window waits for the opening; only while it is still due.
 _DEFER = (
@@ -53,8 +54,9 @@ _DEFER = (
 @dataclass(frozen=True)
 class Candidate:
     """A due step a pass may hand to a phone: its enrollment, step and sequence, the phone
-    it is bound to (``None`` for a first message: any phone may send it), and the lead's
-    number and zone, which decide the lead's send window."""
+    it is bound to (``None`` for a first message: a phone is chosen), the lead's number
+    and zone, which decide the lead's send window, when it was due, and the phones its
+    campaign may start a conversation from (``None``: any)."""
 
     id: int
     step: int
@@ -62,6 +64,8 @@ class Candidate:
     phone_id: str | None
     lead_phone: str
     lead_timezone: str | None
+    due_at: datetime | None = None
+    phones: frozenset[str] | None = None
 
 
 class DispatchStore:
@@ -181,13 +185,29 @@ class DispatchStore:
         )
         rows = self.connection.execute(
             select(
-                *[ranked.c[n] for n in ("id", "step", "sequence", "phone_id", "phone", "timezone")]
+                *[
+                    ranked.c[n]
+                    for n in ("id", "step", "sequence", "phone_id", "phone", "timezone", "due_at")
+                ]
             ).where(ranked.c.rank <= per_phone)
         ).all()
         return [Candidate(*row) for row in rows]
 
-    def due_first_messages(self, now: datetime, limit: int) -> list[Candidate]:
-        """First messages due by ``now``, at most ``limit``, the longest due first."""
+    def limited_campaigns(self) -> dict[int, frozenset[str]]:
+        """The active campaigns that may start conversations only from some phones."""
+        rows = self.connection.execute(
+            select(C.c.id, C.c.phone_ids).where(
+                C.c.state == CampaignState.ACTIVE, C.c.phone_ids.is_not(None)
+            )
+        )
+        return {int(i): phone_ids_of(phones) or frozenset() for i, phones in rows}
+
+    def due_first_messages(
+        self, now: datetime, limit: int, *, campaign: tuple[int, frozenset[str]] | None = None
+    ) -> list[Candidate]:
+        """First messages due by ``now``, at most ``limit``, the longest due first: of the
+        campaigns open to every phone, or only of ``campaign`` (its id and its phones)."""
+        only = C.c.phone_ids.is_(None) if campaign is None else E.c.campaign_id == campaign[0]
         rows = self.connection.execute(
             select(*_CANDIDATE)
             .select_from(_CANDIDATE_FROM)
@@ -197,11 +217,13 @@ class DispatchStore:
                 E.c.step == 0,
                 E.c.due_at <= now,
                 C.c.state == CampaignState.ACTIVE,
+                only,
             )
             .order_by(E.c.due_at, E.c.id)
             .limit(limit)
         ).all()
-        return [Candidate(*row) for row in rows]
+        phones = None if campaign is None else campaign[1]
+        return [Candidate(*row, phones=phones) for row in rows]
 
     # Writes of the decisions ---------------------------------------------------------
 

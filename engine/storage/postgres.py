@@ -177,7 +177,7 @@ _STEP_READY = (
     ),
 )
 _NO_HELD_CAMPAIGN = ~exists(
-    select(C.c.sequence).where(C.c.sequence == E.c.sequence, C.c.state != CampaignState.ACTIVE)
+    select(C.c.id).where(C.c.id == E.c.campaign_id, C.c.state != CampaignState.ACTIVE)
 )
 
 

@@ -27,7 +27,8 @@ from engine.storage.base import WorkItem
 from engine.tables import A, C, E, L, M, P, Q, insert_for, running
 from sequences.journey import EndReason, after_send
 
-# The work item: the enrollment with its lead, its phone and its campaign.
+# The work item: the enrollment with its lead, its phone and its campaign (its own, by
+# id: two campaigns of one sequence are held apart).
 WORK_ITEM = (
     E.c.id, E.c.state, E.c.step, E.c.step_state, E.c.sequence, E.c.phone_id,
     E.c.chat_id, E.c.sending_at, E.c.queued_at, E.c.attempts, L.c.id, L.c.phone,
@@ -36,7 +37,7 @@ WORK_ITEM = (
 WORK_ITEM_FROM = (
     E.join(L, L.c.id == E.c.lead_id)
     .outerjoin(P, P.c.id == E.c.phone_id)
-    .outerjoin(C, C.c.sequence == E.c.sequence)
+    .outerjoin(C, C.c.id == E.c.campaign_id)
 )
 # The previous step's message: one probe of the (enrollment, step) unique index, whose
 # predicate is written as a literal so PostgreSQL can use the partial index.

@@ -89,7 +89,7 @@ def test_dry_run_then_launch_then_relaunch(site: Path, capsys: pytest.CaptureFix
     assert run(["campaign", "launch", "intro", "--tag", "jan"]) == 0
     out = capsys.readouterr().out
     assert row(out, "enrolled") == "0"
-    assert row(out, "refused: already in this sequence") == "2"
+    assert row(out, "refused: already in this campaign") == "2"
 
 
 def test_launch_from_a_file_with_a_limit(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,7 +138,8 @@ def test_pause_resume_stop_and_status(site: Path, capsys: pytest.CaptureFixture[
     assert "active again" in capsys.readouterr().out
     assert run(["campaign", "status", "intro"]) == 0
     out = capsys.readouterr().out
-    assert "campaign active, 2 enrolled (pending 2)" in out
+    assert "campaign active of sequence intro, 2 enrolled (pending 2)" in out
+    assert "every lead; every phone" not in out and "leads tagged jan; every phone" in out
     assert "step 1" in out and row(out, "all") == "-"
     assert run(["campaign", "stop", "intro"]) == 0
     assert "2 running enrollments ended" in capsys.readouterr().out
@@ -193,3 +194,93 @@ def test_sequences_preview_renders_real_leads(
     assert run(["sequences", "preview", "intro", "--lead", "+40712009999"]) == 1
     assert "import it first" in capsys.readouterr().err
     assert run(["sequences", "preview", "intro", "--lead", "x", "--sample", "2"]) == 2
+
+
+FEB = "phone,name\n+40712000011,Dan\n+40712000012,Eva\n"
+
+
+def test_two_named_campaigns_of_one_sequence(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (site / "feb.csv").write_text(FEB)
+    assert run(["leads", "import", "feb.csv", "--tag", "feb"]) == 0
+    code = run(
+        ["campaign", "launch", "spring", "--sequence", "intro", "--tag", "jan", "--phones", "01"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "spring (intro): 3 leads selected" in out and row(out, "enrolled") == "2"
+    assert "campaign spring is active" in out
+    assert run(["campaign", "launch", "autumn", "--sequence", "intro", "--tag", "feb"]) == 0
+    capsys.readouterr()
+    assert run(["campaign", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "2 campaigns" in out
+    assert run(["campaign", "status", "--json"]) == 0
+    statuses = json.loads(capsys.readouterr().out)["campaigns"]
+    assert [(s["campaign"], s["sequence"], s["enrolled"]) for s in statuses] == [
+        ("autumn", "intro", 2),
+        ("spring", "intro", 2),
+    ]
+    assert statuses[1]["selection"]["phones"] == ["01"]
+    assert run(["campaign", "status", "spring"]) == 0
+    out = capsys.readouterr().out
+    assert "spring: campaign active of sequence intro, 2 enrolled" in out
+    assert "leads tagged jan; phones 01" in out
+    # Its forecast counts its own leads on its own phones.
+    assert run(["forecast", "spring"]) == 0
+    out = capsys.readouterr().out
+    assert "2 leads wait for a first message" in out and "1 active phones" in out
+    # Pausing one leaves the other running.
+    assert run(["campaign", "pause", "autumn"]) == 0
+    capsys.readouterr()
+    assert run(["campaign", "status", "--json"]) == 0
+    states = {s["campaign"]: s["state"] for s in json.loads(capsys.readouterr().out)["campaigns"]}
+    assert states == {"autumn": "paused", "spring": "active"}
+    # A relaunch without a selection uses the saved one: no lead outside 'jan' is added.
+    assert run(["campaign", "launch", "spring"]) == 0
+    out = capsys.readouterr().out
+    assert "spring (intro): 3 leads selected" in out and row(out, "enrolled") == "0"
+
+
+def test_a_draft_then_a_scheduled_launch(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["campaign", "create", "xmas", "--sequence", "intro", "--leads", "leads.csv",
+                "--phones", "02", "--start", "2030-12-08 09:00"]) == 0  # fmt: skip
+    assert "campaign xmas of sequence intro is saved as a draft" in capsys.readouterr().out
+    assert run(["campaign", "status", "xmas", "--json"]) == 0
+    (draft,) = json.loads(capsys.readouterr().out)["campaigns"]
+    assert (draft["state"], draft["enrolled"]) == ("draft", 0)
+    assert draft["selection"]["leads_file"] == str(site / "leads.csv")
+    assert draft["selection"]["starts_at"] == "2030-12-08T09:00:00+00:00"  # intro is in UTC
+    assert run(["campaign", "launch", "xmas"]) == 0
+    out = capsys.readouterr().out
+    assert row(out, "enrolled") == "2"
+    assert "campaign xmas is scheduled: it sends nothing before Sun 2030-12-08 09:00 UTC" in out
+    assert run(["forecast", "xmas"]) == 0
+    out = capsys.readouterr().out
+    assert "1 active phones" in out and "Sun 2030-12-08" in out
+    assert run(["campaign", "pause", "xmas"]) == 0
+    capsys.readouterr()
+    assert run(["campaign", "resume", "xmas"]) == 0
+    assert "campaign xmas is scheduled again" in capsys.readouterr().out
+
+
+def test_campaign_mistakes_are_one_line(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, code, says in (
+        (["campaign", "launch", "spring"], 1, "no campaign 'spring' and no sequence of that name"),
+        (["campaign", "launch", "s", "--sequence", "nope"], 1, "no sequence 'nope'"),
+        (["campaign", "launch", "s", "--sequence", "intro", "--phones", "03"], 2, "unknown phone"),
+        (["campaign", "launch", "s", "--sequence", "intro", "--start", "soon"], 2, "2026-12-08"),
+        (["campaign", "create", "intro", "--tag", "a", "--leads", "leads.csv"], 2, "not both"),
+    ):
+        assert run(argv) == code, argv
+        err = capsys.readouterr().err
+        assert says in err, err
+        if code == 1:  # usage errors (2) come with typer's usage line
+            assert len(err.strip().splitlines()) == 1, err
+    assert run(["campaign", "launch", "intro", "--tag", "jan"]) == 0
+    capsys.readouterr()
+    assert run(["campaign", "create", "intro"]) == 1
+    assert "it was launched already" in capsys.readouterr().err
+    assert run(["campaign", "status", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["campaigns"]) == 1  # nothing else was saved

@@ -15,7 +15,8 @@ import pytest
 from cli.export_cmd import PROGRESS_MIN_ROWS, shows_progress
 from cli.main import run
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead, LeadTag, Message, Phone
+from engine.models import Enrollment, Lead, LeadTag, Message, Phone
+from tests.seed import campaign_id
 
 CONFIG = """
 [database]
@@ -69,7 +70,8 @@ def site(tmp_path: Path) -> Path:
     database = Database(f"sqlite:///{tmp_path / 'x.db'}")
     database.upgrade()
     with database.session() as session:
-        session.add_all([Campaign(sequence="intro"), Phone(id="01", phone="+447700900001"),
+        intro = campaign_id(session, "intro")
+        session.add_all([Phone(id="01", phone="+447700900001"),
                          Phone(id="02", phone="+447700900002")])  # fmt: skip
         names = ("Ana", "Bob", "Cyan", "Dan", "Eve", "Fay")
         leads = [
@@ -90,8 +92,8 @@ def site(tmp_path: Path) -> Path:
         ]
         for lead_id, state, reason, phone, steps in plans:
             ended = T0 + timedelta(hours=50) if reason else None
-            enrollment = Enrollment(lead_id=lead_id, sequence="intro", state=state,
-                                    end_reason=reason, phone_id=phone, created_at=T0,
+            enrollment = Enrollment(lead_id=lead_id, sequence="intro", campaign_id=intro,
+                                    state=state, end_reason=reason, phone_id=phone, created_at=T0,
                                     ended_at=ended)  # fmt: skip
             session.add(enrollment)
             session.flush()

@@ -22,6 +22,7 @@ from engine.models import Alert, Enrollment, Lead, Phone
 from engine.sending.halt import halt_key
 from engine.timelinesai.ratelimit.base import month_of
 from tests.conftest import REDIS_URL
+from tests.seed import campaign_id
 
 CONFIG = """
 [database]
@@ -81,6 +82,7 @@ class Site:
             session.add(lead)
             session.flush()
             session.add(Enrollment(lead_id=lead.id or 0, sequence="intro", state="active",
+                                   campaign_id=campaign_id(session, "intro"),
                                    step_state="failed", phone_id="01",
                                    last_error="PayloadTooLarge"))  # fmt: skip
 

@@ -11,7 +11,8 @@ import pytest
 
 from cli.main import run
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead, Message, Phone, ReviewFlag
+from engine.models import Enrollment, Lead, Message, Phone, ReviewFlag
+from tests.seed import campaign_id
 
 CONFIG = """
 [database]
@@ -50,14 +51,22 @@ def site(tmp_path: Path) -> Database:
     database.upgrade()
     now = datetime.now(UTC)
     with database.session() as session:
-        session.add(Campaign(sequence="intro"))
+        cid = campaign_id(session, "intro")
         session.add(Phone(id="01", phone="+447700900001"))
         lead = Lead(phone=NUMBER, variables={"first_name": "Ioana", "last_name": "Pop"})
         session.add(lead)
         session.flush()
-        enrollment = Enrollment(lead_id=lead.id or 0, sequence="intro", state="replied",
-                                step=1, step_state="due", phone_id="01", end_reason="replied",
-                                ended_at=now - timedelta(hours=5))  # fmt: skip
+        enrollment = Enrollment(
+            lead_id=lead.id or 0,
+            campaign_id=cid,
+            sequence="intro",
+            state="replied",
+            step=1,
+            step_state="due",
+            phone_id="01",
+            end_reason="replied",
+            ended_at=now - timedelta(hours=5),
+        )
         session.add(enrollment)
         session.flush()
         session.add(Message(direction="out", enrollment_id=enrollment.id, step=0,

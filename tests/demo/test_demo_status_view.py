@@ -9,8 +9,9 @@ from rich.console import Console
 
 from cli.status_view import collect, quota_bar, render, until
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead, Message, Phone, QuotaUsage
+from engine.models import Enrollment, Lead, Message, Phone, QuotaUsage
 from engine.settings import PhoneSettings, QuotaSettings, Settings
+from tests.seed import campaign_id
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 SETTINGS = Settings(
@@ -28,14 +29,15 @@ def seed(database: Database) -> None:
                           next_send_at=NOW + timedelta(seconds=90)))  # fmt: skip
         session.add(Phone(id="02", phone="+447700900102", state="offline", failures_total=1))
         session.add(QuotaUsage(phone_id="01", day=date(2026, 3, 2), used=4))
-        session.add(Campaign(sequence="intro"))
+        cid = campaign_id(session, "intro")
         session.flush()
         for index, (state, step) in enumerate([("active", 1), ("replied", 0), ("pending", 0)]):
             lead = Lead(phone=f"+40722000{index:03d}")
             session.add(lead)
             session.flush()
             assert lead.id is not None
-            enrollment = Enrollment(lead_id=lead.id, sequence="intro", state=state, step=step,
+            enrollment = Enrollment(lead_id=lead.id, campaign_id=cid, sequence="intro",
+                                    state=state, step=step,
                                     phone_id="01" if step or state == "replied" else None,
                                     step_state="due" if state != "replied" else "sent")  # fmt: skip
             session.add(enrollment)

@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead
+from engine.models import Enrollment, Lead
 from sequences import RUNNING_STATES
 from tests.conftest import REDIS_URL
+from tests.seed import campaign_id
 
 OUTREACH = [sys.executable, "-m", "cli"]
 
@@ -156,7 +157,7 @@ def seed_campaign(
     step due at ``due_at``; the leads' numbers (``prefix`` then digits, 12 characters)."""
     numbers = [f"{prefix}{index:0{12 - len(prefix)}d}" for index in range(leads)]
     with database.session() as session:
-        session.add(Campaign(sequence=sequence))
+        cid = campaign_id(session, sequence)
         rows = [
             Lead(phone=number, variables={"name": f"Lead{index}", "company": "Acme"})
             for index, number in enumerate(numbers)
@@ -164,7 +165,8 @@ def seed_campaign(
         session.add_all(rows)
         session.flush()
         session.add_all(
-            Enrollment(lead_id=lead.id, sequence=sequence, due_at=due_at) for lead in rows
+            Enrollment(lead_id=lead.id, campaign_id=cid, sequence=sequence, due_at=due_at)
+            for lead in rows
         )
     return numbers
 

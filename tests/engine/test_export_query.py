@@ -11,15 +11,16 @@ from sqlalchemy import Connection
 from engine.db import Database
 from engine.exports import (
     ExportRow,
-    campaign_known,
     campaign_rows,
+    campaign_sequence,
     count_campaign_rows,
     count_lead_rows,
     leads_rows,
     steps_recorded,
 )
 from engine.exports.rows import Reply
-from engine.models import Campaign, Enrollment, Lead, LeadTag, Message, Phone
+from engine.models import Enrollment, Lead, LeadTag, Message, Phone
+from tests.seed import campaign_id
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -29,8 +30,8 @@ def seed(database: Database) -> None:
     +4 stopped; other: +1 active; +5 wrote to us unasked; +6 never enrolled; +1 and +2
     tagged 'jan'; 'empty' launched with nobody."""
     with database.session() as session:
-        campaigns = [Campaign(sequence=name) for name in ("intro", "other", "empty")]
-        session.add_all([*campaigns, Phone(id="01", phone="+447700900001")])
+        campaigns = {name: campaign_id(session, name) for name in ("intro", "other", "empty")}
+        session.add(Phone(id="01", phone="+447700900001"))
         leads = [Lead(phone=f"+4071200000{i}", variables={"name": f"L{i}"}) for i in range(1, 7)]
         session.add_all(leads)
         session.flush()
@@ -45,7 +46,7 @@ def seed(database: Database) -> None:
         ]
         for index, sequence, state, sent, reply in plans:
             enrollment = Enrollment(lead_id=ids[index], sequence=sequence, state=state,
-                                    phone_id="01")  # fmt: skip
+                                    phone_id="01", campaign_id=campaigns[sequence])  # fmt: skip
             session.add(enrollment)
             session.flush()
             for step in range(sent):
@@ -133,5 +134,6 @@ def test_steps_recorded_and_known_campaigns(connection: Connection) -> None:
     assert steps_recorded(connection, "other") == 1
     assert steps_recorded(connection, "empty") == 0
     assert steps_recorded(connection) == 2
-    assert campaign_known(connection, "intro") and campaign_known(connection, "empty")
-    assert not campaign_known(connection, "nope")
+    assert campaign_sequence(connection, "intro") == "intro"
+    assert campaign_sequence(connection, "empty") == "empty"
+    assert campaign_sequence(connection, "nope") is None

@@ -21,6 +21,7 @@ from engine.invariants import (
 )
 from engine.models import Enrollment, Lead, Message
 from engine.timelinesai.simulator import LoggedRequest
+from tests.seed import campaign_id
 
 T0 = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
 LEAD = "+40712345678"
@@ -279,7 +280,10 @@ def test_in_flight_steps_are_read_from_the_replies(database: Database) -> None:
         leads = [Lead(phone=lead(i)) for i in range(3)]
         session.add_all(leads)
         session.flush()
-        enrollments = [Enrollment(lead_id=row.id or 0, sequence="intro") for row in leads]
+        cid = campaign_id(session, "intro")
+        enrollments = [
+            Enrollment(lead_id=row.id or 0, campaign_id=cid, sequence="intro") for row in leads
+        ]
         session.add_all(enrollments)
         session.flush()
         first, second, third = (row.id for row in enrollments)

@@ -6,8 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead, Message, Phone
+from engine.models import Enrollment, Lead, Message, Phone
 from engine.reports import campaign_status, send_backlog
+from sequences import find_campaign
+from tests.seed import campaign_id
 
 NOW = datetime(2026, 1, 6, 10, 30, tzinfo=UTC)
 
@@ -15,7 +17,7 @@ NOW = datetime(2026, 1, 6, 10, 30, tzinfo=UTC)
 def seed(database: Database) -> None:
     """intro: 6 leads over 2 steps and 2 phones, step 1 an A/B test; other: 1 lead."""
     with database.session() as session:
-        session.add(Campaign(sequence="intro", state="paused"))
+        cid = campaign_id(session, "intro", state="paused")
         for phone_id in ("01", "02"):
             session.add(Phone(id=phone_id, phone=f"+4477009000{phone_id}"))
         leads = [Lead(phone=f"+4071200{i:04d}") for i in range(7)]
@@ -36,7 +38,7 @@ def seed(database: Database) -> None:
             state, step, step_state, phone, due_h, sent, answered = plan
             assert lead.id is not None
             enrollment = Enrollment(
-                lead_id=lead.id, sequence="intro", state=state, step=step,
+                lead_id=lead.id, campaign_id=cid, sequence="intro", state=state, step=step,
                 step_state=step_state, phone_id=phone,
                 due_at=None if due_h is None else NOW + timedelta(hours=due_h),
             )  # fmt: skip
@@ -55,7 +57,10 @@ def seed(database: Database) -> None:
                     Message(direction="in", enrollment_id=enrollment.id, lead_id=lead.id,
                             step=answered, text="yes", status="received", sent_at=NOW)
                 )  # fmt: skip
-        session.add(Enrollment(lead_id=leads[6].id or 0, sequence="other", due_at=NOW))
+        other = campaign_id(session, "other")
+        session.add(
+            Enrollment(lead_id=leads[6].id or 0, campaign_id=other, sequence="other", due_at=NOW)
+        )
 
 
 def test_status_counts_each_step_phone_and_variant(database: Database) -> None:
@@ -64,7 +69,7 @@ def test_status_counts_each_step_phone_and_variant(database: Database) -> None:
         statuses = campaign_status(connection)
     assert [s.sequence for s in statuses] == ["intro", "other"]
     intro, other = statuses
-    assert (intro.state, other.state) == ("paused", None)
+    assert (intro.state, other.state) == ("paused", "active")
     assert intro.states == {"pending": 2, "active": 2, "replied": 2}
     assert (intro.enrolled, intro.running) == (6, 4)
     step0, step1 = intro.steps[0], intro.steps[1]
@@ -96,7 +101,10 @@ def test_status_of_one_sequence_and_its_json(database: Database) -> None:
 def test_backlog_counts_first_messages_and_followups_by_due_hour(database: Database) -> None:
     seed(database)
     with database.engine.connect() as connection:
-        backlog = send_backlog(connection, "intro", NOW)
+        found = find_campaign(connection, "intro")
+        assert found is not None
+        backlog = send_backlog(connection, found.id, NOW)
+        assert send_backlog(connection, None, NOW).first_messages == 0
     assert backlog.first_messages == 2
     hour = NOW.replace(minute=0)
     assert sorted(backlog.followups) == [(1, hour, 1), (1, hour + timedelta(hours=26), 1)]
@@ -109,13 +117,20 @@ def test_a_reply_after_the_last_step_counts_though_the_lead_had_completed(
 ) -> None:
     """The sequence had ended ``completed`` when the lead answered its last message."""
     with database.session() as session:
-        session.add(Campaign(sequence="intro", state="completed"))
+        cid = campaign_id(session, "intro", state="completed")
         session.add(Phone(id="01", phone="+447700900001"))
         lead = Lead(phone="+40712000001")
         session.add(lead)
         session.flush()
-        enrollment = Enrollment(lead_id=lead.id or 0, sequence="intro", state="completed",
-                                step=1, step_state="sent", phone_id="01")  # fmt: skip
+        enrollment = Enrollment(
+            lead_id=lead.id or 0,
+            campaign_id=cid,
+            sequence="intro",
+            state="completed",
+            step=1,
+            step_state="sent",
+            phone_id="01",
+        )
         session.add(enrollment)
         session.flush()
         for step in (0, 1):
@@ -154,15 +169,23 @@ def test_a_reply_after_the_last_step_counts_though_the_lead_had_completed(
 
 def test_failed_and_dead_lettered_enrollments_are_counted(database: Database) -> None:
     with database.session() as session:
-        session.add(Campaign(sequence="intro"))
+        cid = campaign_id(session, "intro")
         leads = [Lead(phone=f"+4071200{i:04d}") for i in range(3)]
         session.add_all(leads)
         session.flush()
         for lead, (state, step_state) in zip(
             leads, [("failed", "sent"), ("active", "failed"), ("active", "due")], strict=True
         ):
-            session.add(Enrollment(lead_id=lead.id or 0, sequence="intro", state=state, step=1,
-                                   step_state=step_state))  # fmt: skip
+            session.add(
+                Enrollment(
+                    lead_id=lead.id or 0,
+                    campaign_id=cid,
+                    sequence="intro",
+                    state=state,
+                    step=1,
+                    step_state=step_state,
+                )
+            )
     with database.engine.connect() as connection:
         (intro,) = campaign_status(connection, "intro")
     assert (intro.failed, intro.dead_letters) == (1, 1)
@@ -176,13 +199,20 @@ def test_a_reply_before_any_send_was_recorded_counts_for_the_first_step(
 ) -> None:
     """The first message was still in flight when the lead wrote: recorded after the reply."""
     with database.session() as session:
-        session.add(Campaign(sequence="intro"))
+        cid = campaign_id(session, "intro")
         session.add(Phone(id="01", phone="+447700900001"))
         lead = Lead(phone="+40712000001")
         session.add(lead)
         session.flush()
-        enrollment = Enrollment(lead_id=lead.id or 0, sequence="intro", state="replied",
-                                step=0, step_state="sent", phone_id="01")  # fmt: skip
+        enrollment = Enrollment(
+            lead_id=lead.id or 0,
+            campaign_id=cid,
+            sequence="intro",
+            state="replied",
+            step=0,
+            step_state="sent",
+            phone_id="01",
+        )
         session.add(enrollment)
         session.flush()
         session.add(Message(direction="in", enrollment_id=enrollment.id, step=None,
@@ -199,13 +229,20 @@ def test_a_lead_answering_two_steps_counts_for_each_step_and_once_in_all(
     database: Database,
 ) -> None:
     with database.session() as session:
-        session.add(Campaign(sequence="keep"))
+        cid = campaign_id(session, "keep")
         session.add(Phone(id="01", phone="+447700900001"))
         lead = Lead(phone="+40712000001")
         session.add(lead)
         session.flush()
-        enrollment = Enrollment(lead_id=lead.id or 0, sequence="keep", state="completed",
-                                step=1, step_state="sent", phone_id="01")  # fmt: skip
+        enrollment = Enrollment(
+            lead_id=lead.id or 0,
+            campaign_id=cid,
+            sequence="keep",
+            state="completed",
+            step=1,
+            step_state="sent",
+            phone_id="01",
+        )
         session.add(enrollment)
         session.flush()
         for step in (0, 1):
@@ -218,3 +255,26 @@ def test_a_lead_answering_two_steps_counts_for_each_step_and_once_in_all(
         (keep,) = campaign_status(connection, "keep")
     assert (keep.steps[0].replied, keep.steps[1].replied, keep.total.replied) == (1, 1, 1)
     assert keep.as_dict()["total"]["reply_rate"] == 0.5  # one lead, two messages sent
+
+
+def test_two_campaigns_of_one_sequence_are_reported_apart(database: Database) -> None:
+    with database.session() as session:
+        spring = campaign_id(session, "spring", sequence="intro")
+        autumn = campaign_id(session, "autumn", sequence="intro", state="paused")
+        leads = [Lead(phone=f"+4071200{i:04d}") for i in range(3)]
+        session.add_all(leads)
+        session.flush()
+        for lead, campaign in zip(leads, (spring, spring, autumn), strict=True):
+            session.add(
+                Enrollment(lead_id=lead.id or 0, campaign_id=campaign, sequence="intro", due_at=NOW)
+            )
+    with database.engine.connect() as connection:
+        statuses = campaign_status(connection)
+        assert [(s.name, s.sequence, s.state, s.enrolled) for s in statuses] == [
+            ("autumn", "intro", "paused", 1),
+            ("spring", "intro", "active", 2),
+        ]
+        (only,) = campaign_status(connection, "spring")
+        assert (only.name, only.steps[0].waiting) == ("spring", 2)
+        assert only.as_dict()["campaign"] == "spring"
+        assert send_backlog(connection, autumn, NOW).first_messages == 1

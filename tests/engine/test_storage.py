@@ -26,6 +26,7 @@ from engine.models import (
     Suppression,
     WebhookEvent,
 )
+from tests.seed import campaign_id
 
 
 def add_lead(database: Database, phone: str = "+40712345678") -> int:
@@ -97,21 +98,28 @@ def test_a_lead_phone_is_unique(database: Database) -> None:
 def test_a_lead_runs_in_at_most_one_sequence_at_a_time(database: Database) -> None:
     lead_id = add_lead(database)
     with database.session() as session:
-        session.add(Enrollment(lead_id=lead_id, sequence="intro"))
+        intro, other = campaign_id(session, "intro"), campaign_id(session, "other")
+        session.add(Enrollment(lead_id=lead_id, campaign_id=intro, sequence="intro"))
     with pytest.raises(IntegrityError), database.session() as session:
-        session.add(Enrollment(lead_id=lead_id, sequence="other", state=EnrollmentState.ACTIVE))
+        session.add(
+            Enrollment(
+                lead_id=lead_id, campaign_id=other, sequence="other", state=EnrollmentState.ACTIVE
+            )
+        )
     with database.session() as session:
         first = session.exec(select(Enrollment)).one()
         first.state = EnrollmentState.COMPLETED
         session.add(first)
     with database.session() as session:  # once ended, another sequence may start
-        session.add(Enrollment(lead_id=lead_id, sequence="other"))
+        session.add(Enrollment(lead_id=lead_id, campaign_id=other, sequence="other"))
 
 
 def test_one_outbound_message_per_enrollment_step(database: Database) -> None:
     lead_id = add_lead(database)
     with database.session() as session:
-        enrollment = Enrollment(lead_id=lead_id, sequence="intro")
+        enrollment = Enrollment(
+            lead_id=lead_id, campaign_id=campaign_id(session, "intro"), sequence="intro"
+        )
         session.add(enrollment)
         session.flush()
         enrollment_id = enrollment.id

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from phones.choice import PhoneLoad, choose_phone, spread
+from phones.choice import PhoneLoad, assign, choose_phone, spread
 from phones.pacing import next_send_at, should_put_back, wait_s
 from phones.quota import daily_quota, next_quota_day_start, quota_day, quota_left
 
@@ -114,3 +114,23 @@ def test_spread_balances_and_never_exceeds_quota() -> None:
     loads = [PhoneLoad("01", True, 3), PhoneLoad("02", True, 10), PhoneLoad("03", False, 10)]
     assert spread(loads, 8) == {"01": 3, "02": 5}
     assert sum(spread(loads, 100).values()) == 13
+
+
+ONLY_01 = frozenset({"01"})
+
+
+@pytest.mark.parametrize(
+    ("allowed", "expected"),
+    [
+        ([None, None, None], ["01", "02", "01"]),  # balanced, as spread
+        ([ONLY_01, ONLY_01, ONLY_01], ["01", "01", None]),  # 01's quota is 2: the third waits
+        ([ONLY_01, ONLY_01, None], ["01", "01", "02"]),  # the pool takes what is left
+        ([frozenset({"03"})], [None]),  # an inactive phone is no choice, subset or not
+        ([frozenset()], [None]),
+    ],
+)
+def test_assign_chooses_only_among_each_messages_allowed_phones(
+    allowed: list[frozenset[str] | None], expected: list[str | None]
+) -> None:
+    loads = [PhoneLoad("01", True, 2), PhoneLoad("02", True, 5), PhoneLoad("03", False, 5)]
+    assert assign(loads, allowed) == expected

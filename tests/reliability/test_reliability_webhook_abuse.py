@@ -28,13 +28,14 @@ import httpx
 from sqlalchemy import func, select
 
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead, Message, StepState, WebhookEvent
+from engine.models import Enrollment, Lead, Message, StepState, WebhookEvent
 from engine.settings import load_settings
 from engine.webhook import WEBHOOK_PATH
 from phones import sync_phones
 from tests.e2e.conftest import Services, healthy, wait_until, write_engine_config
 from tests.reliability.conftest import figures, scaled
 from tests.reliability.faults import free_port
+from tests.seed import campaign_id
 from tests.webhook.conftest import body
 
 SECRET = "abuse-secret"
@@ -57,7 +58,7 @@ class Delivery:
 
 def seed(database: Database, leads: list[str], now: datetime) -> None:
     with database.session() as session:
-        session.add(Campaign(sequence="intro"))
+        cid = campaign_id(session, "intro")
         for phone in leads:
             lead = Lead(phone=phone, variables={"name": "Ana"})
             session.add(lead)
@@ -65,7 +66,7 @@ def seed(database: Database, leads: list[str], now: datetime) -> None:
             assert lead.id is not None
             session.add(
                 Enrollment(
-                    lead_id=lead.id, sequence="intro", state="active", step=1,
+                    lead_id=lead.id, campaign_id=cid, sequence="intro", state="active", step=1,
                     step_state=StepState.DUE, due_at=now + timedelta(days=2), phone_id="01",
                 )
             )  # fmt: skip

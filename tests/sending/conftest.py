@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from engine.clock import FakeClock
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead, Message, Phone, QuotaUsage, StepState
+from engine.models import Enrollment, Lead, Message, Phone, QuotaUsage, StepState
 from engine.sending.halt import MemoryHalt
 from engine.sending.outcome import Outcome
 from engine.sending.service import Sender, send_with_lease
@@ -30,6 +30,7 @@ from engine.timelinesai.simulator import (
 from phones import sync_phones
 from phones.lease import MemoryLease
 from sequences import compiled_sequences
+from tests.seed import campaign_id
 
 START = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday
 PHONES = ("+447700900001", "+447700900002")
@@ -112,16 +113,16 @@ class Harness:
         state: str = "pending",
         chat_id: int | None = None,
         phone_id: str = "01",
+        campaign: str | None = None,
     ) -> int:
         with self.database.session() as session:
-            if session.get(Campaign, sequence) is None:
-                session.add(Campaign(sequence=sequence))
+            cid = campaign_id(session, campaign or sequence, sequence=sequence)
             lead = Lead(phone=phone, variables={"name": "Ana", "company": "Acme"})
             session.add(lead)
             session.flush()
             assert lead.id is not None
             enrollment = Enrollment(
-                lead_id=lead.id, sequence=sequence, state=state, step=step,
+                lead_id=lead.id, campaign_id=cid, sequence=sequence, state=state, step=step,
                 step_state=StepState.QUEUED, due_at=self.clock.now(),
                 queued_at=self.clock.now(), phone_id=phone_id, chat_id=chat_id,
             )  # fmt: skip

@@ -15,6 +15,7 @@ from engine.models import Campaign, Enrollment, Lead, QuotaUsage, StepState
 from engine.settings import Settings, load_settings
 from phones import sync_phones
 from sequences import compiled_sequences
+from tests.seed import campaign_id
 from tests.sending.conftest import CONFIG
 
 NOW = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday
@@ -44,18 +45,27 @@ def make(settings: Settings, database: Database) -> tuple[Dispatcher, Recorder]:
     return Dispatcher(settings, compiled_sequences(settings), database, recorder), recorder
 
 
-def enroll(database: Database, count: int, *, sequence: str = "intro", start: int = 0) -> list[int]:
+def enroll(
+    database: Database, count: int, *, sequence: str = "intro", start: int = 0,
+    campaign: str | None = None, phone_ids: str | None = None, due_before_s: float = 60,
+    state: str = "active", starts_at: datetime | None = None,
+) -> list[int]:  # fmt: skip
     ids = []
     with database.session() as session:
-        if session.get(Campaign, sequence) is None:
-            session.add(Campaign(sequence=sequence))
+        cid = campaign_id(
+            session, campaign or sequence, sequence=sequence, phone_ids=phone_ids, state=state,
+            starts_at=starts_at,
+        )  # fmt: skip
         for index in range(start, start + count):
             lead = Lead(phone=f"+4071200{index:04d}", variables={"name": f"L{index}"})
             session.add(lead)
             session.flush()
             assert lead.id is not None
             enrollment = Enrollment(
-                lead_id=lead.id, sequence=sequence, due_at=NOW - timedelta(minutes=1)
+                lead_id=lead.id,
+                campaign_id=cid,
+                sequence=sequence,
+                due_at=NOW - timedelta(seconds=due_before_s),
             )
             session.add(enrollment)
             session.flush()
@@ -129,7 +139,7 @@ def test_paused_campaigns_and_inactive_phones_are_skipped(
     dispatcher, recorder = make(settings, database)
     enroll(database, 2)
     with database.session() as session:
-        campaign = session.get(Campaign, "intro")
+        campaign = session.exec(select(Campaign).where(Campaign.name == "intro")).first()
         assert campaign is not None
         campaign.state = "paused"
         session.add(campaign)
@@ -296,5 +306,49 @@ def test_a_pass_completes_a_campaign_whose_leads_all_ended(
             session.add(row)
     assert dispatcher.run_once(NOW).completed_campaigns == ["intro"]
     with database.session() as session:
-        campaign = session.get(Campaign, "intro")
+        campaign = session.exec(select(Campaign).where(Campaign.name == "intro")).first()
         assert campaign is not None and campaign.state == "completed"
+
+
+def test_a_campaign_limited_to_some_phones_starts_conversations_only_from_them(
+    settings: Settings, database: Database
+) -> None:
+    """Its older backlog neither goes out from another phone nor holds the pool back."""
+    dispatcher, recorder = make(settings, database)
+    limited = enroll(database, 5, campaign="only01", phone_ids="01", due_before_s=3600)
+    anyone = enroll(database, 5, start=10)
+    report = dispatcher.run_once(NOW)
+    # Quota 3 a day on each phone: 3 of the limited campaign on 01, 3 of the other on 02.
+    assert report.first_messages == 6
+    queued = {eid: queue for queue, eid, _, _ in recorder.sent}
+    assert {queued[eid] for eid in limited if eid in queued} == {"phone_01"}
+    assert sum(eid in queued for eid in limited) == 3
+    assert {queued[eid] for eid in anyone if eid in queued} == {"phone_02"}
+    # With phone 02 free (the other campaign's leads ended) and 01's quota spoken for,
+    # the limited campaign's last two leads still wait for phone 01.
+    with database.session() as session:
+        for row in session.exec(select(Enrollment).where(Enrollment.id.in_(anyone))):  # type: ignore[union-attr]
+            row.state = "completed"
+            session.add(row)
+    # An hour on, its queued messages count as lost and are chosen a phone again: 01.
+    assert dispatcher.run_once(NOW + timedelta(hours=1)).per_phone == {"phone_01": 3}
+    with database.session() as session:
+        rows = session.exec(select(Enrollment).where(Enrollment.id.in_(limited))).all()  # type: ignore[union-attr]
+        assert sorted((row.step_state, row.phone_id or "") for row in rows) == [
+            ("due", ""), ("due", ""), ("queued", "01"), ("queued", "01"), ("queued", "01"),
+        ]  # fmt: skip
+
+
+def test_a_scheduled_campaign_sends_nothing_before_its_start(
+    settings: Settings, database: Database
+) -> None:
+    dispatcher, recorder = make(settings, database)
+    start = NOW + timedelta(hours=1)
+    enroll(database, 2, state="scheduled", starts_at=start)
+    report = dispatcher.run_once(NOW)
+    assert (report.started_campaigns, report.first_messages, recorder.sent) == ([], 0, [])
+    report = dispatcher.run_once(start)
+    assert (report.started_campaigns, report.first_messages) == (["intro"], 2)
+    with database.session() as session:
+        campaign = session.exec(select(Campaign).where(Campaign.name == "intro")).one()
+        assert campaign.state == "active"

@@ -183,16 +183,29 @@ def test_an_ended_enrollment_is_never_sent(harness: Harness, state: str) -> None
     assert harness.sends() == 0
 
 
+def _set_campaign(harness: Harness, name: str, state: str) -> None:
+    with harness.database.session() as session:
+        campaign = session.exec(select(Campaign).where(Campaign.name == name)).one()
+        campaign.state = state
+        session.add(campaign)
+
+
 def test_a_paused_campaign_holds_its_sends(harness: Harness) -> None:
     eid = harness.enroll()
-    with harness.database.session() as session:
-        campaign = session.get(Campaign, "intro")
-        assert campaign is not None
-        campaign.state = "paused"
-        session.add(campaign)
+    _set_campaign(harness, "intro", "paused")
     assert harness.send(eid, 0, "01") == Done("back to due: campaign paused")
     assert harness.enrollment(eid).step_state == "due"
     assert harness.sends() == 0
+
+
+def test_the_held_campaign_is_the_enrollments_own_not_its_sequences(harness: Harness) -> None:
+    """Two campaigns of one sequence: pausing one holds only its own sends."""
+    held = harness.enroll(campaign="autumn")
+    sent = harness.enroll("+40712345679", campaign="spring")
+    _set_campaign(harness, "autumn", "paused")
+    assert harness.send(sent, 0, "01") == Done("sent")
+    assert harness.send(held, 0, "01") == Done("back to due: campaign paused")
+    assert harness.sends() == 1
 
 
 def test_a_message_of_an_older_dispatch_is_dropped(harness: Harness) -> None:

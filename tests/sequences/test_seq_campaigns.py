@@ -24,19 +24,24 @@ from engine.models import (
 from sequences import (
     CampaignError,
     Refusal,
+    Selection,
     Sequence,
     SequenceSettings,
     StepSettings,
     WindowSettings,
     compile_sequences,
     complete_finished,
+    create,
     launch,
+    list_campaigns,
     pause,
     read_lead_list,
     resume,
+    start_scheduled,
     stop,
 )
-from sequences.launch_store import activate_campaign
+from sequences.campaign_store import find_campaign
+from tests.seed import campaign_id
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)  # a Saturday
 
@@ -89,9 +94,9 @@ def enrollments(database: Database, sequence: str | None = None) -> list[Enrollm
         return list(session.exec(query))
 
 
-def campaign_state(database: Database, sequence: str = "intro") -> str | None:
+def campaign_state(database: Database, name: str = "intro") -> str | None:
     with database.session() as session:
-        campaign = session.get(Campaign, sequence)
+        campaign = session.exec(select(Campaign).where(Campaign.name == name)).first()
         return None if campaign is None else campaign.state
 
 
@@ -125,12 +130,17 @@ def test_every_refusal_is_counted_once_under_its_first_reason(database: Database
     clean, suppressed, replied, opted_out, wrote_in, running, done, lacking = add_leads(database, 8)
     with database.session() as session:
         session.add(Suppression(phone="+40712000001", reason="opt-out"))
+        old, other, old2 = (campaign_id(session, name) for name in ("old", "other", "old2"))
         for lead_id, state in ((replied, "replied"), (opted_out, "opted_out"), (done, "stopped")):
-            session.add(Enrollment(lead_id=lead_id, sequence="old", state=state))
-        session.add(Enrollment(lead_id=running, sequence="other", state="active", step=1))
+            session.add(Enrollment(lead_id=lead_id, campaign_id=old, sequence="old", state=state))
+        session.add(
+            Enrollment(lead_id=running, campaign_id=other, sequence="other", state="active", step=1)
+        )
         session.add(Message(direction="in", lead_id=wrote_in, text="who is this?"))
         # Suppressed and replied before: counted once, as suppressed (the first reason).
-        session.add(Enrollment(lead_id=suppressed, sequence="old2", state="replied"))
+        session.add(
+            Enrollment(lead_id=suppressed, campaign_id=old2, sequence="old2", state="replied")
+        )
         session.get(Lead, lacking).variables = {"name": "  "}  # type: ignore[union-attr]
     report = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
     assert report.selected == 8
@@ -140,6 +150,7 @@ def test_every_refusal_is_counted_once_under_its_first_reason(database: Database
         Refusal.ANSWERED_BEFORE: 3,
         Refusal.ALREADY_ENROLLED: 0,
         Refusal.ACTIVE_ELSEWHERE: 1,
+        Refusal.SEQUENCE_BEFORE: 0,
         Refusal.MISSING_VARIABLES: 1,
     }
     assert report.missing_variables == {"name": 1}
@@ -323,11 +334,13 @@ def test_bulk_enrollment_skips_leads_a_concurrent_launch_took(database: Database
 
     first, second, third = add_leads(database, 3)
     with database.session() as session:
-        session.add(Enrollment(lead_id=second, sequence="intro"))  # this sequence, earlier
-        session.add(Enrollment(lead_id=third, sequence="other"))  # running elsewhere
+        intro, other = campaign_id(session, "intro"), campaign_id(session, "other")
+        # In this campaign earlier, and running elsewhere.
+        session.add(Enrollment(lead_id=second, campaign_id=intro, sequence="intro"))
+        session.add(Enrollment(lead_id=third, campaign_id=other, sequence="other"))
     with database.engine.begin() as connection:
         rows = [(first, NOW), (second, NOW), (third, NOW)]
-        assert insert_enrollments(connection, "intro", rows, NOW) == 1
+        assert insert_enrollments(connection, intro, "intro", rows, NOW) == 1
     assert [(e.lead_id, e.sequence) for e in enrollments(database)] == [
         (first, "intro"),
         (second, "intro"),
@@ -348,7 +361,7 @@ def test_a_campaign_whose_enrollments_all_ended_becomes_completed(database: Data
     with database.engine.begin() as connection:
         assert complete_finished(connection, NOW) == []  # still running
     with database.session() as session:
-        session.add(Campaign(sequence="empty"))  # every lead refused: nothing to finish
+        campaign_id(session, "empty")  # every lead refused: nothing to finish
     _end_all(database)
     with database.engine.begin() as connection:
         assert complete_finished(connection, NOW) == ["intro"]
@@ -386,7 +399,8 @@ def test_a_launch_under_way_keeps_its_campaign_from_being_completed(
     completed: list[list[str]] = []
     with pg_database.engine.connect() as launching:
         with launching.begin():
-            activate_campaign(launching, "intro", NOW)  # what a launch does first
+            found = find_campaign(launching, "intro", lock=True)  # what a launch does first
+            assert found is not None
             checker = threading.Thread(
                 target=lambda: completed.append(_complete(pg_database)), daemon=True
             )
@@ -394,7 +408,9 @@ def test_a_launch_under_way_keeps_its_campaign_from_being_completed(
             checker.join(0.5)
             assert checker.is_alive()  # waiting for the launch's row
             launching.execute(
-                insert(Enrollment).values(lead_id=newcomer, sequence="intro", due_at=NOW)
+                insert(Enrollment).values(
+                    lead_id=newcomer, campaign_id=found.id, sequence="intro", due_at=NOW
+                )
             )
         checker.join(10)
     assert completed == [[]]
@@ -404,3 +420,107 @@ def test_a_launch_under_way_keeps_its_campaign_from_being_completed(
 def _complete(database: Database) -> list[str]:
     with database.engine.begin() as connection:
         return complete_finished(connection, NOW)
+
+
+def campaign_row(database: Database, name: str) -> Campaign:
+    with database.session() as session:
+        return session.exec(select(Campaign).where(Campaign.name == name)).one()
+
+
+def test_two_named_campaigns_run_one_sequence_for_different_leads(database: Database) -> None:
+    jan = add_leads(database, 2)
+    feb = add_leads(database, 2, tag="feb", start=10)
+    spring = launch(database, INTRO, now=NOW, fallback_zone="UTC", name="spring", tag="jan")
+    autumn = launch(
+        database, INTRO, now=NOW, fallback_zone="UTC", name="autumn", tag="feb", phone_ids=("01",)
+    )
+    assert (spring.name, spring.enrolled, autumn.name, autumn.enrolled) == (
+        "spring", 2, "autumn", 2,
+    )  # fmt: skip
+    ids = {name: campaign_row(database, name).id for name in ("spring", "autumn")}
+    by_campaign = {e.lead_id: e.campaign_id for e in enrollments(database, "intro")}
+    assert by_campaign == {**dict.fromkeys(jan, ids["spring"]), **dict.fromkeys(feb, ids["autumn"])}
+    row = campaign_row(database, "autumn")
+    assert (row.sequence, row.tag, row.phone_ids, row.state) == ("intro", "feb", "01", "active")
+    with database.engine.connect() as connection:
+        listed = list_campaigns(connection)
+    assert [(c.name, c.selection.phone_ids) for c in listed] == [
+        ("autumn", ("01",)), ("spring", None),
+    ]  # fmt: skip
+    assert campaign_state(database, "intro") is None  # no campaign is named after the sequence
+    # A lead that had the sequence in one campaign is not sent it again by another.
+    _end_all(database)
+    again = launch(database, INTRO, now=NOW, fallback_zone="UTC", name="winter", tag="jan")
+    assert (again.enrolled, again.refused[Refusal.SEQUENCE_BEFORE]) == (0, 2)
+
+
+def test_a_campaign_keeps_its_sequence(database: Database) -> None:
+    add_leads(database, 1)
+    launch(database, INTRO, now=NOW, fallback_zone="UTC", name="spring")
+    other = make_sequence("other")
+    with pytest.raises(CampaignError, match="runs sequence 'intro', not 'other'"):
+        launch(database, other, now=NOW, fallback_zone="UTC", name="spring")
+
+
+def test_a_later_start_schedules_the_campaign_and_its_first_steps(database: Database) -> None:
+    add_leads(database, 2)
+    start = NOW + timedelta(days=2, hours=3)
+    report = launch(database, INTRO, now=NOW, fallback_zone="UTC", starts_at=start)
+    assert (report.state, report.first_due, report.starts_at) == ("scheduled", start, start)
+    assert {e.due_at for e in enrollments(database)} == {start}
+    assert campaign_row(database, "intro").starts_at == start
+    # Windows apply from the start: a Monday 09:00-17:00 window opens on the start's day.
+    windowed = make_sequence("win", window=WindowSettings(days="mon-fri", start="09:00"))
+    add_leads(database, 1, tag="w", start=20, timezone="UTC")
+    saturday_evening = datetime(2026, 1, 10, 20, 0, tzinfo=UTC)
+    early = launch(
+        database, windowed, now=NOW, fallback_zone="UTC", tag="w", starts_at=saturday_evening
+    )
+    assert early.first_due == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+    with database.engine.begin() as connection:
+        assert start_scheduled(connection, saturday_evening - timedelta(seconds=1)) == []
+        assert start_scheduled(connection, start - timedelta(seconds=1)) == ["win"]
+        assert start_scheduled(connection, start) == ["intro"]
+    assert campaign_state(database) == "active"
+
+
+def test_a_draft_enrolls_nobody_until_it_is_launched(database: Database) -> None:
+    add_leads(database, 2)
+    start = NOW + timedelta(hours=1)
+    draft = create(
+        database, "spring", "intro", Selection(tag="jan", phone_ids=("02",), starts_at=start),
+        now=NOW,
+    )  # fmt: skip
+    assert (draft.state, draft.selection.tag, draft.selection.phone_ids) == (
+        "draft", "jan", ("02",),
+    )  # fmt: skip
+    assert enrollments(database) == []
+    with pytest.raises(CampaignError, match="is draft; there is nothing to pause"):
+        pause(database, "spring", now=NOW)
+    report = launch(
+        database, INTRO, now=NOW, fallback_zone="UTC", name="spring", tag="jan",
+        phone_ids=("02",), starts_at=start,
+    )  # fmt: skip
+    assert (report.campaign_was, report.state, report.enrolled) == ("draft", "scheduled", 2)
+    with pytest.raises(CampaignError, match="it was launched already"):
+        create(database, "spring", "intro", Selection(), now=NOW)
+    with pytest.raises(CampaignError, match="runs sequence 'intro'"):
+        create(database, "spring", "other", Selection(), now=NOW)
+
+
+def test_narrowing_the_phones_takes_back_first_messages_queued_elsewhere(
+    database: Database,
+) -> None:
+    add_phone(database)
+    with database.session() as session:
+        session.add(Phone(id="02", phone="+447700900002"))
+    add_leads(database, 3)
+    launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    set_steps(database, [(0, "queued", "01"), (0, "queued", "02"), (1, "queued", "02")])
+    add_leads(database, 1, start=10)
+    launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan", phone_ids=("01",))
+    assert [(e.step, e.step_state, e.phone_id) for e in enrollments(database)][:3] == [
+        (0, "queued", "01"),
+        (0, "due", None),  # not sent yet: it goes out from phone 01 later
+        (1, "queued", "02"),  # a follow-up stays where its chat is
+    ]

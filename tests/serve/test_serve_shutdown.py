@@ -18,9 +18,10 @@ import pytest
 from sqlmodel import select
 
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead, Message
+from engine.models import Enrollment, Lead, Message
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
 from tests.e2e.conftest import Services, wait_until
+from tests.seed import campaign_id
 
 PHONE = "+447700900001"
 LEAD_PHONE = "+40712345678"
@@ -85,13 +86,16 @@ template = "Following up, {{{{name|there}}}}"
 
 def _enroll(database: Database) -> int:
     with database.session() as session:
-        session.add(Campaign(sequence="intro"))
+        cid = campaign_id(session, "intro")
         lead = Lead(phone=LEAD_PHONE, variables={"name": "Ana"})
         session.add(lead)
         session.flush()
         assert lead.id is not None
         enrollment = Enrollment(
-            lead_id=lead.id, sequence="intro", due_at=datetime.now(UTC) - timedelta(minutes=1)
+            lead_id=lead.id,
+            campaign_id=cid,
+            sequence="intro",
+            due_at=datetime.now(UTC) - timedelta(minutes=1),
         )
         session.add(enrollment)
         session.flush()

@@ -11,6 +11,7 @@ import pytest
 from engine.db import Database
 from engine.models import Enrollment, Lead, Phone, QuotaUsage, StepState
 from engine.storage import Claim, Hold, Quota, Request, SendStore, WorkItem, send_store
+from tests.seed import campaign_id
 
 NOW = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
 DAY = date(2026, 1, 6)
@@ -41,8 +42,9 @@ class Stored:
                 session.flush()
                 assert lead.id is not None
                 row = Enrollment(
-                    lead_id=lead.id, sequence="s", step_state=StepState.QUEUED, phone_id=phone_id
-                )
+                    lead_id=lead.id, campaign_id=campaign_id(session, "s"), sequence="s",
+                    step_state=StepState.QUEUED, phone_id=phone_id,
+                )  # fmt: skip
                 session.add(row)
                 session.flush()
                 assert row.id is not None

@@ -14,6 +14,7 @@ from engine.db import Database
 from engine.models import AutoReply, Enrollment, Lead, Message, Phone, StepState, Suppression
 from engine.storage import Applied, Reply, ReplyStore, reply_store
 from sequences import EndReason
+from tests.seed import campaign_id
 from tests.storage.conftest import NOW
 
 LEAD = "+40712340001"
@@ -37,7 +38,10 @@ class Replies:
                 session.flush()
             assert lead.id is not None
             fields = {"state": "active", "step": 1, "step_state": StepState.DUE, **values}
-            row = Enrollment(lead_id=lead.id, sequence=sequence, phone_id="01", **fields)
+            cid = campaign_id(session, sequence)
+            row = Enrollment(
+                lead_id=lead.id, campaign_id=cid, sequence=sequence, phone_id="01", **fields
+            )
             session.add(row)
             session.flush()
             assert row.id is not None

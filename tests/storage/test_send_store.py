@@ -265,7 +265,9 @@ def _phone_paused(stored: Stored, eid: int) -> None:
 
 def _campaign_paused(stored: Stored, eid: int) -> None:
     with stored.database.session() as session:
-        session.add(Campaign(sequence="s", state="paused"))
+        campaign = session.exec(select(Campaign).where(Campaign.name == "s")).one()
+        campaign.state = "paused"
+        session.add(campaign)
 
 
 def _older_dispatch(stored: Stored, eid: int) -> None:

@@ -26,11 +26,12 @@ from sqlmodel import select
 
 from engine.clock import FakeClock
 from engine.db import Database
-from engine.models import Campaign, Enrollment, Lead, Message, Phone, StepState, WebhookEvent
+from engine.models import Enrollment, Lead, Message, Phone, StepState, WebhookEvent
 from engine.replies.followups import FollowUp
 from engine.settings import Settings, load_settings
 from engine.webhook import WEBHOOK_PATH, create_app
 from phones import sync_phones
+from tests.seed import campaign_id
 
 SECRET = "s3cret-for-tests"
 START = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
@@ -126,8 +127,7 @@ def enroll(
 ) -> int:  # fmt: skip
     """A lead (created if new) enrolled in ``sequence``; the enrollment's id."""
     with database.session() as session:
-        if session.get(Campaign, sequence) is None:
-            session.add(Campaign(sequence=sequence))
+        cid = campaign_id(session, sequence)
         lead = session.exec(select(Lead).where(Lead.phone == phone)).first()
         if lead is None:
             lead = Lead(phone=phone, variables={"name": "Ana"})
@@ -135,8 +135,8 @@ def enroll(
             session.flush()
         assert lead.id is not None
         enrollment = Enrollment(
-            lead_id=lead.id, sequence=sequence, state=state, step=step, step_state=step_state,
-            due_at=now, phone_id=phone_id, chat_id=chat_id,
+            lead_id=lead.id, campaign_id=cid, sequence=sequence, state=state, step=step,
+            step_state=step_state, due_at=now, phone_id=phone_id, chat_id=chat_id,
         )  # fmt: skip
         session.add(enrollment)
         session.flush()

@@ -5,8 +5,8 @@ from the number and a random salt of this install; the salt lives here, with the
 so a restored backup still recognises the numbers it stands for. It is made the
 first time a lead is forgotten.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-20 10:00:00.000000
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import engine.dbtypes
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
