@@ -1,8 +1,7 @@
 """Looking at stored leads: the rows of ``outreach leads list``.
 
 Each lead comes with its name (from its variables), its tags and where it stands in
-every campaign it was enrolled in. An enrollment names its campaign through one
-function, :func:`_campaign_of`, so the listing follows wherever campaigns are named.
+every campaign it was enrolled in, by the campaign's name.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from sqlalchemy import Connection, func
 from sqlmodel import Session, col, select
 
 from engine import numbers
-from engine.models import Enrollment, Lead, LeadTag
+from engine.models import Campaign, Enrollment, Lead, LeadTag
 from engine.tables import L, S
 
 __all__ = [
@@ -77,9 +76,6 @@ class LeadPage:
     total: int
 
 
-def _campaign_of(enrollment: Enrollment) -> str:
-    """The campaign an enrollment belongs to, by name (today: its sequence's)."""
-    return enrollment.sequence
 
 
 def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
@@ -98,13 +94,14 @@ def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
         select(LeadTag).where(col(LeadTag.lead_id).in_(ids)).order_by(col(LeadTag.tag))
     ):
         tags[lead_tag.lead_id].append(lead_tag.tag)
-    for enrollment in session.exec(
-        select(Enrollment).where(col(Enrollment.lead_id).in_(ids)).order_by(col(Enrollment.id))
+    for enrollment, name in session.exec(
+        select(Enrollment, Campaign.name)
+        .join(Campaign, col(Campaign.id) == col(Enrollment.campaign_id))
+        .where(col(Enrollment.lead_id).in_(ids))
+        .order_by(col(Enrollment.id))
     ):
         campaigns[enrollment.lead_id].append(
-            LeadCampaign(
-                _campaign_of(enrollment), enrollment.state, enrollment.step, enrollment.end_reason
-            )
+            LeadCampaign(name, enrollment.state, enrollment.step, enrollment.end_reason)
         )
     summaries = tuple(
         LeadSummary(
