@@ -103,6 +103,11 @@ def test_phone_fields_and_overrides(tmp_path: Path) -> None:
         ("[clock]\nepoch = 2026-01-01T00:00:00\n", r"clock\.epoch: needs a UTC offset"),
         ('[redis]\nnamespace = "a:b"\n', r"redis\.namespace"),
         ('[redis]\nnamespace = "a b"\n', r"redis\.namespace"),
+        ('[database]\nurl = "mysql://u@h/db"\n', r"database\.url: 'mysql://u@h/db' is not a "),
+        ('[database]\nurl = "postgres://u@h/db"\n', r"database\.url: .*postgresql\+psycopg://"),
+        ('[database]\nurl = "outreach.db"\n', r"database\.url: not a database URL; use sqlite"),
+        ('[redis]\nurl = "localhost:6379"\n', r"redis\.url: .*use redis://HOST:PORT/DB"),
+        ('[redis]\nurl = "redis://h:port/0"\n', r"redis\.url: 'redis://h:port/0' is not a Redis"),
     ],
 )
 def test_bad_config_names_file_key_and_problem(tmp_path: Path, body: str, expected: str) -> None:
@@ -126,3 +131,37 @@ def test_config_discovery_order(tmp_path: Path) -> None:
     assert find_config("a.toml", {"OUTREACH_CONFIG": "b.toml"}) == Path("a.toml")
     assert find_config(None, {"OUTREACH_CONFIG": "b.toml"}) == Path("b.toml")
     assert find_config(None, {}) == Path("config.toml")
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "expected"),
+    [
+        ("OUTREACH_DATABASE_URL", "mysql://u:hunter2@h/db", r"'mysql://u:\*\*\*@h/db' is not a"),
+        ("OUTREACH_REDIS_URL", "redis://:hunter2@h:x/0", r"'redis://\*\*\*@h:x/0' is not a"),
+    ],
+)
+def test_a_url_from_the_environment_is_checked_and_named_by_its_variable(
+    tmp_path: Path, variable: str, url: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_settings(write(tmp_path, ""), {variable: url})
+    assert str(caught.value).startswith(f"{variable}: ")
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///outreach.db",
+        "sqlite:////srv/outreach/outreach.db",
+        "postgresql://u@h/db",
+        "postgresql+psycopg://u:p@h:5432/db",
+    ],
+)
+def test_the_supported_database_urls_load(tmp_path: Path, url: str) -> None:
+    assert load_settings(write(tmp_path, f'[database]\nurl = "{url}"\n')).database.url
+
+
+@pytest.mark.parametrize("url", ["redis://h:6379/0", "rediss://h", "unix:///run/redis.sock"])
+def test_the_redis_url_forms_load(tmp_path: Path, url: str) -> None:
+    assert load_settings(write(tmp_path, f'[redis]\nurl = "{url}"\n')).redis.url == url
