@@ -27,7 +27,7 @@ from engine.replies.actors import declare_reply_actors
 from engine.replies.followups import Enqueue
 from engine.runtime import build_client, build_redis
 from engine.settings import Settings
-from engine.timelinesai import CallBudget, MonthlyBudget, TimelinesAIClient
+from engine.timelinesai import CallBudget, MonthlyBudget, TimelinesAIClient, TransientError
 from engine.webhook.handlers import EventHandler
 from engine.webhook.store import alert_severity
 
@@ -137,6 +137,11 @@ def _logged(name: str, function: Callable[[], None]) -> Callable[[], None]:
         try:
             function()
         except Exception as error:  # one line, then the next run: a job never stops the rest
-            log.error("scheduler job %s failed: %s: %s", name, type(error).__name__, error)
+            # An API hiccup (5xx, timeout, a full rate limiter) passes by the next run.
+            level = logging.WARNING if isinstance(error, TransientError) else logging.ERROR
+            log.log(
+                level, "scheduler job %s failed: %s: %s; it runs again at its next time",
+                name, type(error).__name__, error,
+            )  # fmt: skip
 
     return run
