@@ -77,7 +77,7 @@ def import_(
         )
     out.print(_summary(report, file))
     if report.rejects_path is not None:
-        out.print(f"invalid rows, with line and reason: {report.rejects_path}")
+        out.print(f"invalid rows, with line and reason: {report.rejects_path}", markup=False)
 
 
 @app.command("list")

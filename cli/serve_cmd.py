@@ -57,7 +57,8 @@ def serve_command(
     )  # fmt: skip
     console().print(
         f"serve: worker ({processes} processes x {threads} threads), scheduler, "
-        f"webhook ({receivers} process(es)), replies worker on {path}"
+        f"webhook ({receivers} process(es)), replies worker on {path}",
+        markup=False,
     )
     # The worker child first waits as long for its own worker processes: one margin more.
     stop_timeout_s = settings.worker.send_time_limit_s + 2 * STOP_MARGIN_S

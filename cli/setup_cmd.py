@@ -28,16 +28,16 @@ def init(
     target = directory / DEFAULT_CONFIG_NAME
     out = console()
     if target.exists() and not force:
-        out.print(f"{target} exists; keeping it (use --force to overwrite)")
+        out.print(f"{target} exists; keeping it (use --force to overwrite)", markup=False)
     else:
         shutil.copyfile(EXAMPLE_CONFIG, target)
-        out.print(f"wrote {target}")
+        out.print(f"wrote {target}", markup=False)
     # Use the file just written (not $OUTREACH_CONFIG): init sets up this folder.
     settings = load_settings(target, {})
     with open_database(settings, migrated=False) as database:
         database.upgrade()
-    out.print(f"database ready at {database.safe_url}")
-    out.print(f"next: edit {target} (your phones), then `outreach phones list`")
+    out.print(f"database ready at {database.safe_url}", markup=False)
+    out.print(f"next: edit {target} (your phones), then `outreach phones list`", markup=False)
 
 
 @db_app.command("upgrade")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from cli.main import run
+from engine.db import Database
+from engine.models import Enrollment, Lead
 
 
 @pytest.fixture(autouse=True)
@@ -45,3 +48,69 @@ def test_an_unusable_database_or_redis_url_is_one_line_and_exit_2(
     assert run(command) == 2
     line = _one_line(capsys.readouterr().err)
     assert line.startswith(f"error: {variable}: ") and expected in line
+
+
+def test_brackets_in_an_error_are_text_not_markup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[sequences.intro]\ntimezone = "UTC"\n[[sequences.intro.steps]]\nafter = "0m"\n'
+        'template = "Hi"\n'
+    )
+    assert run(["sequences", "show", "nosuch"]) == 1
+    assert "add a [sequences.NAME] table" in _one_line(capsys.readouterr().err)
+    (tmp_path / "config.toml").write_text('[sequences.intro]\ntimezone = "UTC"\n')
+    assert run(["sequences", "list"]) == 2
+    assert "add a [[sequences.intro.steps]] table" in _one_line(capsys.readouterr().err)
+
+
+def test_a_folder_with_brackets_is_printed_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["init", "site[red]"]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote site[red]{os.sep}config.toml" in out
+    assert f"next: edit site[red]{os.sep}config.toml" in out
+
+
+@pytest.fixture
+def dead_letter(tmp_path: Path) -> int:
+    """A config, its database, and one running enrollment whose step 2 (index 1) failed."""
+    assert run(["init"]) == 0
+    with Database(f"sqlite:///{tmp_path / 'outreach.db'}").session() as session:
+        lead = Lead(phone="+40712000001")
+        session.add(lead)
+        session.flush()
+        enrollment = Enrollment(
+            lead_id=lead.id or 0, sequence="intro", state="active", step=1, step_state="failed",
+            last_error="ServerError: [503] upstream",
+        )  # fmt: skip
+        session.add(enrollment)
+        session.flush()
+        assert enrollment.id is not None
+        return enrollment.id
+
+
+def test_dlq_list_numbers_steps_from_1_and_shows_the_error_whole(
+    dead_letter: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert run(["dlq", "list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "intro" in line)
+    cells = [cell.strip() for cell in row.split("│")]
+    assert cells[1:4] == [str(dead_letter), "intro", "2"]
+    assert "ServerError: [503] upstream" in row
+
+
+def test_dlq_retry_of_an_unknown_id_is_one_line_exit_1_and_retries_nothing(
+    tmp_path: Path, dead_letter: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert run(["dlq", "retry", str(dead_letter), "999"]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert "no dead letter for enrollment 999" in line and "nothing was retried" in line
+    with Database(f"sqlite:///{tmp_path / 'outreach.db'}").session() as session:
+        enrollment = session.get(Enrollment, dead_letter)
+        assert enrollment is not None and enrollment.step_state == "failed"
+    assert run(["dlq", "retry", str(dead_letter)]) == 0
+    assert "1 step(s) due again" in capsys.readouterr().out
