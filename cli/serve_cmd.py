@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ from engine.logs import configure_logging
 from engine.runtime import build_redis
 from engine.serve import child_specs
 from engine.settings import find_config
+from engine.settings.services import require_sending
 from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
 
 
@@ -42,6 +44,7 @@ def serve_command(
     messages stay in Redis.
     """
     settings = load(config)
+    require_sending(settings, datetime.now(UTC))  # now, not in a restart loop of a child
     _secret(settings)  # the receiver needs it: say so now, not in a restart loop
     configure_logging(logs(), settings.timelinesai.token)
     build_redis(settings).close()  # fail fast, in one line, when Redis is down

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +19,7 @@ from engine.logs import configure_logging
 from engine.replies.actors import declare_reply_actors
 from engine.runtime import build_client, build_clock, build_database, build_redis
 from engine.settings import Settings, find_config
+from engine.settings.services import require_shared_clock
 from engine.supervisor import STOP_MARGIN_S, ChildSpec, Supervisor, cli_command, run_until_signalled
 from engine.webhook.subscriptions import hide_secret, receiver_url, register
 from phones import sync_phones
@@ -62,6 +64,7 @@ def serve(
     """Serve POST /webhooks/timelinesai, GET /healthz and GET /metrics until Ctrl-C."""
     settings = load(config)
     _secret(settings)
+    require_shared_clock(settings, datetime.now(UTC))
     configure_logging(logs(), settings.timelinesai.token)
     from engine.webhook import WEBHOOK_PATH  # FastAPI and uvicorn: only when serving
     from engine.webhook.serving import bind_listener, serve_app

@@ -6,8 +6,8 @@ import redis
 
 from engine.clock import Clock, SystemClock
 from engine.db import Database
-from engine.errors import ConfigError, ServiceUnavailableError
-from engine.settings import Settings
+from engine.errors import ServiceUnavailableError
+from engine.settings import Settings, require_token
 from engine.timelinesai import CallBudget, RedisRateLimiter, TimelinesAIClient
 from engine.timelinesai.ratelimit.redis import HOLD_S
 
@@ -46,9 +46,7 @@ def build_client(
 ) -> TimelinesAIClient:  # fmt: skip
     """The TimelinesAI client with the workspace-wide rate limiter and the month's budget,
     both counted on the engine's clock (``clock``, else the configured one)."""
-    token = settings.timelinesai.token
-    if not token:
-        raise ConfigError("TIMELINESAI_TOKEN is not set; export your workspace token")
+    token = require_token(settings)
     clock = clock or build_clock(settings)
     tl = settings.timelinesai
     return TimelinesAIClient(

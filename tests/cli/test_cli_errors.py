@@ -114,3 +114,42 @@ def test_dlq_retry_of_an_unknown_id_is_one_line_exit_1_and_retries_nothing(
         assert enrollment is not None and enrollment.step_state == "failed"
     assert run(["dlq", "retry", str(dead_letter)]) == 0
     assert "1 step(s) due again" in capsys.readouterr().out
+
+
+PHONE = '[[phones]]\nid = "01"\nphone = "+447700900001"\n'
+
+
+@pytest.mark.parametrize("command", [["worker"], ["serve"]])
+@pytest.mark.parametrize(
+    ("body", "token", "expected"),
+    [
+        (PHONE, None, "TIMELINESAI_TOKEN is not set"),
+        ("", "tok", "phones: no phones configured: add a [[phones]] table"),
+        (PHONE + "[clock]\nspeed = 200\n", "tok", "clock.epoch: speed is 200, so the processes"),
+    ],
+)
+def test_a_service_that_cannot_send_says_why_in_one_line_before_starting_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    command: list[str], body: str, token: str | None, expected: str,
+) -> None:  # fmt: skip
+    (tmp_path / "config.toml").write_text(body)
+    if token:
+        monkeypatch.setenv("TIMELINESAI_TOKEN", token)
+    monkeypatch.setenv("OUTREACH_WEBHOOK_SECRET", "s")
+    assert run(command) == 2
+    captured = capsys.readouterr()
+    assert expected in _one_line(captured.err)
+    assert captured.out == ""  # nothing started, not even a child
+
+
+@pytest.mark.parametrize("command", [["scheduler"], ["webhook", "serve"], ["replies", "worker"]])
+def test_the_other_services_refuse_a_sped_up_clock_without_an_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:  # fmt: skip
+    (tmp_path / "config.toml").write_text(PHONE + "[clock]\nspeed = 200\n")
+    monkeypatch.setenv("TIMELINESAI_TOKEN", "tok")
+    monkeypatch.setenv("OUTREACH_WEBHOOK_SECRET", "s")
+    assert run(command) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "clock.epoch" in line and "add e.g. epoch = 20" in line and "under [clock]" in line

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from engine.errors import ConfigError
-from engine.settings import find_config, load_settings
+from engine.settings import find_config, load_settings, require_shared_clock
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = '[[phones]]\nid = "01"\nphone = "+447700900001"\n'
@@ -165,3 +165,25 @@ def test_the_supported_database_urls_load(tmp_path: Path, url: str) -> None:
 @pytest.mark.parametrize("url", ["redis://h:6379/0", "rediss://h", "unix:///run/redis.sock"])
 def test_the_redis_url_forms_load(tmp_path: Path, url: str) -> None:
     assert load_settings(write(tmp_path, f'[redis]\nurl = "{url}"\n')).redis.url == url
+
+
+@pytest.mark.parametrize(
+    ("clock", "refused"),
+    [
+        ("", False),
+        ("[clock]\nspeed = 1\n", False),
+        ("[clock]\nspeed = 200\nepoch = 2026-01-05T09:00:00Z\n", False),
+        ("[clock]\nspeed = 200\n", True),
+        ("[clock]\nspeed = 0.5\n", True),
+    ],
+)
+def test_processes_sharing_a_sped_up_clock_need_its_epoch(
+    tmp_path: Path, clock: str, refused: bool
+) -> None:
+    settings = load_settings(write(tmp_path, clock))
+    now = datetime(2026, 12, 7, 17, 30, 5, tzinfo=UTC)
+    if not refused:
+        require_shared_clock(settings, now)
+        return
+    with pytest.raises(ConfigError, match=r"clock\.epoch: .*epoch = 2026-12-07T17:30:05Z"):
+        require_shared_clock(settings, now)
