@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -32,12 +33,18 @@ def init(
     else:
         shutil.copyfile(EXAMPLE_CONFIG, target)
         out.print(f"wrote {target}", markup=False)
-    # Use the file just written (not $OUTREACH_CONFIG): init sets up this folder.
-    settings = load_settings(target, {})
+    # The file just written (not $OUTREACH_CONFIG: init sets up this folder), with the
+    # environment's overrides, as every other command reads it: the database is created
+    # where $OUTREACH_DATABASE_URL says, if set.
+    settings = load_settings(target, os.environ)
     with open_database(settings, migrated=False) as database:
         database.upgrade()
     out.print(f"database ready at {database.safe_url}", markup=False)
-    out.print(f"next: edit {target} (your phones), then `outreach phones list`", markup=False)
+    out.print(
+        f"next: add your phones to {target} (see its commented [[phones]] example), "
+        "then `outreach phones list`",
+        markup=False,
+    )
 
 
 @db_app.command("upgrade")

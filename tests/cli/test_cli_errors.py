@@ -70,7 +70,7 @@ def test_a_folder_with_brackets_is_printed_as_it_is(
     assert run(["init", "site[red]"]) == 0
     out = capsys.readouterr().out
     assert f"wrote site[red]{os.sep}config.toml" in out
-    assert f"next: edit site[red]{os.sep}config.toml" in out
+    assert f"next: add your phones to site[red]{os.sep}config.toml" in out
 
 
 @pytest.fixture
@@ -153,3 +153,16 @@ def test_the_other_services_refuse_a_sped_up_clock_without_an_epoch(
     assert run(command) == 2
     line = _one_line(capsys.readouterr().err)
     assert "clock.epoch" in line and "add e.g. epoch = 20" in line and "under [clock]" in line
+
+
+def test_init_creates_the_database_where_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "data" / "elsewhere.db"
+    elsewhere.parent.mkdir()
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", f"sqlite:///{elsewhere}")
+    assert run(["init", "site"]) == 0
+    assert f"database ready at sqlite:///{elsewhere}" in capsys.readouterr().out
+    assert elsewhere.is_file() and not (tmp_path / "site" / "outreach.db").exists()
+    assert Database(f"sqlite:///{elsewhere}").current_revision() is not None
+    assert run(["phones", "list", "--config", "site/config.toml"]) == 0  # the same database
