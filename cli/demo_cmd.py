@@ -80,7 +80,10 @@ def demo(
         seed=random.randrange(10**6) if seed is None else seed,
     )  # fmt: skip
     out = console()
-    out.print(f"demo in {plan.folder}: {leads} leads, 5 phones, speed {speed:g}x, seed {plan.seed}")
+    out.print(
+        f"demo in {plan.folder}: {leads} leads, 5 phones, speed {speed:g}x, seed {plan.seed}",
+        markup=False,
+    )
     run = Demo(plan, os.environ)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     finished = False
@@ -117,5 +120,5 @@ def demo(
     out.print()
     for line in report.lines():
         out.print(line, style="green" if report.ok else "red", markup=False)
-    out.print(f"files and logs: {plan.folder}")
+    out.print(f"files and logs: {plan.folder}", markup=False)
     return 0 if report.ok else 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
@@ -30,12 +31,12 @@ def list_(
     for letter in letters:
         table.add_row(
             str(letter.enrollment_id),
-            letter.sequence,
-            str(letter.step),
+            escape(letter.sequence),
+            str(letter.step + 1),  # steps are numbered from 1 wherever a person reads them
             mask_phone(letter.lead_phone),
             letter.phone_id or "-",
             str(letter.attempts),
-            (letter.error or "")[:80],
+            escape((letter.error or "")[:80]),  # TimelinesAI's words, never markup
         )
     console().print(table)
 

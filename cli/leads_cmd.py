@@ -127,7 +127,7 @@ def import_(
     if len(report.rejected) > REJECTS_SHOWN:
         out.print(f"... and {len(report.rejected) - REJECTS_SHOWN} more")
     if report.rejects_path is not None:
-        out.print(f"invalid rows, with line and reason: {report.rejects_path}")
+        out.print(f"invalid rows, with line and reason: {report.rejects_path}", markup=False)
 
 
 @app.command("list")

@@ -18,6 +18,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from cli import (
     alerts_cmd,
@@ -123,13 +124,16 @@ def run(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         else:
-            error_console().print(f"[red]error:[/] {error}")
+            error_console().print(f"[red]error:[/] {escape(str(error))}")
         return int(getattr(error, "exit_code", 2))
     except OutreachError as error:
-        error_console().print(f"[red]error:[/] {error}", soft_wrap=True)
+        # The message is text, never markup: "[sequences.NAME]" in a hint must show.
+        error_console().print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
         return error.exit_code
     except _database_outage() as error:
-        error_console().print(f"[red]error:[/] database unreachable: {error.orig}", soft_wrap=True)
+        error_console().print(
+            f"[red]error:[/] database unreachable: {escape(str(error.orig))}", soft_wrap=True
+        )
         return 1
     return result if isinstance(result, int) else 0
 

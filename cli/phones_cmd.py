@@ -48,6 +48,12 @@ def list_phones(config: ConfigOption = None) -> None:
             str(row.failures_total),
         )
     console().print(table)
+    if not rows:
+        console().print(
+            f"no phones configured: add a [[phones]] table per WhatsApp number to "
+            f"{settings.path} (see its commented example)",
+            markup=False,
+        )
 
 
 def _state(state: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -180,8 +180,10 @@ def worker(
     from engine.replies.actors import consume, declare_reply_actors
     from engine.replies.runtime import build_reply_runtime
     from engine.runtime import build_clock, build_redis
+    from engine.settings.services import require_shared_clock
 
     settings = load(config)
+    require_shared_clock(settings, datetime.now(UTC))
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
     with open_database(settings, pool_size=threads + 2) as database:
         runtime = build_reply_runtime(settings, database, build_clock(settings))

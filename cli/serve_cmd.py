@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -40,9 +41,11 @@ def serve_command(
     from engine.runtime import build_redis
     from engine.serve import child_specs
     from engine.settings import find_config
+    from engine.settings.services import require_sending
     from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
 
     settings = load(config)
+    require_sending(settings, datetime.now(UTC))  # now, not in a restart loop of a child
     _secret(settings)  # the receiver needs it: say so now, not in a restart loop
     configure_logging(logs(), settings.timelinesai.token)
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
@@ -58,7 +61,8 @@ def serve_command(
     )  # fmt: skip
     console().print(
         f"serve: worker ({processes} processes x {threads} threads), scheduler, "
-        f"webhook ({receivers} process(es)), replies worker on {path}"
+        f"webhook ({receivers} process(es)), replies worker on {path}",
+        markup=False,
     )
     # The worker child first waits as long for its own worker processes: one margin more.
     stop_timeout_s = settings.worker.send_time_limit_s + 2 * STOP_MARGIN_S

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -29,16 +30,22 @@ def init(
     target = directory / DEFAULT_CONFIG_NAME
     out = console()
     if target.exists() and not force:
-        out.print(f"{target} exists; keeping it (use --force to overwrite)")
+        out.print(f"{target} exists; keeping it (use --force to overwrite)", markup=False)
     else:
         shutil.copyfile(EXAMPLE_CONFIG, target)
-        out.print(f"wrote {target}")
-    # Use the file just written (not $OUTREACH_CONFIG): init sets up this folder.
-    settings = load_settings(target, {})
+        out.print(f"wrote {target}", markup=False)
+    # The file just written (not $OUTREACH_CONFIG: init sets up this folder), with the
+    # environment's overrides, as every other command reads it: the database is created
+    # where $OUTREACH_DATABASE_URL says, if set.
+    settings = load_settings(target, os.environ)
     with open_database(settings, migrated=False) as database:
         database.upgrade()
-    out.print(f"database ready at {database.safe_url}")
-    out.print(f"next: edit {target} (your phones), then `outreach phones list`")
+    out.print(f"database ready at {database.safe_url}", markup=False)
+    out.print(
+        f"next: add your phones to {target} (see its commented [[phones]] example), "
+        "then `outreach phones list`",
+        markup=False,
+    )
 
 
 @db_app.command("upgrade")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -56,10 +57,12 @@ def serve(
     """Serve POST /webhooks/timelinesai, GET /healthz and GET /metrics until Ctrl-C."""
     from engine.logs import configure_logging
     from engine.runtime import build_redis
+    from engine.settings.services import require_shared_clock
     from phones import sync_phones
 
     settings = load(config)
     _secret(settings)
+    require_shared_clock(settings, datetime.now(UTC))
     configure_logging(logs(), settings.timelinesai.token)
     from engine.webhook import WEBHOOK_PATH  # FastAPI and uvicorn: only when serving
     from engine.webhook.serving import bind_listener, serve_app

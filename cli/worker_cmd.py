@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -41,11 +42,14 @@ def worker(
     from engine.logs import configure_logging
     from engine.runtime import build_redis
     from engine.settings import find_config
+    from engine.settings.services import require_sending
     from engine.supervisor import STOP_MARGIN_S, Supervisor, run_until_signalled
     from engine.worker import run_worker_process, select_queues, worker_specs
     from phones import sync_phones
 
     settings = load(config)
+    # Before any child starts: a child would die of it again at every restart.
+    require_sending(settings, datetime.now(UTC))
     configure_logging(logs(), settings.timelinesai.token)
     chosen = phones.split(",") if phones else None
     queues = select_queues(settings, chosen)
@@ -116,8 +120,11 @@ def scheduler(config: ConfigOption = None) -> None:
     from engine.jobs.runner import build_maintenance_jobs, start_jobs
     from engine.logs import configure_logging
     from engine.runtime import build_clock
+    from engine.settings.services import require_shared_clock, require_token
 
     settings = load(config)
+    require_token(settings)  # the jobs call TimelinesAI
+    require_shared_clock(settings, datetime.now(UTC))
     configure_logging(logs(), settings.timelinesai.token)
     with open_database(settings) as database:
         dispatcher = _dispatcher(settings, database)

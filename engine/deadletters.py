@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, func, select, update
 
+from engine.errors import OutreachError
 from engine.models import StepState
 from engine.tables import E, L, running
 
@@ -24,6 +25,7 @@ class DeadLetter:
     enrollment_id: int
     sequence: str
     step: int
+    """The step's index (0 is the first message); people read it from 1."""
     lead_phone: str
     phone_id: str | None
     attempts: int
@@ -57,10 +59,21 @@ def list_dead_letters(connection: Connection, *, limit: int = 200) -> list[DeadL
 
 
 def retry_dead_letters(connection: Connection, now: datetime, ids: list[int] | None = None) -> int:
-    """Make failed steps due again (all of them when ``ids`` is ``None``); returns how many."""
+    """Make failed steps due again (all of them when ``ids`` is ``None``); returns how many.
+
+    Raises :class:`OutreachError` and changes nothing when an id in ``ids`` is not a dead
+    letter (a typo must not pass for a retry).
+    """
     condition = _dead()
     if ids is not None:
         condition.append(E.c.id.in_(ids))
+        found = set(connection.execute(select(E.c.id).where(*condition)).scalars())
+        unknown = sorted(set(ids) - found)
+        if unknown:
+            raise OutreachError(
+                f"no dead letter for enrollment {', '.join(map(str, unknown))}; nothing was "
+                "retried (`outreach dlq list` shows the ids)"
+            )
     result = connection.execute(
         update(E)
         .where(*condition)

@@ -26,6 +26,12 @@ TEXT_FORMAT = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
 # Not ``uvicorn.access``: its lines carry query strings (the webhook's secret), and the
 # receiver turns it off; it keeps what uvicorn's ``access_log`` setting made of it.
 ADOPTED_LOGGERS = ("uvicorn", "uvicorn.error")
+# Libraries that log routine work at INFO, shown only at OUTREACH_LOG_LEVEL=DEBUG:
+# APScheduler every job run (on a sped-up clock, thousands of lines), httpx and httpcore
+# every HTTP request, Alembic its migration context on every start, and Dramatiq's
+# retries every "Retrying message ..." (a retry is logged once, as a warning, by
+# engine.broker.retrying).
+QUIET_LOGGERS = ("apscheduler", "httpx", "httpcore", "alembic", "dramatiq.middleware.retries")
 # Attributes every LogRecord has: anything else on a record is an extra.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # uvicorn adds a copy of its message with terminal colours.
@@ -102,11 +108,13 @@ def configure_logging(settings: LogSettings, token: str | None) -> None:
         root.removeHandler(old)
         old.close()
     root.addHandler(build_handler(settings, token))
-    root.setLevel(getattr(logging, settings.level, logging.INFO))
+    level = getattr(logging, settings.level, logging.INFO)
+    root.setLevel(level)
     for name in ADOPTED_LOGGERS:
         adopted = logging.getLogger(name)
         adopted.handlers.clear()
         adopted.propagate = True
-    # APScheduler logs every job run at INFO: on a sped-up clock, thousands of lines.
-    quiet = logging.DEBUG if settings.level == "DEBUG" else logging.WARNING
-    logging.getLogger("apscheduler").setLevel(quiet)
+    # A logger's own level decides for its records (the root's does not filter them).
+    quiet = level if level <= logging.DEBUG else max(level, logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)

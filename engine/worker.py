@@ -135,7 +135,7 @@ def build_worker_runtime(
     redis_client = build_redis(settings)
     clock = build_clock(settings)
     database = build_database(settings, pool_size=pool_size, count_round_trips=count_round_trips)
-    client = build_client(settings, redis_client)
+    client = build_client(settings, redis_client, clock=clock)
     broker = build_broker(settings)
     dramatiq.set_broker(broker)
     leases = RedisLease(

@@ -76,8 +76,6 @@ class LeadPage:
     total: int
 
 
-
-
 def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
     """Up to ``limit`` leads, oldest first, only those tagged ``tag`` if given."""
     leads = select(Lead).order_by(col(Lead.id)).limit(limit)

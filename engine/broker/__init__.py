@@ -16,10 +16,10 @@ from engine.broker.queues import (
     answer_actor_name,
     base_queue,
     build_broker,
-    current_retries,
     declare_actors,
     queue_name,
 )
+from engine.broker.retrying import current_retries, retried_quietly
 
 __all__ = [
     "FIRST",
@@ -33,4 +33,5 @@ __all__ = [
     "current_retries",
     "declare_actors",
     "queue_name",
+    "retried_quietly",
 ]

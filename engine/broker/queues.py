@@ -21,6 +21,7 @@ from dramatiq.common import q_name
 from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 
 from engine.broker.fetcher import PhoneConsumer, PhoneFetcher
+from engine.broker.retrying import retried_quietly
 from engine.settings import Settings
 from engine.timelinesai import PermanentError
 
@@ -168,7 +169,7 @@ def declare_actors(
             if isinstance(broker, PhoneBroker):
                 broker.add_phone_queue(queue, phone.id)
             actors[queue] = dramatiq.Actor(
-                _bind(handler, queue, phone.id),
+                _bind(handler, queue, phone.id, settings.worker.max_retries),
                 broker=broker,
                 actor_name=actor_name(queue),
                 queue_name=queue,
@@ -178,7 +179,7 @@ def declare_actors(
             )
     for phone in settings.phones:
         answers[phone.id] = dramatiq.Actor(
-            _bind_answer(answer or _enqueue_only, phone.id),
+            _bind_answer(answer or _enqueue_only, phone.id, settings.worker.max_retries),
             broker=broker,
             actor_name=answer_actor_name(phone.id),
             queue_name=queue_name(phone.id, FOLLOWUP),
@@ -192,28 +193,27 @@ def _enqueue_only(_phone_id: str, _auto_reply_id: int) -> None:
     raise RuntimeError("this process only enqueues; answers are sent by `outreach worker`")
 
 
-def _bind_answer(answer: AnswerFunction, phone_id: str) -> Callable[[int], None]:
+def _bind_answer(answer: AnswerFunction, phone_id: str, max_retries: int) -> Callable[[int], None]:
     def send_answer(auto_reply_id: int) -> None:
-        answer(phone_id, auto_reply_id)
+        what = f"automatic answer {auto_reply_id} from phone {phone_id}"
+        with retried_quietly(what, max_retries):
+            answer(phone_id, auto_reply_id)
 
     send_answer.__name__ = answer_actor_name(phone_id)
     return send_answer
 
 
-def _bind(handler: SendFunction, queue: str, phone_id: str) -> Callable[[int, int, int], None]:
+def _bind(
+    handler: SendFunction, queue: str, phone_id: str, max_retries: int
+) -> Callable[[int, int, int], None]:
     def send_step(enrollment_id: int, step: int, dispatch_id: int = 0) -> None:
-        handler(queue, phone_id, enrollment_id, step, dispatch_id)
+        # Steps are numbered from 1 wherever a person reads them.
+        what = f"step {step + 1} of enrollment {enrollment_id} from phone {phone_id}"
+        with retried_quietly(what, max_retries):
+            handler(queue, phone_id, enrollment_id, step, dispatch_id)
 
     send_step.__name__ = actor_name(queue)
     return send_step
-
-
-def current_retries() -> int:
-    """How many times the message being processed has been retried already."""
-    message = CurrentMessage.get_current_message()
-    if message is None:
-        return 0
-    return int(message.options.get("retries", 0))
 
 
 def base_queue(name: str) -> str:

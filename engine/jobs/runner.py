@@ -25,9 +25,9 @@ from engine.jobs.housekeeping import prune_webhook_events, sweep_follow_ups
 from engine.jobs.phone_sync import sync_phone_states
 from engine.replies.actors import declare_reply_actors
 from engine.replies.followups import Enqueue
-from engine.runtime import build_client, build_redis
+from engine.runtime import build_call_budget, build_client, build_redis
 from engine.settings import Settings
-from engine.timelinesai import CallBudget, MonthlyBudget, TimelinesAIClient
+from engine.timelinesai import MonthlyBudget, TimelinesAIClient, TransientError
 from engine.webhook.handlers import EventHandler
 from engine.webhook.store import alert_severity
 
@@ -94,16 +94,12 @@ class MaintenanceJobs:
 def build_maintenance_jobs(settings: Settings, database: Database, clock: Clock) -> MaintenanceJobs:
     """Wire the jobs: Redis, the TimelinesAI client, the ``replies`` queue, the reply handler."""
     redis_client = build_redis(settings)
-    client = build_client(settings, redis_client)
+    client = build_client(settings, redis_client, clock=clock)
     enqueue = declare_reply_actors(build_broker(settings), settings, None).enqueue
     handler = EventHandler(database=database, settings=settings, clock=clock, enqueue=enqueue)
     url = settings.alerts.webhook_url
     alerts = WebhookAlerts(url) if url else NoAlerts()
-    budget = CallBudget(
-        redis_client,
-        namespace=settings.redis.namespace,
-        monthly_call_budget=settings.timelinesai.monthly_call_budget,
-    )
+    budget = build_call_budget(settings, redis_client, clock)
     return MaintenanceJobs(settings, database, client, clock, handler, enqueue, alerts, budget)
 
 
@@ -137,6 +133,11 @@ def _logged(name: str, function: Callable[[], None]) -> Callable[[], None]:
         try:
             function()
         except Exception as error:  # one line, then the next run: a job never stops the rest
-            log.error("scheduler job %s failed: %s: %s", name, type(error).__name__, error)
+            # An API hiccup (5xx, timeout, a full rate limiter) passes by the next run.
+            level = logging.WARNING if isinstance(error, TransientError) else logging.ERROR
+            log.log(
+                level, "scheduler job %s failed: %s: %s; it runs again at its next time",
+                name, type(error).__name__, error,
+            )  # fmt: skip
 
     return run

@@ -16,6 +16,7 @@ from typing import Protocol
 import dramatiq
 from dramatiq.broker import Broker
 
+from engine.broker.retrying import retried_quietly
 from engine.replies.followups import (
     CHECK_SENT,
     CLASSIFY_REPLY,
@@ -58,14 +59,19 @@ class ReplyActors:
 def declare_reply_actors(broker: Broker, settings: Settings, jobs: ReplyJobs | None) -> ReplyActors:
     """The three actors on ``broker``; ``jobs=None`` declares them for enqueueing only."""
 
+    retries = settings.worker.max_retries
+
     def classify_reply(message_id: int) -> None:
-        _require(jobs).classify_reply(message_id)
+        with retried_quietly(f"classifying reply {message_id}", retries):
+            _require(jobs).classify_reply(message_id)
 
     def check_sent_message(event_id: int) -> None:
-        _require(jobs).check_sent_message(event_id)
+        with retried_quietly(f"checking sent message of event {event_id}", retries):
+            _require(jobs).check_sent_message(event_id)
 
     def notify_alert(kind: str, message: str, severity: str, phone_id: str | None) -> None:
-        _require(jobs).notify_alert(kind, message, severity, phone_id)
+        with retried_quietly(f"notifying alert {kind}", retries):
+            _require(jobs).notify_alert(kind, message, severity, phone_id)
 
     functions = {
         CLASSIFY_REPLY: classify_reply,
@@ -80,7 +86,7 @@ def declare_reply_actors(broker: Broker, settings: Settings, jobs: ReplyJobs | N
             actor_name=name,
             queue_name=REPLIES_QUEUE,
             priority=0,
-            options={"max_retries": settings.worker.max_retries},
+            options={"max_retries": retries},
         )
     return ReplyActors(broker, actors)
 

@@ -212,8 +212,9 @@ class Sender:
         except (SendOutcomeUnknown, UnexpectedResponse) as error:
             # The request may have reached TimelinesAI: reconcile, never resend blindly.
             log.warning(
-                "send of enrollment %s step %s: outcome unknown (%s)",
-                item.enrollment_id, item.step, error,
+                "step %d of enrollment %s: outcome unknown (%s); the chat is checked "
+                "before anything is sent again",
+                item.step + 1, item.enrollment_id, error,
             )  # fmt: skip
             next_at = self.schedule.next_send_at(now)
             self.store.pace(phone_id, now=now, next_send_at=next_at, sent=False)

@@ -128,7 +128,8 @@ class Transitions:
         )  # fmt: skip
         self.alert(
             DEAD_LETTER,
-            f"enrollment {item.enrollment_id} step {item.step} failed: {type(error).__name__}",
+            f"step {item.step + 1} of enrollment {item.enrollment_id} failed: "
+            f"{type(error).__name__} (`outreach dlq retry {item.enrollment_id}` sends it again)",
             now,
             phone_id=item.phone_id,
             severity="warning",

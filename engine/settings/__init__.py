@@ -36,6 +36,12 @@ from engine.settings.sequences import (
     StepSettings,
     WindowSettings,
 )
+from engine.settings.services import (
+    require_phones,
+    require_sending,
+    require_shared_clock,
+    require_token,
+)
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
@@ -59,6 +65,10 @@ __all__ = [
     "WorkerSettings",
     "find_config",
     "load_settings",
+    "require_phones",
+    "require_sending",
+    "require_shared_clock",
+    "require_token",
     "resolve_database_url",
     "validate",
 ]

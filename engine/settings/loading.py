@@ -20,6 +20,7 @@ from engine.config_loader import load_dataclass, read_toml
 from engine.errors import ConfigError
 from engine.settings.replies import validate_replies
 from engine.settings.sections import PhoneSettings, SchedulerSettings, Settings, WebhookSettings
+from engine.settings.urls import database_url_problem, redis_url_problem
 
 DEFAULT_CONFIG_NAME = "config.toml"
 _PHONE_ID = re.compile(r"^(0[1-9]|[1-9][0-9])$")
@@ -49,6 +50,7 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
     data = read_toml(path)
     settings = load_dataclass(Settings, data, path=str(path))
     settings = _apply_environment(settings, env)
+    _check_urls(settings, env, str(path))
     settings = replace(
         settings,
         path=path.resolve(),
@@ -68,6 +70,22 @@ def resolve_database_url(url: str, base_dir: Path) -> str:
         if not db_path.is_absolute():
             return prefix + str((base_dir / db_path).resolve())
     return url
+
+
+def _check_urls(settings: Settings, env: Mapping[str, str], path: str) -> None:
+    """A database or Redis URL the engine cannot use is one line here, not a traceback in
+    every process; the error names the environment variable when that set the URL."""
+    checks = (
+        ("database.url", "OUTREACH_DATABASE_URL", settings.database.url, database_url_problem),
+        ("redis.url", "OUTREACH_REDIS_URL", settings.redis.url, redis_url_problem),
+    )
+    for key, variable, url, problem_of in checks:
+        problem = problem_of(url)
+        if problem is None:
+            continue
+        if env.get(variable):
+            raise ConfigError(problem, key=variable)
+        raise ConfigError(problem, path=path, key=key)
 
 
 def _apply_environment(settings: Settings, env: Mapping[str, str]) -> Settings:

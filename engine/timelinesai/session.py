@@ -34,7 +34,14 @@ from tenacity import (
 from engine.errors import ConfigError
 from engine.redact import RedactingFilter, redact_text
 from engine.timelinesai.answers import SendTarget, error_for_transport, read_answer
-from engine.timelinesai.errors import NetworkError, RateLimited, ServerError, TimelinesAIError
+from engine.timelinesai.errors import (
+    NetworkError,
+    RateLimited,
+    SendOutcomeUnknown,
+    ServerError,
+    TimelinesAIError,
+    TransientError,
+)
 from engine.timelinesai.ratelimit.base import MonthlyBudget, RateLimiter
 from engine.timelinesai.ratelimit.memory import NoLimit
 
@@ -155,13 +162,13 @@ class ApiSession:
             response = self._http.send(request)
         except httpx.RequestError as exc:
             error = error_for_transport(exc, send)
-            logger.warning("%s failed after %d ms: %s", self._name(request), _ms(started), error)
+            _log_failure(error, "%s failed after %d ms: %s", self._name(request), _ms(started))
             raise error from exc
         elapsed_ms = _ms(started)
         try:
             result = read_answer(response, parse, send=send)
         except TimelinesAIError as error:
-            logger.warning("%s failed in %d ms: %s", self._name(request), elapsed_ms, error)
+            _log_failure(error, "%s failed in %d ms: %s", self._name(request), elapsed_ms)
             raise
         if logger.isEnabledFor(logging.DEBUG):  # naming the request costs regexes: not per call
             logger.debug("%s -> %d in %d ms", self._name(request), response.status_code, elapsed_ms)
@@ -177,6 +184,15 @@ class ApiSession:
     def _log_retry(state: RetryCallState) -> None:
         wait_s = state.next_action.sleep if state.next_action is not None else 0.0
         logger.info("retrying in %.2f s (attempt %d failed)", wait_s, state.attempt_number)
+
+
+def _log_failure(error: TimelinesAIError, message: str, name: str, elapsed_ms: int) -> None:
+    """One attempt failed. A transient failure is retried here or later, and a send whose
+    outcome is unknown is reconciled: whoever handles it says so once, as a warning (the
+    actor, the job, the sender), so the attempt itself is only INFO."""
+    passing = isinstance(error, TransientError | SendOutcomeUnknown)
+    level = logging.INFO if passing else logging.WARNING
+    logger.log(level, message, name, elapsed_ms, error)
 
 
 def _ms(started: float) -> int:

@@ -18,19 +18,31 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("COLUMNS", "120")
 
 
-def test_init_then_phones_list_shows_the_twenty_example_phones(
+def test_init_then_phones_list_says_to_add_phones(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["init"]) == 0
     assert (tmp_path / "config.toml").is_file()
     assert (tmp_path / "outreach.db").is_file()
+    assert "next: add your phones to config.toml" in capsys.readouterr().out
+    assert run(["phones", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "0 phones" in out and "+447700900001" not in out
+    assert "no phones configured: add a [[phones]] table per WhatsApp number" in out
+
+
+def test_phones_added_to_the_written_config_are_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["init"]) == 0
+    config = tmp_path / "config.toml"
+    phones = "".join(f'[[phones]]\nid = "{i:02d}"\nphone = "+4071200{i:04d}"\n' for i in (1, 2))
+    config.write_text(config.read_text().replace("[leads]", phones + "[leads]"))
     capsys.readouterr()
     assert run(["phones", "list"]) == 0
     out = capsys.readouterr().out
-    assert "20 phones" in out
-    for index in range(1, 21):
-        assert f"+447700900{index:03d}" in out
-    assert out.count("0 / 200") == 20
+    assert "2 phones" in out and "+40712000001" in out and "+40712000002" in out
+    assert out.count("0 / 200") == 2
 
 
 def test_init_into_a_folder_keeps_an_existing_config(
@@ -66,7 +78,7 @@ def test_config_found_through_option_and_environment(
     assert run(["phones", "list", "--config", str(tmp_path / "elsewhere" / "config.toml")]) == 0
     monkeypatch.setenv("OUTREACH_CONFIG", str(tmp_path / "elsewhere" / "config.toml"))
     assert run(["phones", "list"]) == 0
-    assert "20 phones" in capsys.readouterr().out
+    assert "0 phones" in capsys.readouterr().out
 
 
 def test_missing_config_says_how_to_create_one(capsys: pytest.CaptureFixture[str]) -> None:

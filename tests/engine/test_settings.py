@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 from engine.errors import ConfigError
-from engine.settings import find_config, load_settings
+from engine.settings import find_config, load_settings, require_shared_clock
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = '[[phones]]\nid = "01"\nphone = "+447700900001"\n'
@@ -18,9 +18,9 @@ def write(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def test_example_config_loads_with_twenty_phones_and_documented_defaults() -> None:
+def test_example_config_loads_with_no_phone_and_documented_defaults() -> None:
     settings = load_settings(ROOT / "config.example.toml")
-    assert [p.id for p in settings.phones] == [f"{i:02d}" for i in range(1, 21)]
+    assert settings.phones == ()  # examples, commented out: nothing looks ready to send
     assert settings.pacing.jitter_min_s == 30 and settings.pacing.jitter_max_s == 150
     assert settings.quota.new_contacts_per_day == 200
     assert settings.timelinesai.requests_per_minute == 50
@@ -34,6 +34,20 @@ def test_empty_file_means_defaults_and_sqlite_next_to_the_config(tmp_path: Path)
     assert settings.database.url == f"sqlite:///{tmp_path.resolve() / 'outreach.db'}"
     assert settings.timelinesai.base_url == "https://app.timelines.ai/integrations/api"
     assert settings.phones == ()
+
+
+def test_the_commented_example_phones_load_once_uncommented(tmp_path: Path) -> None:
+    lines = (ROOT / "config.example.toml").read_text().splitlines()
+    start = lines.index("# [[phones]]")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line.removeprefix("#").removeprefix(" "))
+    phones = load_settings(write(tmp_path, "\n".join(block) + "\n")).phones
+    assert [(p.id, p.phone) for p in phones] == [("01", "+447700900001"), ("02", "+447700900002")]
+    assert phones[0].jid == "447700900001@s.whatsapp.net"
+    assert (phones[1].new_contacts_per_day, phones[1].started_on) == (50, date(2026, 1, 5))
 
 
 def test_every_key_of_the_example_is_documented_by_a_comment() -> None:
@@ -103,6 +117,11 @@ def test_phone_fields_and_overrides(tmp_path: Path) -> None:
         ("[clock]\nepoch = 2026-01-01T00:00:00\n", r"clock\.epoch: needs a UTC offset"),
         ('[redis]\nnamespace = "a:b"\n', r"redis\.namespace"),
         ('[redis]\nnamespace = "a b"\n', r"redis\.namespace"),
+        ('[database]\nurl = "mysql://u@h/db"\n', r"database\.url: 'mysql://u@h/db' is not a "),
+        ('[database]\nurl = "postgres://u@h/db"\n', r"database\.url: .*postgresql\+psycopg://"),
+        ('[database]\nurl = "outreach.db"\n', r"database\.url: not a database URL; use sqlite"),
+        ('[redis]\nurl = "localhost:6379"\n', r"redis\.url: .*use redis://HOST:PORT/DB"),
+        ('[redis]\nurl = "redis://h:port/0"\n', r"redis\.url: 'redis://h:port/0' is not a Redis"),
     ],
 )
 def test_bad_config_names_file_key_and_problem(tmp_path: Path, body: str, expected: str) -> None:
@@ -126,3 +145,59 @@ def test_config_discovery_order(tmp_path: Path) -> None:
     assert find_config("a.toml", {"OUTREACH_CONFIG": "b.toml"}) == Path("a.toml")
     assert find_config(None, {"OUTREACH_CONFIG": "b.toml"}) == Path("b.toml")
     assert find_config(None, {}) == Path("config.toml")
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "expected"),
+    [
+        ("OUTREACH_DATABASE_URL", "mysql://u:hunter2@h/db", r"'mysql://u:\*\*\*@h/db' is not a"),
+        ("OUTREACH_REDIS_URL", "redis://:hunter2@h:x/0", r"'redis://\*\*\*@h:x/0' is not a"),
+    ],
+)
+def test_a_url_from_the_environment_is_checked_and_named_by_its_variable(
+    tmp_path: Path, variable: str, url: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_settings(write(tmp_path, ""), {variable: url})
+    assert str(caught.value).startswith(f"{variable}: ")
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///outreach.db",
+        "sqlite:////srv/outreach/outreach.db",
+        "postgresql://u@h/db",
+        "postgresql+psycopg://u:p@h:5432/db",
+    ],
+)
+def test_the_supported_database_urls_load(tmp_path: Path, url: str) -> None:
+    assert load_settings(write(tmp_path, f'[database]\nurl = "{url}"\n')).database.url
+
+
+@pytest.mark.parametrize("url", ["redis://h:6379/0", "rediss://h", "unix:///run/redis.sock"])
+def test_the_redis_url_forms_load(tmp_path: Path, url: str) -> None:
+    assert load_settings(write(tmp_path, f'[redis]\nurl = "{url}"\n')).redis.url == url
+
+
+@pytest.mark.parametrize(
+    ("clock", "refused"),
+    [
+        ("", False),
+        ("[clock]\nspeed = 1\n", False),
+        ("[clock]\nspeed = 200\nepoch = 2026-01-05T09:00:00Z\n", False),
+        ("[clock]\nspeed = 200\n", True),
+        ("[clock]\nspeed = 0.5\n", True),
+    ],
+)
+def test_processes_sharing_a_sped_up_clock_need_its_epoch(
+    tmp_path: Path, clock: str, refused: bool
+) -> None:
+    settings = load_settings(write(tmp_path, clock))
+    now = datetime(2026, 12, 7, 17, 30, 5, tzinfo=UTC)
+    if not refused:
+        require_shared_clock(settings, now)
+        return
+    with pytest.raises(ConfigError, match=r"clock\.epoch: .*epoch = 2026-12-07T17:30:05Z"):
+        require_shared_clock(settings, now)

@@ -28,7 +28,11 @@ def test_sync_creates_configured_phones_and_follows_number_changes(database: Dat
 def test_rows_show_todays_use_against_each_phones_quota(database: Database) -> None:
     settings = load_settings(ROOT / "config.example.toml")
     settings = replace(
-        settings, phones=(replace(settings.phones[0], new_contacts_per_day=20), settings.phones[1])
+        settings,
+        phones=(
+            PhoneSettings("01", "+447700900001", new_contacts_per_day=20),
+            PhoneSettings("02", "+447700900002"),
+        ),
     )
     today = date(2026, 11, 22)
     with database.session() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -324,12 +325,22 @@ def test_a_transient_error_is_retried_then_lands_in_the_dead_letters(harness: Ha
     enrollment = harness.enrollment(eid)
     assert (enrollment.step_state, enrollment.state) == ("failed", "pending")
     assert "ServerError" in (enrollment.last_error or "")
+    with harness.database.session() as session:
+        [alert] = session.exec(select(Alert).where(Alert.kind == "dead_letter"))
+    # Steps are numbered from 1 wherever a person reads them; the alert says what to do.
+    assert alert.message.startswith(f"step 1 of enrollment {eid} failed: ServerError")
+    assert f"outreach dlq retry {eid}" in alert.message
 
 
-def test_an_unknown_outcome_is_reconciled_not_resent(harness: Harness) -> None:
+def test_an_unknown_outcome_is_reconciled_not_resent(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     harness.sim.configure(timeout_after_record_rate=1.0, stall_s=2.0)
     eid = harness.enroll()
-    outcome = harness.send(eid, 0, "01")
+    with caplog.at_level(logging.INFO):
+        outcome = harness.send(eid, 0, "01")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith(f"step 1 of enrollment {eid}: outcome")
     assert outcome == PutBack(120.0, "outcome unknown: reconcile")
     assert harness.enrollment(eid).step_state == "sending"
     harness.sim.configure(timeout_after_record_rate=0.0)

@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +159,52 @@ def test_the_receivers_uvicorn_logs_through_the_redacting_json_handler(
         for handler in saved_root[0]:
             root.addHandler(handler)
         root.setLevel(saved_root[1])
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """Put the root handlers and the quietened libraries' levels back after the test."""
+    from engine.logs import QUIET_LOGGERS
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    levels = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    yield
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+        handler.close()
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def _routine_library_work(tmp_path: Path) -> None:
+    """An HTTP request through httpx and the migration check every command makes."""
+    import httpx
+
+    from engine.db import Database
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    with httpx.Client(transport=transport) as client:
+        client.get("http://api.example/whatsapp_accounts")
+    database = Database(f"sqlite:///{tmp_path / 'quiet.db'}")
+    try:
+        database.current_revision()
+    finally:
+        database.dispose()
+    logging.getLogger("outreach.test.quiet").info("our own line")
+
+
+@pytest.mark.usefixtures("restored_logging")
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_httpx_and_alembic_info_lines_only_at_debug(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], level: str, shown: bool
+) -> None:
+    configure_logging(LogSettings("text", level), None)
+    _routine_library_work(tmp_path)
+    err = capsys.readouterr().err
+    assert "our own line" in err
+    assert ("HTTP Request: GET" in err) is shown
+    assert ("Context impl SQLiteImpl" in err) is shown

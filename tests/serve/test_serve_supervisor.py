@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -154,3 +155,51 @@ def test_a_child_gets_its_own_environment_and_files_on_top_of_the_supervisors(
         )
         assert spawn_process(spec, {"FROM_SUPERVISOR": "a"}).wait(timeout=30) == 0
     assert (tmp_path / "shared").read_text() == "ab"
+
+
+class CountingSpawn:
+    """Real child processes (:func:`spawn_process`), counted by name."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def __call__(self, spec: ChildSpec, env: Mapping[str, str]) -> Child:
+        self.started.append(spec.name)
+        return spawn_process(spec, env)
+
+
+def _run_bounded(supervisor: Supervisor, bound_s: float = 120.0) -> int:
+    """Run until the supervisor returns; a supervisor that restarts a child forever is
+    stopped after ``bound_s`` (and the test's assertions then fail)."""
+    stopping = threading.Event()
+    guard = threading.Timer(bound_s, stopping.set)
+    guard.start()
+    try:
+        return supervisor.run(stopping)
+    finally:
+        guard.cancel()
+
+
+def test_a_real_child_exiting_2_is_never_restarted_and_stops_the_rest() -> None:
+    spawn = CountingSpawn()
+    specs = [
+        ChildSpec("steady", (sys.executable, "-c", "import time; time.sleep(120)")),
+        ChildSpec("misconfigured", (sys.executable, "-c", "import sys; sys.exit(2)")),
+    ]
+    supervisor = Supervisor(specs, os.environ, stop_timeout_s=30, restart_delay_s=0.01,
+                            spawn=spawn)  # fmt: skip
+    assert _run_bounded(supervisor) == 2
+    assert spawn.started == ["steady", "misconfigured"]
+    assert supervisor.children["steady"].poll() == -signal.SIGTERM
+
+
+def test_worker_processes_without_a_token_exit_2_once(tmp_path: Path) -> None:
+    """``outreach worker --in-process`` children, as ``outreach worker`` starts them."""
+    config = tmp_path / "config.toml"
+    config.write_text('[[phones]]\nid = "01"\nphone = "+447700900001"\n')
+    env = {k: v for k, v in os.environ.items() if k != "TIMELINESAI_TOKEN"}
+    spawn = CountingSpawn()
+    specs = worker_specs(config, processes=2, threads=1, phones=None)
+    supervisor = Supervisor(specs, env, stop_timeout_s=30, restart_delay_s=0.01, spawn=spawn)
+    assert _run_bounded(supervisor) == 2
+    assert spawn.started == ["worker-1", "worker-2"]

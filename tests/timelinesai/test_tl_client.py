@@ -13,10 +13,12 @@ import pytest
 from engine.errors import ConfigError
 from engine.timelinesai import (
     BadRequest,
+    BadToken,
     CallBudgetExhausted,
     InvalidRecipient,
     MemoryCallBudget,
     MessageStatus,
+    ServerError,
     TimelinesAIClient,
 )
 from tests.timelinesai.conftest import BASE_URL, TOKEN, FakeApi, fail, ok
@@ -345,3 +347,21 @@ def test_logs_hold_neither_the_token_nor_phone_numbers(
     assert "40712345678" not in text
     assert TOKEN not in text
     assert json.dumps(TOKEN) not in text
+
+
+def test_a_failed_attempt_that_passes_is_info_and_a_refusal_a_warning(
+    client: TimelinesAIClient, fake_api: FakeApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 5xx on a send is reported once, as a warning, by whoever retries it (the actor):
+    the session's own line for the attempt is INFO. A refusal stays a warning."""
+    fake_api.answer(fail(503), fail(401, "Unauthorized"))
+    with caplog.at_level(logging.INFO, logger="engine.timelinesai"):
+        with pytest.raises(ServerError):
+            client.send_message(phone="+40712345678", text="Hi", from_phone="+15550100001")
+        with pytest.raises(BadToken):
+            client.send_message(phone="+40712345678", text="Hi", from_phone="+15550100001")
+    levels = [(r.levelname, r.getMessage().split(": ", 1)[1]) for r in caplog.records]
+    assert levels == [
+        ("INFO", "TimelinesAI answered 503: (no message)"),
+        ("WARNING", "TimelinesAI answered 401: Unauthorized; check the workspace token"),
+    ]

@@ -17,7 +17,7 @@ from engine.jobs.clocked import ClockedCron
 from engine.jobs.runner import MaintenanceJobs, start_jobs
 from engine.models import Phone, WebhookEvent
 from engine.replies.followups import FollowUp
-from engine.timelinesai import MemoryRateLimiter
+from engine.timelinesai import MemoryRateLimiter, ServerError
 from engine.timelinesai.simulator import (
     SimAccount,
     SimulatorConfig,
@@ -83,6 +83,28 @@ def test_the_scheduler_holds_one_job_per_cron_and_survives_a_failure(
         assert "scheduler job phone_sync failed" in caplog.text
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_a_transient_api_error_in_a_job_is_one_warning_line(
+    jobs: MaintenanceJobs, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable() -> None:
+        raise ServerError("TimelinesAI answered 503")
+
+    monkeypatch.setattr(jobs.client, "whatsapp_accounts", unavailable)
+    scheduler = start_jobs(jobs, SystemClock())
+    try:
+        job = scheduler.get_job("phone_sync")
+        assert job is not None
+        with caplog.at_level(logging.INFO):
+            job.func()
+    finally:
+        scheduler.shutdown(wait=False)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "outreach.jobs"] == [
+        (logging.WARNING, "scheduler job phone_sync failed: ServerError: TimelinesAI answered "
+         "503; it runs again at its next time"),
+    ]  # fmt: skip
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -217,7 +217,8 @@ class CallBudget:
         self._redis = redis_client
         self._prefix = f"{namespace}:timelinesai:calls:"
         self._budget = monthly_call_budget
-        # The budget is TimelinesAI's real calendar month, never the sped-up clock.
+        # The calendar month by default; the runtime passes the engine's clock
+        # (engine.runtime.build_call_budget), the same at speed 1.
         self._now = now or (lambda: datetime.now(UTC))
         self._script = redis_client.register_script(_CHARGE)
 
