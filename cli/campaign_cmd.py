@@ -33,6 +33,7 @@ from cli.campaign_status import status
 from cli.context import ConfigOption, console, load, open_database
 from cli.export_cmd import campaign_export
 from cli.forecast_cmd import print_projection, project
+from cli.leads_cmd import EncodingOption, PhoneColumnOption
 
 if TYPE_CHECKING:
     from sequences import (
@@ -72,6 +73,8 @@ def launch_(
     phones: PhonesOption = None,
     start: StartOption = None,
     region: RegionOption = None,
+    encoding: EncodingOption = "utf-8",  # sequences.DEFAULT_ENCODING, kept light for start-up
+    phone_column: PhoneColumnOption = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Enroll at most this many.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Write nothing: show what would happen and when.")
@@ -102,7 +105,10 @@ def launch_(
             leads = None if saved.leads_file is None else saved_file(name, saved.leads_file)
         lead_list = None
         if leads is not None:
-            lead_list = read_lead_list(leads.resolve(), region or settings.leads.default_region)
+            lead_list = read_lead_list(
+                leads.resolve(), region or settings.leads.default_region, encoding=encoding,
+                phone_column=phone_column,
+            )  # fmt: skip
         phone_ids = saved.phone_ids if phones is None else phones_of(settings, phones)
         starts_at = saved.starts_at if start is None else start_of(settings, chosen, start)
         report = launch(

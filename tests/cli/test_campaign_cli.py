@@ -104,6 +104,22 @@ def test_launch_from_a_file_with_a_limit(site: Path, capsys: pytest.CaptureFixtu
     assert row(out, "invalid numbers in the file") == "1"
 
 
+def test_launch_reads_a_file_as_an_import_does(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Excel in Central Europe: cp1250, the numbers under a column named as the user named it.
+    (site / "pick.csv").write_bytes("Nume,Contact\nŞtefan Łódź,0712000001\n".encode("cp1250"))
+    code = run(["campaign", "launch", "intro", "--leads", "pick.csv", "--region", "RO",
+                "--encoding", "cp1250", "--phone-column", "contact"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert row(capsys.readouterr().out, "enrolled") == "1"
+    # Read as UTF-8 it is refused in one line, nothing enrolled.
+    code = run(["campaign", "launch", "second", "--sequence", "intro", "--leads", "pick.csv",
+                "--phone-column", "contact"])  # fmt: skip
+    assert code == 1
+    assert "cp1250" in capsys.readouterr().err
+
+
 def test_usage_and_unknown_names_are_one_line(
     site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
