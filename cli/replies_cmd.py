@@ -67,7 +67,7 @@ def review(
             waited,
             item.lead_phone or "-",
             escape(item.lead_name or "-"),
-            escape(item.sequence or "-"),
+            escape(item.campaign or "-"),
             escape(_class(item.label, item.matched)),
             escape(_with(item.assigned_to, item.resolved_by)),
             escape(item.text[:TEXT_CHARS]),

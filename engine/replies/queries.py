@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from engine.models import Direction
-from engine.tables import E, L, M, R
+from engine.tables import C, E, L, M, R
 from sequences.leads_query import lead_name
 
 
@@ -27,7 +27,7 @@ class ReviewItem:
     lead_id: int | None
     lead_phone: str | None
     lead_name: str | None
-    sequence: str | None
+    campaign: str | None
     label: str | None
     matched: dict[str, Any]
     text: str
@@ -48,7 +48,7 @@ class ReviewItem:
         """A JSON-ready view with the age in seconds and the overdue mark."""
         return {
             "id": self.id, "priority": self.priority, "lead_id": self.lead_id,
-            "phone": self.lead_phone, "name": self.lead_name, "campaign": self.sequence,
+            "phone": self.lead_phone, "name": self.lead_name, "campaign": self.campaign,
             "intent": self.label, "matched": self.matched, "text": self.text,
             "received_at": self.created_at.isoformat(),
             "age_s": round(self.age(now).total_seconds()), "overdue": self.overdue(now, sla),
@@ -70,13 +70,14 @@ def review_items(
     query = (
         select(
             R.c.id, R.c.priority, R.c.created_at, R.c.resolved_at, R.c.lead_id,
-            func.coalesce(L.c.phone, M.c.peer_phone), L.c.variables, E.c.sequence, M.c.intent,
+            func.coalesce(L.c.phone, M.c.peer_phone), L.c.variables, C.c.name, M.c.intent,
             R.c.reasons, M.c.text, R.c.assigned_to, R.c.assigned_at, R.c.resolved_by, M.c.id,
         )
         .select_from(
             R.join(M, M.c.id == R.c.message_id)
             .outerjoin(L, L.c.id == R.c.lead_id)
             .outerjoin(E, E.c.id == R.c.enrollment_id)
+            .outerjoin(C, C.c.id == E.c.campaign_id)
         )
         .order_by(R.c.priority.desc(), R.c.created_at, R.c.id)
         .limit(limit)
@@ -94,7 +95,7 @@ def review_items(
             lead_id=row[4],
             lead_phone=row[5],
             lead_name=lead_name(row[6]),
-            sequence=row[7],
+            campaign=row[7],
             label=row[8],
             matched=dict((row[9] or {}).get("matched", {})),
             text=row[10] or "",

@@ -51,7 +51,7 @@ def site(tmp_path: Path) -> Database:
     database.upgrade()
     now = datetime.now(UTC)
     with database.session() as session:
-        cid = campaign_id(session, "intro")
+        cid = campaign_id(session, "spring", sequence="intro")
         session.add(Phone(id="01", phone="+447700900001"))
         lead = Lead(phone=NUMBER, variables={"first_name": "Ioana", "last_name": "Pop"})
         session.add(lead)
@@ -90,7 +90,7 @@ def test_review_shows_the_full_number_name_campaign_age_and_overdue_mark(
     assert run(["replies", "review"]) == 0
     out = capsys.readouterr().out
     assert NUMBER in out and "••••" not in out  # the whole number, to call back
-    assert "Ioana Pop" in out and "intro" in out and "Sunați-mă mâine la 10" in out
+    assert "Ioana Pop" in out and "spring" in out and "Sunați-mă mâine la 10" in out
     assert "5h 00m OVERDUE" in out or "4h 59m OVERDUE" in out  # SLA 4 h
     assert "1 overdue" in out
 
@@ -98,7 +98,7 @@ def test_review_shows_the_full_number_name_campaign_age_and_overdue_mark(
 def test_review_as_json(site: Database, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["replies", "review", "--json"]) == 0
     [item] = json.loads(capsys.readouterr().out)["review"]
-    assert (item["phone"], item["name"], item["campaign"]) == (NUMBER, "Ioana Pop", "intro")
+    assert (item["phone"], item["name"], item["campaign"]) == (NUMBER, "Ioana Pop", "spring")
     assert (item["intent"], item["priority"], item["overdue"]) == ("schedule_call", 2, True)
     assert 5 * 3600 - 60 < item["age_s"] < 5 * 3600 + 60
     assert item["assigned_to"] is None
