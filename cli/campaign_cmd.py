@@ -33,7 +33,7 @@ from cli.campaign_status import status
 from cli.context import ConfigOption, console, load, open_database
 from cli.export_cmd import campaign_export
 from cli.forecast_cmd import print_projection, project
-from cli.leads_cmd import EncodingOption, PhoneColumnOption
+from cli.lead_file_options import DEFAULT_ENCODING, EncodingOption, PhoneColumnOption
 
 if TYPE_CHECKING:
     from sequences import (
@@ -73,7 +73,7 @@ def launch_(
     phones: PhonesOption = None,
     start: StartOption = None,
     region: RegionOption = None,
-    encoding: EncodingOption = "utf-8",  # sequences.DEFAULT_ENCODING, kept light for start-up
+    encoding: EncodingOption = DEFAULT_ENCODING,
     phone_column: PhoneColumnOption = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Enroll at most this many.")] = None,
     dry_run: Annotated[

@@ -23,6 +23,7 @@ from rich.table import Table
 from cli import forget_cmd
 from cli.context import ConfigOption, console, load, open_database
 from cli.export_cmd import leads_export
+from cli.lead_file_options import DEFAULT_ENCODING, EncodingOption, PhoneColumnOption
 from cli.timeline_view import print_timeline
 from engine.errors import OutreachError
 from engine.states import RUNNING_STATES
@@ -41,22 +42,6 @@ PROGRESS_MIN_ROWS: Final = 5_000
 
 REJECTS_SHOWN: Final = 10
 """Rejected rows printed after an import; all of them are in the rejects file."""
-
-EncodingOption = Annotated[
-    str,
-    typer.Option(
-        help="The file's text encoding: utf-8 (a BOM is fine), cp1250 for Excel in "
-        "Central Europe, latin-1 for Western Europe.",
-    ),
-]
-PhoneColumnOption = Annotated[
-    str | None,
-    typer.Option(
-        help="The column holding the numbers. Default: the one named phone, mobile, "
-        "telefon, whatsapp or number (any case).",
-        show_default=False,
-    ),
-]
 
 
 @app.command("import")
@@ -84,7 +69,7 @@ def import_(
             show_default=False,
         ),
     ] = None,
-    encoding: EncodingOption = "utf-8",  # sequences.DEFAULT_ENCODING, kept light for start-up
+    encoding: EncodingOption = DEFAULT_ENCODING,
     phone_column: PhoneColumnOption = None,
     rejects: Annotated[
         Path | None,

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
+from cli.lead_file_options import DEFAULT_ENCODING, EncodingOption, PhoneColumnOption
 from engine.errors import OutreachError
 
 app = typer.Typer(
@@ -26,7 +27,8 @@ RegionOption = Annotated[
     typer.Option(help="Country of a national number. Default: leads.default_region."),
 ]
 MANUAL_REASON = "manual"
-"""sequences.suppression.MANUAL_REASON, kept light for start-up."""
+"""``sequences.suppression.MANUAL_REASON``, without importing the package (a test keeps
+them equal)."""
 ReasonOption = Annotated[str, typer.Option(help="Why, kept with the number (64 characters).")]
 
 
@@ -115,13 +117,8 @@ def import_(
     *,
     reason: ReasonOption = MANUAL_REASON,
     region: RegionOption = None,
-    encoding: Annotated[
-        str, typer.Option(help="The file's encoding: utf-8, cp1250, latin-1.")
-    ] = "utf-8",  # sequences.DEFAULT_ENCODING, kept light for start-up
-    phone_column: Annotated[
-        str | None,
-        typer.Option(help="The column holding the numbers.", show_default=False),
-    ] = None,
+    encoding: EncodingOption = DEFAULT_ENCODING,
+    phone_column: PhoneColumnOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Put every number of a CSV on the list (all or none: a bad file adds nothing).

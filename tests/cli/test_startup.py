@@ -117,3 +117,14 @@ def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
     """The checks above would pass on a probe that saw nothing."""
     modules = loaded(tmp_path, ["--help"], preload=("httpx",))
     assert heavy(modules, NOT_FOR_HELP) == ["httpx"]
+
+
+def test_the_clis_light_defaults_are_the_engines() -> None:
+    """The defaults the CLI spells out to stay light are the ones the engine uses."""
+    from cli.lead_file_options import DEFAULT_ENCODING
+    from cli.suppress_cmd import MANUAL_REASON
+    from sequences import DEFAULT_ENCODING as ENGINE_ENCODING
+    from sequences import suppression
+
+    assert DEFAULT_ENCODING == ENGINE_ENCODING
+    assert MANUAL_REASON == suppression.MANUAL_REASON
