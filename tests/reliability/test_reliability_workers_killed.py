@@ -13,9 +13,14 @@ prefetched messages, or idle: wherever it is), and the supervisor starts a new o
 Proved from the simulator's request log: every lead got exactly one first message (no
 (lead, step) accepted twice, none missing), no two sends of one phone overlapped, no
 phone went over its quota on any virtual day, every enrollment ended ``completed``;
-and after each kill, every phone whose lease the killed process held (seen in Redis:
-its lease token outlived the process) and that still had work sent again within the
-lease TTL plus slack for a busy machine: the longest such wait is ``recovery_s``.
+and after each kill, every lease the killed process held (seen in Redis: its lease
+token outlived the process) had an expiry no longer than the lease TTL, and every
+such phone that still had work sent again within a bound that allows for a loaded
+machine: the longest such wait is ``recovery_s``. A
+phone that had filled its quota for the (virtual) day of the kill waits for the next
+day by design, not for the lease: its wait is counted from the day's start
+(``quota_waits`` says how many kills that was; a loaded machine slows the run enough
+for phones to fill the first day).
 Pacing gaps are printed (``short_gaps``, ``min_gap_s``) but not asserted here: at
 40 ms real they are within the timestamp noise of an in-process simulator on a
 loaded 2-core machine (a starved simulator thread stamps an answer late).
@@ -30,7 +35,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import redis
@@ -55,7 +60,12 @@ WORKERS = 3
 QUOTA = 220
 JITTER_MIN_S = 200
 LEASE_TTL_S = 3.0
-RECOVERY_SLACK_S = 3.0  # real seconds on top of the TTL: a new owner must also be scheduled
+# The wait from a kill to the phone's next send is the lease's TTL plus the time a live
+# worker takes to be scheduled and fetch: on this 2-core machine with the other test
+# process running, up to 10.7 s was seen. The bound catches a lease that outlives its
+# TTL by far or a freed phone no worker picks up; the exact part, that every lease a
+# dead process left expires within the TTL, is checked on Redis's own TTLs.
+RECOVERY_BOUND_S = 20.0
 KILL_EVERY_S = (1.0, 3.0)
 WARM_S = 1.0  # real seconds a new worker child gets to start before the next kill
 HOLDER_CHECK_S = 0.3  # real seconds after a kill to see which leases it left behind
@@ -104,6 +114,7 @@ template = "{{Hi|Hello}} {{{{name|there}}}}, a question for {{{{company|you}}}} 
 class Kill:
     at: datetime
     phones: frozenset[str]  # the phones whose lease the killed process held
+    ttls_ms: tuple[int, ...]  # what Redis said was left of each such lease's TTL
 
 
 class Killer:
@@ -153,9 +164,10 @@ class Killer:
             orphans = {
                 i: b for i, (b, a) in enumerate(zip(before, after, strict=True)) if b and b == a
             }
-            held = frozenset(PHONES[i] for i, token in orphans.items() if token not in self.seen)
+            fresh = [i for i, token in orphans.items() if token not in self.seen]
             self.seen.update(orphans.values())
-            self.kills.append(Kill(at, held))
+            ttls = tuple(int(self.redis.pttl(self.keys[i])) for i in fresh)
+            self.kills.append(Kill(at, frozenset(PHONES[i] for i in fresh), ttls))
 
 
 def test_workers_killed_repeatedly_keep_every_invariant(
@@ -209,7 +221,7 @@ def test_workers_killed_repeatedly_keep_every_invariant(
         quota_per_day=dict.fromkeys(PHONES, QUOTA),
         quota_timezone="UTC",
     )
-    recovery = recovery_s(sends, killer.kills)
+    recovery, quota_waits = recovery_s(sends, killer.kills, epoch)
     states = end_states(pg_database)
     reached = {s.recipient for s in sends if s.step == 0}
     lost = leads - len(reached)
@@ -217,7 +229,7 @@ def test_workers_killed_repeatedly_keep_every_invariant(
         "workers_killed",
         leads=leads, sends=report.sends, duplicates=report.duplicates, lost=lost,
         quota_overruns=report.quota_overruns, overlaps=report.overlaps,
-        recovery_s=recovery, kills=len(killer.kills),
+        recovery_s=recovery, kills=len(killer.kills), quota_waits=quota_waits,
         leases_orphaned=sum(len(k.phones) for k in killer.kills), completed=states["completed"],
         short_gaps=report.short_gaps, min_gap_s=report.min_gap_s or 0.0,
     )  # fmt: skip
@@ -230,23 +242,49 @@ def test_workers_killed_repeatedly_keep_every_invariant(
     assert report.quota_overruns == 0, problems
     assert report.sends == leads  # exactly one first message each
     assert states == Counter(completed=leads), states
-    assert recovery < LEASE_TTL_S + RECOVERY_SLACK_S, recovery
+    # -1: a lease with no expiry (never freed); -2: gone already (freed or taken over).
+    ttls = [ttl for k in killer.kills for ttl in k.ttls_ms]
+    assert all(ttl == -2 or 0 < ttl <= LEASE_TTL_S * 1000 for ttl in ttls), ttls
+    assert recovery < RECOVERY_BOUND_S, recovery
 
 
-def recovery_s(sends: list[Send], kills: list[Kill]) -> float:
-    """The longest wait from a kill to the next send of a phone whose lease it held.
+def recovery_s(sends: list[Send], kills: list[Kill], epoch: datetime) -> tuple[float, int]:
+    """The longest wait from a kill to the next send of a phone whose lease it held,
+    and how many of those waits were a full quota's (measured from the next day).
 
     A phone whose next send came after a later kill that held its lease again (the
     process that took over the expired lease was killed in its turn) is measured from
-    that later kill. Phones with no work left after a kill are not counted.
+    that later kill. Phones with no work left after a kill are not counted. A phone
+    that had sent its whole quota on the kill's virtual day may not send before the
+    next one: its wait starts at that day's first real moment.
     """
-    worst = 0.0
+    worst, quota_waits = 0.0, 0
     for index, kill in enumerate(kills):
         for phone in kill.phones:
             later = [s.received_at for s in sends if s.account == phone and s.received_at > kill.at]
             if not later:
                 continue
-            again = any(phone in k.phones and k.at < later[0] for k in kills[index + 1 :])
-            if not again:
-                worst = max(worst, (later[0] - kill.at).total_seconds())
-    return worst
+            if any(phone in k.phones and k.at < later[0] for k in kills[index + 1 :]):
+                continue
+            day = virtual_day(kill.at, epoch)
+            sent_that_day = sum(
+                1 for s in sends
+                if s.account == phone and s.received_at <= kill.at
+                and virtual_day(s.received_at, epoch) == day
+            )  # fmt: skip
+            start = kill.at
+            if sent_that_day >= QUOTA:
+                quota_waits += 1
+                start = max(kill.at, real_start_of_next_day(day, epoch))
+            worst = max(worst, (later[0] - start).total_seconds())
+    return worst, quota_waits
+
+
+def virtual_day(real: datetime, epoch: datetime) -> date:
+    return (epoch + (real - epoch) * SPEED).date()
+
+
+def real_start_of_next_day(day: date, epoch: datetime) -> datetime:
+    """The real moment the virtual clock reaches midnight (UTC) after ``day``."""
+    midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    return epoch + (midnight - epoch) / SPEED
