@@ -24,6 +24,7 @@ from cli import (
     alerts_cmd,
     campaign_cmd,
     chats_cmd,
+    console_cmd,
     demo_cmd,
     dlq_cmd,
     forecast_cmd,
@@ -74,6 +75,7 @@ app.add_typer(chats_cmd.app, name="chats")
 app.command("demo")(demo_cmd.demo)
 app.command("status")(status_cmd.status)
 app.command("alerts")(alerts_cmd.alerts)
+app.add_typer(console_cmd.app, name="console")
 
 
 class LogFormat(StrEnum):

@@ -38,6 +38,8 @@ __all__ = [
     "AutoReplyState",
     "Campaign",
     "CampaignState",
+    "ConsoleAction",
+    "ConsoleSession",
     "Direction",
     "Enrollment",
     "EnrollmentState",
@@ -359,3 +361,31 @@ class Alert(SQLModel, table=True):
     details: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     created_at: datetime = _ts(nullable=False, default_factory=_utcnow, index=True)
     notified_at: datetime | None = _ts()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in console visitor. The cookie holds a random token; only its SHA-256
+    is stored, so a copy of the database signs nobody in. ``csrf`` is the token every
+    form of the session carries back."""
+
+    __tablename__: ClassVar[str] = "console_sessions"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user: str = Field(max_length=64)
+    role: str = Field(max_length=16)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+    expires_at: datetime = _ts(nullable=False, index=True)
+
+
+class ConsoleAction(SQLModel, table=True):
+    """Something a person did in the console (or tried and was refused), and who."""
+
+    __tablename__: ClassVar[str] = "console_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False, default_factory=_utcnow, index=True)
+    user: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    target: str | None = Field(default=None, max_length=200)
+    detail: str | None = None

@@ -11,7 +11,8 @@ here rather than each from :mod:`engine.models`:
 ``C``  campaigns            ``R``  review_flags
 ``E``  enrollments          ``AR`` auto_replies
 ``S``  suppressions         ``A``  alerts
-``IS`` install_secrets
+``IS`` install_secrets     ``CS`` console_sessions
+``CA`` console_actions
 =====  ===================  =====  ===================
 """
 
@@ -27,6 +28,8 @@ from engine.models import (
     Alert,
     AutoReply,
     Campaign,
+    ConsoleAction,
+    ConsoleSession,
     Enrollment,
     InstallSecret,
     Lead,
@@ -40,7 +43,8 @@ from engine.models import (
 )
 
 __all__ = [
-    "AR", "IS", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W", "insert_for", "running",
+    "AR", "CA", "CS", "IS", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W",
+    "insert_for", "running",
 ]  # fmt: skip
 
 
@@ -62,6 +66,8 @@ R = _table(ReviewFlag)
 AR = _table(AutoReply)
 A = _table(Alert)
 IS = _table(InstallSecret)
+CS = _table(ConsoleSession)
+CA = _table(ConsoleAction)
 
 
 def running(state: ColumnElement[str] | None = None) -> ColumnElement[bool]:

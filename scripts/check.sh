@@ -23,7 +23,7 @@ echo "==> ruff (lint and format)"
 "$VENV/bin/ruff" format --check .
 
 echo "==> mypy (strict)"
-"$VENV/bin/mypy" engine phones sequences spintax cli
+"$VENV/bin/mypy" engine phones sequences spintax cli console
 
 # Two processes, one per core; each file stays in one of them (its fixtures and its real
 # services together). Every test has its own database and Redis namespace.

@@ -4,8 +4,8 @@ Bottom: the models, errors, settings, clock, numbers and the database (with its
 tables and types). Above it, the domain: ``spintax`` (pure, imports nothing of ours),
 ``phones/`` and ``sequences/``, which import only the bottom (and ``sequences`` the
 templates). Above those, the runtime (everything else in ``engine/``: queues, sender,
-dispatcher, jobs, webhook, replies, storage, the TimelinesAI client), and ``cli/`` on
-top. No module imports one above its layer, and no two modules import each other at
+dispatcher, jobs, webhook, replies, storage, the TimelinesAI client), and ``cli/`` and
+``console/`` (the web console) on top. No module imports one above its layer, and no two modules import each other at
 module level (an import inside a function or under ``TYPE_CHECKING`` is not a cycle).
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("engine", "phones", "sequences", "spintax", "cli")
+PACKAGES = ("engine", "phones", "sequences", "spintax", "cli", "console")
 BOTTOM = frozenset({
     "engine", "engine.models", "engine.errors", "engine.settings", "engine.clock",
     "engine.db", "engine.dbtypes", "engine.tables", "engine.numbers", "engine.config_loader",
@@ -35,7 +35,7 @@ def layer(module: str) -> int:
         return 0
     if top in DOMAIN:
         return 1
-    return 3 if top == "cli" else 2
+    return 3 if top in ("cli", "console") else 2
 
 
 @cache

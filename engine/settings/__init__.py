@@ -19,6 +19,7 @@ from engine.settings.replies import IntentRule, RepliesSettings
 from engine.settings.sections import (
     AlertSettings,
     ClockSettings,
+    ConsoleSettings,
     DatabaseSettings,
     PacingSettings,
     PhoneSettings,
@@ -47,6 +48,7 @@ __all__ = [
     "DEFAULT_CONFIG_NAME",
     "AlertSettings",
     "ClockSettings",
+    "ConsoleSettings",
     "DatabaseSettings",
     "IntentRule",
     "LeadsSettings",

@@ -19,7 +19,13 @@ from engine import numbers
 from engine.config_loader import load_dataclass, read_toml
 from engine.errors import ConfigError
 from engine.settings.replies import validate_replies
-from engine.settings.sections import PhoneSettings, SchedulerSettings, Settings, WebhookSettings
+from engine.settings.sections import (
+    ConsoleSettings,
+    PhoneSettings,
+    SchedulerSettings,
+    Settings,
+    WebhookSettings,
+)
 from engine.settings.urls import database_url_problem, redis_url_problem
 
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -103,7 +109,10 @@ def _apply_environment(settings: Settings, env: Mapping[str, str]) -> Settings:
         tl = replace(tl, base_url=env["OUTREACH_TIMELINESAI_BASE_URL"])
     tl = replace(tl, token=env.get("TIMELINESAI_TOKEN") or None)
     webhook = replace(webhook, secret=env.get("OUTREACH_WEBHOOK_SECRET") or None)
-    return replace(settings, database=database, redis=redis, timelinesai=tl, webhook=webhook)
+    console = replace(settings.console, password=env.get("OUTREACH_CONSOLE_PASSWORD") or None)
+    return replace(
+        settings, database=database, redis=redis, timelinesai=tl, webhook=webhook, console=console
+    )
 
 
 def validate(settings: Settings, path: str) -> None:
@@ -165,11 +174,23 @@ def validate(settings: Settings, path: str) -> None:
         raise fail("leads.default_region", str(error)) from None
     _validate_phones(settings.phones, fail)
     _validate_webhook(settings.webhook, fail)
+    _validate_console(settings.console, fail)
     _validate_jobs(scheduler, fail)
     validate_replies(settings.replies, fail)
 
 
 _TAKEOVER_CHOICES = ("stop", "ignore")
+
+
+def _validate_console(console: ConsoleSettings, fail: Callable[[str, str], ConfigError]) -> None:
+    if not 0 < console.port < 65536:
+        raise fail("console.port", "must be a TCP port (1-65535)")
+    if console.session_hours <= 0:
+        raise fail("console.session_hours", "must be positive")
+    if console.refresh_s < 1:
+        raise fail("console.refresh_s", "must be at least 1 second")
+    if not console.users_file.strip():
+        raise fail("console.users_file", "must name a file")
 
 
 def _validate_webhook(webhook: WebhookSettings, fail: Callable[[str, str], ConfigError]) -> None:

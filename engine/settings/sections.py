@@ -143,6 +143,22 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    """``[console]``: the web console. Users and their argon2 password hashes live in
+    ``users_file`` (relative to the config's folder; ``outreach console user add``
+    writes it); ``OUTREACH_CONSOLE_PASSWORD`` alone sets the password of user ``admin``
+    (an operator), for a single-user setup. ``refresh_s`` is how often an open page
+    asks whether its figures changed."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    users_file: str = "console-users.toml"
+    session_hours: float = 12.0
+    refresh_s: float = 10.0
+    password: str | None = field(default=None, repr=False, metadata={"from_file": False})
+
+
+@dataclass(frozen=True)
 class ClockSettings:
     """``[clock]``: speed-up of the runtime clock; processes sharing speed > 1 share ``epoch``."""
 
@@ -167,6 +183,7 @@ class Settings:
     clock: ClockSettings = field(default_factory=ClockSettings)
     leads: LeadsSettings = field(default_factory=LeadsSettings)
     replies: RepliesSettings = field(default_factory=RepliesSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     sequences: dict[str, SequenceSettings] = field(default_factory=dict)
     path: Path | None = field(default=None, metadata={"from_file": False})
 

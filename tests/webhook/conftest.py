@@ -6,12 +6,8 @@ bodies in the nested or flat form, shaped like the simulator's and the API doc's
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 import redis
-import uvicorn
 from fastapi import FastAPI
 from sqlmodel import select
 
@@ -32,6 +27,7 @@ from engine.settings import Settings, load_settings
 from engine.webhook import WEBHOOK_PATH, create_app
 from phones import sync_phones
 from tests.seed import campaign_id
+from tests.serving import serving
 
 SECRET = "s3cret-for-tests"
 START = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
@@ -193,26 +189,6 @@ def make_receiver(
     app = create_app(database, redis_client, settings, follow_ups.append, clock=clock)
     with serving(app) as url, httpx.Client(base_url=url, timeout=10.0) as client:
         yield Receiver(settings, database, client, clock, follow_ups, app)
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """``app`` on a free loopback port, served by uvicorn from a thread; yields its URL."""
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]})
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join()
-        listener.close()
 
 
 @pytest.fixture

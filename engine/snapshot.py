@@ -1,0 +1,74 @@
+"""What ``outreach status``, the demo and the console's overview show at one moment: what
+stops sending, the phones, the campaigns' funnels.
+
+One query layer for every view: :func:`collect` reads a :class:`Snapshot` from the
+database at a given ``now`` (and the Redis facts the caller read); the CLI renders it
+with Rich, the console with HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.blockers import Blocker, WorkspaceFacts
+    from engine.db import Database
+    from engine.reports import CampaignStatus
+    from engine.settings import Settings
+    from phones.registry import PhoneRow
+
+__all__ = ["Snapshot", "collect"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the view shows at ``now``: what stops sending, the phones, the campaigns, and
+    a few notes."""
+
+    now: datetime
+    phones: list[PhoneRow]
+    campaigns: list[CampaignStatus]
+    notes: list[str] = field(default_factory=list)
+    title: str = "outreach status"
+    blockers: list[Blocker] = field(default_factory=list)
+
+    def shown_state(self, row: PhoneRow) -> str:
+        """A phone's state as shown: an active phone says so only if it can send."""
+        from engine.blockers import halt_label
+
+        label = halt_label(self.blockers)
+        return f"halted: {label}" if row.state == "active" and label else row.state
+
+
+def collect(
+    database: Database,
+    settings: Settings,
+    now: datetime,
+    *,
+    notes: list[str] | None = None,
+    workspace: WorkspaceFacts | None = None,
+) -> Snapshot:
+    """Read the phones, campaigns and what stops sending from ``database`` as they stand
+    at ``now``; ``workspace`` is the halt and API budget read from Redis (``None``: not
+    asked)."""
+    from engine.blocker_facts import read_sending_facts
+    from engine.blockers import find_blockers
+    from engine.reports import campaign_status
+    from phones.quota import quota_day
+    from phones.registry import phone_rows
+
+    today = quota_day(now, settings.quota.timezone)
+    with database.session() as session:
+        phones = phone_rows(session, settings, today)
+    with database.engine.connect() as connection:
+        campaigns = campaign_status(connection)
+        facts = read_sending_facts(
+            connection, now, phone_ids=[phone.id for phone in settings.phones],
+            monthly_call_budget=settings.timelinesai.monthly_call_budget, workspace=workspace,
+        )  # fmt: skip
+    return Snapshot(
+        now=now, phones=phones, campaigns=campaigns, notes=list(notes or []),
+        blockers=find_blockers(facts),
+    )  # fmt: skip
