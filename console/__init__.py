@@ -1,0 +1,1 @@
+"""The web console: campaigns, phones and replies in a browser, drawn on the server."""
