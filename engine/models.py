@@ -204,6 +204,8 @@ class Message(SQLModel, table=True):
             postgresql_where=text("direction = 'out'"),
         ),
         Index("ix_messages_status_sent", "direction", "status", "sent_at"),
+        # Sends by day over a range of days, whatever their status (the console's charts).
+        Index("ix_messages_direction_sent", "direction", "sent_at"),
         Index("ix_messages_chat", "chat_id"),
         Index("ix_messages_lead", "lead_id"),
         # Replies still to classify (the sweep that re-queues lost classifications).

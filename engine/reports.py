@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, true
 
@@ -29,7 +30,9 @@ from engine.models import (
 )
 from engine.tables import C, E, M
 
-__all__ = ["CampaignStatus", "Funnel", "SendBacklog", "campaign_status", "send_backlog"]
+__all__ = [
+    "CampaignStatus", "Funnel", "SendBacklog", "campaign_status", "send_backlog", "sends_per_day",
+]  # fmt: skip
 
 
 _RUNNING: Final = tuple(sorted(RUNNING_STATES))
@@ -314,6 +317,54 @@ def send_backlog(connection: Connection, campaign_id: int | None, now: datetime)
         (int(step), _as_utc(value, now), int(count)) for step, value, count in rows if step > 0
     )
     return SendBacklog(first, followups)
+
+
+def sends_per_day(
+    connection: Connection,
+    *,
+    campaign_id: int | None,
+    first_day: date,
+    last_day: date,
+    zone: ZoneInfo,
+) -> dict[str, dict[date, int]]:
+    """The messages of a step each phone sent, by phone id and local day in ``zone``, from
+    ``first_day`` to ``last_day`` included, for one campaign (``None``: every campaign).
+
+    It counts what :func:`campaign_status` counts as ``sent`` (outbound messages of a step,
+    whatever became of them), by their ``sent_at``. A day with no sends is absent.
+
+    SQLite has no time zones, so the day is not computed in SQL: the local midnights of
+    the range, turned into UTC instants here (daylight saving included, and zones a half
+    or three quarters of an hour off UTC), bound the days, and one ``CASE`` numbers the day
+    each send falls in. The same statement runs on both databases, served by the
+    ``(direction, sent_at)`` index; it costs one comparison per day of the range per send.
+    """
+    days = (last_day - first_day).days + 1
+    if days <= 0:
+        return {}
+    bounds = [
+        datetime.combine(first_day + timedelta(days=n), time(), zone).astimezone(UTC)
+        for n in range(days + 1)
+    ]
+    day = case(*((M.c.sent_at < bound, n) for n, bound in enumerate(bounds[1:])))
+    sends = (
+        select(M.c.phone_id, day, func.count())
+        .where(
+            M.c.direction == Direction.OUT,
+            M.c.sent_at >= bounds[0],
+            M.c.sent_at < bounds[-1],
+            # A step's messages: automatic answers and messages a person typed have no step.
+            M.c.step.is_not(None),
+            M.c.phone_id.is_not(None),
+        )
+        .group_by(M.c.phone_id, day)
+    )
+    if campaign_id is not None:
+        sends = sends.join(E, E.c.id == M.c.enrollment_id).where(E.c.campaign_id == campaign_id)
+    found: dict[str, dict[date, int]] = defaultdict(dict)
+    for phone_id, n, count in connection.execute(sends):
+        found[phone_id][first_day + timedelta(days=int(n))] = int(count)
+    return dict(found)
 
 
 def _hour(connection: Connection, column: Any) -> Any:

@@ -1,13 +1,18 @@
-"""Campaign status figures and the forecast's backlog, on SQLite and PostgreSQL."""
+"""Campaign status figures, the forecast's backlog and sends by day, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from engine.db import Database
 from engine.models import Enrollment, Lead, Message, Phone
-from engine.reports import campaign_status, send_backlog
+from engine.reports import campaign_status, send_backlog, sends_per_day
 from sequences import find_campaign
 from tests.seed import campaign_id
 
@@ -278,3 +283,93 @@ def test_two_campaigns_of_one_sequence_are_reported_apart(database: Database) ->
         assert (only.name, only.steps[0].waiting) == ("spring", 2)
         assert only.as_dict()["campaign"] == "spring"
         assert send_backlog(connection, autumn, NOW).first_messages == 1
+
+
+def _sent(
+    session: Session, campaign: str, phone_id: str, at: datetime, *, step: int | None = 0,
+    direction: str = "out",
+) -> None:  # fmt: skip
+    """A lead of its own in ``campaign``, and one message of it at ``at``."""
+    cid = campaign_id(session, campaign)
+    if session.get(Phone, phone_id) is None:
+        session.add(Phone(id=phone_id, phone=f"+4477009000{phone_id}"))
+    leads = session.exec(select(func.count()).select_from(Lead)).one()
+    lead = Lead(phone=f"+4071200{leads:04d}")
+    session.add(lead)
+    session.flush()
+    enrollment = Enrollment(lead_id=lead.id or 0, campaign_id=cid, sequence=campaign)
+    session.add(enrollment)
+    session.flush()
+    session.add(
+        Message(direction=direction, enrollment_id=enrollment.id, step=step, lead_id=lead.id,
+                phone_id=phone_id, status="sent" if direction == "out" else "received",
+                sent_at=at)
+    )  # fmt: skip
+
+
+KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+05:30: local midnight is 18:30 UTC
+JAN_5, JAN_6 = date(2026, 1, 5), date(2026, 1, 6)
+
+
+def test_sends_per_day_split_by_phone_and_local_day(database: Database) -> None:
+    def utc(day: int, hour: int, minute: int, second: int = 0) -> datetime:
+        return datetime(2026, 1, day, hour, minute, second, tzinfo=UTC)
+
+    with database.session() as session:
+        _sent(session, "intro", "02", utc(4, 18, 29, 59))  # 4 Jan 23:59:59 local: before
+        _sent(session, "intro", "02", utc(4, 18, 30))  # 5 Jan 00:00 local
+        _sent(session, "intro", "01", utc(5, 18, 29, 59))  # 5 Jan 23:59:59 local
+        _sent(session, "intro", "01", utc(5, 18, 30))  # 6 Jan 00:00 local
+        _sent(session, "intro", "02", utc(6, 10, 0))
+        _sent(session, "intro", "01", utc(6, 18, 30))  # 7 Jan 00:00 local: after
+        _sent(session, "intro", "01", utc(6, 11, 0), step=1)  # a follow-up counts
+        _sent(session, "other", "01", utc(6, 10, 0))  # another campaign
+        _sent(session, "intro", "01", utc(6, 12, 0), direction="in", step=0)  # a reply
+        _sent(session, "intro", "01", utc(6, 13, 0), step=None)  # an automatic answer
+        intro = campaign_id(session, "intro")
+    with database.engine.connect() as connection:
+
+        def sends(campaign: int | None, first: date, last: date) -> dict[str, dict[date, int]]:
+            return sends_per_day(
+                connection, campaign_id=campaign, first_day=first, last_day=last, zone=KOLKATA
+            )
+
+        both = {"01": {JAN_5: 1, JAN_6: 2}, "02": {JAN_5: 1, JAN_6: 1}}
+        assert sends(intro, JAN_5, JAN_6) == both
+        # Every campaign: the other campaign's send on 6 January too.
+        assert sends(None, JAN_5, JAN_6) == {**both, "01": {JAN_5: 1, JAN_6: 3}}
+        assert sends(intro, JAN_6, JAN_6) == {"01": {JAN_6: 2}, "02": {JAN_6: 1}}
+        assert sends(intro, JAN_6, JAN_5) == {}
+        # Over every day, the campaign's sends are its status's ``sent``.
+        every_day = sends(intro, date(2026, 1, 1), date(2026, 1, 31))
+        (status,) = campaign_status(connection, "intro")
+        assert sum(sum(days.values()) for days in every_day.values()) == status.total.sent == 7
+
+
+@pytest.mark.parametrize(
+    ("zone", "moment", "day"),
+    [
+        # Bucharest moves from UTC+2 to UTC+3 on 29 March 2026: that local day has 23 hours.
+        ("Europe/Bucharest", datetime(2026, 3, 29, 20, 59, tzinfo=UTC), date(2026, 3, 29)),
+        ("Europe/Bucharest", datetime(2026, 3, 29, 21, 0, tzinfo=UTC), date(2026, 3, 30)),
+        ("Europe/Bucharest", datetime(2026, 3, 28, 22, 0, tzinfo=UTC), date(2026, 3, 29)),
+        ("Asia/Kathmandu", datetime(2026, 1, 5, 18, 14, tzinfo=UTC), date(2026, 1, 5)),
+        ("Asia/Kathmandu", datetime(2026, 1, 5, 18, 15, tzinfo=UTC), date(2026, 1, 6)),
+        ("America/New_York", datetime(2026, 1, 6, 4, 59, tzinfo=UTC), date(2026, 1, 5)),
+        ("America/New_York", datetime(2026, 1, 6, 5, 0, tzinfo=UTC), date(2026, 1, 6)),
+    ],
+)
+def test_a_send_falls_on_its_local_day(
+    database: Database, zone: str, moment: datetime, day: date
+) -> None:
+    with database.session() as session:
+        _sent(session, "intro", "01", moment)
+    with database.engine.connect() as connection:
+        found = sends_per_day(
+            connection,
+            campaign_id=None,
+            first_day=day - timedelta(days=1),
+            last_day=day + timedelta(days=1),
+            zone=ZoneInfo(zone),
+        )
+    assert found == {"01": {day: 1}}

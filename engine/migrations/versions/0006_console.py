@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("user", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("target", sa.String(length=200), nullable=True),
-        sa.Column("detail", sa.Text(), nullable=True),
+        sa.Column("detail", sa.String(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_console_actions_at", "console_actions", ["at"])
