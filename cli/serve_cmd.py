@@ -31,12 +31,15 @@ def serve_command(
         typer.Option(help="Webhook receiver processes. Default: webhook.workers.", min=1),
     ] = None,
 ) -> None:
-    """Run every service until SIGTERM or Ctrl-C: workers, scheduler, webhook, replies worker.
+    """Run every service until SIGTERM or Ctrl-C: workers, scheduler, webhook, replies
+    worker, and the web console once someone can sign in to it (`outreach console user
+    add NAME`, or OUTREACH_CONSOLE_PASSWORD).
 
     For a small deployment on one machine. A service that dies is restarted; on
     SIGTERM in-flight sends finish (up to worker.send_time_limit_s) and queued
     messages stay in Redis.
     """
+    from console.users import directory_of
     from engine.logs import configure_logging
     from engine.runtime import build_redis
     from engine.serve import child_specs
@@ -55,13 +58,19 @@ def serve_command(
     processes = worker_processes or settings.worker.processes
     threads = threads or settings.worker.threads
     receivers = webhook_workers or settings.webhook.workers
+    with_console = len(directory_of(settings)) > 0
     specs = child_specs(
         path, worker_processes=processes, threads=threads, webhook_workers=receivers,
-        options=child_options(),
+        console=with_console, options=child_options(),
     )  # fmt: skip
+    web = (
+        f", console on http://{settings.console.host}:{settings.console.port}/"
+        if with_console
+        else " (console off: nobody can sign in; `outreach console user add NAME`)"
+    )
     console().print(
         f"serve: worker ({processes} processes x {threads} threads), scheduler, "
-        f"webhook ({receivers} process(es)), replies worker on {path}",
+        f"webhook ({receivers} process(es)), replies worker{web} on {path}",
         markup=False,
     )
     # The worker child first waits as long for its own worker processes: one margin more.

@@ -1,8 +1,9 @@
 """``outreach serve``: every service of a deployment in one process tree.
 
 The workers send, the scheduler dispatches due steps and runs the maintenance jobs,
-the webhook receiver takes TimelinesAI's events, and the replies worker classifies
-replies, raises review flags, sends notifications and checks unknown sent messages.
+the webhook receiver takes TimelinesAI's events, the replies worker classifies
+replies, raises review flags, sends notifications and checks unknown sent messages,
+and the console serves the web pages (when someone can sign in to it).
 
 For a small deployment on one machine. Each service is a child running its own
 ``outreach`` command under the one supervisor (:mod:`engine.supervisor`), so a child
@@ -28,16 +29,18 @@ def child_specs(
     threads: int,
     webhook_workers: int,
     reply_threads: int = 2,
+    console: bool = False,
     options: Sequence[str] = (),
     python: str = sys.executable,
 ) -> list[ChildSpec]:
-    """The four services as ``outreach`` commands on the same config file; ``options``
-    are the root's, passed on to each (``--log-format``)."""
+    """The four services as ``outreach`` commands on the same config file, and the web
+    console when ``console`` (someone can sign in); ``options`` are the root's, passed on
+    to each (``--log-format``)."""
 
     def command(*args: str) -> tuple[str, ...]:
         return cli_command(config_path, *args, options=options, python=python)
 
-    return [
+    specs = [
         ChildSpec("worker", command(
             "worker", "--processes", str(worker_processes), "--threads", str(threads)
         )),
@@ -45,3 +48,6 @@ def child_specs(
         ChildSpec("webhook", command("webhook", "serve", "--workers", str(webhook_workers))),
         ChildSpec("replies", command("replies", "worker", "--threads", str(reply_threads))),
     ]  # fmt: skip
+    if console:
+        specs.append(ChildSpec("console", command("console")))
+    return specs

@@ -129,6 +129,12 @@ def test_the_children_run_the_outreach_commands_on_one_config() -> None:
         (*root, "webhook", "serve", "--workers", "2", "--config", "/srv/config.toml"),
         (*root, "replies", "worker", "--threads", "2", "--config", "/srv/config.toml"),
     ]
+    with_console = child_specs(
+        Path("/srv/config.toml"), worker_processes=1, threads=1, webhook_workers=1, python="py",
+        console=True,
+    )  # fmt: skip
+    assert with_console[-1].name == "console"
+    assert with_console[-1].argv == ("py", "-m", "cli", "console", "--config", "/srv/config.toml")
 
 
 def test_the_worker_processes_are_told_everything_in_their_arguments() -> None:
