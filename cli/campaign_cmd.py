@@ -26,20 +26,18 @@ from cli.campaign_options import (
     TagOption,
     phones_of,
     resolve,
-    saved_file,
     start_of,
 )
 from cli.campaign_status import status
 from cli.context import ConfigOption, console, load, open_database
 from cli.export_cmd import campaign_export
-from cli.forecast_cmd import print_projection, project
+from cli.forecast_cmd import print_projection
 from cli.lead_file_options import DEFAULT_ENCODING, EncodingOption, PhoneColumnOption
 
 if TYPE_CHECKING:
     from sequences import (
         CampaignChange,
         LaunchReport,
-        Refusal,
     )
 
 app = typer.Typer(
@@ -47,20 +45,6 @@ app = typer.Typer(
 )
 app.command("status")(status)
 app.command("export")(campaign_export)
-
-
-def _refusals() -> dict[Refusal, str]:
-    """The reasons a launch refuses a lead, as the launch table words them."""
-    from sequences import Refusal
-
-    return {
-        Refusal.SUPPRESSED: "refused: suppressed number",
-        Refusal.ANSWERED_BEFORE: "refused: replied to or opted out of an earlier campaign",
-        Refusal.ALREADY_ENROLLED: "refused: already in this campaign",
-        Refusal.ACTIVE_ELSEWHERE: "refused: running in another campaign",
-        Refusal.SEQUENCE_BEFORE: "refused: had this sequence in another campaign",
-        Refusal.MISSING_VARIABLES: "refused: missing a template variable",
-    }
 
 
 @app.command("launch")
@@ -89,9 +73,10 @@ def launch_(
     another, or that had this sequence in another campaign, and leads missing a variable
     a step needs. Launching again adds only new leads.
     """
+    from engine.campaign_launch import fill_from_saved, launch_campaign
     from engine.models import CampaignState
     from engine.runtime import build_clock
-    from sequences import Selection, find_campaign, launch, read_lead_list
+    from sequences import Selection, read_lead_list
 
     if tag is not None and leads is not None:
         raise typer.BadParameter("choose leads by --tag or by --leads, not both")
@@ -99,29 +84,26 @@ def launch_(
     now = build_clock(settings).now()
     with open_database(settings) as database:
         found, chosen = resolve(settings, database, name, sequence)
-        saved = Selection() if found is None else found.selection
-        if tag is None and leads is None:
-            tag = saved.tag
-            leads = None if saved.leads_file is None else saved_file(name, saved.leads_file)
+        asked = Selection(
+            tag,
+            None if leads is None else str(leads.resolve()),
+            None if phones is None else phones_of(settings, phones),
+            None if start is None else start_of(settings, chosen, start),
+        )
+        selection = fill_from_saved(name, found, asked)
         lead_list = None
-        if leads is not None:
+        if selection.leads_file is not None:
             lead_list = read_lead_list(
-                leads.resolve(), region or settings.leads.default_region, encoding=encoding,
+                Path(selection.leads_file).resolve(),
+                region or settings.leads.default_region, encoding=encoding,
                 phone_column=phone_column,
             )  # fmt: skip
-        phone_ids = saved.phone_ids if phones is None else phones_of(settings, phones)
-        starts_at = saved.starts_at if start is None else start_of(settings, chosen, start)
-        report = launch(
-            database, chosen, now=now, fallback_zone=settings.quota.timezone, name=name,
-            tag=tag, lead_list=lead_list, phone_ids=phone_ids, starts_at=starts_at,
-            limit=limit, dry_run=dry_run,
+        launched = launch_campaign(
+            settings, database, chosen, now=now, name=name, tag=selection.tag,
+            lead_list=lead_list, phone_ids=selection.phone_ids,
+            starts_at=selection.starts_at, limit=limit, dry_run=dry_run,
         )  # fmt: skip
-        with database.engine.connect() as connection:
-            launched = find_campaign(connection, name)
-        projection = project(
-            settings, database, chosen, now, campaign=launched, phone_ids=phone_ids,
-            starts_at=starts_at, new_leads=report.enrolled if dry_run else 0,
-        )  # fmt: skip
+    report, projection = launched.report, launched.projection
     out = console()
     out.print(_launch_table(report))
     if report.missing_variables:
@@ -190,6 +172,8 @@ def create_(
 
 
 def _launch_table(report: LaunchReport) -> Table:
+    from sequences import Refusal
+
     title = f"{report.name}: {report.selected:,} leads selected"
     if report.name != report.sequence:
         title = f"{report.name} ({report.sequence}): {report.selected:,} leads selected"
@@ -199,8 +183,8 @@ def _launch_table(report: LaunchReport) -> Table:
     table.add_column("result")
     table.add_column("leads", justify="right")
     table.add_row("would be enrolled" if report.dry_run else "enrolled", f"{report.enrolled:,}")
-    for reason, label in _refusals().items():
-        table.add_row(label, f"{report.refused.get(reason, 0):,}")
+    for reason in Refusal:
+        table.add_row(f"refused: {reason.label}", f"{report.refused.get(reason, 0):,}")
     extra = (
         ("over --limit", report.over_limit),
         ("numbers in the file never imported", report.not_found),

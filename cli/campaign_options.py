@@ -2,8 +2,9 @@
 
 A campaign's name, its sequence (``--sequence``, or the campaign's own, or the sequence
 of the same name: the short form), ``--phones`` checked against the config and
-``--start`` read in the sequence's time zone. Usage mistakes exit 2; a campaign that
-cannot be what was asked is a :class:`~sequences.CampaignError` (exit 1).
+``--start`` read in the sequence's time zone, each read by :mod:`engine.campaign_launch`
+(which the console shares). Usage mistakes exit 2; a campaign that cannot be what was
+asked is a :class:`~sequences.CampaignError` (exit 1).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-
-from cli.sequences_cmd import find_sequence
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -35,7 +34,6 @@ __all__ = [
     "TagOption",
     "phones_of",
     "resolve",
-    "saved_file",
     "start_of",
 ]
 
@@ -95,57 +93,31 @@ RegionOption = Annotated[
 def resolve(
     settings: Settings, database: Database, name: str, sequence: str | None
 ) -> tuple[CampaignRecord | None, Sequence]:
-    """The campaign ``name`` (if saved) and the sequence it runs."""
-    from sequences import CampaignError, compiled_sequences, find_campaign
+    """The campaign ``name`` (if saved) and the sequence it runs
+    (:func:`engine.campaign_launch.resolve`); a name too long is a usage error."""
+    from engine import campaign_launch
 
-    if not name.strip() or len(name) > 64:
-        raise typer.BadParameter("a campaign's name is 1 to 64 characters", param_hint="NAME")
-    with database.engine.connect() as connection:
-        found = find_campaign(connection, name)
-    if sequence is None and found is None and name not in compiled_sequences(settings):
-        known = ", ".join(sorted(compiled_sequences(settings))) or "none"
-        raise CampaignError(
-            f"no campaign {name!r} and no sequence of that name; name its sequence: "
-            f"`outreach campaign launch {name} --sequence SEQUENCE` (defined: {known})"
-        )
-    chosen = find_sequence(settings, sequence or (found.sequence if found else name))
-    if found is not None and found.sequence != chosen.name:
-        raise CampaignError(
-            f"campaign {name!r} runs sequence {found.sequence!r}, not {chosen.name!r}; "
-            "name a new campaign to run another sequence"
-        )
-    return found, chosen
+    try:
+        campaign_launch.check_name(name)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="NAME") from None
+    return campaign_launch.resolve(settings, database, name, sequence)
 
 
 def phones_of(settings: Settings, text: str) -> tuple[str, ...]:
     """``--phones 01,02`` as configured phone ids; refuses an unknown one."""
-    known = [phone.id for phone in settings.phones]
-    chosen = [part.strip() for part in text.split(",") if part.strip()]
-    unknown = [part for part in chosen if part not in known]
-    if unknown or not chosen:
-        what = f"unknown phone {unknown[0]!r}" if unknown else "no phone given"
-        raise typer.BadParameter(f"{what}; configured: {', '.join(known)}", param_hint="--phones")
-    return tuple(sorted(set(chosen)))
+    from engine import campaign_launch
+
+    try:
+        return campaign_launch.phones_of(settings, text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--phones") from None
 
 
 def start_of(settings: Settings, sequence: Sequence, text: str) -> datetime:
-    from sequences import parse_start
-    from sequences.syntax import LEAD_TIMEZONE
+    from engine import campaign_launch
 
-    zone = settings.quota.timezone if sequence.timezone == LEAD_TIMEZONE else sequence.timezone
     try:
-        return parse_start(text, zone)
+        return campaign_launch.start_of(settings, sequence, text)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--start") from None
-
-
-def saved_file(name: str, path: str) -> Path:
-    from sequences import CampaignError
-
-    saved = Path(path)
-    if not saved.is_file():
-        raise CampaignError(
-            f"campaign {name!r} was saved with the lead file {path}, which is gone; "
-            "give --leads FILE or --tag TAG"
-        )
-    return saved

@@ -130,11 +130,10 @@ def _details(out: Console, status: CampaignStatus, settings: Settings) -> None:
         for phone_id, funnel in sorted(status.phones.items()):
             phones.add_row(phone_id, *_funnel_cells(funnel))
         out.print(phones)
-    variants = [
-        (key, f)
-        for key, f in sorted(status.variants.items())
-        if key[0] in _ab_steps(status, settings)
-    ]
+    from engine.reports import ab_variants
+    from sequences import compiled_sequences
+
+    variants = ab_variants(status, compiled_sequences(settings).get(status.sequence))
     if variants:
         table = _funnel_table("A/B variants", "step, variant", open_steps=False)
         for (index, variant), funnel in variants:
@@ -154,13 +153,3 @@ def _selection(status: CampaignStatus) -> str:
     phones = "every phone" if status.phone_ids is None else f"phones {status.phone_ids}"
     start = "" if status.starts_at is None else f"; starts {status.starts_at:%Y-%m-%d %H:%M} UTC"
     return f"{leads}; {phones}{start}"
-
-
-def _ab_steps(status: CampaignStatus, settings: Settings) -> set[int]:
-    """The steps with A/B variants: from the config, else those with a variant sent."""
-    from sequences import compiled_sequences
-
-    definition = compiled_sequences(settings).get(status.sequence)
-    if definition is not None:
-        return {step.index for step in definition.steps if len(step.templates) > 1}
-    return {step for step, variant in status.variants if variant > 0}

@@ -1,49 +1,25 @@
 """``outreach forecast NAME``: when a campaign's messages go out, day by day, and its last day.
 
-The command gathers the counts (what the campaign has left to send, the active phones
-it may use and their quota use) and hands them to the pure :func:`sequences.forecast`;
-``campaign launch --dry-run`` shows the same projection with the leads it would add. A
-campaign with a later start is projected from its start.
+The projection (:func:`engine.projection.project`) gathers the counts and hands them to
+the pure :func:`sequences.forecast`; ``campaign launch --dry-run`` shows the same
+projection with the leads it would add. A campaign with a later start is projected from
+its start.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cli.context import ConfigOption, console, load, open_database
-from cli.sequences_cmd import find_sequence, step_label
+from cli.sequences_cmd import step_label
 
 if TYPE_CHECKING:
-    from engine.db import Database
-    from engine.settings import Settings
-    from phones import PhoneRow
-    from sequences import (
-        Backlog,
-        CampaignRecord,
-        Forecast,
-        Limits,
-        PhoneCapacity,
-        Sequence,
-    )
-
-
-@dataclass(frozen=True)
-class Projection:
-    """A forecast with the inputs it was made from, for printing."""
-
-    sequence: Sequence
-    backlog: Backlog
-    phones: tuple[PhoneCapacity, ...]
-    limits: Limits
-    zone: str
-    result: Forecast
+    from engine.projection import Projection
+    from sequences import PhoneCapacity
 
 
 def forecast_command(
@@ -63,8 +39,9 @@ def forecast_command(
     monthly budget, and assumes nobody replies: the longest the campaign can take. Each
     campaign is projected as if it had its phones to itself.
     """
+    from engine.projection import project
     from engine.runtime import build_clock
-    from sequences import find_campaign
+    from sequences import find_campaign, find_sequence
 
     settings = load(config)
     with open_database(settings) as database:
@@ -74,72 +51,6 @@ def forecast_command(
         now = build_clock(settings).now()
         projection = project(settings, database, sequence, now, campaign=found)
     print_projection(console(), projection, max_days=days)
-
-
-def project(
-    settings: Settings, database: Database, sequence: Sequence, now: datetime, *,
-    campaign: CampaignRecord | None = None, new_leads: int = 0,
-    phone_ids: tuple[str, ...] | None = None, starts_at: datetime | None = None,
-) -> Projection:  # fmt: skip
-    """Forecast ``campaign`` (of ``sequence``) from what the database holds, plus
-    ``new_leads`` not yet enrolled, on ``phone_ids`` from ``starts_at`` (both default to
-    the campaign's own)."""
-    from engine.models import PhoneState
-    from engine.reports import send_backlog
-    from phones import phone_rows
-    from phones.quota import quota_day
-    from sequences import Backlog, Limits, forecast
-    from sequences.syntax import LEAD_TIMEZONE
-
-    if campaign is not None:
-        phone_ids = phone_ids or campaign.selection.phone_ids
-        starts_at = starts_at or campaign.selection.starts_at
-    if starts_at is not None and starts_at > now:
-        now = starts_at  # nothing goes out before it
-    zone = settings.quota.timezone if sequence.timezone == LEAD_TIMEZONE else sequence.timezone
-    today = quota_day(now, settings.quota.timezone)
-    with database.session() as session:
-        rows = phone_rows(session, settings, today)
-        stored = send_backlog(session.connection(), None if campaign is None else campaign.id, now)
-    tz = ZoneInfo(zone)
-    backlog = Backlog(
-        stored.first_messages + new_leads,
-        stored.followups_by_day(lambda hour: hour.astimezone(tz).date()),
-    )
-    phones = tuple(
-        _capacity(settings, row, today)
-        for row in rows
-        if row.state == PhoneState.ACTIVE and (phone_ids is None or row.id in phone_ids)
-    )
-    reads_before_followups = settings.replies.check_before_followup and sequence.stop_on_reply
-    limits = Limits(
-        jitter_min_s=settings.pacing.jitter_min_s,
-        jitter_max_s=settings.pacing.jitter_max_s,
-        requests_per_minute=settings.timelinesai.requests_per_minute,
-        monthly_call_budget=settings.timelinesai.monthly_call_budget,
-        # The read of the chat for a reply before each follow-up is an API call too.
-        calls_per_followup=2 if reads_before_followups else 1,
-    )
-    result = forecast(sequence, backlog, phones, limits, zone=zone, now=now)
-    return Projection(sequence, backlog, phones, limits, zone, result)
-
-
-def _capacity(settings: Settings, row: PhoneRow, today: date) -> PhoneCapacity:
-    from phones.quota import daily_quota
-    from sequences import PhoneCapacity
-
-    phone = settings.phone(row.id)
-    full = settings.quota_for(phone)
-    warmup = settings.quota.warmup
-    ramp: tuple[int, ...] = ()
-    if phone.started_on is not None and warmup:
-        ramp_days = max(0, (phone.started_on - today).days) + 7 * len(warmup)
-        ramp = tuple(
-            daily_quota(full, started_on=phone.started_on, today=today + timedelta(days=offset),
-                        warmup=warmup)
-            for offset in range(ramp_days)
-        )  # fmt: skip
-    return PhoneCapacity(row.id, full, ramp, row.used_today)
 
 
 def print_projection(out: Console, projection: Projection, *, max_days: int = 60) -> None:

@@ -11,26 +11,11 @@ from rich.table import Table
 from cli.context import ConfigOption, console, load, open_database
 
 if TYPE_CHECKING:
-    from engine.settings import Settings
-    from sequences import SendWindow, Sequence
+    from sequences import SendWindow
 
 app = typer.Typer(
     help="See the configured sequences and preview them for real leads.", no_args_is_help=True
 )
-
-
-def find_sequence(settings: Settings, name: str) -> Sequence:
-    """The compiled sequence ``name``; raises :class:`SequencesError` listing the defined ones."""
-    from sequences import SequencesError, compiled_sequences
-
-    defined = compiled_sequences(settings)
-    if name not in defined:
-        known = ", ".join(sorted(defined)) or "none"
-        raise SequencesError(
-            f"no sequence {name!r} in {settings.path}; defined: {known} "
-            "(add a [sequences.NAME] table to the config)"
-        )
-    return defined[name]
 
 
 def step_label(index: int) -> str:
@@ -66,6 +51,8 @@ def show(
     config: ConfigOption = None,
 ) -> None:
     """Show a sequence's steps: delays, A/B variants, templates and how many wordings each has."""
+    from sequences import find_sequence
+
     sequence = find_sequence(load(config), name)
     out = console()
     required = ", ".join(sorted(sequence.required_variables)) or "none"
@@ -118,7 +105,13 @@ def preview(
     A lead enrolled in the sequence gets its own A/B variants and spintax seed
     ('<enrollment id>:<step index>'); a lead not enrolled is shown with enrollment 0.
     """
-    from sequences import SequencesError, normalise_number, preview_leads, render_steps
+    from sequences import (
+        SequencesError,
+        find_sequence,
+        normalise_number,
+        preview_leads,
+        render_steps,
+    )
 
     if lead is not None and sample is not None:
         raise typer.BadParameter("give --lead or --sample, not both")

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, true
@@ -30,8 +30,12 @@ from engine.models import (
 )
 from engine.tables import C, E, M
 
+if TYPE_CHECKING:
+    from sequences import Sequence
+
 __all__ = [
-    "CampaignStatus", "Funnel", "SendBacklog", "campaign_status", "send_backlog", "sends_per_day",
+    "CampaignStatus", "Funnel", "SendBacklog", "ab_variants", "campaign_status", "send_backlog",
+    "sends_per_day",
 ]  # fmt: skip
 
 
@@ -172,6 +176,19 @@ def campaign_status(connection: Connection, name: str | None = None) -> list[Cam
     _add_replies(connection, only, of)
     _add_dead_letters(connection, only, of)
     return sorted(found.values(), key=lambda status: status.name)
+
+
+def ab_variants(
+    status: CampaignStatus, sequence: Sequence | None
+) -> list[tuple[tuple[int, int], Funnel]]:
+    """The funnels of the A/B variants, by (step, variant), of the steps that have some:
+    those ``sequence`` (the campaign's, as configured) gives several templates, else (a
+    sequence no longer configured) those with a variant beyond the first sent."""
+    if sequence is not None:
+        steps = {step.index for step in sequence.steps if len(step.templates) > 1}
+    else:
+        steps = {step for step, variant in status.variants if variant > 0}
+    return [(key, funnel) for key, funnel in sorted(status.variants.items()) if key[0] in steps]
 
 
 def _add_open_steps(connection: Connection, where: ColumnElement[bool], of: _Of) -> None:

@@ -7,7 +7,7 @@ or connection passed in.
 """
 
 from engine.settings import LeadsSettings, SequenceSettings, StepSettings, WindowSettings
-from sequences.campaign_states import Action, next_state, parse_start
+from sequences.campaign_states import Action, moves, next_state, parse_start
 from sequences.campaign_store import (
     CampaignRecord,
     Selection,
@@ -34,6 +34,7 @@ from sequences.definition import (
     check_templates,
     compile_sequences,
     compiled_sequences,
+    find_sequence,
     missing_variables,
 )
 from sequences.errors import IllegalTransition, LeadImportError, SequencesError
@@ -132,6 +133,7 @@ __all__ = [
     "end_state",
     "find_campaign",
     "find_number",
+    "find_sequence",
     "first_due",
     "forecast",
     "import_leads",
@@ -143,6 +145,7 @@ __all__ = [
     "lead_timezone",
     "list_campaigns",
     "missing_variables",
+    "moves",
     "next_due",
     "next_open",
     "next_state",

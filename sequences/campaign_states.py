@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from engine.states import CampaignState
 from sequences.errors import CampaignError
 
-__all__ = ["Action", "next_state", "parse_start"]
+__all__ = ["PERSON_ACTIONS", "Action", "moves", "next_state", "parse_start"]
 
 _S = CampaignState
 _LIVE: Final = "live"
@@ -113,6 +113,18 @@ def next_state(
         ahead = starts_at is not None and starts_at > now
         return _S.SCHEDULED.value if ahead else _S.ACTIVE.value
     return str(target)
+
+
+PERSON_ACTIONS: Final = (Action.PAUSE, Action.RESUME, Action.STOP)
+"""What a person does to a launched campaign (launching aside): the console's buttons."""
+
+
+def moves(current: str) -> tuple[Action, ...]:
+    """The actions of :data:`PERSON_ACTIONS` the table allows from ``current`` and that
+    change it (resuming an active campaign is allowed but does nothing)."""
+    return tuple(
+        action for action in PERSON_ACTIONS if _TABLE.get((current, action)) not in (None, current)
+    )
 
 
 def parse_start(text: str, zone: str) -> datetime:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import spintax
 from engine.errors import ConfigError
 from engine.settings import SequenceSettings, Settings, StepSettings, WindowSettings
+from sequences.errors import SequencesError
 from sequences.syntax import (
     LEAD_TIMEZONE,
     is_timezone,
@@ -36,6 +37,7 @@ __all__ = [
     "compile_message",
     "compile_sequences",
     "compiled_sequences",
+    "find_sequence",
     "missing_variables",
 ]
 
@@ -138,6 +140,18 @@ def compile_sequences(raw: Mapping[str, SequenceSettings], *, path: str) -> dict
 def compiled_sequences(settings: Settings) -> dict[str, Sequence]:
     """The config's sequences, validated and compiled (templates parsed once)."""
     return compile_sequences(settings.sequences, path=str(settings.path or "config"))
+
+
+def find_sequence(settings: Settings, name: str) -> Sequence:
+    """The compiled sequence ``name``; raises :class:`SequencesError` listing the defined ones."""
+    defined = compiled_sequences(settings)
+    if name not in defined:
+        known = ", ".join(sorted(defined)) or "none"
+        raise SequencesError(
+            f"no sequence {name!r} in {settings.path}; defined: {known} "
+            "(add a [sequences.NAME] table to the config)"
+        )
+    return defined[name]
 
 
 def check_templates(settings: Settings) -> dict[str, Sequence]:

@@ -62,6 +62,21 @@ class Refusal(StrEnum):
     MISSING_VARIABLES = "missing_variables"
     """The lead lacks a variable a step needs (checked in Python, not here)."""
 
+    @property
+    def label(self) -> str:
+        """The reason as a person reads it: ``refused: <label>``."""
+        return _LABELS[self]
+
+
+_LABELS: Final = {
+    Refusal.SUPPRESSED: "suppressed number",
+    Refusal.ANSWERED_BEFORE: "replied to or opted out of an earlier campaign",
+    Refusal.ALREADY_ENROLLED: "already in this campaign",
+    Refusal.ACTIVE_ELSEWHERE: "running in another campaign",
+    Refusal.SEQUENCE_BEFORE: "had this sequence in another campaign",
+    Refusal.MISSING_VARIABLES: "missing a template variable",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:

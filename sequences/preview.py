@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, and_, func, select
 
 from engine import numbers
-from engine.tables import E, L
+from engine.tables import E, L, T
 from sequences.definition import MAX_MESSAGE_LENGTH, Sequence
 from sequences.errors import SequencesError
 from sequences.schedule import choose_variant
@@ -85,9 +85,11 @@ def normalise_number(text: str, region: str | None) -> str:
 
 
 def preview_leads(
-    connection: Connection, sequence: str, *, phone: str | None = None, sample: int = 1
-) -> list[PreviewLead]:
-    """The lead with number ``phone`` (E.164), or ``sample`` leads picked at random.
+    connection: Connection, sequence: str, *, phone: str | None = None, sample: int = 1,
+    tag: str | None = None,
+) -> list[PreviewLead]:  # fmt: skip
+    """The lead with number ``phone`` (E.164), or ``sample`` leads picked at random
+    (among those tagged ``tag``, when given).
 
     A sample takes leads enrolled in ``sequence`` first, then any others.
     """
@@ -97,6 +99,8 @@ def preview_leads(
     query = query.select_from(
         L.outerjoin(E, and_(enrollment.lead_id == lead.id, enrollment.sequence == sequence))
     )
+    if tag is not None:
+        query = query.where(lead.id.in_(select(T.c.lead_id).where(T.c.tag == tag)))
     if phone is not None:
         query = query.where(lead.phone == phone)
     else:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from console.pages import activity, overview
+from console.pages import activity, campaign_launch, campaigns, overview
 
-ROUTERS: tuple[APIRouter, ...] = (overview.router, activity.router)
+# campaign_launch before campaigns: /campaigns/new is matched before /campaigns/{name}.
+ROUTERS: tuple[APIRouter, ...] = (
+    overview.router, campaign_launch.router, campaigns.router, activity.router,
+)  # fmt: skip
 """Every page's router, in the order of the navigation."""

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sequences import Action, CampaignError, next_state, parse_start
+from sequences import Action, CampaignError, moves, next_state, parse_start
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)
@@ -92,3 +92,22 @@ def test_a_start_is_read_in_the_zone_unless_it_says_its_own(
 def test_a_start_that_is_no_time_says_the_form(text: str) -> None:
     with pytest.raises(ValueError, match='like "2026-12-08 09:00"'):
         parse_start(text, "UTC")
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        ("draft", ()),  # a draft is launched, not paused or stopped
+        ("scheduled", (Action.PAUSE, Action.STOP)),
+        ("active", (Action.PAUSE, Action.STOP)),  # resuming it would change nothing
+        ("paused", (Action.RESUME, Action.STOP)),  # pausing it again would change nothing
+        ("stopped", ()),
+        ("completed", (Action.STOP,)),
+    ],
+)
+def test_the_moves_a_person_may_make_change_the_state(
+    current: str, expected: tuple[Action, ...]
+) -> None:
+    assert moves(current) == expected
+    for action in expected:
+        assert next_state(current, action, now=NOW) != current

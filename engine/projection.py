@@ -1,0 +1,106 @@
+"""A campaign's projection: the forecast made from what the database holds, with its inputs.
+
+It gathers the counts (what the campaign has left to send, the active phones it may use
+and their quota use, the pacing and API limits of the settings) and hands them to the
+pure :func:`sequences.forecast`. ``outreach forecast``, ``campaign launch --dry-run``
+and the console's launch preview show this same projection. A campaign with a later
+start is projected from its start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from engine.db import Database
+from engine.models import PhoneState
+from engine.reports import send_backlog
+from engine.settings import Settings
+from phones import PhoneRow, phone_rows
+from phones.quota import daily_quota, quota_day
+from sequences import (
+    Backlog,
+    CampaignRecord,
+    Forecast,
+    Limits,
+    PhoneCapacity,
+    Sequence,
+    forecast,
+)
+from sequences.syntax import LEAD_TIMEZONE
+
+__all__ = ["Projection", "project"]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A forecast with the inputs it was made from, for showing."""
+
+    sequence: Sequence
+    backlog: Backlog
+    phones: tuple[PhoneCapacity, ...]
+    limits: Limits
+    zone: str
+    result: Forecast
+
+    @property
+    def last_first_message_on(self) -> date | None:
+        """The day the last waiting lead gets its first message (``None``: none is sent)."""
+        return max((day.day for day in self.result.days if day.first_messages), default=None)
+
+
+def project(
+    settings: Settings, database: Database, sequence: Sequence, now: datetime, *,
+    campaign: CampaignRecord | None = None, new_leads: int = 0,
+    phone_ids: tuple[str, ...] | None = None, starts_at: datetime | None = None,
+) -> Projection:  # fmt: skip
+    """Forecast ``campaign`` (of ``sequence``) from what the database holds, plus
+    ``new_leads`` not yet enrolled, on ``phone_ids`` from ``starts_at`` (both default to
+    the campaign's own)."""
+    if campaign is not None:
+        phone_ids = phone_ids or campaign.selection.phone_ids
+        starts_at = starts_at or campaign.selection.starts_at
+    if starts_at is not None and starts_at > now:
+        now = starts_at  # nothing goes out before it
+    zone = settings.quota.timezone if sequence.timezone == LEAD_TIMEZONE else sequence.timezone
+    today = quota_day(now, settings.quota.timezone)
+    with database.session() as session:
+        rows = phone_rows(session, settings, today)
+        stored = send_backlog(session.connection(), None if campaign is None else campaign.id, now)
+    tz = ZoneInfo(zone)
+    backlog = Backlog(
+        stored.first_messages + new_leads,
+        stored.followups_by_day(lambda hour: hour.astimezone(tz).date()),
+    )
+    phones = tuple(
+        _capacity(settings, row, today)
+        for row in rows
+        if row.state == PhoneState.ACTIVE and (phone_ids is None or row.id in phone_ids)
+    )
+    reads_before_followups = settings.replies.check_before_followup and sequence.stop_on_reply
+    limits = Limits(
+        jitter_min_s=settings.pacing.jitter_min_s,
+        jitter_max_s=settings.pacing.jitter_max_s,
+        requests_per_minute=settings.timelinesai.requests_per_minute,
+        monthly_call_budget=settings.timelinesai.monthly_call_budget,
+        # The read of the chat for a reply before each follow-up is an API call too.
+        calls_per_followup=2 if reads_before_followups else 1,
+    )
+    result = forecast(sequence, backlog, phones, limits, zone=zone, now=now)
+    return Projection(sequence, backlog, phones, limits, zone, result)
+
+
+def _capacity(settings: Settings, row: PhoneRow, today: date) -> PhoneCapacity:
+    phone = settings.phone(row.id)
+    full = settings.quota_for(phone)
+    warmup = settings.quota.warmup
+    ramp: tuple[int, ...] = ()
+    if phone.started_on is not None and warmup:
+        ramp_days = max(0, (phone.started_on - today).days) + 7 * len(warmup)
+        ramp = tuple(
+            daily_quota(full, started_on=phone.started_on, today=today + timedelta(days=offset),
+                        warmup=warmup)
+            for offset in range(ramp_days)
+        )  # fmt: skip
+    return PhoneCapacity(row.id, full, ramp, row.used_today)
