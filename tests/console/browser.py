@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
+from selenium.webdriver import Chrome
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -47,7 +46,7 @@ WAIT_S = 15.0
 machine, not a figure the test checks)."""
 
 
-def start_chromium(width: int = 1200, height: int = 900) -> WebDriver:
+def start_chromium(width: int = 1200, height: int = 900) -> Chrome:
     """A headless chromium of ``width`` x ``height`` pixels, driven through Debian's
     chromedriver: its path is given, so Selenium Manager never looks for a driver."""
     missing = [str(path) for path in (CHROMEDRIVER, CHROMIUM) if not path.is_file()]
@@ -65,11 +64,11 @@ def start_chromium(width: int = 1200, height: int = 900) -> WebDriver:
     ):  # fmt: skip
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return Chrome(service=Service(str(CHROMEDRIVER)), options=options)
 
 
 @contextmanager
-def chromium(width: int = 1200, height: int = 900) -> Iterator[WebDriver]:
+def chromium(width: int = 1200, height: int = 900) -> Iterator[Chrome]:
     """:func:`start_chromium`, quit at the end."""
     driver = start_chromium(width, height)
     try:
@@ -79,7 +78,7 @@ def chromium(width: int = 1200, height: int = 900) -> Iterator[WebDriver]:
 
 
 @pytest.fixture
-def browser() -> Iterator[WebDriver]:
+def browser() -> Iterator[Chrome]:
     """A headless chromium; a failure under CI when it is missing or will not start, a
     skip elsewhere."""
     try:
@@ -100,16 +99,16 @@ def browser_console(
     return make_console(settings=settings)
 
 
-def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
+def wait_for(driver: Chrome, condition: Callable[[Chrome], Any], what: str) -> Any:
     """What ``condition`` answers once it answers something true; fails after
     :data:`WAIT_S` saying ``what`` was awaited."""
     return WebDriverWait(driver, WAIT_S).until(condition, f"waited {WAIT_S} s for {what}")
 
 
-def wait_for_text(driver: WebDriver, text: str, *, within: str = "main") -> WebElement:
+def wait_for_text(driver: Chrome, text: str, *, within: str = "main") -> WebElement:
     """The element (CSS ``within``) once ``text`` shows in it."""
 
-    def shown(d: WebDriver) -> WebElement | None:
+    def shown(d: Chrome) -> WebElement | None:
         found = d.find_elements(By.CSS_SELECTOR, within)
         return next((e for e in found if text in e.text), None)
 
@@ -117,7 +116,7 @@ def wait_for_text(driver: WebDriver, text: str, *, within: str = "main") -> WebE
     return found
 
 
-def click_button(driver: WebDriver, text: str, *, within: str = "main") -> None:
+def click_button(driver: Chrome, text: str, *, within: str = "main") -> None:
     """Click the first button (CSS ``within``) whose words are exactly ``text``, and wait
     for the page it leads to."""
     buttons = driver.find_elements(By.CSS_SELECTOR, f"{within} button")
@@ -127,7 +126,7 @@ def click_button(driver: WebDriver, text: str, *, within: str = "main") -> None:
     wait_for(driver, lambda _: _stale(button), f"the page after {text!r}")
 
 
-def sign_in(driver: WebDriver, url: str, name: str, password: str) -> None:
+def sign_in(driver: Chrome, url: str, name: str, password: str) -> None:
     """Sign in through the form, as a person does, and wait for the overview."""
     driver.get(f"{url}/login")
     driver.find_element(By.NAME, "name").send_keys(name)
@@ -136,7 +135,7 @@ def sign_in(driver: WebDriver, url: str, name: str, password: str) -> None:
     wait_for(driver, lambda d: d.current_url.rstrip("/") == url, "the overview")
 
 
-def other_hosts(driver: WebDriver, url: str) -> list[str]:
+def other_hosts(driver: Chrome, url: str) -> list[str]:
     """The resources the page loaded from anywhere but ``url``; the page's own first."""
     names: list[str] = driver.execute_script(
         "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
@@ -145,10 +144,11 @@ def other_hosts(driver: WebDriver, url: str) -> list[str]:
     return [name for name in names if not name.startswith(f"{url}/")]
 
 
-def console_errors(driver: WebDriver) -> list[str]:
+def console_errors(driver: Chrome) -> list[str]:
     """The errors the browser logged since last asked (a script or style the CSP refused,
     a resource that did not load)."""
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    logged: list[dict[str, Any]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
+    return [entry["message"] for entry in logged if entry["level"] == "SEVERE"]
 
 
 def _stale(element: WebElement) -> bool:

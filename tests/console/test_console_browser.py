@@ -9,8 +9,8 @@ step is a small function of the driver, so a page's step is added where it belon
 
 from __future__ import annotations
 
+from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 from sqlalchemy import select
 
 from engine.tables import E
@@ -36,7 +36,7 @@ PAGES = {
 """Every page of the navigation and its title."""
 
 
-def open_every_page(driver: WebDriver, url: str) -> None:
+def open_every_page(driver: Chrome, url: str) -> None:
     for path, title in PAGES.items():
         driver.get(f"{url}{path}")
         assert driver.title == f"{title} · outreach", path
@@ -46,7 +46,7 @@ def open_every_page(driver: WebDriver, url: str) -> None:
         assert console_errors(driver) == [], path
 
 
-def retry_a_dead_letter(driver: WebDriver, console: ConsoleHarness, url: str) -> None:
+def retry_a_dead_letter(driver: Chrome, console: ConsoleHarness, url: str) -> None:
     with console.database.session() as session:
         retried = seed.dead_letter(session, "+40712000001", failed_at=console.clock.now())
     driver.get(f"{url}/dead-letters")
@@ -60,7 +60,7 @@ def retry_a_dead_letter(driver: WebDriver, console: ConsoleHarness, url: str) ->
     wait_for_text(driver, f"enrollment {retried}", within="[data-live]")
 
 
-def live_refresh_replaces_the_figures(driver: WebDriver, console: ConsoleHarness, url: str) -> None:
+def live_refresh_replaces_the_figures(driver: Chrome, console: ConsoleHarness, url: str) -> None:
     driver.get(f"{url}/dead-letters")
     wait_for_text(driver, "No dead letters", within="[data-live]")
     driver.execute_script("window.stillTheSamePage = true;")
@@ -72,7 +72,7 @@ def live_refresh_replaces_the_figures(driver: WebDriver, console: ConsoleHarness
 
 
 def test_an_operator_signs_in_opens_every_page_and_acts(
-    browser: WebDriver,  # noqa: F811
+    browser: Chrome,  # noqa: F811
     browser_console: ConsoleHarness,  # noqa: F811
 ) -> None:
     url = str(browser_console.client.base_url).rstrip("/")
