@@ -163,7 +163,9 @@ def import_(
 
 
 def _reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason or len(reason) > 64:  # suppressions.reason
-        raise typer.BadParameter("give 1 to 64 characters", param_hint="--reason")
-    return reason
+    from sequences import SequencesError, suppression
+
+    try:
+        return suppression.check_reason(reason)
+    except SequencesError as error:
+        raise typer.BadParameter(str(error), param_hint="--reason") from None

@@ -44,6 +44,7 @@ __all__ = [
     "act",
     "connect",
     "done",
+    "noted",
     "page",
     "signed_form",
     "state",
@@ -218,6 +219,12 @@ def done(
             connection, now(request), submitted.user, action, target=target,
             detail=detail or note,
         )  # fmt: skip
+    return noted(note, to=to)
+
+
+def noted(note: str, *, to: str) -> Response:
+    """Send the visitor to ``to`` with ``note`` shown once, recording nothing: for a
+    user error (an unknown id, an invalid number) where nothing was done."""
     response = RedirectResponse(to, status_code=303)
     response.set_cookie(
         FLASH_COOKIE, quote(note, safe=""), max_age=60, httponly=True,

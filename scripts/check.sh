@@ -18,6 +18,9 @@ echo "==> installing outreach with its test extra"
 echo "==> checking Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432)"
 bash scripts/services.sh
 
+echo "==> checking chromium and chromedriver (the console's browser tests)"
+bash scripts/browser.sh
+
 echo "==> ruff (lint and format)"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

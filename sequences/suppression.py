@@ -30,17 +30,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Connection, case, delete, null, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    delete,
+    func,
+    null,
+    or_,
+    select,
+    update,
+)
 
 from engine.models import StepState
 from engine.tables import IS, E, L, S, insert_for, running
+from sequences.errors import SequencesError
 from sequences.journey import EndReason, end_state
 
 __all__ = [
     "FORGOTTEN_REASON",
     "MANUAL_REASON",
+    "REASON_MAX_CHARS",
     "Entry",
     "add",
+    "check_reason",
+    "count",
     "end_running",
     "entries",
     "forgotten_key",
@@ -58,7 +73,11 @@ MANUAL_REASON: Final = "manual"
 FORGOTTEN_REASON: Final = "forgotten"
 """The reason of a forgotten number's key."""
 
+REASON_MAX_CHARS: Final = 64
+"""The longest reason kept with a number (``suppressions.reason``)."""
+
 _SALT: Final = "forgotten_number_salt"
+_NUMBER_PUNCTUATION: Final = frozenset(" +-().")
 _KEY_DIGITS: Final = 19
 
 
@@ -166,10 +185,63 @@ def remove(connection: Connection, phone: str) -> list[Entry]:
     return [Entry(row.phone, row.reason, row.source, row.created_at) for row in rows]
 
 
-def entries(connection: Connection) -> list[Entry]:
-    """The whole list, newest first."""
-    rows = connection.execute(select(S).order_by(S.c.created_at.desc(), S.c.phone))
+def check_reason(reason: str) -> str:
+    """``reason`` without the spaces around it; :class:`SequencesError` when nothing or
+    more than :data:`REASON_MAX_CHARS` characters are left."""
+    reason = reason.strip()
+    if not reason or len(reason) > REASON_MAX_CHARS:
+        raise SequencesError(f"give 1 to {REASON_MAX_CHARS} characters")
+    return reason
+
+
+def count(connection: Connection) -> int:
+    """How many numbers (and forgotten numbers' keys) are on the list."""
+    return int(connection.execute(select(func.count()).select_from(S)).scalar_one())
+
+
+def entries(
+    connection: Connection, *, search: str | None = None, numbers: Sequence[str] = (),
+    after: str | None = None, limit: int | None = None,
+) -> list[Entry]:  # fmt: skip
+    """The list, newest first: the whole of it, or a page of it.
+
+    ``search`` keeps the rows whose number contains its digits (when it is written as a
+    number or a part of one) or whose reason or source contains it (any case), and those
+    of ``numbers`` (E.164, the numbers a person may mean by it,
+    :func:`engine.numbers.lookup_candidates`) by number or forgotten key. ``after`` is
+    the last number (or key) of the previous page: the page starts after it.
+    """
+    query = select(S)
+    if search is not None:
+        query = query.where(or_(*_searched(connection, search, numbers)))
+    if after is not None:
+        last = connection.execute(select(S.c.created_at).where(S.c.phone == after)).scalar()
+        if last is not None:  # a number removed since: start from the top again
+            query = query.where(
+                or_(S.c.created_at < last, and_(S.c.created_at == last, S.c.phone > after))
+            )
+    query = query.order_by(S.c.created_at.desc(), S.c.phone)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = connection.execute(query)
     return [Entry(row.phone, row.reason, row.source, row.created_at) for row in rows]
+
+
+def _searched(
+    connection: Connection, search: str, numbers: Sequence[str]
+) -> list[ColumnElement[bool]]:
+    digits = "".join(c for c in search if c.isdigit())
+    written_as_number = all(c.isdigit() or c in _NUMBER_PUNCTUATION for c in search)
+    found: list[ColumnElement[bool]] = [
+        S.c.reason.icontains(search, autoescape=True),
+        S.c.source.icontains(search, autoescape=True),
+    ]
+    if digits and written_as_number:  # "0712 345": a part of a number; "file4": a word
+        found.append(S.c.phone.contains(digits, autoescape=True))
+    matches = [value for phone in numbers for value in _matches(connection, phone)]
+    if matches:
+        found.append(S.c.phone.in_(matches))
+    return found
 
 
 def end_running(

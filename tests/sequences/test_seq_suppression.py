@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -24,6 +25,7 @@ from engine.models import (
 from sequences import (
     EndReason,
     Refusal,
+    SequencesError,
     SequenceSettings,
     StepSettings,
     compile_sequences,
@@ -192,3 +194,45 @@ def test_forgetting_a_number_that_is_no_lead_still_lists_its_key(database: Datab
     with database.engine.connect() as connection:
         entry = suppression.lookup(connection, BOB)
         assert entry is not None and entry.phone == erased.key
+
+
+def test_the_list_pages_newest_first_and_searches_numbers_keys_and_reasons(
+    database: Database,
+) -> None:
+    with database.engine.begin() as connection:
+        for index in range(7):  # two at each moment: the number breaks the tie
+            suppression.add(
+                connection, f"+4071200000{index}", reason="opted out" if index % 2 else "manual",
+                source=f"import file{index}.csv", now=NOW.replace(minute=index // 2),
+            )  # fmt: skip
+        whole = [entry.phone for entry in suppression.entries(connection)]
+        assert whole == [f"+4071200000{i}" for i in (6, 4, 5, 2, 3, 0, 1)]
+        assert suppression.count(connection) == 7
+        pages, after = [], None
+        while True:
+            page = suppression.entries(connection, after=after, limit=3)
+            pages.append([entry.phone for entry in page])
+            if len(page) < 3:
+                break
+            after = page[-1].phone
+        assert [phone for page in pages for phone in page] == whole and len(pages) == 3
+
+        def found(search: str, numbers: tuple[str, ...] = ()) -> list[str]:
+            listed = suppression.entries(connection, search=search, numbers=numbers)
+            return [entry.phone for entry in listed]
+
+        assert found("OPTED") == ["+40712000005", "+40712000003", "+40712000001"]
+        assert found("file4.csv") == ["+40712000004"]
+        assert found("0712 000 002") == ["+40712000002"]  # the digits, as part of the number
+        assert found("%") == [] and found("_") == []  # no wildcard from a search
+        key = suppression.forgotten_key(ANA, suppression.make_salt(connection, NOW))
+        suppression.add(connection, key, reason=suppression.FORGOTTEN_REASON, source=None, now=NOW)
+        assert found("0712 345 678") == []  # its key holds no digits of it
+        assert found("0712 345 678", (ANA,)) == [key]  # the number it stands for finds it
+
+
+def test_a_reason_has_1_to_64_characters() -> None:
+    assert suppression.check_reason("  asked on the phone ") == "asked on the phone"
+    for wrong in ("", "   ", "x" * 65):
+        with pytest.raises(SequencesError, match="give 1 to 64 characters"):
+            suppression.check_reason(wrong)
