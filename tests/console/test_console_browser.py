@@ -13,7 +13,7 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
-from engine.tables import E
+from engine.tables import C, E
 from tests import seed
 from tests.console.browser import (  # noqa: F401 (fixtures)
     browser,
@@ -29,6 +29,7 @@ from tests.console.conftest import PASSWORDS, ConsoleHarness
 
 PAGES = {
     "/": "Overview",
+    "/campaigns": "Campaigns",
     "/dead-letters": "Dead letters",
     "/do-not-contact": "Do not contact",
     "/activity": "Activity",
@@ -60,6 +61,28 @@ def retry_a_dead_letter(driver: Chrome, console: ConsoleHarness, url: str) -> No
     wait_for_text(driver, f"enrollment {retried}", within="[data-live]")
 
 
+def pause_and_resume_a_campaign(driver: Chrome, console: ConsoleHarness, url: str) -> None:
+    with console.database.session() as session:
+        campaign = seed.campaign_id(session, "spring", sequence="intro")
+    driver.get(f"{url}/campaigns")
+    driver.find_element(By.LINK_TEXT, "spring").click()
+    wait_for_text(driver, "Campaign spring", within="h1")
+    click_button(driver, "Pause")
+    wait_for_text(driver, "Campaign spring is paused", within=".note")
+    assert campaign_state(console, campaign) == "paused"
+    click_button(driver, "Resume")
+    wait_for_text(driver, "Campaign spring is active again", within=".note")
+    assert campaign_state(console, campaign) == "active"
+    driver.get(f"{url}/activity")
+    wait_for_text(driver, "pause campaign", within="[data-live]")
+
+
+def campaign_state(console: ConsoleHarness, campaign: int) -> str:
+    with console.database.engine.connect() as connection:
+        state: str = connection.execute(select(C.c.state).where(C.c.id == campaign)).scalar_one()
+    return state
+
+
 def live_refresh_replaces_the_figures(driver: Chrome, console: ConsoleHarness, url: str) -> None:
     driver.get(f"{url}/dead-letters")
     wait_for_text(driver, "No dead letters", within="[data-live]")
@@ -80,5 +103,6 @@ def test_an_operator_signs_in_opens_every_page_and_acts(
     wait_for_text(browser, "What stops sending now")
     open_every_page(browser, url)
     retry_a_dead_letter(browser, browser_console, url)
+    pause_and_resume_a_campaign(browser, browser_console, url)
     live_refresh_replaces_the_figures(browser, browser_console, url)
     assert console_errors(browser) == []
