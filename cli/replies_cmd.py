@@ -87,17 +87,19 @@ def assign(
     config: ConfigOption = None,
 ) -> None:
     """Give an open review flag to a person (taking it from whoever had it)."""
-    from engine.replies.queries import assign_flag
+    from engine.replies.queries import PERSON_MAX_CHARS, assign_flag, person_name
     from engine.runtime import build_clock
 
-    if not person.strip() or len(person) > 64:
-        raise typer.BadParameter("a person is 1-64 characters", param_hint="PERSON")
+    name = person_name(person)
+    if name is None:
+        hint = f"a person is 1-{PERSON_MAX_CHARS} characters"
+        raise typer.BadParameter(hint, param_hint="PERSON")
     settings = load(config)
     with open_database(settings) as database, database.engine.begin() as connection:
-        done = assign_flag(connection, flag_id, person.strip(), build_clock(settings).now())
+        done = assign_flag(connection, flag_id, name, build_clock(settings).now())
     if not done:
         raise OutreachError(f"no open review flag {flag_id}; see `outreach replies review --all`")
-    console().print(f"review flag {flag_id} assigned to {escape(person.strip())}")
+    console().print(f"review flag {flag_id} assigned to {escape(name)}")
 
 
 @app.command("resolve")

@@ -15,10 +15,14 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Index, text
+from sqlalchemy import JSON, BigInteger, Index, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
 from engine.dbtypes import UTCDateTime
+from engine.lead_names import NAME_KEY_CHARS, name_key
 from engine.states import (
     END_STATES,
     RUNNING_STATES,
@@ -89,10 +93,26 @@ class Phone(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
 
 
+def _name_key_of_row(context: DefaultExecutionContext) -> str | None:
+    """The default of ``leads.name_key`` in an insert that does not give it: made from
+    the row's ``variables``."""
+    row: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    variables = row.get("variables")
+    return name_key(variables if isinstance(variables, dict) else None)
+
+
 class Lead(SQLModel, table=True):
     """A person we may write to; ``variables`` are the import's columns, for templates."""
 
     __tablename__: ClassVar[str] = "leads"
+    # Finds a part of a name: a trigram index on PostgreSQL (migration 0008 creates the
+    # pg_trgm extension), a plain one on SQLite.
+    __table_args__ = (
+        Index(
+            "ix_leads_name_key", "name_key", postgresql_using="gin",
+            postgresql_ops={"name_key": "gin_trgm_ops"},
+        ),
+    )  # fmt: skip
 
     id: int | None = Field(default=None, primary_key=True)
     phone: str = Field(unique=True, max_length=20)
@@ -101,6 +121,19 @@ class Lead(SQLModel, table=True):
     region: str | None = Field(default=None, max_length=2)
     created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
     updated_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+    name_key: str | None = Field(
+        default=None, max_length=NAME_KEY_CHARS,
+        sa_column_kwargs={"default": _name_key_of_row},
+    )  # fmt: skip
+    """The lead's name as a search compares it (:func:`engine.lead_names.name_key`):
+    written with ``variables`` by every insert (the column's default), by the import's
+    updates and by the ORM (:func:`_keep_name_key`)."""
+
+
+@event.listens_for(Lead, "before_insert")
+@event.listens_for(Lead, "before_update")
+def _keep_name_key(_: Mapper[Lead], __: Connection, lead: Lead) -> None:
+    lead.name_key = name_key(lead.variables)
 
 
 class LeadTag(SQLModel, table=True):

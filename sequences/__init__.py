@@ -60,6 +60,7 @@ from sequences.launch import LaunchReport, launch
 from sequences.launch_store import Refusal
 from sequences.lead_columns import PHONE_COLUMNS, variable_name
 from sequences.lead_list import LeadList, read_lead_list
+from sequences.lead_search import MAX_PAGE_LEADS, LeadSearch, looks_like_number, search_leads
 from sequences.leads_csv import DEFAULT_ENCODING, check_region
 from sequences.leads_import import ImportReport, Progress, import_leads, rejects_path_for
 from sequences.leads_query import (
@@ -70,6 +71,7 @@ from sequences.leads_query import (
     known_number,
     lead_name,
     lead_page,
+    lead_summaries,
 )
 from sequences.preview import (
     PreviewLead,
@@ -86,6 +88,7 @@ __all__ = [
     "DEFAULT_ENCODING",
     "END_STATES",
     "MAX_MESSAGE_LENGTH",
+    "MAX_PAGE_LEADS",
     "PHONE_COLUMNS",
     "RUNNING_STATES",
     "Action",
@@ -103,6 +106,7 @@ __all__ = [
     "LeadImportError",
     "LeadList",
     "LeadPage",
+    "LeadSearch",
     "LeadSummary",
     "LeadsSettings",
     "Limit",
@@ -142,8 +146,10 @@ __all__ = [
     "launch",
     "lead_name",
     "lead_page",
+    "lead_summaries",
     "lead_timezone",
     "list_campaigns",
+    "looks_like_number",
     "missing_variables",
     "moves",
     "next_due",
@@ -158,6 +164,7 @@ __all__ = [
     "rejects_path_for",
     "render_steps",
     "resume",
+    "search_leads",
     "start_scheduled",
     "stop",
     "transition",

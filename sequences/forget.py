@@ -133,7 +133,14 @@ def forget(database: Database, phone: str, *, now: datetime) -> Erasure:
         connection.execute(
             sql_update(L)
             .where(L.c.id.in_(ids))
-            .values(phone=key, variables={}, timezone=None, region=None, updated_at=now)
+            .values(
+                phone=key,
+                variables={},
+                name_key=None,
+                timezone=None,
+                region=None,
+                updated_at=now,
+            )
         )
         connection.execute(delete(S).where(S.c.phone == phone))
         connection.execute(

@@ -7,7 +7,7 @@ every campaign it was enrolled in, by the campaign's name.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func
 from sqlmodel import Session, col, select
 
 from engine import numbers
+from engine.lead_names import lead_name
 from engine.models import Campaign, Enrollment, Lead, LeadTag
 from engine.tables import L, S
 
@@ -26,18 +27,8 @@ __all__ = [
     "known_number",
     "lead_name",
     "lead_page",
+    "lead_summaries",
 ]
-
-
-def lead_name(variables: Mapping[str, str] | None) -> str | None:
-    """The lead's name from its imported columns: ``name``, ``full_name``, else first and
-    last name together; ``None`` when the file had none."""
-    values = variables or {}
-    for key in ("name", "full_name"):
-        if str(values.get(key) or "").strip():
-            return str(values[key]).strip()
-    parts = [str(values.get(key) or "").strip() for key in ("first_name", "last_name")]
-    return " ".join(part for part in parts if part) or None
 
 
 @dataclass(frozen=True)
@@ -84,7 +75,13 @@ def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
         tagged = select(LeadTag.lead_id).where(col(LeadTag.tag) == tag)
         leads = leads.where(col(Lead.id).in_(tagged))
         count = count.where(col(Lead.id).in_(tagged))
-    rows = list(session.exec(leads))
+    summaries = lead_summaries(session, list(session.exec(leads)))
+    return LeadPage(summaries, session.exec(count).one())
+
+
+def lead_summaries(session: Session, rows: Sequence[Lead]) -> tuple[LeadSummary, ...]:
+    """``rows`` as listed, in their order: each with its tags and campaigns, read in two
+    queries whatever their number."""
     tags: dict[int, list[str]] = defaultdict(list)
     campaigns: dict[int, list[LeadCampaign]] = defaultdict(list)
     ids = [row.id for row in rows]
@@ -101,7 +98,7 @@ def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
         campaigns[enrollment.lead_id].append(
             LeadCampaign(name, enrollment.state, enrollment.step, enrollment.end_reason)
         )
-    summaries = tuple(
+    return tuple(
         LeadSummary(
             id=row.id,
             phone=row.phone,
@@ -115,7 +112,6 @@ def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
         for row in rows
         if row.id is not None
     )
-    return LeadPage(summaries, session.exec(count).one())
 
 
 def find_number(connection: Connection, text: str, region: str | None) -> str:

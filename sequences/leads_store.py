@@ -20,6 +20,7 @@ from sqlalchemy import Connection, bindparam, literal, select, text, update
 from sqlalchemy.dialects import sqlite
 
 from engine.dbtypes import UTCDateTime
+from engine.lead_names import name_key
 from engine.tables import L, S, T
 
 __all__ = ["LeadStore", "LeadValues", "StoredLead", "lead_store"]
@@ -61,7 +62,8 @@ class LeadStore(Protocol):
         ...
 
     def update(self, leads: Sequence[LeadValues]) -> None:
-        """Overwrite variables, timezone and region of stored leads (by id), stamped ``now``."""
+        """Overwrite variables (and the name key made of them), timezone and region of
+        stored leads (by id), stamped ``now``."""
         ...
 
     def tag(self, phones: Sequence[str], tag: str) -> None:
@@ -81,18 +83,19 @@ _NOW = bindparam("now", type_=UTCDateTime)
 _PG_SUPPRESSED = text("SELECT phone FROM suppressions WHERE phone = ANY(:phones)")
 _PG_EXISTING = text("SELECT id, phone, variables, timezone FROM leads WHERE phone = ANY(:phones)")
 _PG_INSERT = text(
-    "INSERT INTO leads (phone, variables, timezone, region, created_at, updated_at) "
-    "SELECT t.phone, CAST(t.variables AS json), t.timezone, t.region, :now, :now "
+    "INSERT INTO leads (phone, variables, timezone, region, name_key, created_at, updated_at) "
+    "SELECT t.phone, CAST(t.variables AS json), t.timezone, t.region, t.name_key, :now, :now "
     "FROM unnest(CAST(:phones AS varchar[]), CAST(:variables AS text[]), "
-    "CAST(:timezones AS varchar[]), CAST(:regions AS varchar[])) "
-    "AS t(phone, variables, timezone, region)"
+    "CAST(:timezones AS varchar[]), CAST(:regions AS varchar[]), "
+    "CAST(:name_keys AS varchar[])) AS t(phone, variables, timezone, region, name_key)"
 ).bindparams(_NOW)
 _PG_UPDATE = text(
     "UPDATE leads SET variables = CAST(t.variables AS json), timezone = t.timezone, "
-    "region = t.region, updated_at = :now "
+    "region = t.region, name_key = t.name_key, updated_at = :now "
     "FROM unnest(CAST(:ids AS integer[]), CAST(:variables AS text[]), "
-    "CAST(:timezones AS varchar[]), CAST(:regions AS varchar[])) "
-    "AS t(id, variables, timezone, region) WHERE leads.id = t.id"
+    "CAST(:timezones AS varchar[]), CAST(:regions AS varchar[]), "
+    "CAST(:name_keys AS varchar[])) AS t(id, variables, timezone, region, name_key) "
+    "WHERE leads.id = t.id"
 ).bindparams(_NOW)
 _PG_TAG = text(
     "INSERT INTO lead_tags (lead_id, tag) SELECT id, :tag FROM leads "
@@ -130,6 +133,7 @@ class _PostgresStore:
             "variables": [json.dumps(lead.variables) for lead in leads],
             "timezones": [lead.timezone for lead in leads],
             "regions": [lead.region for lead in leads],
+            "name_keys": [name_key(lead.variables) for lead in leads],
             "now": self._now,
         }
 
@@ -145,6 +149,7 @@ class _SqliteStore:
                 variables=bindparam("new_variables"),
                 timezone=bindparam("new_timezone"),
                 region=bindparam("new_region"),
+                name_key=bindparam("new_name_key"),
                 updated_at=bindparam("new_updated_at"),
             )
         )
@@ -165,6 +170,7 @@ class _SqliteStore:
                 "variables": lead.variables,
                 "timezone": lead.timezone,
                 "region": lead.region,
+                "name_key": name_key(lead.variables),
                 "created_at": self._now,
                 "updated_at": self._now,
             }
@@ -179,6 +185,7 @@ class _SqliteStore:
                 "new_variables": lead.variables,
                 "new_timezone": lead.timezone,
                 "new_region": lead.region,
+                "new_name_key": name_key(lead.variables),
                 "new_updated_at": self._now,
             }
             for lead in leads

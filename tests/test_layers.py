@@ -24,7 +24,7 @@ PACKAGES = ("engine", "phones", "sequences", "spintax", "cli", "console")
 BOTTOM = frozenset({
     "engine", "engine.models", "engine.errors", "engine.settings", "engine.clock",
     "engine.db", "engine.dbtypes", "engine.tables", "engine.numbers", "engine.config_loader",
-    "engine.states",
+    "engine.states", "engine.lead_names",
 })  # fmt: skip
 DOMAIN = ("phones", "sequences", "spintax")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, func, select, update
 
@@ -64,9 +64,12 @@ def review_items(
     *,
     include_resolved: bool = False,
     assigned_to: str | None = None,
+    unassigned: bool = False,
+    campaign: str | None = None,
     limit: int = 200,
 ) -> list[ReviewItem]:
-    """Review flags, open ones only unless asked, most urgent and then oldest first."""
+    """Review flags, open ones only unless asked, most urgent and then oldest first; only
+    those given to ``assigned_to``, or to nobody (``unassigned``), or of ``campaign``."""
     query = (
         select(
             R.c.id, R.c.priority, R.c.created_at, R.c.resolved_at, R.c.lead_id,
@@ -86,6 +89,10 @@ def review_items(
         query = query.where(R.c.resolved_at.is_(None))
     if assigned_to is not None:
         query = query.where(R.c.assigned_to == assigned_to)
+    if unassigned:
+        query = query.where(R.c.assigned_to.is_(None))
+    if campaign is not None:
+        query = query.where(C.c.name == campaign)
     return [
         ReviewItem(
             id=row[0],
@@ -106,6 +113,17 @@ def review_items(
         )
         for row in connection.execute(query)
     ]
+
+
+PERSON_MAX_CHARS: Final = 64
+"""A review flag's ``assigned_to`` and ``resolved_by`` hold names up to this long."""
+
+
+def person_name(text: str) -> str | None:
+    """``text`` as the name of a person to give a flag to (trimmed), or ``None`` when it
+    is empty or longer than :data:`PERSON_MAX_CHARS`."""
+    name = text.strip()
+    return name if 0 < len(name) <= PERSON_MAX_CHARS else None
 
 
 def assign_flag(connection: Connection, flag_id: int, person: str, now: datetime) -> bool:

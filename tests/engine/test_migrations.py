@@ -170,3 +170,29 @@ def test_the_migration_goes_back_while_each_sequence_has_one_campaign(blank: Dat
         count = connection.execute(text("SELECT COUNT(*) FROM enrollments")).scalar()
         assert count == 5
     blank.upgrade()  # and forward again
+
+
+def test_0008_fills_each_stored_leads_name_key_and_goes_back(blank: Database) -> None:
+    blank.upgrade("0007")
+    with blank.engine.begin() as connection:
+        for lead, variables in enumerate(
+            ['{"first_name": "Ioana", "last_name": "POP"}', '{"city": "Cluj"}', "{}"], start=1
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO leads (id, phone, variables, created_at, updated_at) "
+                    "VALUES (:id, :phone, :variables, :now, :now)"
+                ),
+                {"id": lead, "phone": f"+4071200000{lead}", "variables": variables, "now": NOW},
+            )
+    blank.upgrade()
+    with blank.engine.connect() as connection:
+        keys = connection.execute(text("SELECT id, name_key FROM leads ORDER BY id")).all()
+    assert [tuple(row) for row in keys] == [(1, "ioana pop"), (2, None), (3, None)]
+    with blank.engine.begin() as connection:
+        config = _alembic_config(blank.url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+    with blank.engine.connect() as connection:
+        columns = connection.execute(text("SELECT * FROM leads")).keys()
+    assert "name_key" not in columns
