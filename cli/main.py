@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -85,6 +84,8 @@ class LogFormat(StrEnum):
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version  # 20 ms: not for every command
+
         typer.echo(f"outreach {version('outreach')}")
         raise typer.Exit()
 
