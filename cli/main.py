@@ -12,6 +12,7 @@ runs. ``tests/cli/test_startup.py`` fails when a heavy module creeps back in.
 
 from __future__ import annotations
 
+import gc
 import sys
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -148,4 +149,10 @@ def _database_outage() -> type[OperationalError]:
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run())
+    code = run()
+    # At exit Python collects every object once more, the imports' included: ~0.15 s after
+    # a command that loaded SQLAlchemy and the models, for memory the process is about to
+    # hand back anyway. Frozen objects are left alone (atexit handlers still run; the
+    # commands close their files and connections themselves).
+    gc.freeze()
+    sys.exit(code)
