@@ -1,10 +1,10 @@
 """Start-up stays light: what a fresh ``outreach`` process imports, per command.
 
-``outreach --help`` loads every ``cli`` module and reads every command's signature, so
-a heavy import at the top of any of them (or of what they import) slows every
-command. Each test runs the CLI in a new interpreter and reads its ``sys.modules``:
-no timing, so a busy machine cannot make it flaky. To find who brought a module in:
-``python -X importtime -m cli --help``.
+``outreach --help`` loads every ``cli`` module and reads every command's signature (a
+command only its own), so a heavy import at the top of any of them (or of what they
+import) slows help and the commands in it. Each test runs the CLI in a new interpreter
+and reads its ``sys.modules``: no timing, so a busy machine cannot make it flaky. To
+find who brought a module in: ``python -X importtime -m cli --help``.
 """
 
 from __future__ import annotations
@@ -113,6 +113,13 @@ def test_reading_commands_load_no_queue_web_stack_redis_or_http_client(
     modules = loaded(site, [*argv, "--config", str(site / "config.toml")])
     assert "sqlalchemy" in modules  # it did read the database
     assert heavy(modules, tuple(n for n in NOT_FOR_READING if n not in allowed)) == []
+
+
+def test_a_command_loads_its_own_cli_module_only(site: Path) -> None:
+    """Running ``status`` builds the app with status alone (``cli.main.build_app``)."""
+    modules = loaded(site, ["status", "--config", str(site / "config.toml")])
+    commands = sorted(m for m in modules if m.startswith("cli.") and m.endswith("_cmd"))
+    assert commands == ["cli.status_cmd"]
 
 
 def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
