@@ -86,6 +86,13 @@ def test_the_head_is_the_revision_nobody_revises(
     assert head_revision(tmp_path) == head
 
 
+def test_a_line_starting_with_def_in_the_docstring_is_read_past(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(
+        '"""a\ndef as in definition\n"""\n\nrevision = "a"\ndown_revision = None\n'
+    )
+    assert head_revision(tmp_path) == "a"
+
+
 def test_two_heads_are_refused(tmp_path: Path) -> None:
     _migration(tmp_path, "a", 'revision = "a"\ndown_revision = None')
     _migration(tmp_path, "b", 'revision = "b"\ndown_revision = "a"')
