@@ -3,11 +3,12 @@ help, ``--version`` and anything unclear get the full app."""
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import pytest
 import typer
 
-from cli.main import COMMANDS, build_app, command_named
+from cli.main import COMMANDS, ROOT_OPTIONS_WITH_VALUE, build_app, command_named
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,7 @@ def test_the_command_named(argv: list[str], named: str | None) -> None:
     assert command_named(argv) == named
 
 
-def _tree(command: click.Command) -> object:
+def _tree(command: Any) -> object:
     """A command's shape: its parameters (name, flags, help) and its subcommands'."""
     params = [(p.name, tuple(p.opts), getattr(p, "help", None)) for p in command.params]
     children = getattr(command, "commands", {})
@@ -45,3 +46,15 @@ def test_a_command_alone_is_the_command_in_the_full_app() -> None:
         assert list(alone.commands) == [name]
         assert _tree(alone.commands[name]) == _tree(full.commands[name]), name
         assert [p.name for p in alone.params] == [p.name for p in full.params]
+
+
+def test_the_root_options_with_a_value_are_the_roots() -> None:
+    """A root option added with a value but not listed would read its value as a command."""
+    root = typer.main.get_group(build_app())
+    with_value = {
+        opt
+        for param in root.params
+        if param.param_type_name == "option" and not getattr(param, "is_flag", False)
+        for opt in param.opts
+    }
+    assert with_value == ROOT_OPTIONS_WITH_VALUE
