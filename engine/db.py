@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("outreach.db")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-_MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_db_engine(url: str, *, pool_size: int = 5, synchronous_commit: bool = True) -> Engine:
@@ -184,19 +183,19 @@ class Database:
 
     def current_revision(self) -> str | None:
         """The revision the database is at, or ``None`` for an empty database."""
-        from alembic.runtime.migration import MigrationContext
+        from engine.revisions import current_revision
 
         try:
             with self.engine.connect() as connection:
-                return MigrationContext.configure(connection).get_current_revision()
+                return current_revision(connection)
         except OperationalError as error:
             raise StorageError(f"cannot reach the database {self.safe_url}: {error.orig}") from None
 
-    def head_revision(self) -> str | None:
+    def head_revision(self) -> str:
         """The latest revision the migrations know."""
-        from alembic.script import ScriptDirectory
+        from engine.revisions import head_revision
 
-        return ScriptDirectory.from_config(_alembic_config(self.url)).get_current_head()
+        return head_revision()
 
     def require_current(self) -> None:
         """Raise :class:`StorageError` unless the schema is at the latest revision."""
@@ -292,7 +291,9 @@ def _drop_other_on_disconnect(engine: Engine, other: Engine) -> None:
 def _alembic_config(url: str) -> Config:
     from alembic.config import Config
 
+    from engine.revisions import MIGRATIONS
+
     config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config

@@ -6,82 +6,174 @@ and stopping campaigns and finding leads to preview touch storage, through a dat
 or connection passed in.
 """
 
-from engine.settings import LeadsSettings, SequenceSettings, StepSettings, WindowSettings
-from sequences.campaign_states import Action, moves, next_state, parse_start
-from sequences.campaign_store import (
-    CampaignRecord,
-    Selection,
-    create,
-    find_campaign,
-    list_campaigns,
+from typing import TYPE_CHECKING
+
+from engine.lazy import export_lazily
+
+if TYPE_CHECKING:
+    from engine.settings import LeadsSettings, SequenceSettings, StepSettings, WindowSettings
+    from sequences.campaign_states import Action, moves, next_state, parse_start
+    from sequences.campaign_store import (
+        CampaignRecord,
+        Selection,
+        create,
+        find_campaign,
+        list_campaigns,
+    )
+    from sequences.campaigns import (
+        CampaignChange,
+        CampaignError,
+        complete_finished,
+        pause,
+        resume,
+        start_scheduled,
+        stop,
+    )
+    from sequences.countries import UnknownCountryError, region_for_country
+    from sequences.definition import (
+        ASSUMED_VARIABLE_LENGTH,
+        MAX_MESSAGE_LENGTH,
+        SendWindow,
+        Sequence,
+        Step,
+        check_templates,
+        compile_sequences,
+        compiled_sequences,
+        find_sequence,
+        missing_variables,
+    )
+    from sequences.errors import IllegalTransition, LeadImportError, SequencesError
+    from sequences.forecast import (
+        Backlog,
+        Forecast,
+        ForecastDay,
+        Limit,
+        Limits,
+        PhoneCapacity,
+        forecast,
+    )
+    from sequences.journey import (
+        END_STATES,
+        RUNNING_STATES,
+        EndReason,
+        after_send,
+        end,
+        end_state,
+        transition,
+    )
+    from sequences.launch import LaunchReport, launch
+    from sequences.launch_store import Refusal
+    from sequences.lead_columns import PHONE_COLUMNS, variable_name
+    from sequences.lead_list import LeadList, read_lead_list
+    from sequences.lead_search import MAX_PAGE_LEADS, LeadSearch, looks_like_number, search_leads
+    from sequences.leads_csv import DEFAULT_ENCODING, check_region
+    from sequences.leads_import import ImportReport, Progress, import_leads, rejects_path_for
+    from sequences.leads_query import (
+        LeadCampaign,
+        LeadPage,
+        LeadSummary,
+        find_number,
+        known_number,
+        lead_name,
+        lead_page,
+        lead_summaries,
+    )
+    from sequences.preview import (
+        PreviewLead,
+        StepPreview,
+        normalise_number,
+        preview_leads,
+        render_steps,
+    )
+    from sequences.schedule import choose_variant, first_due, next_due
+    from sequences.windows import is_open, lead_timezone, next_open, zone_for_number
+
+export_lazily(
+    __name__,
+    {
+        "engine.settings": ("LeadsSettings", "SequenceSettings", "StepSettings", "WindowSettings"),
+        "sequences.campaign_states": ("Action", "moves", "next_state", "parse_start"),
+        "sequences.campaign_store": (
+            "CampaignRecord",
+            "Selection",
+            "create",
+            "find_campaign",
+            "list_campaigns",
+        ),
+        "sequences.campaigns": (
+            "CampaignChange",
+            "CampaignError",
+            "complete_finished",
+            "pause",
+            "resume",
+            "start_scheduled",
+            "stop",
+        ),
+        "sequences.countries": ("UnknownCountryError", "region_for_country"),
+        "sequences.definition": (
+            "ASSUMED_VARIABLE_LENGTH",
+            "MAX_MESSAGE_LENGTH",
+            "SendWindow",
+            "Sequence",
+            "Step",
+            "check_templates",
+            "compile_sequences",
+            "compiled_sequences",
+            "find_sequence",
+            "missing_variables",
+        ),
+        "sequences.errors": ("IllegalTransition", "LeadImportError", "SequencesError"),
+        "sequences.forecast": (
+            "Backlog",
+            "Forecast",
+            "ForecastDay",
+            "Limit",
+            "Limits",
+            "PhoneCapacity",
+            "forecast",
+        ),
+        "sequences.journey": (
+            "END_STATES",
+            "RUNNING_STATES",
+            "EndReason",
+            "after_send",
+            "end",
+            "end_state",
+            "transition",
+        ),
+        "sequences.launch": ("LaunchReport", "launch"),
+        "sequences.launch_store": ("Refusal",),
+        "sequences.lead_columns": ("PHONE_COLUMNS", "variable_name"),
+        "sequences.lead_list": ("LeadList", "read_lead_list"),
+        "sequences.lead_search": (
+            "MAX_PAGE_LEADS",
+            "LeadSearch",
+            "looks_like_number",
+            "search_leads",
+        ),
+        "sequences.leads_csv": ("DEFAULT_ENCODING", "check_region"),
+        "sequences.leads_import": ("ImportReport", "Progress", "import_leads", "rejects_path_for"),
+        "sequences.leads_query": (
+            "LeadCampaign",
+            "LeadPage",
+            "LeadSummary",
+            "find_number",
+            "known_number",
+            "lead_name",
+            "lead_page",
+            "lead_summaries",
+        ),
+        "sequences.preview": (
+            "PreviewLead",
+            "StepPreview",
+            "normalise_number",
+            "preview_leads",
+            "render_steps",
+        ),
+        "sequences.schedule": ("choose_variant", "first_due", "next_due"),
+        "sequences.windows": ("is_open", "lead_timezone", "next_open", "zone_for_number"),
+    },
 )
-from sequences.campaigns import (
-    CampaignChange,
-    CampaignError,
-    complete_finished,
-    pause,
-    resume,
-    start_scheduled,
-    stop,
-)
-from sequences.countries import UnknownCountryError, region_for_country
-from sequences.definition import (
-    ASSUMED_VARIABLE_LENGTH,
-    MAX_MESSAGE_LENGTH,
-    SendWindow,
-    Sequence,
-    Step,
-    check_templates,
-    compile_sequences,
-    compiled_sequences,
-    find_sequence,
-    missing_variables,
-)
-from sequences.errors import IllegalTransition, LeadImportError, SequencesError
-from sequences.forecast import (
-    Backlog,
-    Forecast,
-    ForecastDay,
-    Limit,
-    Limits,
-    PhoneCapacity,
-    forecast,
-)
-from sequences.journey import (
-    END_STATES,
-    RUNNING_STATES,
-    EndReason,
-    after_send,
-    end,
-    end_state,
-    transition,
-)
-from sequences.launch import LaunchReport, launch
-from sequences.launch_store import Refusal
-from sequences.lead_columns import PHONE_COLUMNS, variable_name
-from sequences.lead_list import LeadList, read_lead_list
-from sequences.lead_search import MAX_PAGE_LEADS, LeadSearch, looks_like_number, search_leads
-from sequences.leads_csv import DEFAULT_ENCODING, check_region
-from sequences.leads_import import ImportReport, Progress, import_leads, rejects_path_for
-from sequences.leads_query import (
-    LeadCampaign,
-    LeadPage,
-    LeadSummary,
-    find_number,
-    known_number,
-    lead_name,
-    lead_page,
-    lead_summaries,
-)
-from sequences.preview import (
-    PreviewLead,
-    StepPreview,
-    normalise_number,
-    preview_leads,
-    render_steps,
-)
-from sequences.schedule import choose_variant, first_due, next_due
-from sequences.windows import is_open, lead_timezone, next_open, zone_for_number
 
 __all__ = [
     "ASSUMED_VARIABLE_LENGTH",

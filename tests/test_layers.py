@@ -1,13 +1,14 @@
 """The packages' layers, as the design draws them, read from the source's imports.
 
 Bottom: the models, errors, settings, clock, numbers and the database (with its
-tables and types). Above it, the domain: ``spintax`` (pure, imports nothing of ours),
-``phones/`` and ``sequences/``, which import only the bottom (and ``sequences`` the
-templates). Above those, the runtime (everything else in ``engine/``: queues, sender,
-dispatcher, jobs, webhook, replies, storage, the TimelinesAI client), and ``cli/`` and
-``console/`` (the web console) on top. No module imports one above its layer, and no
-two modules import each other at module level (an import inside a function or under
-``TYPE_CHECKING`` is not a cycle).
+tables, types and schema revisions), and the packages' lazy re-exports. Above it, the
+domain: ``spintax`` (pure, imports nothing of ours), ``phones/`` and ``sequences/``,
+which import only the bottom (and ``sequences`` the templates). Above those, the
+runtime (everything else in ``engine/``: queues, sender, dispatcher, jobs, webhook,
+replies, storage, the TimelinesAI client), and ``cli/`` and ``console/`` (the web
+console) on top. No module imports one above its layer, and no two modules import each
+other at module level (an import inside a function or under ``TYPE_CHECKING`` is not a
+cycle).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ PACKAGES = ("engine", "phones", "sequences", "spintax", "cli", "console")
 BOTTOM = frozenset({
     "engine", "engine.models", "engine.errors", "engine.settings", "engine.clock",
     "engine.db", "engine.dbtypes", "engine.tables", "engine.numbers", "engine.config_loader",
-    "engine.states", "engine.lead_names",
+    "engine.states", "engine.lead_names", "engine.revisions", "engine.lazy",
 })  # fmt: skip
 DOMAIN = ("phones", "sequences", "spintax")
 

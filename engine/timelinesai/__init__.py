@@ -4,74 +4,119 @@ Build one :class:`TimelinesAIClient` per process and share it between threads. T
 simulator (:mod:`engine.timelinesai.simulator`) speaks the same API on loopback.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from engine.timelinesai.client import TimelinesAIClient
-from engine.timelinesai.errors import (
-    AccountBanned,
-    BadRequest,
-    BadToken,
-    CallBudgetExhausted,
-    ChatNotFound,
-    Forbidden,
-    InvalidRecipient,
-    MessageNotFound,
-    NetworkError,
-    NotFound,
-    PayloadTooLarge,
-    PermanentError,
-    RateLimited,
-    RateLimitWaitExceeded,
-    SendOutcomeUnknown,
-    ServerError,
-    TimelinesAIError,
-    TransientError,
-    UnexpectedResponse,
-)
-from engine.timelinesai.models import (
-    Chat,
-    Message,
-    MessageStatus,
-    SentMessage,
-    StatusChange,
-    UploadedFile,
-    Webhook,
-    WhatsAppAccount,
-    WorkspaceQuotas,
-)
-from engine.timelinesai.ratelimit import (
-    BUDGET_SHARE,
-    CallBudget,
-    MemoryCallBudget,
-    MemoryRateLimiter,
-    MonthlyBudget,
-    NoLimit,
-    RateLimiter,
-    RedisRateLimiter,
-)
-from engine.timelinesai.timestamps import format_timestamp, parse_timestamp
+from engine.lazy import export_lazily
 
 if TYPE_CHECKING:
+    from engine.timelinesai.client import TimelinesAIClient
+    from engine.timelinesai.errors import (
+        AccountBanned,
+        BadRequest,
+        BadToken,
+        CallBudgetExhausted,
+        ChatNotFound,
+        Forbidden,
+        InvalidRecipient,
+        MessageNotFound,
+        NetworkError,
+        NotFound,
+        PayloadTooLarge,
+        PermanentError,
+        RateLimited,
+        RateLimitWaitExceeded,
+        SendOutcomeUnknown,
+        ServerError,
+        TimelinesAIError,
+        TransientError,
+        UnexpectedResponse,
+    )
+    from engine.timelinesai.models import (
+        Chat,
+        Message,
+        MessageStatus,
+        SentMessage,
+        StatusChange,
+        UploadedFile,
+        Webhook,
+        WhatsAppAccount,
+        WorkspaceQuotas,
+    )
+    from engine.timelinesai.ratelimit import (
+        BUDGET_SHARE,
+        CallBudget,
+        MemoryCallBudget,
+        MemoryRateLimiter,
+        MonthlyBudget,
+        NoLimit,
+        RateLimiter,
+        RedisRateLimiter,
+    )
     from engine.timelinesai.simulator import (
         SimAccount,
         SimulatorConfig,
         SimulatorHandle,
         running_simulator,
     )
+    from engine.timelinesai.timestamps import format_timestamp, parse_timestamp
 
-_SIMULATOR_NAMES = frozenset(
-    {"SimAccount", "SimulatorConfig", "SimulatorHandle", "running_simulator"}
+# Nothing is imported before it is asked for: the client brings httpx, the simulator
+# FastAPI and uvicorn (about 0.6 s), and a reader of the call budget needs neither.
+export_lazily(
+    __name__,
+    {
+        "engine.timelinesai.client": ("TimelinesAIClient",),
+        "engine.timelinesai.errors": (
+            "AccountBanned",
+            "BadRequest",
+            "BadToken",
+            "CallBudgetExhausted",
+            "ChatNotFound",
+            "Forbidden",
+            "InvalidRecipient",
+            "MessageNotFound",
+            "NetworkError",
+            "NotFound",
+            "PayloadTooLarge",
+            "PermanentError",
+            "RateLimited",
+            "RateLimitWaitExceeded",
+            "SendOutcomeUnknown",
+            "ServerError",
+            "TimelinesAIError",
+            "TransientError",
+            "UnexpectedResponse",
+        ),
+        "engine.timelinesai.models": (
+            "Chat",
+            "Message",
+            "MessageStatus",
+            "SentMessage",
+            "StatusChange",
+            "UploadedFile",
+            "Webhook",
+            "WhatsAppAccount",
+            "WorkspaceQuotas",
+        ),
+        "engine.timelinesai.ratelimit": (
+            "BUDGET_SHARE",
+            "CallBudget",
+            "MemoryCallBudget",
+            "MemoryRateLimiter",
+            "MonthlyBudget",
+            "NoLimit",
+            "RateLimiter",
+            "RedisRateLimiter",
+        ),
+        "engine.timelinesai.timestamps": ("format_timestamp", "parse_timestamp"),
+        "engine.timelinesai.simulator": (
+            "SimAccount",
+            "SimulatorConfig",
+            "SimulatorHandle",
+            "running_simulator",
+        ),
+    },
 )
-
-
-def __getattr__(name: str) -> Any:
-    # The simulator pulls in FastAPI and uvicorn (about 0.6 s): a worker that only
-    # sends does not pay for it until a simulator name is asked for.
-    if name in _SIMULATOR_NAMES:
-        from engine.timelinesai import simulator
-
-        return getattr(simulator, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

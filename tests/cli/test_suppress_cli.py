@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app, run
+from cli.main import build_app, run
 from engine.db import Database
 
 CONFIG = """
@@ -57,7 +57,7 @@ def site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 
 
 def outreach(*args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), input=stdin)
+    result = CliRunner().invoke(build_app(), list(args), input=stdin)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
