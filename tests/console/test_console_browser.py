@@ -13,7 +13,7 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
-from engine.tables import C, E
+from engine.tables import C, E, R
 from tests import seed
 from tests.console.browser import (  # noqa: F401 (fixtures)
     browser,
@@ -26,10 +26,13 @@ from tests.console.browser import (  # noqa: F401 (fixtures)
     wait_for_text,
 )
 from tests.console.conftest import PASSWORDS, ConsoleHarness
+from tests.console.replied_lead import replied_lead
 
 PAGES = {
     "/": "Overview",
     "/campaigns": "Campaigns",
+    "/leads": "Leads",
+    "/replies": "Replies",
     "/dead-letters": "Dead letters",
     "/do-not-contact": "Do not contact",
     "/activity": "Activity",
@@ -77,6 +80,19 @@ def pause_and_resume_a_campaign(driver: Chrome, console: ConsoleHarness, url: st
     wait_for_text(driver, "pause campaign", within="[data-live]")
 
 
+def resolve_a_review_flag(driver: Chrome, console: ConsoleHarness, url: str) -> None:
+    flagged = replied_lead(console.database, console.clock.now(), phone="+40712349999")
+    driver.get(f"{url}/replies")
+    wait_for_text(driver, "+40712349999")
+    click_button(driver, "Resolve")
+    wait_for_text(driver, f"Review flag {flagged.flag_id} resolved", within=".note")
+    with console.database.engine.connect() as connection:
+        row = connection.execute(
+            select(R.c.resolved_at, R.c.resolved_by).where(R.c.id == flagged.flag_id)
+        ).one()
+    assert row.resolved_at is not None and row.resolved_by == "ana"
+
+
 def campaign_state(console: ConsoleHarness, campaign: int) -> str:
     with console.database.engine.connect() as connection:
         state: str = connection.execute(select(C.c.state).where(C.c.id == campaign)).scalar_one()
@@ -104,5 +120,6 @@ def test_an_operator_signs_in_opens_every_page_and_acts(
     open_every_page(browser, url)
     retry_a_dead_letter(browser, browser_console, url)
     pause_and_resume_a_campaign(browser, browser_console, url)
+    resolve_a_review_flag(browser, browser_console, url)
     live_refresh_replaces_the_figures(browser, browser_console, url)
     assert console_errors(browser) == []
