@@ -52,7 +52,10 @@ from tests.serving import serving  # noqa: E402
 NOW = datetime(2026, 3, 10, 11, 20, tzinfo=UTC)
 WIDTH = 1200
 MAX_HEIGHT = 2400
-PAGES = {"overview": "/", "dead-letters": "/dead-letters", "do-not-contact": "/do-not-contact"}
+PAGES = {
+    "overview": "/", "campaign": "/campaigns/spring-sale", "replies": "/replies",
+    "dead-letters": "/dead-letters", "do-not-contact": "/do-not-contact",
+}  # fmt: skip
 ERRORS = (
     "ServerError: [503] upstream unavailable after 5 tries",
     "PayloadTooLarge: attachment brochure.pdf is 17 MB (limit 16 MB)",
