@@ -595,7 +595,7 @@ def main() -> None:
             f"  {path:<{width}}  {statistics.median(times):7.1f}  {high:7.1f}  "
             f"{max(times):7.1f}{mark}"
         )
-    print(f"\nslowest statements per request (mean ms, warm-ups included):")
+    print("\nslowest statements per request (mean ms, warm-ups included):")
     for path, _, spent in rows:
         top = sorted(spent.items(), key=lambda kv: -kv[1])[:4]
         print(f"  {path}")
