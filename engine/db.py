@@ -53,9 +53,12 @@ def create_db_engine(url: str, *, pool_size: int = 5, synchronous_commit: bool =
     # No pre-ping: it would cost a round trip per checkout. After a database restart
     # the first statement on a dead connection fails, SQLAlchemy drops the whole pool,
     # and the caller's retry (Dramatiq, the next scheduler pass) reconnects.
-    connect_args = {} if synchronous_commit else {"options": "-c synchronous_commit=off"}
+    # No JIT: it compiles each large aggregate anew (75-110 ms per report query at
+    # 1,000,000 enrollments, a third of a status view; bench/console.py) and our
+    # statements are short or reports read on every view, never long analytics.
+    options = "-c jit=off" + ("" if synchronous_commit else " -c synchronous_commit=off")
     return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args
+        url, pool_size=pool_size, max_overflow=pool_size, connect_args={"options": options}
     )
 
 

@@ -73,6 +73,9 @@ def _ts(nullable: bool = True, **kwargs: Any) -> Any:
 
 
 _RUNNING_SQL = "state IN (" + ", ".join(f"'{s}'" for s in sorted(RUNNING_STATES)) + ")"
+_IN_FLIGHT_SQL = (
+    "step_state IN (" + ", ".join(f"'{s}'" for s in (StepState.QUEUED, StepState.SENDING)) + ")"
+)
 
 
 class Phone(SQLModel, table=True):
@@ -197,6 +200,14 @@ class Enrollment(SQLModel, table=True):
         # The dispatcher's scan: running enrollments whose step is due, oldest first.
         Index("ix_enrollments_dispatch", "state", "step_state", "due_at"),
         Index("ix_enrollments_phone_state", "phone_id", "state"),
+        # Each phone's queue depth (steps queued or sending): a few rows, counted on
+        # every status view and console overview.
+        Index(
+            "ix_enrollments_in_flight",
+            "phone_id",
+            sqlite_where=text(_IN_FLIGHT_SQL),
+            postgresql_where=text(_IN_FLIGHT_SQL),
+        ),
         Index("ix_enrollments_sequence_state", "sequence", "state"),
         Index("ix_enrollments_campaign_state", "campaign_id", "state"),
         Index("ix_enrollments_chat", "chat_id"),

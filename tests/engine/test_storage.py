@@ -216,6 +216,14 @@ def test_the_async_commit_engine_only_relaxes_durability_on_postgresql(
     assert database.async_commit_engine is relaxed  # one pool, made once
 
 
+def test_postgresql_connections_do_not_jit_compile_queries(database: Database) -> None:
+    if database.dialect != "postgresql":
+        return
+    for engine in (database.engine, database.async_commit_engine):
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW jit")).scalar_one() == "off"
+
+
 def test_a_dead_connection_in_one_pool_drops_the_other_pool_too(pg_url: str) -> None:
     from sqlalchemy.exc import OperationalError
 
