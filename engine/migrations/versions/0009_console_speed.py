@@ -5,8 +5,8 @@ sending steps on every read. Without an index that leads with ``step_state`` tha
 scan of every enrollment (28 ms at 1,000,000); this partial index holds only the steps
 in flight (a few per phone), so the count reads a handful of entries.
 
-Revision ID: 0008
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2027-01-10 12:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
