@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from functools import partial
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -20,7 +21,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from console import audit, sessions
+from console.freshness import rows_version
 from console.pages import ROUTERS
+from console.report_cache import ReportCache
 from console.throttle import LoginThrottle
 from console.users import Directory
 from console.web import (
@@ -77,7 +80,10 @@ def create_app(
     client = redis_client or redis.Redis.from_url(
         settings.redis.url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S
     )
-    app.state.console = ConsoleState(settings, database, clock, directory, client)
+    reports = ReportCache(
+        clock, partial(_rows_version, database), max_age_s=settings.console.report_max_age_s
+    )
+    app.state.console = ConsoleState(settings, database, clock, directory, client, reports)
     found = Jinja2Templates(directory=str(TEMPLATES))
     found.env.globals["svg"] = svg
     found.env.filters["ago"] = _ago
@@ -91,6 +97,11 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _rows_version(database: Database) -> str:
+    with database.engine.connect() as connection:
+        return rows_version(connection)
 
 
 def _handlers(app: FastAPI, found: Jinja2Templates) -> None:

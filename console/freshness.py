@@ -17,15 +17,23 @@ from sqlalchemy import Connection, func, select
 
 from engine.tables import CA, A, E, M, P, R, W
 
-__all__ = ["data_version"]
+__all__ = ["data_version", "rows_version"]
 
 
 def data_version(connection: Connection, now: datetime) -> str:
     """A short string that changes whenever a page's figures may have."""
+    return _digest(f"{rows_version(connection)}|{int(now.timestamp() // 60)}")
+
+
+def rows_version(connection: Connection) -> str:
+    """A short string that changes whenever a row is added to the tables the figures
+    come from, or a phone changes state (not with the time alone)."""
     newest = connection.execute(
         select(*(select(func.max(t.c.id)).scalar_subquery() for t in (M, W, R, A, CA, E)))
     ).one()
     phones = connection.execute(select(P.c.id, P.c.state).order_by(P.c.id)).all()
-    minute = int(now.timestamp() // 60)
-    text = f"{tuple(newest)}|{[tuple(p) for p in phones]}|{minute}"
+    return _digest(f"{tuple(newest)}|{[tuple(p) for p in phones]}")
+
+
+def _digest(text: str) -> str:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from console import audit, sessions
 from console.freshness import data_version
+from console.report_cache import ReportCache
 from console.users import Directory, User
 from engine.clock import Clock
 from engine.db import Database
@@ -66,6 +67,7 @@ class ConsoleState:
     clock: Clock
     directory: Directory
     redis: redis.Redis
+    reports: ReportCache
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ def done(
             connection, now(request), submitted.user, action, target=target,
             detail=detail or note,
         )  # fmt: skip
+    state(request).reports.clear()  # what was done shows on the next page
     return noted(note, to=to)
 
 

@@ -49,10 +49,11 @@ def collect(
     *,
     notes: list[str] | None = None,
     workspace: WorkspaceFacts | None = None,
+    campaigns: list[CampaignStatus] | None = None,
 ) -> Snapshot:
     """Read the phones, campaigns and what stops sending from ``database`` as they stand
     at ``now``; ``workspace`` is the halt and API budget read from Redis (``None``: not
-    asked)."""
+    asked); ``campaigns``, when given, are the funnels as the caller computed them."""
     from engine.blocker_facts import read_sending_facts
     from engine.blockers import find_blockers
     from engine.reports import campaign_status
@@ -63,7 +64,8 @@ def collect(
     with database.session() as session:
         phones = phone_rows(session, settings, today)
     with database.engine.connect() as connection:
-        campaigns = campaign_status(connection)
+        if campaigns is None:
+            campaigns = campaign_status(connection)
         facts = read_sending_facts(
             connection, now, phone_ids=[phone.id for phone in settings.phones],
             monthly_call_budget=settings.timelinesai.monthly_call_budget, workspace=workspace,

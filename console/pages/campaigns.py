@@ -10,6 +10,7 @@ and the buttons a campaign shows are the moves its state allows
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -18,8 +19,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from console.charts import daily_chart, funnel_chart
+from console.funnels import every_campaign, one_campaign
 from console.web import Act, Visitor, act, connect, done, page, state, templates, viewer
-from engine.reports import CampaignStatus, ab_variants, campaign_status, sends_per_day
+from engine.db import Database
+from engine.reports import CampaignStatus, ab_variants, sends_per_day
 from phones.quota import quota_day
 from sequences import (
     CampaignChange,
@@ -47,9 +50,11 @@ def campaign_path(name: str) -> str:
 
 @router.get("/campaigns")
 def campaigns(request: Request, visitor: Annotated[Visitor, Depends(viewer)]) -> Response:
-    with connect(request) as connection:
-        statuses = campaign_status(connection)
-    return page(request, visitor, "campaigns.html", title="Campaigns", campaigns=statuses)
+    kept = every_campaign(request)
+    return page(
+        request, visitor, "campaigns.html", title="Campaigns", campaigns=kept.value,
+        as_of=kept.as_of,
+    )  # fmt: skip
 
 
 @router.get("/campaigns/{name:path}")
@@ -58,16 +63,14 @@ def campaign(request: Request, visitor: Annotated[Visitor, Depends(viewer)], nam
     settings, now = console.settings, console.clock.now()
     today = quota_day(now, settings.quota.timezone)
     days = [today - timedelta(days=DAYS_SHOWN - 1 - n) for n in range(DAYS_SHOWN)]
-    with connect(request) as connection:
-        record = find_campaign(connection, name)
-        found = campaign_status(connection, name)
-        if record is None or not found:
-            return not_found(request, f"There is no campaign {name!r}.")
-        sends = sends_per_day(
-            connection, campaign_id=record.id, first_day=days[0], last_day=days[-1],
-            zone=ZoneInfo(settings.quota.timezone),
-        )  # fmt: skip
-    status = found[0]
+    kept = one_campaign(request, name)
+    status = kept.value
+    if status is None:
+        return not_found(request, f"There is no campaign {name!r}.")
+    sends = console.reports.get(
+        ("sends per day", name, days[0]),
+        partial(_sends, console.database, name, days, ZoneInfo(settings.quota.timezone)),
+    ).value
     steps = [(f"step {index + 1}", funnel) for index, funnel in sorted(status.steps.items())]
     phones = [(f"phone {phone}", funnel) for phone, funnel in sorted(status.phones.items())]
     variants = [
@@ -78,7 +81,8 @@ def campaign(request: Request, visitor: Annotated[Visitor, Depends(viewer)], nam
     ]
     return page(
         request, visitor, "campaign.html", title=f"Campaign {name}", status=status,
-        path=campaign_path(name), moves=[str(move) for move in moves(status.state)],
+        as_of=kept.as_of, path=campaign_path(name),
+        moves=[str(move) for move in moves(status.state)],
         selection=_selection(status), steps=steps, phones=phones, variants=variants,
         total=status.total, steps_chart=funnel_chart(steps), phones_chart=funnel_chart(phones),
         variants_chart=funnel_chart(variants), days=days, zone=settings.quota.timezone,
@@ -100,13 +104,12 @@ def resume_(request: Request, submitted: Annotated[Act, Depends(act)], name: str
 def stop_(request: Request, submitted: Annotated[Act, Depends(act)], name: str) -> Response:
     """Stop only with "yes, stop it" ticked; without it, a page asking for it."""
     if submitted.form.get("confirm") != CONFIRM:
-        with connect(request) as connection:
-            found = campaign_status(connection, name)
-        if not found:
+        status = one_campaign(request, name).value
+        if status is None:
             return not_found(request, f"There is no campaign {name!r}.")
         return page(
             request, submitted.visitor, "campaign_stop.html", title=f"Campaign {name}",
-            status=found[0], path=campaign_path(name), confirm=CONFIRM,
+            status=status, path=campaign_path(name), confirm=CONFIRM,
         )  # fmt: skip
     return _change(request, submitted, name, "stop")
 
@@ -153,6 +156,20 @@ def _selection(status: CampaignStatus) -> dict[str, str]:
         leads = "every lead"
     phones = "every phone" if status.phone_ids is None else status.phone_ids.replace(",", ", ")
     return {"leads": leads, "phones": phones}
+
+
+def _sends(
+    database: Database, name: str, days: list[date], zone: ZoneInfo
+) -> dict[str, dict[date, int]]:
+    """Each phone's sends by day (a ``GROUP BY`` over the days' messages: kept in memory
+    with the funnels)."""
+    with database.engine.connect() as connection:
+        record = find_campaign(connection, name)
+        if record is None:
+            return {}
+        return sends_per_day(
+            connection, campaign_id=record.id, first_day=days[0], last_day=days[-1], zone=zone
+        )
 
 
 def _per_day(sends: dict[str, dict[date, int]], days: list[date]) -> dict[str, list[int]]:

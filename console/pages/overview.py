@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from console.charts import quota_meter
+from console.funnels import every_campaign
 from console.web import Visitor, connect, page, state, viewer
 from engine.alert_log import list_alerts
 from engine.blocker_facts import read_workspace
@@ -27,7 +28,8 @@ def overview(request: Request, visitor: Annotated[Visitor, Depends(viewer)]) -> 
         console.redis, namespace=settings.redis.namespace,
         monthly_call_budget=settings.timelinesai.monthly_call_budget,
     )  # fmt: skip
-    snapshot = collect(console.database, settings, now, workspace=workspace)
+    kept = every_campaign(request)
+    snapshot = collect(console.database, settings, now, workspace=workspace, campaigns=kept.value)
     with connect(request) as connection:
         alerts = list_alerts(connection, since=now - timedelta(days=ALERTS_SHOWN_DAYS), limit=20)
     phones = [
@@ -41,4 +43,5 @@ def overview(request: Request, visitor: Annotated[Visitor, Depends(viewer)]) -> 
     return page(
         request, visitor, "overview.html", title="Overview", snapshot=snapshot,
         phones=phones, campaigns=campaigns, alerts=alerts, redis_error=workspace.error,
+        as_of=kept.as_of,
     )  # fmt: skip

@@ -189,6 +189,8 @@ def _validate_console(console: ConsoleSettings, fail: Callable[[str, str], Confi
         raise fail("console.session_hours", "must be positive")
     if console.refresh_s < 1:
         raise fail("console.refresh_s", "must be at least 1 second")
+    if console.report_max_age_s < 0:
+        raise fail("console.report_max_age_s", "must not be negative")
     if not console.users_file.strip():
         raise fail("console.users_file", "must name a file")
 

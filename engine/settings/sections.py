@@ -148,13 +148,16 @@ class ConsoleSettings:
     ``users_file`` (relative to the config's folder; ``outreach console user add``
     writes it); ``OUTREACH_CONSOLE_PASSWORD`` alone sets the password of user ``admin``
     (an operator), for a single-user setup. ``refresh_s`` is how often an open page
-    asks whether its figures changed."""
+    asks whether its figures changed; ``report_max_age_s`` how old (real seconds) a
+    campaign funnel served from memory may grow before it is recomputed in the
+    background (0: computed on every request)."""
 
     host: str = "127.0.0.1"
     port: int = 8090
     users_file: str = "console-users.toml"
     session_hours: float = 12.0
     refresh_s: float = 10.0
+    report_max_age_s: float = 15.0
     password: str | None = field(default=None, repr=False, metadata={"from_file": False})
 
 

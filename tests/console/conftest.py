@@ -48,7 +48,7 @@ def base_settings(namespace: str, **changes: Any) -> Settings:
             PhoneSettings(id="01", phone="+40700000001"),
             PhoneSettings(id="02", phone="+40700000002"),
         ),
-        console=ConsoleSettings(refresh_s=5),
+        console=ConsoleSettings(refresh_s=5, report_max_age_s=0),
     )
     return replace(settings, **changes)
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from engine.campaign_launch import launch_campaign
 from engine.models import Direction, Lead, LeadTag, Message, Phone
 from engine.tables import CA, C, E
-from sequences import SequenceSettings, StepSettings, find_sequence
+from sequences import SequenceSettings, StepSettings, find_sequence, pause
 from tests.console.conftest import ConsoleHarness, base_settings
 
 INTRO = SequenceSettings(
@@ -271,3 +271,41 @@ def test_a_choice_that_cannot_launch_is_said_on_the_form(
         assert says in html.unescape(answer.text)
     with site.database.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(C)).scalar_one() == 0
+
+
+def test_with_funnels_kept_in_memory_a_campaign_shows_its_state_at_once(
+    make_console: Callable[..., ConsoleHarness], redis_namespace: str
+) -> None:
+    """Funnels are served from memory (``report_max_age_s``), but a campaign's state is read
+    fresh: paused from the command line, its page says so at once; a send recorded since
+    shows once the kept funnel is recomputed (here: after an action in the console)."""
+    settings = replace(base_settings(redis_namespace), sequences={"intro": INTRO})
+    settings = replace(settings, console=replace(settings.console, report_max_age_s=3600))
+    cached: ConsoleHarness = make_console(settings=settings)
+    with cached.database.session() as session:
+        for phone in settings.phones:
+            session.add(Phone(id=phone.id, phone=phone.phone))
+        lead = Lead(phone="+40712000001", variables={"name": "Ana"})
+        session.add(lead)
+        session.flush()
+        assert lead.id is not None
+        session.add(LeadTag(lead_id=lead.id, tag="jan"))
+    launch_campaign(
+        cached.settings, cached.database, find_sequence(cached.settings, "intro"),
+        now=cached.clock.now(), name="spring", tag="jan",
+    )  # fmt: skip
+    cached.sign_in("ana")
+    assert row(cached.client.get("/campaigns").text, "spring")[1] == "active"
+    pause(cached.database, "spring", now=cached.clock.now())  # as `outreach campaign pause`
+    with cached.database.engine.connect() as connection:
+        enrollment = connection.execute(select(E.c.id)).scalar_one()
+    with cached.database.session() as session:
+        session.add(Message(direction=Direction.OUT, enrollment_id=enrollment, step=0,
+                            phone_id="01", status="sent", sent_at=cached.clock.now()))  # fmt: skip
+    listing = cached.client.get("/campaigns").text
+    assert row(listing, "spring")[1] == "paused"  # fresh
+    assert "Funnels as of" in listing
+    sent_column = 6
+    assert row(listing, "spring")[sent_column] == "0"  # the funnel kept in memory
+    cached.post("/campaigns/spring/resume")
+    assert row(cached.client.get("/campaigns").text, "spring")[sent_column] == "1"
