@@ -16,8 +16,13 @@ if TYPE_CHECKING:
     from engine.settings import Settings
 
 app = typer.Typer(
-    help="The web console: campaigns, phones, leads and replies in a browser.",
+    help="The web console: campaigns, phones, leads and replies in a browser.\n\n"
+    "With no command it serves the pages until Ctrl-C (loopback by default). Every page "
+    "needs a sign-in: add users with `outreach console user add NAME --role operator`, "
+    "or set OUTREACH_CONSOLE_PASSWORD for the single user `admin`. Changes to the users "
+    "take effect at once in a running console.",
     invoke_without_command=True,
+    subcommand_metavar="[user COMMAND]",
 )
 user_app = typer.Typer(help="Who may sign in to the console.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -42,9 +47,12 @@ def serve(
         int | None, typer.Option(help="Port. Default: console.port (8090).", min=1, max=65535)
     ] = None,
 ) -> None:
-    """Serve the console until Ctrl-C (with no subcommand). Every page needs a sign-in:
-    add users with `outreach console user add NAME`, or set OUTREACH_CONSOLE_PASSWORD
-    for the single user `admin`."""
+    """Serve the web console until Ctrl-C; `console user ...` manages who may sign in.
+
+    With no subcommand it serves the pages (loopback by default). Every page needs a
+    sign-in: add users with `outreach console user add NAME --role operator`, or set
+    OUTREACH_CONSOLE_PASSWORD for the single user `admin`. Changes to the users take
+    effect at once in a running console."""
     if ctx.invoked_subcommand is not None:
         ctx.obj = config
         return
@@ -71,7 +79,10 @@ def serve(
             else "reachable from the network: serve it behind TLS"
         )
         console().print(f"console: http://{bind_host}:{bind_port}/ ({where})", markup=False)
-        serve_app(create_app(settings, database, build_clock(settings), directory), listener)
+        app = create_app(settings, database, build_clock(settings), directory)
+        # Sign-ins are limited per address: an address a local user could write in a
+        # header (X-Forwarded-For) would let them dodge it, so the socket's is used.
+        serve_app(app, listener, proxy_headers=False)
 
 
 def _settings(ctx: typer.Context, config: object) -> Settings:
@@ -82,15 +93,21 @@ def _settings(ctx: typer.Context, config: object) -> Settings:
 def add_user(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The sign-in name (letters, digits, . _ @ -).")],
-    role: Annotated[Role, typer.Option(help="viewer: reads; operator: also acts.")] = Role.viewer,
+    role: Annotated[
+        Role | None,
+        typer.Option(
+            help="viewer: reads; operator: also acts. Default: viewer for a new "
+            "user, the current role for an existing one."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Add a user, or change an existing user's role and password. The password is read
-    from stdin (the first line), so it never shows in the shell's history:
-    `outreach console user add ana --role operator < password.txt`, or type it."""
-    from console.sessions import end_all_of
+    """Add a user, or change a user's password (and role).
+
+    The password is read from stdin (the first line), so it never shows in the shell's
+    history: `outreach console user add ana --role operator < password.txt`, or type it
+    at the prompt. A changed password or role signs the user out everywhere."""
     from console.users import Account, hash_password, read_accounts, valid_name, write_accounts
-    from engine.runtime import build_database
 
     if not valid_name(name):
         raise typer.BadParameter("use letters, digits and . _ @ - (up to 64)", param_hint="NAME")
@@ -107,18 +124,14 @@ def add_user(
 
     path = users_path(settings)
     accounts = read_accounts(path)
-    existed = name in accounts
-    accounts[name] = Account(name, role.value, hashed)
+    existing = accounts.get(name)
+    chosen = role.value if role is not None else existing.role if existing else Role.viewer.value
+    if existing is not None:  # its sessions end first: a failure here changes nothing
+        _sign_out(settings, name)
+    accounts[name] = Account(name, chosen, hashed)
     write_accounts(path, accounts)
-    if existed:  # a changed password or role signs the old sessions out
-        database = build_database(settings, pool_size=1)
-        try:
-            with database.engine.begin() as connection:
-                end_all_of(connection, name)
-        finally:
-            database.dispose()
-    verb = "updated" if existed else "added"
-    console().print(f"{verb} {name} ({role.value}) in {path}", markup=False)
+    verb = "updated" if existing else "added"
+    console().print(f"{verb} {name} ({chosen}) in {path}", markup=False)
 
 
 @user_app.command("remove")
@@ -136,9 +149,18 @@ def remove_user(
     if name not in accounts:
         console().print(f"no user {name} in {path}", markup=False)
         raise typer.Exit(1)
+    _sign_out(settings, name)
     del accounts[name]
     write_accounts(path, accounts)
     console().print(f"removed {name} from {path}", markup=False)
+
+
+def _sign_out(settings: Settings, name: str) -> None:
+    """End every console session of ``name``."""
+    from console.sessions import end_all_of
+
+    with open_database(settings, pool_size=1) as database, database.engine.begin() as connection:
+        end_all_of(connection, name)
 
 
 @user_app.command("list")

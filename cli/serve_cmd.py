@@ -1,4 +1,5 @@
-"""``outreach serve``: the workers, the scheduler, the webhook receiver and the replies worker."""
+"""``outreach serve``: the workers, the scheduler, the webhook receiver, the replies worker and
+the console."""
 
 from __future__ import annotations
 
@@ -31,9 +32,11 @@ def serve_command(
         typer.Option(help="Webhook receiver processes. Default: webhook.workers.", min=1),
     ] = None,
 ) -> None:
-    """Run every service until SIGTERM or Ctrl-C: workers, scheduler, webhook, replies
-    worker, and the web console once someone can sign in to it (`outreach console user
-    add NAME`, or OUTREACH_CONSOLE_PASSWORD).
+    """Run every service until SIGTERM or Ctrl-C: workers, scheduler, webhook, replies.
+
+    Also the web console, when someone can sign in to it as serve starts (`outreach
+    console user add NAME`, or OUTREACH_CONSOLE_PASSWORD; a user added later needs a
+    restart of serve, or `outreach console` run on its own).
 
     For a small deployment on one machine. A service that dies is restarted; on
     SIGTERM in-flight sends finish (up to worker.send_time_limit_s) and queued

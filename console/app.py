@@ -7,17 +7,20 @@ once; pages come from :mod:`console.pages`, each an ``APIRouter``.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 import time
 from functools import partial
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import redis
 from fastapi import Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from console import audit, sessions
@@ -25,7 +28,7 @@ from console.freshness import rows_version
 from console.pages import ROUTERS
 from console.report_cache import ReportCache
 from console.throttle import LoginThrottle
-from console.users import Directory
+from console.users import BusyError, Directory
 from console.web import (
     STATIC,
     TEMPLATES,
@@ -46,6 +49,8 @@ from engine.settings import Settings
 
 __all__ = ["create_app"]
 
+log = logging.getLogger(__name__)
+
 LOGIN_CSRF_COOKIE = "outreach_console_login"
 REDIS_TIMEOUT_S = 1.0
 
@@ -62,8 +67,15 @@ _SECURITY_HEADERS = {
 
 
 class _Headers(BaseHTTPMiddleware):
+    """The security headers on every answer; a request whose path or query holds a control
+    character (a NUL reaches no page: PostgreSQL refuses it in text) is answered 400."""
+
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
+        raw = unquote(request.url.path) + unquote(request.url.query)
+        if "\x00" in raw:
+            response: Response = HTMLResponse("Not understood: a control character.", 400)
+        else:
+            response = await call_next(request)
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):
@@ -123,13 +135,46 @@ def _handlers(app: FastAPI, found: Jinja2Templates) -> None:
     async def unchanged(_: Request, error: Unchanged) -> Response:
         return Response(status_code=304, headers={"ETag": error.etag})
 
+    def error_page(request: Request, title: str, message: str, status: int) -> Response:
+        response = found.TemplateResponse(
+            request, "error.html", {"title": title, "message": message}, status_code=status
+        )
+        response.headers.update(_SECURITY_HEADERS)
+        return response
+
     @app.exception_handler(StorageError)
     async def storage(request: Request, error: StorageError) -> Response:
-        return found.TemplateResponse(
-            request, "error.html",
-            {"title": "Database unavailable", "message": f"The database does not answer: {error}"},
-            status_code=503,
-        )  # fmt: skip
+        return error_page(
+            request, "Database unavailable", f"The database does not answer: {error}", 503
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_gone(request: Request, error: Exception) -> Response:
+        log.warning("console: the database does not answer: %s", error)
+        message = "The database does not answer; try again in a moment."
+        return error_page(request, "Database unavailable", message, 503)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(OverflowError)
+    async def unusable_input(request: Request, error: Exception) -> Response:
+        log.info("console: input the database refused: %s", error)
+        message = (
+            "The database cannot use what was typed (a number too large, a control character)."
+        )
+        return error_page(request, "Not understood", message, 400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
+        names = sorted({str(e.get("loc", ("", "?"))[-1]) for e in error.errors()})
+        message = f"Not understood: {', '.join(names)} (a number was expected, or it is too long)."
+        return error_page(request, "Not understood", message, 400)
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, error: Exception) -> Response:
+        return error_page(
+            request, "Something went wrong", "The error is in the console's log.", 500
+        )
 
 
 def _quote_next(target: str) -> str:
@@ -143,7 +188,10 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return "/"
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if (
+        parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+        or "\\" in target or any(ord(c) < 32 for c in target)
+    ):  # fmt: skip
         return "/"
     return target
 
@@ -170,22 +218,22 @@ def _sign_in(app: FastAPI, found: Jinja2Templates) -> None:
         throttle: LoginThrottle = request.app.state.throttle
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not csrf or not hmac.compare_digest(csrf.encode(), expected.encode()):
-            return _login_again(request, found, "The sign-in form expired: try again.", 403)
+            return _login_again(request, found, "The sign-in form expired: try again.", 403, next)
         address = request.client.host if request.client else "unknown"
-        keys = [f"address:{address}", f"name:{name.lower()}"]
-        wait = throttle.wait_s(keys, time.monotonic())
+        wait = throttle.admit(name, address, time.monotonic())
         if wait > 0:
             minutes = max(1, round(wait / 60))
-            return _login_again(
-                request, found, f"Too many failed sign-ins: try again in {minutes} min.", 429
-            )
-        user = console.directory.verify(name, password)
+            message = f"Too many failed sign-ins: try again in {minutes} min."
+            return _login_again(request, found, message, 429, next)
+        try:
+            user = console.directory.verify(name, password)
+        except BusyError as error:
+            return _login_again(request, found, f"{str(error).capitalize()}.", 503, next)
         with connect(request) as connection:
             if user is None:
-                throttle.failed(keys, time.monotonic())
                 audit.record(connection, now(request), name[:64] or "-", "sign-in failed")
-                return _login_again(request, found, "Wrong name or password.", 401)
-            throttle.succeeded(keys)
+                return _login_again(request, found, "Wrong name or password.", 401, next)
+            throttle.succeeded(name, address)
             hours = console.settings.console.session_hours
             token, _ = sessions.start(connection, user, now(request), hours)
             audit.record(connection, now(request), user.name, "signed in")
@@ -204,11 +252,14 @@ def _sign_in(app: FastAPI, found: Jinja2Templates) -> None:
         return response
 
 
-def _login_again(request: Request, found: Jinja2Templates, message: str, status: int) -> Response:
+def _login_again(
+    request: Request, found: Jinja2Templates, message: str, status: int, target: str
+) -> Response:
     token = secrets.token_urlsafe(32)
     response = found.TemplateResponse(
         request, "login.html",
-        {"title": "Sign in", "csrf": token, "next": "/", "error": message}, status_code=status,
+        {"title": "Sign in", "csrf": token, "next": _safe_next(target), "error": message},
+        status_code=status,
     )  # fmt: skip
     _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
     return response

@@ -8,10 +8,11 @@ for a single-user setup, and wins over a file entry of that name.
 
 from __future__ import annotations
 
-import hmac
+import logging
 import os
 import re
 import tempfile
+import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = [
     "ADMIN",
     "ROLES",
     "Account",
+    "BusyError",
     "Directory",
     "User",
     "directory_of",
@@ -43,6 +45,7 @@ ADMIN: Final = "admin"
 MIN_PASSWORD_LENGTH: Final = 8
 _NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 _hasher = PasswordHasher()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,10 @@ def users_path(settings: Settings) -> Path:
 
 
 def directory_of(settings: Settings) -> Directory:
-    """Who may sign in under ``settings``: the users file and ``OUTREACH_CONSOLE_PASSWORD``."""
-    return Directory(read_accounts(users_path(settings)), settings.console.password)
+    """Who may sign in under ``settings``: the users file (read again when it changes) and
+    ``OUTREACH_CONSOLE_PASSWORD``."""
+    path = users_path(settings)
+    return Directory(read_accounts(path), settings.console.password, source=path)
 
 
 def valid_name(name: str) -> bool:
@@ -144,36 +149,81 @@ def write_accounts(path: Path, accounts: dict[str, Account]) -> None:
 
 
 class Directory:
-    """The accounts that may sign in, checked against their hashes."""
+    """The accounts that may sign in, checked against their hashes.
 
-    def __init__(self, accounts: dict[str, Account], admin_password: str | None = None) -> None:
+    Made from the users file (``source``), it reads the file again whenever it changed,
+    so ``outreach console user add|remove`` takes effect at once in a running console
+    (a file that cannot be read then keeps the accounts read last, and says so in the
+    log). At most ``checks_at_once`` password checks run together (each takes 64 MiB
+    for a tenth of a second): more wait their turn, up to ``wait_s``, then
+    :class:`BusyError`.
+    """
+
+    def __init__(
+        self, accounts: dict[str, Account], admin_password: str | None = None, *,
+        source: Path | None = None, checks_at_once: int = 2, wait_s: float = 5.0,
+    ) -> None:  # fmt: skip
         self._accounts = dict(accounts)
-        self._admin_password = admin_password
+        self._source = source
+        self._stamp: tuple[int, int] | None = None  # the file is read on first use
+        self._lock = threading.Lock()
+        # Hashed like every other password, so checking it takes as long as theirs.
+        self._admin_hash = _hasher.hash(admin_password) if admin_password else None
         # Verifying against this for an unknown name costs what a real check costs, so
         # the answer's time does not tell which names exist.
         self._decoy = _hasher.hash("not a password of anyone's")
+        self._checks = threading.BoundedSemaphore(checks_at_once)
+        self._wait_s = wait_s
 
     def __len__(self) -> int:
-        return len(self._accounts) + (
-            1 if self._admin_password and ADMIN not in self._accounts else 0
-        )
+        accounts = self._current()
+        return len(accounts) + (1 if self._admin_hash and ADMIN not in accounts else 0)
 
     def role_of(self, name: str) -> str | None:
         """The user's role now (``None``: no such user any more)."""
-        if name == ADMIN and self._admin_password:
+        if name == ADMIN and self._admin_hash:
             return "operator"
-        account = self._accounts.get(name)
+        account = self._current().get(name)
         return account.role if account else None
 
     def verify(self, name: str, password: str) -> User | None:
         """The user when ``password`` is theirs, else ``None``."""
-        if name == ADMIN and self._admin_password:
-            if hmac.compare_digest(password.encode(), self._admin_password.encode()):
-                return User(ADMIN, "operator")
-            return None
-        account = self._accounts.get(name)
+        if name == ADMIN and self._admin_hash:
+            account: Account | None = Account(ADMIN, "operator", self._admin_hash)
+        else:
+            account = self._current().get(name)
+        if not self._checks.acquire(timeout=self._wait_s):
+            raise BusyError("too many sign-ins at once: try again in a moment")
         try:
             _hasher.verify(account.password_hash if account else self._decoy, password)
         except (VerificationError, InvalidHashError):
             return None
+        finally:
+            self._checks.release()
         return User(account.name, account.role) if account else None
+
+    def _current(self) -> dict[str, Account]:
+        if self._source is None:
+            return self._accounts
+        stamp = _stamp(self._source)
+        with self._lock:
+            if stamp != self._stamp:
+                try:
+                    self._accounts = read_accounts(self._source)
+                except ConfigError as error:
+                    log.error("console users not reloaded (the last ones stay): %s", error)
+                self._stamp = stamp
+            return self._accounts
+
+
+class BusyError(Exception):
+    """Too many password checks at once."""
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """When and how big the file is (``None``: there is none), to notice a change."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return (found.st_mtime_ns, found.st_size)

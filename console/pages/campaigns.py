@@ -20,7 +20,18 @@ from fastapi.responses import Response
 
 from console.charts import daily_chart, funnel_chart
 from console.funnels import every_campaign, one_campaign
-from console.web import Act, Visitor, act, connect, done, page, state, templates, viewer
+from console.web import (
+    Act,
+    Visitor,
+    act,
+    connect,
+    done,
+    noted,
+    page,
+    state,
+    templates,
+    viewer,
+)
 from engine.db import Database
 from engine.reports import CampaignStatus, ab_variants, sends_per_day
 from phones.quota import quota_day
@@ -130,7 +141,7 @@ def _change(request: Request, submitted: Act, name: str, action: str) -> Respons
     try:
         change = operations[action](console.database, name, now=console.clock.now())
     except CampaignError as error:  # a move the campaign's state does not allow
-        return done(request, submitted, f"{action} campaign", name, f"Not done: {error}.", to=to)
+        return noted(f"Not done: {error}.", to=to)
     return done(request, submitted, f"{action} campaign", name, _said(change, action), to=to)
 
 

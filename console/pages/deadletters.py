@@ -35,7 +35,7 @@ def dead_letters(request: Request, visitor: Annotated[Visitor, Depends(viewer)])
 def retry(request: Request, submitted: Annotated[Act, Depends(act)]) -> Response:
     """One dead letter (form field ``id``, an enrollment id) or, without it, all of them."""
     raw = submitted.form.get("id", "").strip()
-    if raw and not raw.isdigit():
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         return noted(f"{raw!r} is not an enrollment id: nothing was retried.", to=PATH)
     ids = [int(raw)] if raw else None
     try:

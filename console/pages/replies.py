@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from console.web import Act, Visitor, act, connect, done, page, state, viewer
+from console.web import Act, Visitor, act, connect, done, noted, page, state, viewer
 from engine.replies.queries import (
     PERSON_MAX_CHARS,
     assign_flag,
@@ -70,18 +70,16 @@ def assign(request: Request, submitted: Annotated[Act, Depends(act)], flag_id: i
     person = person_name(submitted.form.get("person", "") or submitted.user)
     target = f"review flag {flag_id}"
     if person is None:
-        return done(
-            request, submitted, "assign review flag", target,
-            f"Nothing changed: a person's name is 1-{PERSON_MAX_CHARS} characters.", to=back,
-        )  # fmt: skip
+        return noted(
+            f"Nothing changed: a person's name is 1-{PERSON_MAX_CHARS} characters.", to=back
+        )
     with connect(request) as connection:
         given = assign_flag(connection, flag_id, person, state(request).clock.now())
     if not given:
-        return done(
-            request, submitted, "assign review flag", target,
+        return noted(
             f"No open review flag {flag_id} (unknown or resolved already): nothing changed.",
             to=back,
-        )  # fmt: skip
+        )
     return done(
         request, submitted, "assign review flag", target,
         f"Review flag {flag_id} assigned to {person}.", to=back,
@@ -98,11 +96,10 @@ def resolve(request: Request, submitted: Annotated[Act, Depends(act)], flag_id: 
             connection, [flag_id], state(request).clock.now(), by=submitted.user
         )
     if not resolved:
-        return done(
-            request, submitted, "resolve review flag", target,
+        return noted(
             f"No open review flag {flag_id} (unknown or resolved already): nothing changed.",
             to=back,
-        )  # fmt: skip
+        )
     said = f"Review flag {flag_id} resolved."
     return done(
         request, submitted, "resolve review flag", target, said, to=back,

@@ -51,17 +51,19 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
-def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, *, proxy_headers: bool = True) -> uvicorn.Config:
     """uvicorn's settings for the receiver. Access logging is off: access lines carry the
     query string, and so the webhook's secret. uvicorn configures no logging of its own
     (``log_config=None``): its records go through the process's handlers, which redact
     numbers and write JSON when asked (:func:`engine.logs.configure_logging`)."""
     return uvicorn.Config(
-        app, access_log=False, log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
-    )
+        app, access_log=False, log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        proxy_headers=proxy_headers,
+    )  # fmt: skip
 
 
-def serve_app(app: ASGIApp, listener: socket.socket) -> None:
+def serve_app(app: ASGIApp, listener: socket.socket, *, proxy_headers: bool = True) -> None:
     """Serve ``app`` on ``listener`` until SIGTERM or SIGINT, then finish the requests in
-    flight (up to a few seconds)."""
-    uvicorn.Server(uvicorn_config(app)).run(sockets=[listener])
+    flight (up to a few seconds). ``proxy_headers``: believe ``X-Forwarded-For`` from a
+    proxy on this host (uvicorn's default)."""
+    uvicorn.Server(uvicorn_config(app, proxy_headers=proxy_headers)).run(sockets=[listener])
