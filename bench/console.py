@@ -67,6 +67,7 @@ from engine.clock import FakeClock  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.settings import load_settings  # noqa: E402
 from phones import sync_phones  # noqa: E402
+from tests.serving import serving  # noqa: E402
 
 NOW = datetime(2026, 1, 7, 10, 0, tzinfo=UTC)  # a Wednesday: 12:00 in Bucharest
 KEPT_DATABASE = "outreach_bench_console"
@@ -313,32 +314,6 @@ def postgres_database(keep: bool) -> Iterator[tuple[str, bool]]:
 def seeded_enrollments(database: Database) -> int:
     with database.engine.connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM enrollments")).scalar_one())
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn from a thread on a free loopback port; yields its URL."""
-    import socket
-    import threading
-
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.bind(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the console did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join()
-        listener.close()
 
 
 def sign_in(client: httpx.Client) -> None:

@@ -144,12 +144,5 @@ def _details(out: Console, status: CampaignStatus, settings: Settings) -> None:
 
 def _selection(status: CampaignStatus) -> str:
     """The campaign's selection in one line: leads, phones, start."""
-    if status.tag is not None:
-        leads = f"leads tagged {status.tag}"
-    elif status.leads_file is not None:
-        leads = f"leads of {status.leads_file}"
-    else:
-        leads = "every lead"
-    phones = "every phone" if status.phone_ids is None else f"phones {status.phone_ids}"
     start = "" if status.starts_at is None else f"; starts {status.starts_at:%Y-%m-%d %H:%M} UTC"
-    return f"{leads}; {phones}{start}"
+    return f"{status.leads_words}; {status.phones_words}{start}"

@@ -95,6 +95,20 @@ class CampaignStatus:
         return sum(self.states.values())
 
     @property
+    def leads_words(self) -> str:
+        """Whom it was launched for, in words: ``leads tagged jan``, ``every lead``."""
+        if self.tag is not None:
+            return f"leads tagged {self.tag}"
+        if self.leads_file is not None:
+            return f"leads of {self.leads_file}"
+        return "every lead"
+
+    @property
+    def phones_words(self) -> str:
+        """The phones it may start conversations from, in words."""
+        return "every phone" if self.phone_ids is None else f"phones {self.phone_ids}"
+
+    @property
     def running(self) -> int:
         return sum(self.states.get(state, 0) for state in _RUNNING)
 

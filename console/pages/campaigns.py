@@ -159,14 +159,7 @@ def _said(change: CampaignChange, action: str) -> str:
 
 
 def _selection(status: CampaignStatus) -> dict[str, str]:
-    if status.tag is not None:
-        leads = f"leads tagged {status.tag}"
-    elif status.leads_file is not None:
-        leads = f"leads of {status.leads_file}"
-    else:
-        leads = "every lead"
-    phones = "every phone" if status.phone_ids is None else status.phone_ids.replace(",", ", ")
-    return {"leads": leads, "phones": phones}
+    return {"leads": status.leads_words, "phones": status.phones_words.replace(",", ", ")}
 
 
 def _sends(
