@@ -11,6 +11,11 @@ number: its lead row and its suppression row hold only the key, so
   running enrollments (``stopped``, :attr:`~sequences.journey.EndReason.SUPPRESSED`),
   as an opt-out reply ends them, and an automatic answer checks the list itself.
 
+Numbers come onto the list by hand (``outreach suppress add``, the console), by an
+opt-out reply, by ``leads forget``, and by the sender when TimelinesAI refuses a
+number as not on WhatsApp while the sending account is connected
+(:func:`add_not_on_whatsapp`): no phone of any campaign tries it again.
+
 **The key** is ``#`` and the first 19 hex digits (76 bits) of
 ``sha256(salt + number in E.164)``; it fits where the number was (20 characters) and
 can never be read as a number. The salt is random, made once per install when the
@@ -44,16 +49,18 @@ from sqlalchemy import (
 )
 
 from engine.models import StepState
-from engine.tables import IS, E, L, S, insert_for, running
+from engine.tables import IS, C, E, L, S, insert_for, running
 from sequences.errors import SequencesError
 from sequences.journey import EndReason, end_state
 
 __all__ = [
     "FORGOTTEN_REASON",
     "MANUAL_REASON",
+    "NOT_ON_WHATSAPP_REASON",
     "REASON_MAX_CHARS",
     "Entry",
     "add",
+    "add_not_on_whatsapp",
     "check_reason",
     "count",
     "end_running",
@@ -72,6 +79,10 @@ MANUAL_REASON: Final = "manual"
 
 FORGOTTEN_REASON: Final = "forgotten"
 """The reason of a forgotten number's key."""
+
+NOT_ON_WHATSAPP_REASON: Final = "not_on_whatsapp"
+"""The reason of a number TimelinesAI refused ("Wrong phone number") while the sending
+phone's account was connected: the number is not on WhatsApp."""
 
 REASON_MAX_CHARS: Final = 64
 """The longest reason kept with a number (``suppressions.reason``)."""
@@ -175,6 +186,27 @@ def add(
     lead_ids = list(connection.execute(select(L.c.id).where(L.c.phone == phone)).scalars())
     ended = end_running(connection, lead_ids, EndReason.SUPPRESSED, now)
     return added is not None, ended
+
+
+def add_not_on_whatsapp(
+    connection: Connection, phone: str, *, phone_id: str | None, enrollment_id: int,
+    now: datetime,
+) -> tuple[bool, int]:  # fmt: skip
+    """Put ``phone``, refused as not on WhatsApp when phone ``phone_id`` wrote to it for
+    enrollment ``enrollment_id``, on the list (:func:`add`: kept as it is when there
+    already, and its lead's running enrollments end ``suppressed``).
+
+    The source names the phone and the enrollment's campaign. Returns what :func:`add`
+    returns.
+    """
+    campaign = connection.execute(
+        select(C.c.name).select_from(E.join(C, C.c.id == E.c.campaign_id))
+        .where(E.c.id == enrollment_id)
+    ).scalar()  # fmt: skip
+    source = f"not on WhatsApp: phone {phone_id or '?'}"
+    if campaign is not None:
+        source += f", campaign {campaign}"
+    return add(connection, phone, reason=NOT_ON_WHATSAPP_REASON, source=source, now=now)
 
 
 def remove(connection: Connection, phone: str) -> list[Entry]:

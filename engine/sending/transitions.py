@@ -3,7 +3,8 @@
 The sender decides; these record the decision through the store. Each change is a
 conditional UPDATE on the state the sender saw, so a change that lost a race does
 nothing. :meth:`Transitions.failed` maps an API error to its state (design "Failures
-become states").
+become states"); a number TimelinesAI refuses as not on WhatsApp, while the sending
+account is connected, also goes on the do-not-contact list.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from engine.alert_log import BUDGET_SPENT, DEAD_LETTER, TOKEN_REFUSED
 from engine.alerts import AlertSink
 from engine.models import PhoneState, StepState
+from engine.redact import mask_phone
 from engine.sending.halt import SendingHalt
 from engine.sending.outcome import Done, Outcome
 from engine.sending.reconcile import Reconciler
@@ -117,7 +119,15 @@ class Transitions:
                 item, now, "phone offline", release_phone=item.step == 0,
                 from_state=StepState.SENDING,
             )  # fmt: skip
-        self.end(item, now, EndReason.INVALID_NUMBER, str(error))
+        # The account is fine, so the number is not on WhatsApp: no phone of any campaign
+        # may try it again.
+        added = self.store.end_not_on_whatsapp(item, error=str(error), now=now)
+        log.warning(
+            "enrollment %s: %s is not on WhatsApp (TimelinesAI refused it from phone %s); "
+            "%s the do-not-contact list",
+            item.enrollment_id, mask_phone(item.lead_phone), item.phone_id,
+            "put on" if added else "already on",
+        )  # fmt: skip
         return Done("invalid number")
 
     def dead_letter(self, item: WorkItem, error: TimelinesAIError, now: datetime) -> Done:

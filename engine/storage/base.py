@@ -151,6 +151,13 @@ class SendStore(Protocol):
         """End a running enrollment for ``reason`` (the journey gives its state)."""
         ...
 
+    def end_not_on_whatsapp(self, item: WorkItem, *, error: str, now: datetime) -> bool:
+        """End the enrollment ``invalid_number`` and, in the same transaction, put the
+        lead's number on the do-not-contact list as not on WhatsApp, which ends the lead's
+        other running enrollments ``suppressed``; ``True`` if the number was not listed yet
+        (a listed one is kept as it is)."""
+        ...
+
     def pace(
         self, phone_id: str, *, now: datetime, next_send_at: datetime, sent: bool,
         quota_back: date | None = None,

@@ -20,6 +20,7 @@ from engine.models import StepState
 from engine.storage import statements as sql
 from engine.storage.base import Claim, Hold, Quota, Reading, Request, Sent, WorkItem, content_hash
 from engine.tables import E, M, P, running
+from sequences import suppression
 from sequences.journey import EndReason, end_state
 
 
@@ -90,29 +91,18 @@ class SQLiteSendStore:
             return _set_step(connection, item, expect=expect, now=now, **values)
 
     def end(self, item: WorkItem, *, reason: EndReason, error: str | None, now: datetime) -> None:
-        # The step leaves its phone's queue (queued -> due), and a step being sent ends
-        # failed (TimelinesAI refused it): an ended enrollment whose step is still
-        # ``sending`` is then always one ended by someone else while the send was in
-        # flight, which the dispatcher has reconciled.
-        queued = E.c.step_state == StepState.QUEUED
         with self.transaction() as connection:
-            connection.execute(
-                update(E)
-                .where(E.c.id == item.enrollment_id, running())
-                .values(
-                    state=end_state(reason),
-                    end_reason=reason,
-                    ended_at=now,
-                    last_error=error,
-                    updated_at=now,
-                    queued_at=case((queued, None), else_=E.c.queued_at),
-                    step_state=case(
-                        (queued, StepState.DUE),
-                        (E.c.step_state == StepState.SENDING, StepState.FAILED),
-                        else_=E.c.step_state,
-                    ),
-                )
-            )
+            _end(connection, item, reason=reason, error=error, now=now)
+
+    def end_not_on_whatsapp(self, item: WorkItem, *, error: str, now: datetime) -> bool:
+        # The failing enrollment first: the list's own rule would end it ``suppressed``.
+        with self.transaction() as connection:
+            _end(connection, item, reason=EndReason.INVALID_NUMBER, error=error, now=now)
+            added, _ = suppression.add_not_on_whatsapp(
+                connection, item.lead_phone, phone_id=item.phone_id,
+                enrollment_id=item.enrollment_id, now=now,
+            )  # fmt: skip
+        return added
 
     def pace(
         self, phone_id: str, *, now: datetime, next_send_at: datetime, sent: bool,
@@ -176,6 +166,34 @@ def _take_quota(connection: Connection, item: WorkItem, quota: Quota) -> bool:
     if quota.limit <= 0:
         return False
     return sql.count_quota(connection, item.phone_id or "", quota.day, below=quota.limit)
+
+
+def _end(
+    connection: Connection, item: WorkItem, *, reason: EndReason, error: str | None,
+    now: datetime,
+) -> None:  # fmt: skip
+    # The step leaves its phone's queue (queued -> due), and a step being sent ends
+    # failed (TimelinesAI refused it): an ended enrollment whose step is still
+    # ``sending`` is then always one ended by someone else while the send was in
+    # flight, which the dispatcher has reconciled.
+    queued = E.c.step_state == StepState.QUEUED
+    connection.execute(
+        update(E)
+        .where(E.c.id == item.enrollment_id, running())
+        .values(
+            state=end_state(reason),
+            end_reason=reason,
+            ended_at=now,
+            last_error=error,
+            updated_at=now,
+            queued_at=case((queued, None), else_=E.c.queued_at),
+            step_state=case(
+                (queued, StepState.DUE),
+                (E.c.step_state == StepState.SENDING, StepState.FAILED),
+                else_=E.c.step_state,
+            ),
+        )
+    )
 
 
 def _set_step(

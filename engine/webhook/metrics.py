@@ -3,8 +3,8 @@
 Two kinds: the receiver's own (request latency, events by kind and result), kept
 in the process (and in ``multiprocess_dir`` when uvicorn runs several workers),
 and the engine's state (sends, failures, quota use per phone, queue depths, replies
-by class, open review flags), read from the database and Redis at scrape time so
-every process and host reports the same truth.
+by class, open review flags, the do-not-contact list by reason), read from the database
+and Redis at scrape time so every process and host reports the same truth.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from engine.db import Database
 from engine.models import Direction
 from engine.replies.followups import REPLIES_QUEUE
 from engine.settings import Settings
-from engine.tables import M, P, Q, R
+from engine.tables import M, P, Q, R, S
 from phones.quota import daily_quota, quota_day
 
 log = logging.getLogger("outreach.webhook")
@@ -123,6 +123,7 @@ class EngineState(Collector):
             review_open = connection.execute(
                 select(func.count()).select_from(R).where(R.c.resolved_at.is_(None))
             ).scalar_one()
+            listed = connection.execute(select(S.c.reason, func.count()).group_by(S.c.reason)).all()
             in_flight = connection.execute(
                 select(func.count()).where(
                     M.c.direction == Direction.IN, M.c.in_flight_step.is_not(None)
@@ -167,7 +168,19 @@ class EngineState(Collector):
             "Replies that arrived while a step to their lead was being sent (it finished).",
         )
         during.add_metric([], in_flight)
-        yield from (sends, failures, state, quota_used, quota_limit, by_class, review, during)
+        # A gauge, not a counter: a number taken off the list by hand leaves it.
+        do_not_contact = GaugeMetricFamily(
+            "outreach_do_not_contact",
+            "Numbers on the do-not-contact list, by reason (not_on_whatsapp: refused by "
+            "TimelinesAI as not on WhatsApp).",
+            labels=["reason"],
+        )
+        for reason, count in listed:
+            do_not_contact.add_metric([reason], count)
+        yield from (
+            sends, failures, state, quota_used, quota_limit, by_class, review, during,
+            do_not_contact,
+        )  # fmt: skip
 
     def _queue_depths(self) -> GaugeMetricFamily:
         namespace = self._settings.redis.namespace

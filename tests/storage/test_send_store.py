@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from engine.models import Campaign, Message, StepState
+from engine.models import Campaign, Enrollment, Message, StepState, Suppression
 from engine.storage import Claim, Hold, Quota, Request, Sent, dispatch_id
-from sequences import EndReason
+from sequences import EndReason, suppression
+from tests.seed import campaign_id
 from tests.storage.conftest import DAY, HOLD, NOW, QUOTA, Stored
 
 LATER = NOW + timedelta(days=2)
@@ -202,6 +203,62 @@ def test_an_end_leaves_an_ended_enrollment_as_it_ended(stored: Stored) -> None:
     stored.store.end(item, reason=EndReason.SEND_FAILED, error="late", now=NOW)
     row = stored.enrollment(eid)
     assert (row.state, row.end_reason, row.last_error) == ("opted_out", "opted_out", None)
+
+
+def _listed(stored: Stored) -> list[tuple[str, str, str | None]]:
+    with stored.database.session() as session:
+        rows = session.exec(select(Suppression))
+        return [(row.phone, row.reason, row.source) for row in rows]
+
+
+def test_a_number_not_on_whatsapp_ends_its_enrollment_and_goes_on_the_list(
+    stored: Stored,
+) -> None:
+    [eid] = stored.queued()
+    item = stored.item(eid)
+    assert stored.claim(item).goes_ahead
+    assert stored.store.end_not_on_whatsapp(item, error="Wrong phone number", now=NOW)
+    row = stored.enrollment(eid)
+    assert (row.state, row.end_reason, row.step_state, row.last_error, row.ended_at) == (
+        "invalid_number", "invalid_number", "failed", "Wrong phone number", NOW,
+    )  # fmt: skip
+    assert _listed(stored) == [
+        (item.lead_phone, "not_on_whatsapp", "not on WhatsApp: phone 01, campaign s")
+    ]
+
+
+def test_a_number_listed_already_stays_as_it_was(stored: Stored) -> None:
+    [eid] = stored.queued()
+    item = stored.item(eid)
+    with stored.database.engine.begin() as connection:
+        # Listed by hand while the send was in flight: that ended the enrollment too.
+        suppression.add(connection, item.lead_phone, reason="manual", source="by hand", now=NOW)
+    assert not stored.store.end_not_on_whatsapp(item, error="Wrong phone number", now=LATER)
+    row = stored.enrollment(eid)
+    assert (row.state, row.end_reason) == ("stopped", "suppressed")
+    assert _listed(stored) == [(item.lead_phone, "manual", "by hand")]
+
+
+def test_a_number_not_on_whatsapp_leaves_the_leads_ended_enrollments_alone(
+    stored: Stored,
+) -> None:
+    [eid] = stored.queued()
+    item = stored.item(eid)
+    with stored.database.session() as session:
+        earlier = Enrollment(
+            lead_id=item.lead_id, campaign_id=campaign_id(session, "earlier"),
+            sequence="earlier", state="completed", end_reason="sequence_completed",
+            step_state=StepState.SENT,
+        )  # fmt: skip
+        session.add(earlier)
+        session.flush()
+        assert earlier.id is not None
+        earlier_id = earlier.id
+    stored.store.end_not_on_whatsapp(item, error="Wrong phone number", now=NOW)
+    assert stored.enrollment(eid).state == "invalid_number"
+    assert (stored.enrollment(earlier_id).state, stored.enrollment(earlier_id).ended_at) == (
+        "completed", None,
+    )  # fmt: skip
 
 
 def test_pacing_after_a_failure_gives_the_first_messages_unit_back(stored: Stored) -> None:

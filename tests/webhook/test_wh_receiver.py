@@ -391,6 +391,17 @@ def test_health_and_metrics(receiver: Receiver) -> None:
         assert name in metrics
 
 
+def test_metrics_count_the_do_not_contact_list_by_reason(receiver: Receiver) -> None:
+    receiver.enroll()
+    receiver.post(body(text="STOP"))  # an opt-out puts the number on the list
+    with receiver.database.session() as session:
+        for phone in ("+40799000001", "+40799000002"):
+            session.add(Suppression(phone=phone, reason="not_on_whatsapp", created_at=START))
+    metrics = receiver.client.get("/metrics").text
+    assert 'outreach_do_not_contact{reason="not_on_whatsapp"} 2.0' in metrics
+    assert 'outreach_do_not_contact{reason="opt_out"} 1.0' in metrics
+
+
 def test_with_the_database_down_it_answers_503_and_health_says_so(tmp_path: Path) -> None:
     settings = write_settings(tmp_path)
     down = Database("postgresql+psycopg://postgres@127.0.0.1:9/none")
