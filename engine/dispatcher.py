@@ -35,6 +35,7 @@ from phones.choice import PhoneLoad, assign
 from phones.quota import daily_quota, quota_day
 from sequences import (
     Sequence,
+    closed_days,
     complete_finished,
     is_open,
     lead_timezone,
@@ -76,8 +77,9 @@ def split_by_window(
     fallback_zone: str,
 ) -> tuple[list[Candidate], list[tuple[int, datetime]]]:
     """The candidates that may be sent at ``now``, and (enrollment, next opening) for
-    those due outside their send window, read in the lead's zone (``fallback_zone`` when
-    the lead's zone is unknown). A candidate of a sequence removed from the config is in
+    those due outside their send window or on a closed day of the lead (a public holiday
+    of its country, a skip date), read in the lead's zone (``fallback_zone`` when the
+    lead's zone is unknown). A candidate of a sequence removed from the config is in
     neither: its enrollment waits, visibly, and keeps its due time."""
     sendable: list[Candidate] = []
     deferred: list[tuple[int, datetime]] = []
@@ -85,16 +87,17 @@ def split_by_window(
         sequence = sequences.get(candidate.sequence)
         if sequence is None:
             continue
-        if sequence.window is None:
+        closed = closed_days(sequence, candidate.lead_region, candidate.lead_phone)
+        if sequence.window is None and not closed:
             sendable.append(candidate)
             continue
         zone = lead_timezone(
             sequence.timezone, candidate.lead_timezone, candidate.lead_phone, fallback_zone
         )
-        if is_open(sequence.window, zone, now):
+        if is_open(sequence.window, zone, now, closed):
             sendable.append(candidate)
         else:
-            deferred.append((candidate.id, next_open(sequence.window, zone, now)))
+            deferred.append((candidate.id, next_open(sequence.window, zone, now, closed)))
     return sendable, deferred
 
 

@@ -4,7 +4,9 @@ It gathers the counts (what the campaign has left to send, the active phones it 
 and their quota use, the pacing and API limits of the settings) and hands them to the
 pure :func:`sequences.forecast`. ``outreach forecast``, ``campaign launch --dry-run``
 and the console's launch preview show this same projection. A campaign with a later
-start is projected from its start.
+start is projected from its start. As one zone stands for every lead's clock, one
+country stands for their public holidays: ``[leads] default_region`` (none when unset);
+the sequence's skip dates close for everyone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from phones.quota import daily_quota, quota_day
 from sequences import (
     Backlog,
     CampaignRecord,
+    ClosedDays,
     Forecast,
     Limits,
     PhoneCapacity,
@@ -87,7 +90,10 @@ def project(
         # The read of the chat for a reply before each follow-up is an API call too.
         calls_per_followup=2 if reads_before_followups else 1,
     )
-    result = forecast(sequence, backlog, phones, limits, zone=zone, now=now)
+    region = (settings.leads.default_region or "").strip().upper()
+    country = region if region and sequence.skip_holidays else None
+    closed = ClosedDays(country, sequence.skip_dates)
+    result = forecast(sequence, backlog, phones, limits, zone=zone, now=now, closed=closed)
     return Projection(sequence, backlog, phones, limits, zone, result)
 
 

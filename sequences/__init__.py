@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         start_scheduled,
         stop,
     )
+    from sequences.closed_days import ClosedDays, closed_days, lead_country
     from sequences.countries import UnknownCountryError, region_for_country
     from sequences.definition import (
         ASSUMED_VARIABLE_LENGTH,
@@ -109,6 +110,7 @@ export_lazily(
             "start_scheduled",
             "stop",
         ),
+        "sequences.closed_days": ("ClosedDays", "closed_days", "lead_country"),
         "sequences.countries": ("UnknownCountryError", "region_for_country"),
         "sequences.definition": (
             "ASSUMED_VARIABLE_LENGTH",
@@ -188,6 +190,7 @@ __all__ = [
     "CampaignChange",
     "CampaignError",
     "CampaignRecord",
+    "ClosedDays",
     "EndReason",
     "Forecast",
     "ForecastDay",
@@ -221,6 +224,7 @@ __all__ = [
     "check_region",
     "check_templates",
     "choose_variant",
+    "closed_days",
     "compile_sequences",
     "compiled_sequences",
     "complete_finished",
@@ -236,6 +240,7 @@ __all__ = [
     "is_open",
     "known_number",
     "launch",
+    "lead_country",
     "lead_name",
     "lead_page",
     "lead_summaries",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, time
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -21,6 +21,7 @@ from sequences.errors import SequencesError
 from sequences.syntax import (
     LEAD_TIMEZONE,
     is_timezone,
+    parse_date,
     parse_days,
     parse_duration_s,
     parse_end_time,
@@ -102,13 +103,20 @@ class Step:
 
 @dataclass(frozen=True)
 class Sequence:
-    """A named series of steps, the zone its windows are read in and what stops it."""
+    """A named series of steps, the zone its windows are read in and what stops it.
+
+    Nothing is sent on the public holidays of a lead's country while ``skip_holidays``,
+    nor on ``skip_dates`` (local dates of the lead's zone); see
+    :mod:`sequences.closed_days`.
+    """
 
     name: str
     timezone: str
     window: SendWindow | None
     stop_on_reply: bool
     steps: tuple[Step, ...]
+    skip_holidays: bool = True
+    skip_dates: frozenset[date] = frozenset()
 
     @property
     def required_variables(self) -> frozenset[str]:
@@ -196,7 +204,21 @@ def _compile_sequence(name: str, settings: SequenceSettings, path: str) -> Seque
         _compile_step(index, step, path, f"{key}.steps[{index}]")
         for index, step in enumerate(settings.steps)
     )
-    return Sequence(name, settings.timezone, window, settings.stop_on_reply, steps)
+    skip_dates = _compile_skip_dates(settings.skip_dates, path, f"{key}.skip_dates")
+    return Sequence(
+        name, settings.timezone, window, settings.stop_on_reply, steps,
+        settings.skip_holidays, skip_dates,
+    )  # fmt: skip
+
+
+def _compile_skip_dates(texts: tuple[str, ...], path: str, key: str) -> frozenset[date]:
+    dates = set()
+    for index, text in enumerate(texts):
+        try:
+            dates.add(parse_date(text))
+        except ValueError as error:
+            raise ConfigError(str(error), path=path, key=f"{key}[{index}]") from None
+    return frozenset(dates)
 
 
 def _compile_window(settings: WindowSettings, path: str, key: str) -> SendWindow:

@@ -6,7 +6,9 @@ follows what the engine does, at the grain of a day:
 * Days are calendar days in ``zone``: the sequence's zone, or for a ``"lead"`` sequence
   one zone the caller chooses (``[quota] timezone``) to stand for every lead's.
 * A day's sending time is the time its send window is open (the whole day without a
-  window); today, only what is left of it after ``now``.
+  window); today, only what is left of it after ``now``. A closed day (``closed``: the
+  public holidays of one country the caller chooses to stand for the leads', the
+  sequence's skip dates) has none, as the engine sends nothing on it.
 * Each active phone sends at most one message per mean jitter, ``(jitter_min_s +
   jitter_max_s) / 2``, of that time, and at most its quota of first messages (its
   warm-up ramp while young); follow-ups take no quota. Phones are pooled.
@@ -30,6 +32,7 @@ from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from sequences.closed_days import NO_CLOSED_DAYS, ClosedDays
 from sequences.definition import SendWindow, Sequence
 
 __all__ = [
@@ -146,9 +149,11 @@ def forecast(
     *,
     zone: str,
     now: datetime,
+    closed: ClosedDays = NO_CLOSED_DAYS,
     horizon_days: int = HORIZON_DAYS,
 ) -> Forecast:
-    """Project the campaign day by day from ``now`` (see the module's model)."""
+    """Project the campaign day by day from ``now``, sending nothing on ``closed`` days
+    (see the module's model)."""
     tz = ZoneInfo(zone)
     today = now.astimezone(tz).date()
     plan = _Plan(sequence, backlog, today)
@@ -158,7 +163,7 @@ def forecast(
     days: list[ForecastDay] = []
     for offset in range(horizon_days):
         day = today + timedelta(days=offset)
-        open_s = _open_seconds(sequence.window, tz, day, now)
+        open_s = 0.0 if day in closed else _open_seconds(sequence.window, tz, day, now)
         per_phone = math.floor(open_s / limits.mean_gap_s) if limits.mean_gap_s > 0 else _UNPACED
         capacity = _Capacity(
             pacing=len(phones) * per_phone if open_s > 0 else 0,

@@ -9,7 +9,8 @@ suppressed numbers, leads who answered an earlier campaign, leads already in thi
 campaign, running through another or that went through this sequence in another
 campaign, and leads missing a variable a step needs. The refusals are computed in the
 database for all leads at once (:mod:`sequences.launch_store`); only the variable check
-and the due time run per lead in Python, and the due time only once per zone.
+and the due time run per lead in Python, and the due time only once per zone and set of
+closed days (the public holidays of the lead's country, the skip dates).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from engine.models import StepState
 from engine.tables import E, running
 from sequences.campaign_states import Action, next_state
 from sequences.campaign_store import Selection, check_sequence, find_campaign, save
+from sequences.closed_days import ClosedDays, closed_days
 from sequences.definition import Sequence, missing_variables
 from sequences.errors import CampaignError
 from sequences.launch_store import (
@@ -186,18 +188,20 @@ def _plan(
     campaign_id: int | None,
 ) -> _Plan:
     plan = _Plan()
-    due_in_zone: dict[str, datetime] = {}
+    # Leads share a handful of (zone, closed days) pairs: one due time for each.
+    due_in_zone: dict[tuple[str, ClosedDays], datetime] = {}
 
     def due(candidate: Candidate) -> datetime:
-        if sequence.window is None:  # no window: the zone cannot move the due time
+        closed = closed_days(sequence, candidate.region, candidate.phone)
+        if sequence.window is None and not closed:  # the zone cannot move the due time
             zone = fallback_zone
         else:
             zone = lead_timezone(
                 sequence.timezone, candidate.timezone, candidate.phone, fallback_zone
             )
-        if zone not in due_in_zone:
-            due_in_zone[zone] = first_due(sequence, zone, now)
-        return due_in_zone[zone]
+        if (zone, closed) not in due_in_zone:
+            due_in_zone[zone, closed] = first_due(sequence, zone, now, closed)
+        return due_in_zone[zone, closed]
 
     required = bool(sequence.required_variables)
     for candidate in candidates(

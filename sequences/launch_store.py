@@ -87,6 +87,8 @@ class Candidate:
     timezone: str | None
     variables: dict[str, str] | None
     refusal: Refusal | None
+    region: str | None = None
+    """The lead's country as imported (its public holidays close its send window)."""
 
 
 def _refusal(sequence: str, campaign_id: int | None) -> Any:
@@ -112,7 +114,10 @@ def _refusal(sequence: str, campaign_id: int | None) -> Any:
 def _query(sequence: str, campaign_id: int | None, with_variables: bool) -> Select[Any]:
     lead = L.c
     variables = lead.variables if with_variables else literal(None).label("variables")
-    return select(lead.id, lead.phone, lead.timezone, variables, _refusal(sequence, campaign_id))
+    return select(
+        lead.id, lead.phone, lead.timezone, variables, _refusal(sequence, campaign_id),
+        lead.region,
+    )  # fmt: skip
 
 
 def candidates(
@@ -146,7 +151,7 @@ def candidates(
 
 def _candidate(row: Any) -> Candidate:
     refusal = None if row.refusal is None else Refusal(row.refusal)
-    return Candidate(row.id, row.phone, row.timezone, row.variables, refusal)
+    return Candidate(row.id, row.phone, row.timezone, row.variables, refusal, row.region)
 
 
 def lead_ids_for_phones(connection: Connection, phones: Sequence[str]) -> list[int]:

@@ -1,7 +1,8 @@
 """When a lead's steps are due, and which A/B variant a lead gets.
 
 Delays run on real elapsed time (``after_s`` seconds, whatever the clocks say);
-the result is then moved to the next moment the send window is open.
+the result is then moved to the next moment the send window is open, on a day the
+lead's calendar leaves open (:mod:`sequences.closed_days`).
 """
 
 from __future__ import annotations
@@ -9,35 +10,46 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
+from sequences.closed_days import NO_CLOSED_DAYS, ClosedDays
 from sequences.definition import Sequence
 from sequences.windows import next_open
 
 __all__ = ["choose_variant", "first_due", "next_due"]
 
 
-def first_due(sequence: Sequence, zone: str, enrolled_at: datetime) -> datetime:
-    """When step 0 is due for a lead enrolled at ``enrolled_at`` (UTC, timezone-aware)."""
-    return _due(sequence, 0, zone, enrolled_at)
+def first_due(
+    sequence: Sequence, zone: str, enrolled_at: datetime, closed: ClosedDays = NO_CLOSED_DAYS
+) -> datetime:
+    """When step 0 is due for a lead enrolled at ``enrolled_at`` (UTC, timezone-aware),
+    whose ``closed`` days send nothing."""
+    return _due(sequence, 0, zone, enrolled_at, closed)
 
 
 def next_due(
-    sequence: Sequence, step_index: int, zone: str, previous_sent_at: datetime
+    sequence: Sequence,
+    step_index: int,
+    zone: str,
+    previous_sent_at: datetime,
+    closed: ClosedDays = NO_CLOSED_DAYS,
 ) -> datetime:
     """When follow-up ``step_index`` (1 or more) is due after the previous step went out.
 
-    That is ``previous_sent_at`` plus the step's delay, moved to the next open window.
+    That is ``previous_sent_at`` plus the step's delay, moved to the next open window
+    on a day not ``closed``.
     """
     if not 1 <= step_index < len(sequence.steps):
         raise ValueError(
             f"sequence {sequence.name!r} has {len(sequence.steps)} step(s): "
             f"there is no follow-up step {step_index}"
         )
-    return _due(sequence, step_index, zone, previous_sent_at)
+    return _due(sequence, step_index, zone, previous_sent_at, closed)
 
 
-def _due(sequence: Sequence, step_index: int, zone: str, since: datetime) -> datetime:
+def _due(
+    sequence: Sequence, step_index: int, zone: str, since: datetime, closed: ClosedDays
+) -> datetime:
     delay = timedelta(seconds=sequence.steps[step_index].after_s)
-    return next_open(sequence.window, zone, since + delay)
+    return next_open(sequence.window, zone, since + delay, closed)
 
 
 def choose_variant(enrollment_id: int, step_index: int, count: int) -> int:

@@ -7,7 +7,7 @@ Each parser takes the text from the config and returns a value or raises
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import date, time
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -15,6 +15,7 @@ __all__ = [
     "LEAD_TIMEZONE",
     "WEEKDAYS",
     "is_timezone",
+    "parse_date",
     "parse_days",
     "parse_duration_s",
     "parse_end_time",
@@ -30,6 +31,7 @@ WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _UNIT_S: Final = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 _DURATION: Final = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _TIME: Final = re.compile(r"(\d{1,2}):(\d{2})")
+_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DAY_ALIASES: Final = {"daily": "mon-sun", "weekdays": "mon-fri", "weekends": "sat-sun"}
 
 
@@ -57,6 +59,17 @@ def parse_days(text: str) -> frozenset[int]:
         end = _weekday(last, text) if dash else start
         days.update((start + offset) % 7 for offset in range((end - start) % 7 + 1))
     return frozenset(days)
+
+
+def parse_date(text: str) -> date:
+    """The calendar date in ``YYYY-MM-DD`` (``2026-12-24``)."""
+    stripped = text.strip()
+    try:
+        if _DATE.fullmatch(stripped) is None:
+            raise ValueError
+        return date.fromisoformat(stripped)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date; write YYYY-MM-DD, e.g. '2026-12-24'") from None
 
 
 def _weekday(name: str, text: str) -> int:

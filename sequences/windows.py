@@ -9,6 +9,11 @@ rather than wall-clock readings keeps daylight-saving days well defined:
   first instant after the gap (02:30 in New York on 2026-03-08 opens at 03:00 EDT);
 * fall back: an ambiguous ``start`` or ``end`` means its first occurrence (fold=0),
   so a window never opens twice in one day nor reopens in the repeated hour.
+
+A closed day (:class:`~sequences.closed_days.ClosedDays`: a public holiday of the
+lead's country, a skip date) is a day of the window that stays shut, whole, on the
+local calendar: :func:`is_open` is false all that day and :func:`next_open` moves
+past it. Without a window, the closed days are the only days it is shut.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
 
+from sequences.closed_days import NO_CLOSED_DAYS, ClosedDays
 from sequences.definition import SendWindow
 from sequences.syntax import LEAD_TIMEZONE, is_timezone
 
 __all__ = ["is_open", "lead_timezone", "next_open", "zone_for_number"]
 
 _UNKNOWN_ZONE = "Etc/Unknown"
+_ALL_DAY = SendWindow(frozenset(range(7)), time(0), None)  # no window, but closed days
 
 
 def lead_timezone(
@@ -60,35 +67,54 @@ def zone_for_number(phone: str) -> str | None:
     return None
 
 
-def is_open(window: SendWindow | None, zone: str, moment: datetime) -> bool:
-    """Whether ``moment`` (timezone-aware) is inside ``window`` on the clock of ``zone``.
+def is_open(
+    window: SendWindow | None,
+    zone: str,
+    moment: datetime,
+    closed: ClosedDays = NO_CLOSED_DAYS,
+) -> bool:
+    """Whether ``moment`` (timezone-aware) is inside ``window`` on the clock of ``zone``,
+    on a day that is not ``closed``.
 
-    No window means any time.
+    No window means any time of an open day.
     """
     _require_aware(moment)
-    if window is None:
+    if window is None and not closed:
         return True
     tz = ZoneInfo(zone)
     day = moment.astimezone(tz).date()
+    if day in closed:
+        return False
+    if window is None:
+        return True
     if day.weekday() not in window.days:
         return False
     opens, closes = _bounds(window, day, tz)
     return opens <= moment < closes
 
 
-def next_open(window: SendWindow | None, zone: str, moment: datetime) -> datetime:
-    """The first instant at or after ``moment`` inside ``window``, as timezone-aware UTC.
+def next_open(
+    window: SendWindow | None,
+    zone: str,
+    moment: datetime,
+    closed: ClosedDays = NO_CLOSED_DAYS,
+) -> datetime:
+    """The first instant at or after ``moment`` inside ``window`` on a day that is not
+    ``closed``, as timezone-aware UTC.
 
-    That is ``moment`` itself when the window is open then (or there is no window).
+    That is ``moment`` itself when the window is open then (or there is no window and
+    the day is open).
     """
     _require_aware(moment)
-    if window is None:
+    if window is None and not closed:
         return moment.astimezone(UTC)
+    window = window or _ALL_DAY
     tz = ZoneInfo(zone)
     day = moment.astimezone(tz).date()
-    # Ends: SendWindow has at least one day, and only a DST day can empty a window.
+    # Ends: SendWindow has at least one day, only a DST day can empty a window, and a
+    # year holds a few dozen closed days at most (a country's holidays, a finite list).
     while True:
-        if day.weekday() in window.days:
+        if day.weekday() in window.days and day not in closed:
             opens, closes = _bounds(window, day, tz)
             if moment < closes and opens < closes:
                 return max(opens, moment).astimezone(UTC)

@@ -40,7 +40,7 @@ from engine.timelinesai import (
 )
 from phones.lease import HeldLease
 from phones.pacing import hold_after_claim, next_send_at, should_put_back, wait_s
-from sequences import EndReason, Sequence, is_open, lead_timezone, next_open
+from sequences import EndReason, Sequence, closed_days, is_open, lead_timezone, next_open
 
 log = logging.getLogger("outreach.send")
 
@@ -87,8 +87,9 @@ class AutoReplySender:
                 sequence.timezone, item.lead_timezone, item.lead_phone,
                 self.settings.quota.timezone,
             )  # fmt: skip
-            if not is_open(sequence.window, zone, now):
-                opening = next_open(sequence.window, zone, now)
+            closed = closed_days(sequence, item.lead_region, item.lead_phone)
+            if not is_open(sequence.window, zone, now, closed):
+                opening = next_open(sequence.window, zone, now, closed)
                 return self._back_to_due(item, opening, "outside the send window")
         return self._claimed_send(item, now)
 

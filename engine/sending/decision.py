@@ -8,8 +8,9 @@ test_decision.py``). The sender asks it once per message, before its claim, and
 
 The order of the checks is the order of the answers: a stale message is dropped
 before anything else is looked at; a held campaign or phone waits before pacing; a
-phone still pacing puts the message back; a closed window makes the step due at its
-opening; a step that cannot be rendered ends its journey (a follow-up's only after the
+phone still pacing puts the message back; a closed window (or a closed day of the
+lead's calendar: a public holiday of its country, a skip date) makes the step due at its
+next opening; a step that cannot be rendered ends its journey (a follow-up's only after the
 chat was read for a reply: a lead who wrote ends ``replied``); then it may go.
 """
 
@@ -22,13 +23,16 @@ from engine.models import RUNNING_STATES, CampaignState, PhoneState, StepState
 from engine.storage.base import Claim, Request, WorkItem, dispatch_id
 from phones.pacing import should_put_back, wait_s
 from sequences import (
+    ClosedDays,
     EndReason,
     Sequence,
     choose_variant,
+    closed_days,
     is_open,
     lead_timezone,
     next_open,
 )
+from sequences.closed_days import NO_CLOSED_DAYS
 from spintax import MissingVariableError, Rendered
 
 BUSY_FLOOR_REAL_S = 0.05  # a busy phone is tried again no sooner than this (real seconds)
@@ -89,7 +93,8 @@ class Go:
     """Send it: in the lead's ``zone``, this text, after waiting ``wait_s`` here (a short
     pacing wait), reading the chat for a reply first when ``read_chat``. ``missing``: the
     text cannot be rendered, which ends the journey once the chat showed no reply
-    (:func:`after_chat_read`)."""
+    (:func:`after_chat_read`). ``closed``: the lead's closed days, which the next step's
+    due time steps over."""
 
     zone: str
     text: str
@@ -98,6 +103,7 @@ class Go:
     wait_s: float = 0.0
     read_chat: bool = False
     missing: str | None = None
+    closed: ClosedDays = NO_CLOSED_DAYS
 
 
 Verdict = Drop | Reconcile | End | BackToDue | Later | Go
@@ -132,8 +138,10 @@ def decide(
     # After any pacing wait: the window may have closed meanwhile.
     at = now + timedelta(seconds=pacing)
     zone = zone_of(sequence, item, policy.quota_timezone)
-    if not is_open(sequence.window, zone, at):
-        return BackToDue("outside the send window", due_at=next_open(sequence.window, zone, at))
+    closed = closed_of(sequence, item)
+    if not is_open(sequence.window, zone, at, closed):
+        opening = next_open(sequence.window, zone, at, closed)
+        return BackToDue("outside the send window", due_at=opening)
     variant = variant_of(sequence, item)
     read_chat = item.step > 0 and sequence.stop_on_reply and policy.read_chat_before_followups
     try:
@@ -142,8 +150,8 @@ def decide(
         if not read_chat:
             return End(EndReason.MISSING_VARIABLE, str(error))
         # A reply the chat shows ends the lead ``replied`` first: it wrote, whatever the text.
-        return Go(zone, "", variant, "", pacing, read_chat, missing=str(error))
-    return Go(zone, rendered.text, variant, rendered.variant_id, pacing, read_chat)
+        return Go(zone, "", variant, "", pacing, read_chat, str(error), closed)
+    return Go(zone, rendered.text, variant, rendered.variant_id, pacing, read_chat, None, closed)
 
 
 def after_chat_read(go: Go) -> Verdict | None:
@@ -189,6 +197,12 @@ def zone_of(sequence: Sequence, item: WorkItem, quota_timezone: str) -> str:
         sequence.timezone, item.lead_timezone, item.lead_phone, quota_timezone
     )
     return zone
+
+
+def closed_of(sequence: Sequence, item: WorkItem) -> ClosedDays:
+    """The days the lead's window stays shut: its country's holidays, the skip dates."""
+    closed: ClosedDays = closed_days(sequence, item.lead_region, item.lead_phone)
+    return closed
 
 
 def variant_of(sequence: Sequence, item: WorkItem) -> int:

@@ -73,10 +73,11 @@ class Reconciler:
 
     def _record(self, item: WorkItem, sequence: Sequence, found: Message, now: datetime) -> None:
         zone = decision.zone_of(sequence, item, self._settings.quota.timezone)
+        closed = decision.closed_of(sequence, item)
         self._store.record(item, Sent(
             found.uid, found.text or "", decision.variant_of(sequence, item), "reconciled",
             found.chat_id, found.timestamp or now,
-            self._schedule.next_due(sequence, item.step, zone, now),
+            self._schedule.next_due(sequence, item.step, zone, now, closed),
             self._schedule.next_send_at(now),
         ))  # fmt: skip
 

@@ -12,7 +12,7 @@ from engine.settings import Settings
 from engine.storage import Quota, SendStore
 from phones.pacing import hold_after_claim, next_send_at
 from phones.quota import daily_quota, day_moved, quota_day
-from sequences import Sequence, next_due
+from sequences import ClosedDays, Sequence, next_due
 
 
 @dataclass
@@ -62,9 +62,12 @@ class Schedule:
         return next_send_at(now, pacing.jitter_min_s, pacing.jitter_max_s, self.rng)
 
     @staticmethod
-    def next_due(sequence: Sequence, step: int, zone: str, sent_at: datetime) -> datetime | None:
-        """When the step after ``step`` is due, in the lead's ``zone``; ``None`` after the last."""
+    def next_due(
+        sequence: Sequence, step: int, zone: str, sent_at: datetime, closed: ClosedDays
+    ) -> datetime | None:
+        """When the step after ``step`` is due, in the lead's ``zone`` and off its
+        ``closed`` days; ``None`` after the last."""
         if step + 1 >= len(sequence.steps):
             return None
-        due: datetime = next_due(sequence, step + 1, zone, sent_at)
+        due: datetime = next_due(sequence, step + 1, zone, sent_at, closed)
         return due

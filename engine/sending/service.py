@@ -226,7 +226,7 @@ class Sender:
         done = self.clock.now()
         sent = Sent(
             message_uid, go.text, go.variant, go.variant_id, chat_id, done,
-            self.schedule.next_due(sequence, item.step, go.zone, done),
+            self.schedule.next_due(sequence, item.step, go.zone, done, go.closed),
             self.schedule.next_send_at(done),
         )  # fmt: skip
         advanced = self.store.record(item, sent)

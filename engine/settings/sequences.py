@@ -33,12 +33,15 @@ class StepSettings:
 
 @dataclass(frozen=True)
 class SequenceSettings:
-    """``[sequences.NAME]``: whose clock it follows, when it may send, its steps."""
+    """``[sequences.NAME]``: whose clock it follows, when it may send (and on which days
+    not: the public holidays of the lead's country, the ``skip_dates``), its steps."""
 
     timezone: str = "lead"
     send_window: WindowSettings | None = None
     stop_on_reply: bool = True
     steps: tuple[StepSettings, ...] = ()
+    skip_holidays: bool = True
+    skip_dates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

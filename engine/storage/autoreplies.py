@@ -126,6 +126,7 @@ class AutoReplyItem:
     enrollment_id: int | None
     lead_phone: str
     lead_timezone: str | None
+    lead_region: str | None
     from_phone: str | None
     phone_state: str | None
     next_send_at: datetime | None
@@ -140,7 +141,8 @@ class AutoReplyItem:
 _LOAD = (
     select(
         AR.c.id, AR.c.state, AR.c.phone_id, AR.c.chat_id, AR.c.text, AR.c.lead_id,
-        AR.c.enrollment_id, L.c.phone, L.c.timezone, P.c.phone, P.c.state, P.c.next_send_at,
+        AR.c.enrollment_id, L.c.phone, L.c.timezone, L.c.region, P.c.phone, P.c.state,
+        P.c.next_send_at,
         E.c.sequence, AR.c.rule, S.c.phone.is_not(None), E.c.end_reason,
     )
     .select_from(

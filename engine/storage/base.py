@@ -38,6 +38,7 @@ class WorkItem:
     lead_phone: str
     lead_variables: dict[str, str]
     lead_timezone: str | None
+    lead_region: str | None
     from_phone: str | None
     phone_state: str | None
     next_send_at: datetime | None

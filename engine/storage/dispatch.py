@@ -40,7 +40,10 @@ _RUNNING = running()
 _ANY_STATE = sorted(RUNNING_STATES | END_STATES)
 
 # A due step with what its send window needs, read for a pass.
-_CANDIDATE = (E.c.id, E.c.step, E.c.sequence, E.c.phone_id, L.c.phone, L.c.timezone, E.c.due_at)
+_CANDIDATE = (
+    E.c.id, E.c.step, E.c.sequence, E.c.phone_id, L.c.phone, L.c.timezone, L.c.region,
+    E.c.due_at,
+)  # fmt: skip
 _CANDIDATE_FROM = E.join(L, L.c.id == E.c.lead_id).join(C, C.c.id == E.c.campaign_id)
 
 # A step due outside its window waits for the opening; only while it is still due.
@@ -54,8 +57,9 @@ _DEFER = (
 @dataclass(frozen=True)
 class Candidate:
     """A due step a pass may hand to a phone: its enrollment, step and sequence, the phone
-    it is bound to (``None`` for a first message: a phone is chosen), the lead's number
-    and zone, which decide the lead's send window, when it was due, and the phones its
+    it is bound to (``None`` for a first message: a phone is chosen), the lead's number,
+    zone and region (its country), which decide the lead's send window and closed days,
+    when it was due, and the phones its
     campaign may start a conversation from (``None``: any)."""
 
     id: int
@@ -64,6 +68,7 @@ class Candidate:
     phone_id: str | None
     lead_phone: str
     lead_timezone: str | None
+    lead_region: str | None = None
     due_at: datetime | None = None
     phones: frozenset[str] | None = None
 
@@ -183,13 +188,9 @@ class DispatchStore:
             )
             .subquery()
         )
+        columns = ("id", "step", "sequence", "phone_id", "phone", "timezone", "region", "due_at")
         rows = self.connection.execute(
-            select(
-                *[
-                    ranked.c[n]
-                    for n in ("id", "step", "sequence", "phone_id", "phone", "timezone", "due_at")
-                ]
-            ).where(ranked.c.rank <= per_phone)
+            select(*[ranked.c[n] for n in columns]).where(ranked.c.rank <= per_phone)
         ).all()
         return [Candidate(*row) for row in rows]
 

@@ -32,7 +32,7 @@ from sequences.journey import EndReason, after_send
 WORK_ITEM = (
     E.c.id, E.c.state, E.c.step, E.c.step_state, E.c.sequence, E.c.phone_id,
     E.c.chat_id, E.c.sending_at, E.c.queued_at, E.c.attempts, L.c.id, L.c.phone,
-    L.c.variables, L.c.timezone, P.c.phone, P.c.state, P.c.next_send_at, C.c.state,
+    L.c.variables, L.c.timezone, L.c.region, P.c.phone, P.c.state, P.c.next_send_at, C.c.state,
 )  # fmt: skip
 WORK_ITEM_FROM = (
     E.join(L, L.c.id == E.c.lead_id)

@@ -32,7 +32,7 @@ from phones.lease import MemoryLease
 from sequences import compiled_sequences
 from tests.seed import campaign_id
 
-START = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday
+START = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)  # a Tuesday
 PHONES = ("+447700900001", "+447700900002")
 
 CONFIG = """

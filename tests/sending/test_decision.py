@@ -34,10 +34,11 @@ from sequences import (
     SequenceSettings,
     StepSettings,
     WindowSettings,
+    closed_days,
     compile_sequences,
 )
 
-NOW = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday, 10:00 UTC
+NOW = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)  # a Tuesday, 10:00 UTC
 QUEUED_AT = NOW - timedelta(seconds=5)
 POLICY = Policy(speed=1.0, max_inline_wait_s=1.0, quota_timezone="UTC", jitter_min_s=30.0)
 WEEKDAYS = WindowSettings(days="mon-fri", start="09:00", end="17:00")
@@ -59,7 +60,7 @@ def _sequence(
 ITEM = WorkItem(
     enrollment_id=7, state="pending", step=0, step_state="queued", sequence="s",
     phone_id="01", chat_id=None, sending_at=None, queued_at=QUEUED_AT, attempts=0, lead_id=3,
-    lead_phone="+40712345678", lead_variables={"name": "Ana"}, lead_timezone=None,
+    lead_phone="+40712345678", lead_variables={"name": "Ana"}, lead_timezone=None, lead_region=None,
     from_phone="+447700900001", phone_state="active", next_send_at=None, campaign_state="active",
 )  # fmt: skip
 REQUEST = Request(7, 0, "01", dispatch_id(QUEUED_AT))
@@ -207,11 +208,11 @@ def test_a_go_that_can_be_rendered_is_sent_after_the_chat_read() -> None:
 
 
 def test_a_window_that_closes_during_the_pacing_wait_makes_the_step_due() -> None:
-    item = replace(ITEM, next_send_at=datetime(2026, 1, 6, 17, 0, 0, 500_000, tzinfo=UTC))
-    now = datetime(2026, 1, 6, 17, 0, tzinfo=UTC) - timedelta(microseconds=1)
+    item = replace(ITEM, next_send_at=datetime(2026, 1, 13, 17, 0, 0, 500_000, tzinfo=UTC))
+    now = datetime(2026, 1, 13, 17, 0, tzinfo=UTC) - timedelta(microseconds=1)
     verdict = decide(item, REQUEST, _sequence(window=WEEKDAYS), now, halted=False, policy=POLICY)
     assert verdict == BackToDue(
-        "outside the send window", due_at=datetime(2026, 1, 7, 9, 0, tzinfo=UTC)
+        "outside the send window", due_at=datetime(2026, 1, 14, 9, 0, tzinfo=UTC)
     )
 
 
@@ -276,3 +277,57 @@ def test_a_busy_phone_is_waited_for_only_when_its_holder_finishes_fast(
     policy = replace(POLICY, speed=speed, jitter_min_s=jitter_min_s)
     assert busy_delay_s(policy) == pytest.approx(busy_s)
     assert lease_wait_s(policy) == wait_s
+
+
+# (the lead's region and number, the sequence's holiday settings, now, the expected due time
+# or Go). 2026-12-01 is Romania's National Day; the sequence's window is UTC weekdays.
+HOLIDAY_CASES: dict[str, tuple[str | None, str, bool, tuple[str, ...], datetime, Any]] = {
+    "a Romanian lead waits past the holiday": (
+        None, "+40712345678", True, (), datetime(2026, 12, 1, 10, tzinfo=UTC),
+        datetime(2026, 12, 2, 9, tzinfo=UTC),
+    ),
+    "the imported region decides": (
+        "GB", "+40712345678", True, (), datetime(2026, 12, 1, 10, tzinfo=UTC), Go,
+    ),
+    "a UK lead is not held by a Romanian holiday": (
+        None, "+447400123456", True, (), datetime(2026, 12, 1, 10, tzinfo=UTC), Go,
+    ),
+    "holidays off: it goes": (
+        None, "+40712345678", False, (), datetime(2026, 12, 1, 10, tzinfo=UTC), Go,
+    ),
+    "a skip date holds every lead": (
+        None, "+447400123456", True, ("2026-12-02",), datetime(2026, 12, 2, 10, tzinfo=UTC),
+        datetime(2026, 12, 3, 9, tzinfo=UTC),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("region", "number", "skip_holidays", "skip", "now", "expected"),
+    HOLIDAY_CASES.values(),
+    ids=HOLIDAY_CASES.keys(),
+)
+def test_a_closed_day_of_the_lead_makes_the_step_due_at_the_next_open_day(
+    region: str | None,
+    number: str,
+    skip_holidays: bool,
+    skip: tuple[str, ...],
+    now: datetime,
+    expected: Any,
+) -> None:
+    sequence = compile_sequences(
+        {"s": SequenceSettings(
+            timezone="UTC", send_window=WEEKDAYS, skip_holidays=skip_holidays, skip_dates=skip,
+            steps=(StepSettings(template="Hi {{name}}"),),
+        )},
+        path="test",
+    )["s"]  # fmt: skip
+    item = replace(ITEM, lead_region=region, lead_phone=number, queued_at=now)
+    request = replace(REQUEST, dispatch_id=dispatch_id(now))
+    verdict = decide(item, request, sequence, now, halted=False, policy=POLICY)
+    if expected is Go:
+        assert isinstance(verdict, Go)
+        # The next step's due time steps over the same closed days.
+        assert verdict.closed == closed_days(sequence, region, number)
+    else:
+        assert verdict == BackToDue("outside the send window", due_at=expected)

@@ -18,7 +18,7 @@ from sequences import compiled_sequences
 from tests.seed import campaign_id
 from tests.sending.conftest import CONFIG
 
-NOW = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)  # a Tuesday
+NOW = datetime(2026, 1, 13, 10, 0, tzinfo=UTC)  # a Tuesday
 
 
 class Recorder:
@@ -113,8 +113,8 @@ def test_queues_hold_only_what_a_phone_can_send_soon(
 def test_used_quota_today_counts(settings: Settings, database: Database) -> None:
     dispatcher, recorder = make(settings, database)
     with database.session() as session:
-        session.add(QuotaUsage(phone_id="01", day=date(2026, 1, 6), used=3))
-        session.add(QuotaUsage(phone_id="02", day=date(2026, 1, 5), used=3))  # yesterday
+        session.add(QuotaUsage(phone_id="01", day=date(2026, 1, 13), used=3))
+        session.add(QuotaUsage(phone_id="02", day=date(2026, 1, 12), used=3))  # yesterday
     enroll(database, 10)
     dispatcher.run_once(NOW)
     assert {q for q, *_ in recorder.sent} == {"phone_02"}
@@ -152,13 +152,13 @@ def test_steps_due_outside_the_window_wait_for_its_opening(
 ) -> None:
     dispatcher, recorder = make(settings, database)
     enroll(database, 2, sequence="windowed")
-    saturday = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    saturday = datetime(2026, 1, 17, 12, 0, tzinfo=UTC)
     report = dispatcher.run_once(saturday)
     assert report.deferred_to_window == 2
     assert recorder.sent == []
     with database.session() as session:
         dues = {e.due_at for e in session.exec(select(Enrollment))}
-    assert dues == {datetime(2026, 1, 12, 9, 0, tzinfo=UTC)}
+    assert dues == {datetime(2026, 1, 19, 9, 0, tzinfo=UTC)}
 
 
 def test_lost_queued_steps_are_dispatched_again(settings: Settings, database: Database) -> None:

@@ -136,7 +136,7 @@ def test_a_pacing_wait_across_midnight_takes_the_unit_of_the_new_day(
     """The short wait for the phone's gap is taken here; the claim after it, and so the
     quota unit, belongs to the day it is made on: the day reconciliation gives it back to
     if the send never went out."""
-    midnight = datetime(2026, 1, 7, tzinfo=UTC)
+    midnight = datetime(2026, 1, 14, tzinfo=UTC)
     harness.clock.set(midnight - timedelta(seconds=0.4))
     eid = harness.enroll()
     with harness.database.session() as session:
@@ -150,11 +150,11 @@ def test_a_pacing_wait_across_midnight_takes_the_unit_of_the_new_day(
 
     monkeypatch.setattr(harness.sender.client, "send_message", unknown)
     assert harness.send(eid, 0, "01") == PutBack(120.0, "outcome unknown: reconcile")
-    assert _units(harness) == {("2026-01-07", 1)}
+    assert _units(harness) == {("2026-01-14", 1)}
     harness.clock.advance(121)  # not in the chat history: it never went out
     monkeypatch.undo()
     assert harness.send(eid, 0, "01") == Done("sent")
-    assert _units(harness) == {("2026-01-07", 1)}  # given back, then taken again: one
+    assert _units(harness) == {("2026-01-14", 1)}  # given back, then taken again: one
 
 
 def _units(harness: Harness) -> set[tuple[str, int]]:
@@ -218,18 +218,18 @@ def test_a_message_of_an_older_dispatch_is_dropped(harness: Harness) -> None:
 
 
 def test_outside_the_send_window_the_step_waits_for_the_opening(harness: Harness) -> None:
-    harness.clock.set(datetime(2026, 1, 10, 12, 0, tzinfo=UTC))  # a Saturday
+    harness.clock.set(datetime(2026, 1, 17, 12, 0, tzinfo=UTC))  # a Saturday
     eid = harness.enroll(sequence="windowed")
     assert harness.send(eid, 0, "01") == Done("back to due: outside the send window")
     enrollment = harness.enrollment(eid)
     assert enrollment.step_state == "due"
-    assert enrollment.due_at == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)  # Monday 09:00
+    assert enrollment.due_at == datetime(2026, 1, 19, 9, 0, tzinfo=UTC)  # Monday 09:00
     assert harness.sends() == 0
     assert (harness.quota_used(), harness.phone().next_send_at) == (0, None)  # as they were
 
 
 def test_a_window_that_closes_during_the_pacing_wait_holds_the_send(harness: Harness) -> None:
-    harness.clock.set(datetime(2026, 1, 9, 16, 59, 59, 800000, tzinfo=UTC))  # Friday, 0.2 s left
+    harness.clock.set(datetime(2026, 1, 16, 16, 59, 59, 800000, tzinfo=UTC))  # Friday, 0.2 s left
     eid = harness.enroll(sequence="windowed")
     with harness.database.session() as session:
         phone = session.get(Phone, "01")
@@ -237,7 +237,7 @@ def test_a_window_that_closes_during_the_pacing_wait_holds_the_send(harness: Har
         phone.next_send_at = harness.clock.now() + timedelta(seconds=0.5)  # a short inline wait
         session.add(phone)
     assert harness.send(eid, 0, "01") == Done("back to due: outside the send window")
-    assert harness.enrollment(eid).due_at == datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+    assert harness.enrollment(eid).due_at == datetime(2026, 1, 19, 9, 0, tzinfo=UTC)
     assert harness.sends() == 0
 
 
@@ -260,7 +260,7 @@ def test_a_first_message_that_crosses_midnight_in_flight_counts_for_the_new_day(
     harness: Harness,
 ) -> None:
     """Claimed on one quota day, accepted on the next: the new day counts it (invariant 3)."""
-    harness.clock.set(datetime(2026, 1, 6, 23, 59, 59, 500000, tzinfo=UTC))
+    harness.clock.set(datetime(2026, 1, 13, 23, 59, 59, 500000, tzinfo=UTC))
     claimed_day = harness.clock.now().date()
     client = harness.sender.client
     send = client.send_message

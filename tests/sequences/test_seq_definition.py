@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import time
+from datetime import date, time
 from typing import Any
 
 import pytest
@@ -64,6 +64,16 @@ def test_defaults_any_time_and_stop_on_reply() -> None:
     sequence = compile_one('[[steps]]\ntemplate = "Hi"\n')
     assert (sequence.timezone, sequence.window, sequence.stop_on_reply) == ("lead", None, True)
     assert sequence.steps[0].after_s == 0
+
+
+def test_holidays_are_skipped_by_default_and_skip_dates_are_dates() -> None:
+    assert compile_one('[[steps]]\ntemplate = "Hi"\n').skip_holidays
+    sequence = compile_one(
+        'skip_holidays = false\nskip_dates = ["2026-12-24", " 2026-12-31 ", "2026-12-24"]\n'
+        '[[steps]]\ntemplate = "Hi"\n'
+    )
+    assert not sequence.skip_holidays
+    assert sequence.skip_dates == {date(2026, 12, 24), date(2026, 12, 31)}
 
 
 def test_a_window_with_defaults_is_the_whole_week() -> None:
@@ -136,6 +146,19 @@ def test_unknown_keys_are_refused_by_the_loader_with_the_dotted_key() -> None:
             "send_window.end",
             "not after start",
         ),
+        (
+            'skip_dates = ["2026-12-24", "24.12.2026"]\n[[steps]]\ntemplate = "Hi"\n',
+            "skip_dates[1]",
+            "not a date; write YYYY-MM-DD",
+        ),
+        (
+            'skip_dates = ["2026-02-30"]\n[[steps]]\ntemplate = "Hi"\n',
+            "skip_dates[0]",
+            "not a date",
+        ),
+        ('skip_dates = [2026-12-24]\n[[steps]]\ntemplate = "Hi"\n', "skip_dates[0]", "string"),
+        ('skip_dates = "2026-12-24"\n[[steps]]\ntemplate = "Hi"\n', "skip_dates", "a list"),
+        ('skip_holidays = "no"\n[[steps]]\ntemplate = "Hi"\n', "skip_holidays", "true or false"),
     ],
 )
 def test_mistakes_name_the_key(toml: str, key: str, message: str) -> None:

@@ -7,7 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from sequences import SequenceSettings, StepSettings, WindowSettings, compile_sequences
+from sequences import (
+    ClosedDays,
+    SequenceSettings,
+    StepSettings,
+    WindowSettings,
+    compile_sequences,
+)
 from sequences.definition import Sequence
 from sequences.forecast import Backlog, Limit, Limits, PhoneCapacity, forecast
 
@@ -201,3 +207,18 @@ def test_the_read_before_each_follow_up_counts_against_the_months_budget() -> No
     )  # fmt: skip
     assert tight.days[1].sends == (0, 9) and tight.days[1].limited_by == Limit.API_BUDGET
     assert tight.finishes_on == date(2026, 2, 1)  # the last one waits for next month's calls
+
+
+def test_closed_days_send_nothing() -> None:
+    # Romania: Monday 2026-11-30 and Tuesday 2026-12-01 are public holidays; a skip date
+    # closes Wednesday too.
+    monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+    closed = ClosedDays("RO", frozenset({date(2026, 12, 2)}))
+    result = forecast(ONE, Backlog(25), phones(10), UNLIMITED, zone="UTC", now=monday,
+                      closed=closed)  # fmt: skip
+    assert [(d.day.day, d.first_messages, d.limited_by) for d in result.days] == [
+        (30, 0, Limit.WINDOW), (1, 0, Limit.WINDOW), (2, 0, Limit.WINDOW),
+        (3, 10, Limit.QUOTA), (4, 10, Limit.QUOTA), (5, 5, None),
+    ]  # fmt: skip
+    open_every_day = forecast(ONE, Backlog(25), phones(10), UNLIMITED, zone="UTC", now=monday)
+    assert open_every_day.finishes_on == date(2026, 12, 2)
