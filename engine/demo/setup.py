@@ -130,6 +130,8 @@ speed = {plan.speed}
 epoch = {epoch}
 {phones}
 [sequences.{SEQUENCE}]
+# runs on whatever day it is run: public holidays do not close the window
+skip_holidays = false
 timezone = "UTC"
 [[sequences.{SEQUENCE}.steps]]
 after = "0m"

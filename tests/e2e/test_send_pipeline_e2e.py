@@ -50,6 +50,7 @@ reconcile_after_s = 600
 dispatch_interval_s = 1000
 requeue_after_s = 5000
 [sequences.intro]
+skip_holidays = false
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

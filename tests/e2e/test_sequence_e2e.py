@@ -63,6 +63,7 @@ reconcile_after_s = 600
 dispatch_interval_s = 400
 requeue_after_s = 20000
 [sequences.intro]
+skip_holidays = false
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

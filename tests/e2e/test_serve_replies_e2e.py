@@ -62,6 +62,7 @@ port = {port}
 [replies]
 opt_out_auto_reply = "{CONFIRMATION}"
 [sequences.intro]
+skip_holidays = false
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

@@ -82,6 +82,7 @@ requeue_after_s = 20000
 phone_sync_cron = "0 0 1 1 *"
 delivery_sync_cron = "0 0 1 1 *"
 [sequences.intro]
+skip_holidays = false
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

@@ -103,6 +103,7 @@ requeue_after_s = 5000
 [webhook]
 port = {port}
 [sequences.intro]
+skip_holidays = false
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

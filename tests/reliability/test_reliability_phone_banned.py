@@ -98,6 +98,7 @@ requeue_after_s = 1800
 max_queued_per_phone = 3
 banned_phone_grace_s = {GRACE_S}
 [sequences.intro]
+skip_holidays = false
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

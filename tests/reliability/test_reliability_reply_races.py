@@ -91,6 +91,7 @@ delivery_sync_cron = "0 0 1 1 *"
 [webhook]
 port = {port}
 [sequences.intro]
+skip_holidays = false
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

@@ -147,6 +147,7 @@ def test_a_flood_of_good_repeated_and_bad_deliveries(
 port = {port}
 workers = 2
 [sequences.intro]
+skip_holidays = false
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

@@ -73,6 +73,7 @@ port = {_free_port()}
 id = "01"
 phone = "{PHONE}"
 [sequences.intro]
+skip_holidays = false
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"
