@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.snapshot import Snapshot, collect
+from phones.health import HEALTH_COLUMNS, describe
 
 if TYPE_CHECKING:
     from engine.blockers import Blocker
@@ -54,7 +55,7 @@ def phones_table(snapshot: Snapshot) -> Table:
     table = Table(title="Phones", title_justify="left", expand=False)
     for name, justify in (("phone", "left"), ("state", "left"), ("quota today", "left")):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for name in ("next send", "queued", "sent", "failures"):
+    for name in ("next send", "queued", "sent", "failures", *HEALTH_COLUMNS):
         table.add_column(name, justify="right")
     for row in snapshot.phones:
         shown = snapshot.shown_state(row)
@@ -66,6 +67,7 @@ def phones_table(snapshot: Snapshot) -> Table:
             str(row.queued),
             str(row.sent_total),
             str(row.failures_total),
+            *describe(row.health),
         )
     return table
 
@@ -132,6 +134,7 @@ def as_json(snapshot: Snapshot) -> dict[str, Any]:
         "phones": [
             {
                 **asdict(row),
+                "health": None if row.health is None else row.health.as_dict(),
                 "shown_state": snapshot.shown_state(row),
                 "next_send_at": moment(row.next_send_at),
                 "last_send_at": moment(row.last_send_at),

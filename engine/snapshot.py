@@ -1,5 +1,5 @@
 """What ``outreach status``, the demo and the console's overview show at one moment: what
-stops sending, the phones, the campaigns' funnels.
+stops sending, the phones (with their health), the campaigns' funnels.
 
 One query layer for every view: :func:`collect` reads a :class:`Snapshot` from the
 database at a given ``now`` (and the Redis facts the caller read); the CLI renders it
@@ -57,12 +57,10 @@ def collect(
     from engine.blocker_facts import read_sending_facts
     from engine.blockers import find_blockers
     from engine.reports import campaign_status
-    from phones.quota import quota_day
-    from phones.registry import phone_rows
+    from phones.registry import phone_report
 
-    today = quota_day(now, settings.quota.timezone)
     with database.session() as session:
-        phones = phone_rows(session, settings, today)
+        phones = phone_report(session, settings, now)
     with database.engine.connect() as connection:
         if campaigns is None:
             campaigns = campaign_status(connection)
