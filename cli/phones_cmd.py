@@ -29,9 +29,9 @@ def list_phones(
     """Show each phone: number, state, new contacts today / quota, last send, and its
     health: the share of its last first messages delivered and answered, invalid numbers
     among its last attempts, and its last replies / opt-outs ([health] sets how many)."""
+    from cli.status_view import health_table
     from engine.runtime import build_clock
     from phones import phone_report, sync_phones
-    from phones.health import HEALTH_COLUMNS, describe
 
     settings = load(config)
     now = build_clock(settings).now()
@@ -42,9 +42,9 @@ def list_phones(
         typer.echo(json.dumps([_as_dict(row) for row in rows], indent=2))
         return
     table = Table(title=f"{len(rows)} phones", title_justify="left")
-    numeric = {"today / quota", "queued", "sent", "failures", *HEALTH_COLUMNS}
+    numeric = {"today / quota", "queued", "sent", "failures"}
     columns = ("id", "number", "state", "today / quota", "queued", "next send", "last send")
-    for name in (*columns, "sent", "failures", *HEALTH_COLUMNS):
+    for name in (*columns, "sent", "failures"):
         table.add_column(
             name,
             justify="right" if name in numeric else "left",
@@ -61,10 +61,11 @@ def list_phones(
             _ago(row.last_send_at, now),
             str(row.sent_total),
             str(row.failures_total),
-            *describe(row.health),
         )
     console().print(table)
-    if not rows:
+    if rows:
+        console().print(health_table(rows, settings.health))
+    else:
         console().print(
             f"no phones configured: add a [[phones]] table per WhatsApp number to "
             f"{settings.path} (see its commented example)",

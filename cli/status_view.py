@@ -19,13 +19,16 @@ from rich.table import Table
 from rich.text import Text
 
 from engine.snapshot import Snapshot, collect
-from phones.health import HEALTH_COLUMNS, describe
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from engine.blockers import Blocker
     from engine.reports import CampaignStatus
+    from engine.settings import HealthSettings
+    from phones import PhoneRow
 
-__all__ = ["Snapshot", "as_json", "collect", "quota_bar", "render", "until"]
+__all__ = ["Snapshot", "as_json", "collect", "health_table", "quota_bar", "render", "until"]
 
 BAR_WIDTH = 10
 _STATE_STYLE = {"active": "green", "offline": "yellow", "paused": "yellow", "banned": "red"}
@@ -55,7 +58,7 @@ def phones_table(snapshot: Snapshot) -> Table:
     table = Table(title="Phones", title_justify="left", expand=False)
     for name, justify in (("phone", "left"), ("state", "left"), ("quota today", "left")):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for name in ("next send", "queued", "sent", "failures", *HEALTH_COLUMNS):
+    for name in ("next send", "queued", "sent", "failures"):
         table.add_column(name, justify="right")
     for row in snapshot.phones:
         shown = snapshot.shown_state(row)
@@ -67,8 +70,24 @@ def phones_table(snapshot: Snapshot) -> Table:
             str(row.queued),
             str(row.sent_total),
             str(row.failures_total),
-            *describe(row.health),
         )
+    return table
+
+
+def health_table(rows: Sequence[PhoneRow], windows: HealthSettings) -> Table:
+    """Each phone's health (:func:`phones.health.describe`), its windows in the title."""
+    from phones.health import HEALTH_COLUMNS, describe
+
+    title = (
+        f"Health: last {windows.first_messages} first messages, {windows.sends} attempts, "
+        f"{windows.replies} replies"
+    )
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("phone", no_wrap=True)
+    for name in HEALTH_COLUMNS:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(escape(f"{row.id} {row.phone}"), *describe(row.health))
     return table
 
 
@@ -115,6 +134,8 @@ def render(snapshot: Snapshot) -> RenderableType:
         blockers_view(snapshot.blockers),
         phones_table(snapshot),
     ]
+    if snapshot.health_windows is not None and snapshot.phones:
+        parts.append(health_table(snapshot.phones, snapshot.health_windows))
     parts.extend(funnel_table(status) for status in snapshot.campaigns)
     if not snapshot.campaigns:
         parts.append(Text("no campaigns yet: `outreach campaign launch SEQUENCE`"))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from engine.blockers import Blocker, WorkspaceFacts
     from engine.db import Database
     from engine.reports import CampaignStatus
-    from engine.settings import Settings
+    from engine.settings import HealthSettings, Settings
     from phones.registry import PhoneRow
 
 __all__ = ["Snapshot", "collect"]
@@ -33,6 +33,8 @@ class Snapshot:
     notes: list[str] = field(default_factory=list)
     title: str = "outreach status"
     blockers: list[Blocker] = field(default_factory=list)
+    health_windows: HealthSettings | None = None
+    """The windows the phones' health was read over (``None``: not read)."""
 
     def shown_state(self, row: PhoneRow) -> str:
         """A phone's state as shown: an active phone says so only if it can send."""
@@ -70,5 +72,5 @@ def collect(
         )  # fmt: skip
     return Snapshot(
         now=now, phones=phones, campaigns=campaigns, notes=list(notes or []),
-        blockers=find_blockers(facts),
+        blockers=find_blockers(facts), health_windows=settings.health,
     )  # fmt: skip
