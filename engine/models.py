@@ -78,6 +78,8 @@ _IN_FLIGHT_SQL = (
 )
 
 _INVALID_SQL = f"state = '{EnrollmentState.INVALID_NUMBER.value}'"
+_FIRST_SQL = f"direction = '{Direction.OUT.value}' AND step = 0"
+_REPLY_SQL = f"direction = '{Direction.IN.value}'"
 
 
 class Phone(SQLModel, table=True):
@@ -264,7 +266,22 @@ class Message(SQLModel, table=True):
         Index("ix_messages_chat", "chat_id"),
         Index("ix_messages_lead", "lead_id"),
         # Each phone's latest first messages and replies (its health), newest first.
-        Index("ix_messages_phone_sent", "phone_id", "direction", "sent_at", "id"),
+        Index(
+            "ix_messages_first_sent",
+            "phone_id",
+            "sent_at",
+            "id",
+            sqlite_where=text(_FIRST_SQL),
+            postgresql_where=text(_FIRST_SQL),
+        ),
+        Index(
+            "ix_messages_replies_sent",
+            "phone_id",
+            "sent_at",
+            "id",
+            sqlite_where=text(_REPLY_SQL),
+            postgresql_where=text(_REPLY_SQL),
+        ),
         # Replies still to classify (the sweep that re-queues lost classifications).
         Index("ix_messages_unclassified", "direction", "classified_at"),
         # Sends in flight when a reply came: few, counted on every metrics scrape.

@@ -165,16 +165,18 @@ def describe(health: PhoneHealth | None) -> tuple[str, str, str, str]:
 def outcome(message: FirstMessage, now: datetime, stuck_after: timedelta) -> Outcome | None:
     """What became of ``message`` at ``now``; ``None`` while it is too early to say.
 
-    An answer proves delivery whatever the polled status says; a message still only
-    ``sent`` after ``stuck_after`` counts as not delivered.
+    A message has an outcome once its polled status is final enough (delivered, read,
+    failed) or ``stuck_after`` has passed; then an answer proves delivery whatever the
+    status says, and a message still only ``sent`` counts as not delivered.
     """
+    settled = message.status in DELIVERED_STATUSES or message.status == FAILED_STATUS
+    if not settled and message.sent_at > now - stuck_after:
+        return None
     if message.answered or message.status in DELIVERED_STATUSES:
         return Outcome.DELIVERED
     if message.status == FAILED_STATUS:
         return Outcome.FAILED
-    if message.sent_at <= now - stuck_after:
-        return Outcome.STUCK
-    return None
+    return Outcome.STUCK
 
 
 def assess(

@@ -48,8 +48,8 @@ def reply(n: int, hours_ago: float, *, opt_out: bool = False) -> Reply:
         ("sent", 6, False, Outcome.STUCK),  # the grace period is over
         ("sent", 7, False, Outcome.STUCK),
         ("queued", 7, False, Outcome.STUCK),
-        ("sent", 1, True, Outcome.DELIVERED),  # an answer proves delivery
-        ("sent", 7, True, Outcome.DELIVERED),
+        ("sent", 1, True, None),  # answered, but too early to rate
+        ("sent", 7, True, Outcome.DELIVERED),  # an answer proves delivery
         ("failed", 1, True, Outcome.DELIVERED),
     ],
 )
