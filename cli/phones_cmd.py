@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -11,21 +13,34 @@ from rich.table import Table
 from cli.context import ConfigOption, console, load, open_database
 from engine.errors import OutreachError
 
+if TYPE_CHECKING:
+    from phones import PhoneRow
+
 app = typer.Typer(help="See and manage the sending phones.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_phones(config: ConfigOption = None) -> None:
-    """Show each phone: number, state, new contacts today / quota, last send."""
+def list_phones(
+    config: ConfigOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the phones as a JSON list instead of a table.")
+    ] = False,
+) -> None:
+    """Show each phone: number, state, new contacts today / quota, last send, and its
+    health: the share of its last first messages delivered and answered, invalid numbers
+    among its last attempts, and its last replies / opt-outs ([health] sets how many)."""
+    from cli.status_view import health_table
     from engine.runtime import build_clock
-    from phones import phone_rows, sync_phones
-    from phones.quota import quota_day
+    from phones import phone_report, sync_phones
 
     settings = load(config)
     now = build_clock(settings).now()
     with open_database(settings) as database, database.session() as session:
         sync_phones(session, settings.phones)
-        rows = phone_rows(session, settings, quota_day(now, settings.quota.timezone))
+        rows = phone_report(session, settings, now)
+    if as_json:
+        typer.echo(json.dumps([_as_dict(row) for row in rows], indent=2))
+        return
     table = Table(title=f"{len(rows)} phones", title_justify="left")
     numeric = {"today / quota", "queued", "sent", "failures"}
     columns = ("id", "number", "state", "today / quota", "queued", "next send", "last send")
@@ -48,12 +63,23 @@ def list_phones(config: ConfigOption = None) -> None:
             str(row.failures_total),
         )
     console().print(table)
-    if not rows:
+    if rows:
+        console().print(health_table(rows, settings.health))
+    else:
         console().print(
             f"no phones configured: add a [[phones]] table per WhatsApp number to "
             f"{settings.path} (see its commented example)",
             markup=False,
         )
+
+
+def _as_dict(row: PhoneRow) -> dict[str, Any]:
+    return {
+        **asdict(row),
+        "next_send_at": None if row.next_send_at is None else row.next_send_at.isoformat(),
+        "last_send_at": None if row.last_send_at is None else row.last_send_at.isoformat(),
+        "health": None if row.health is None else row.health.as_dict(),
+    }
 
 
 def _state(state: str) -> str:

@@ -21,10 +21,14 @@ from rich.text import Text
 from engine.snapshot import Snapshot, collect
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from engine.blockers import Blocker
     from engine.reports import CampaignStatus
+    from engine.settings import HealthSettings
+    from phones import PhoneRow
 
-__all__ = ["Snapshot", "as_json", "collect", "quota_bar", "render", "until"]
+__all__ = ["Snapshot", "as_json", "collect", "health_table", "quota_bar", "render", "until"]
 
 BAR_WIDTH = 10
 _STATE_STYLE = {"active": "green", "offline": "yellow", "paused": "yellow", "banned": "red"}
@@ -67,6 +71,23 @@ def phones_table(snapshot: Snapshot) -> Table:
             str(row.sent_total),
             str(row.failures_total),
         )
+    return table
+
+
+def health_table(rows: Sequence[PhoneRow], windows: HealthSettings) -> Table:
+    """Each phone's health (:func:`phones.health.describe`), its windows in the title."""
+    from phones.health import HEALTH_COLUMNS, describe
+
+    title = (
+        f"Health: last {windows.first_messages} first messages, {windows.sends} attempts, "
+        f"{windows.replies} replies"
+    )
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("phone", no_wrap=True)
+    for name in HEALTH_COLUMNS:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(escape(f"{row.id} {row.phone}"), *describe(row.health))
     return table
 
 
@@ -113,6 +134,8 @@ def render(snapshot: Snapshot) -> RenderableType:
         blockers_view(snapshot.blockers),
         phones_table(snapshot),
     ]
+    if snapshot.health_windows is not None and snapshot.phones:
+        parts.append(health_table(snapshot.phones, snapshot.health_windows))
     parts.extend(funnel_table(status) for status in snapshot.campaigns)
     if not snapshot.campaigns:
         parts.append(Text("no campaigns yet: `outreach campaign launch SEQUENCE`"))
@@ -132,6 +155,7 @@ def as_json(snapshot: Snapshot) -> dict[str, Any]:
         "phones": [
             {
                 **asdict(row),
+                "health": None if row.health is None else row.health.as_dict(),
                 "shown_state": snapshot.shown_state(row),
                 "next_send_at": moment(row.next_send_at),
                 "last_send_at": moment(row.last_send_at),

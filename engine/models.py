@@ -77,6 +77,10 @@ _IN_FLIGHT_SQL = (
     "step_state IN (" + ", ".join(f"'{s}'" for s in (StepState.QUEUED, StepState.SENDING)) + ")"
 )
 
+_INVALID_SQL = f"state = '{EnrollmentState.INVALID_NUMBER.value}'"
+_FIRST_SQL = f"direction = '{Direction.OUT.value}' AND step = 0"
+_REPLY_SQL = f"direction = '{Direction.IN.value}'"
+
 
 class Phone(SQLModel, table=True):
     """The runtime state of one of our WhatsApp numbers (its settings live in the config)."""
@@ -211,6 +215,15 @@ class Enrollment(SQLModel, table=True):
         Index("ix_enrollments_sequence_state", "sequence", "state"),
         Index("ix_enrollments_campaign_state", "campaign_id", "state"),
         Index("ix_enrollments_chat", "chat_id"),
+        # Each phone's latest invalid numbers (its health): a few rows per phone.
+        Index(
+            "ix_enrollments_invalid",
+            "phone_id",
+            "ended_at",
+            "id",
+            sqlite_where=text(_INVALID_SQL),
+            postgresql_where=text(_INVALID_SQL),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -252,6 +265,23 @@ class Message(SQLModel, table=True):
         Index("ix_messages_direction_sent", "direction", "sent_at"),
         Index("ix_messages_chat", "chat_id"),
         Index("ix_messages_lead", "lead_id"),
+        # Each phone's latest first messages and replies (its health), newest first.
+        Index(
+            "ix_messages_first_sent",
+            "phone_id",
+            "sent_at",
+            "id",
+            sqlite_where=text(_FIRST_SQL),
+            postgresql_where=text(_FIRST_SQL),
+        ),
+        Index(
+            "ix_messages_replies_sent",
+            "phone_id",
+            "sent_at",
+            "id",
+            sqlite_where=text(_REPLY_SQL),
+            postgresql_where=text(_REPLY_SQL),
+        ),
         # Replies still to classify (the sweep that re-queues lost classifications).
         Index("ix_messages_unclassified", "direction", "classified_at"),
         # Sends in flight when a reply came: few, counted on every metrics scrape.

@@ -1,5 +1,5 @@
 """What ``outreach status``, the demo and the console's overview show at one moment: what
-stops sending, the phones, the campaigns' funnels.
+stops sending, the phones (with their health), the campaigns' funnels.
 
 One query layer for every view: :func:`collect` reads a :class:`Snapshot` from the
 database at a given ``now`` (and the Redis facts the caller read); the CLI renders it
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from engine.blockers import Blocker, WorkspaceFacts
     from engine.db import Database
     from engine.reports import CampaignStatus
-    from engine.settings import Settings
+    from engine.settings import HealthSettings, Settings
     from phones.registry import PhoneRow
 
 __all__ = ["Snapshot", "collect"]
@@ -33,6 +33,8 @@ class Snapshot:
     notes: list[str] = field(default_factory=list)
     title: str = "outreach status"
     blockers: list[Blocker] = field(default_factory=list)
+    health_windows: HealthSettings | None = None
+    """The windows the phones' health was read over (``None``: not read)."""
 
     def shown_state(self, row: PhoneRow) -> str:
         """A phone's state as shown: an active phone says so only if it can send."""
@@ -57,12 +59,10 @@ def collect(
     from engine.blocker_facts import read_sending_facts
     from engine.blockers import find_blockers
     from engine.reports import campaign_status
-    from phones.quota import quota_day
-    from phones.registry import phone_rows
+    from phones.registry import phone_report
 
-    today = quota_day(now, settings.quota.timezone)
     with database.session() as session:
-        phones = phone_rows(session, settings, today)
+        phones = phone_report(session, settings, now)
     with database.engine.connect() as connection:
         if campaigns is None:
             campaigns = campaign_status(connection)
@@ -72,5 +72,5 @@ def collect(
         )  # fmt: skip
     return Snapshot(
         now=now, phones=phones, campaigns=campaigns, notes=list(notes or []),
-        blockers=find_blockers(facts),
+        blockers=find_blockers(facts), health_windows=settings.health,
     )  # fmt: skip

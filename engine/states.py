@@ -15,6 +15,7 @@ __all__ = [
     "DEAD_LETTER",
     "END_STATES",
     "KINDS",
+    "OPT_OUT",
     "RUNNING_STATES",
     "TOKEN_REFUSED",
     "AutoReplyState",
@@ -89,6 +90,10 @@ class AutoReplyState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+OPT_OUT: Final = "opt_out"
+"""The class of a reply that asks us to stop writing (``messages.intent``)."""
 
 
 # The kinds an alert is recorded with (the alerts table's ``kind``).

@@ -8,7 +8,7 @@ phone removed from the config keeps its row (its history and chats live there).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from sqlmodel import Session, col, func, select
@@ -16,6 +16,9 @@ from sqlmodel import Session, col, func, select
 from engine.models import Enrollment, Phone, QuotaUsage, StepState
 from engine.settings import PhoneSettings, Settings
 from engine.tables import insert_for
+from phones.health import PhoneHealth
+from phones.health_store import read_health
+from phones.quota import quota_day
 
 
 def sync_phones(session: Session, phones: Sequence[PhoneSettings]) -> None:
@@ -62,6 +65,8 @@ class PhoneRow:
     sent_total: int
     failures_total: int
     queued: int = 0
+    health: PhoneHealth | None = None
+    """Its latest history in figures, when read (:func:`phone_report`)."""
 
 
 def phone_rows(session: Session, settings: Settings, today: date) -> list[PhoneRow]:
@@ -98,3 +103,11 @@ def phone_rows(session: Session, settings: Settings, today: date) -> list[PhoneR
             )
         )
     return rows
+
+
+def phone_report(session: Session, settings: Settings, now: datetime) -> list[PhoneRow]:
+    """:func:`phone_rows` at ``now``, each with its health: what ``outreach phones list``,
+    ``outreach status`` and the console's overview show."""
+    rows = phone_rows(session, settings, quota_day(now, settings.quota.timezone))
+    health = read_health(session.connection(), [row.id for row in rows], settings.health, now)
+    return [replace(row, health=health[row.id]) for row in rows]

@@ -1,4 +1,5 @@
-"""The overview: what stops sending now, each phone, the campaigns, the latest alerts."""
+"""The overview: what stops sending now, each phone and its health, the campaigns, the
+latest alerts."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from console.web import Visitor, connect, page, state, viewer
 from engine.alert_log import list_alerts
 from engine.blocker_facts import read_workspace
 from engine.snapshot import collect
+from phones.health import HEALTH_COLUMNS, describe
 
 router = APIRouter()
 
@@ -36,12 +38,13 @@ def overview(request: Request, visitor: Annotated[Visitor, Depends(viewer)]) -> 
         {
             "row": row, "state": snapshot.shown_state(row),
             "meter": quota_meter(row.used_today, row.quota_today),
+            "health": describe(row.health),
         }
         for row in snapshot.phones
     ]  # fmt: skip
     campaigns = [c for c in snapshot.campaigns if c.state not in ("stopped", "completed")]
     return page(
         request, visitor, "overview.html", title="Overview", snapshot=snapshot,
-        phones=phones, campaigns=campaigns, alerts=alerts, redis_error=workspace.error,
-        as_of=kept.as_of,
+        phones=phones, health_columns=HEALTH_COLUMNS, campaigns=campaigns, alerts=alerts,
+        redis_error=workspace.error, as_of=kept.as_of,
     )  # fmt: skip

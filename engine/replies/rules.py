@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.settings.replies import RepliesSettings, words
+from engine.states import OPT_OUT
 
 __all__ = [
     "HUMAN_REVIEW",
@@ -22,7 +23,6 @@ __all__ = [
     "words",
 ]
 
-OPT_OUT = "opt_out"
 HUMAN_REVIEW = "human_review"
 OTHER = "other"
 

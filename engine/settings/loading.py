@@ -21,6 +21,7 @@ from engine.errors import ConfigError
 from engine.settings.replies import validate_replies
 from engine.settings.sections import (
     ConsoleSettings,
+    HealthSettings,
     PhoneSettings,
     SchedulerSettings,
     Settings,
@@ -176,6 +177,7 @@ def validate(settings: Settings, path: str) -> None:
     _validate_webhook(settings.webhook, fail)
     _validate_console(settings.console, fail)
     _validate_jobs(scheduler, fail)
+    _validate_health(settings.health, fail)
     validate_replies(settings.replies, fail)
 
 
@@ -227,6 +229,19 @@ def _validate_jobs(scheduler: SchedulerSettings, fail: Callable[[str, str], Conf
         raise fail("scheduler.delivery_sync_window_h", "must be positive")
     if scheduler.delivery_sync_max_chats < 1:
         raise fail("scheduler.delivery_sync_max_chats", "must be at least 1")
+
+
+def _validate_health(health: HealthSettings, fail: Callable[[str, str], ConfigError]) -> None:
+    windows = {
+        "first_messages": health.first_messages,
+        "sends": health.sends,
+        "replies": health.replies,
+    }
+    for name, size in windows.items():
+        if size < 1:
+            raise fail(f"health.{name}", "must be at least 1")
+    if health.stuck_after_h <= 0:
+        raise fail("health.stuck_after_h", "must be positive")
 
 
 def _validate_phones(

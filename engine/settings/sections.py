@@ -99,6 +99,22 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """``[health]``: how much of each phone's recent history its health is read from.
+
+    ``first_messages`` first messages with an outcome (delivered, read, failed, answered,
+    or stuck), ``sends`` latest attempts to start a conversation (for invalid numbers),
+    ``replies`` latest replies (for opt-outs); a first message still only ``sent`` after
+    ``stuck_after_h`` virtual hours counts as not delivered.
+    """
+
+    first_messages: int = 10
+    sends: int = 20
+    replies: int = 50
+    stuck_after_h: float = 6.0
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """``[alerts]``: where alerts go besides the alerts table and the log."""
 
@@ -183,6 +199,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
     leads: LeadsSettings = field(default_factory=LeadsSettings)
     replies: RepliesSettings = field(default_factory=RepliesSettings)

@@ -130,7 +130,8 @@ def test_a_refused_token_is_on_top_and_no_phone_shows_active(
     assert "What stops sending now" in top
     assert "TimelinesAI refused the token 7 times" in top
     assert "TIMELINESAI_TOKEN" in top and "`outreach phones sync`" in top
-    rows = [line for line in out.splitlines() if "+4477009000" in line]
+    phones = out[out.index("Phones") : out.index("Health")]
+    rows = [line for line in phones.splitlines() if "+4477009000" in line]
     assert len(rows) == 2
     assert all("halted: token refused" in row and " active " not in row for row in rows)
 

@@ -1,5 +1,5 @@
-"""The overview: what stops sending, each phone with its quota, the campaigns, the alerts;
-and the activity page's record of who did what."""
+"""The overview: what stops sending, each phone with its quota and health, the campaigns,
+the alerts; and the activity page's record of who did what."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import redis
 from sqlalchemy import insert, update
 
 from engine.models import Enrollment, Lead
+from engine.settings import HealthSettings
 from engine.tables import A, P
 from phones import sync_phones
 from tests.console.conftest import ConsoleHarness, base_settings
-from tests.seed import campaign_id
+from tests.seed import campaign_id, seed_phone_history
 
 
 def seed(console: ConsoleHarness) -> None:
@@ -51,6 +52,22 @@ def test_the_overview_shows_what_stops_sending_the_phones_campaigns_and_alerts(
     assert "spring-&lt;b&gt;sale&lt;/b&gt;" in text and "<b>sale</b>" not in text
     assert "phone 02 was banned by WhatsApp" in text
     assert 'name="csrf"' in text  # the sign-out form
+
+
+def test_the_overview_shows_each_phones_health(
+    make_console,  # type: ignore[no-untyped-def]
+    redis_namespace: str,
+) -> None:
+    windows = HealthSettings(first_messages=3, sends=4, replies=3, stuck_after_h=6.0)
+    harness: ConsoleHarness = make_console(base_settings(redis_namespace, health=windows))
+    with harness.database.session() as session:
+        sync_phones(session, harness.settings.phones)
+    seed_phone_history(harness.database, harness.clock.now())
+    harness.sign_in("vic")
+    text = harness.client.get("/").text
+    assert "<th>Replies / opt-outs</th>" in text
+    assert "<td>67% of 3, 1 stuck</td><td>33%</td><td>1 of 4</td><td>3 / 2</td>" in text
+    assert "<td>0% of 1, 1 failed</td><td>0%</td><td>0 of 1</td><td>-</td>" in text
 
 
 def test_the_overview_says_when_redis_does_not_answer(

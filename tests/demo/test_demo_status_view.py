@@ -44,11 +44,13 @@ def seed(database: Database) -> None:
             session.flush()
             if state != "pending":
                 message = Message(direction="out", enrollment_id=enrollment.id, step=0,
-                                  lead_id=lead.id, phone_id="01", status="delivered")  # fmt: skip
+                                  lead_id=lead.id, phone_id="01", status="delivered",
+                                  sent_at=NOW - timedelta(hours=index + 1))  # fmt: skip
                 session.add(message)
             if state == "replied":  # the lead's answer to step 1, as the receiver stores it
                 session.add(Message(direction="in", enrollment_id=enrollment.id, step=0,
-                                    lead_id=lead.id, phone_id="01", status="received"))  # fmt: skip
+                                    lead_id=lead.id, phone_id="01", status="received",
+                                    sent_at=NOW - timedelta(minutes=30)))  # fmt: skip
 
 
 def text_of(database: Database) -> str:
@@ -71,6 +73,13 @@ Phones
 │ 01 +447700900101 │ active  │ ████░░░░░░ 4/10 │     in 1m │      0 │    5 │        0 │
 │ 02 +447700900102 │ offline │ ░░░░░░░░░░ 0/10 │         - │      0 │    0 │        1 │
 └──────────────────┴─────────┴─────────────────┴───────────┴────────┴──────┴──────────┘
+Health: last 10 first messages, 20 attempts, 50 replies
+┏━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━┓
+┃ phone            ┃ delivered ┃ answered ┃ invalid ┃ replies / opt-outs ┃
+┡━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━┩
+│ 01 +447700900101 │ 100% of 2 │      50% │  0 of 2 │              1 / 0 │
+│ 02 +447700900102 │         - │        - │       - │                  - │
+└──────────────────┴───────────┴──────────┴─────────┴────────────────────┘
 Campaign intro (active): active 1, pending 1, replied 1
 ┏━━━━━━┳━━━━━━━━━┳━━━━━━━━┳━━━━━━┳━━━━━━━━━━━┳━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━┓
 ┃ step ┃ waiting ┃ queued ┃ sent ┃ delivered ┃ read ┃ replied ┃ reply rate ┃
