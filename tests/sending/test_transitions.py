@@ -30,7 +30,8 @@ LEAD = "+40712345678"
 ITEM = WorkItem(
     enrollment_id=7, state="pending", step=0, step_state="sending", sequence="s",
     phone_id="01", chat_id=None, sending_at=NOW, queued_at=NOW, attempts=1, lead_id=3,
-    lead_phone=LEAD, lead_variables={}, lead_timezone=None, from_phone="+447700900001",
+    lead_phone=LEAD, lead_variables={}, lead_timezone=None, lead_region=None,
+    from_phone="+447700900001",
     phone_state="active", next_send_at=None, campaign_state="active",
 )  # fmt: skip
 
