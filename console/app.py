@@ -80,6 +80,12 @@ class _Headers(BaseHTTPMiddleware):
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
+        secure = request.app.state.console.settings.console.secure_cookies
+        if secure or request.url.scheme == "https":  # every cookie only over HTTPS
+            headers = response.headers.raw
+            for index, (key, data) in enumerate(headers):
+                if key.lower() == b"set-cookie" and b"secure" not in data.lower():
+                    headers[index] = (key, data + b"; Secure")
         return response
 
 

@@ -60,13 +60,11 @@ class _Choice:
 
 
 @router.get("/campaigns/new")
-def new(
-    request: Request, visitor: Annotated[Visitor, Depends(viewer)], name: str = "",
-    sequence: str = "",
-) -> Response:  # fmt: skip
+def new(request: Request, visitor: Annotated[Visitor, Depends(viewer)]) -> Response:
+    """The form, filled with the choices a preview carries back ("Change the choices")."""
     if not visitor.user.can_act:
         raise Refused("Your role is viewer: an operator can do this.")
-    return _form(request, visitor, {"name": name, "sequence": sequence})
+    return _form(request, visitor, dict(request.query_params))
 
 
 @router.post("/campaigns/preview")

@@ -37,6 +37,8 @@ def retry(request: Request, submitted: Annotated[Act, Depends(act)]) -> Response
     raw = submitted.form.get("id", "").strip()
     if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         return noted(f"{raw!r} is not an enrollment id: nothing was retried.", to=PATH)
+    if not raw and submitted.form.get("confirm") != "yes":
+        return noted('Nothing retried: tick "yes, retry all" to retry every dead letter.', to=PATH)
     ids = [int(raw)] if raw else None
     try:
         with connect(request) as connection:

@@ -173,7 +173,8 @@ class ConsoleSettings:
     (an operator), for a single-user setup. ``refresh_s`` is how often an open page
     asks whether its figures changed; ``report_max_age_s`` how old (real seconds) a
     campaign funnel served from memory may grow before it is recomputed in the
-    background (0: computed on every request)."""
+    background (0: computed on every request). ``secure_cookies``: send cookies only over
+    HTTPS (set it when a TLS proxy serves the console)."""
 
     host: str = "127.0.0.1"
     port: int = 8090
@@ -181,6 +182,7 @@ class ConsoleSettings:
     session_hours: float = 12.0
     refresh_s: float = 10.0
     report_max_age_s: float = 15.0
+    secure_cookies: bool = False
     password: str | None = field(default=None, repr=False, metadata={"from_file": False})
 
 

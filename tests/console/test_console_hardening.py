@@ -162,3 +162,26 @@ def test_people_signing_in_together_wait_for_few_checks() -> None:
     for thread in threads:
         thread.join()
     assert results == [User("ana", "viewer")] * 6
+
+
+def test_behind_a_tls_proxy_every_cookie_is_marked_secure(
+    make_console: Callable[..., ConsoleHarness], redis_namespace: str
+) -> None:
+    from dataclasses import replace
+
+    from tests.console.conftest import base_settings
+
+    settings = base_settings(redis_namespace)
+    settings = replace(settings, console=replace(settings.console, secure_cookies=True))
+    harness = make_console(settings=settings)
+    form = harness.client.get("/login")
+    assert "secure" in form.headers["set-cookie"].lower()
+
+
+def test_the_preview_carries_every_choice_back_to_the_form(console: ConsoleHarness) -> None:
+    console.sign_in("ana")
+    page = console.client.get(
+        "/campaigns/new", params={"name": "spring", "tag": "jan", "start": "2026-01-06 09:00"}
+    )
+    assert 'value="spring"' in page.text and 'value="jan"' in page.text
+    assert 'value="2026-01-06 09:00"' in page.text

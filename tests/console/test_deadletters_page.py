@@ -63,7 +63,10 @@ def test_retrying_one_makes_its_step_due_now_and_records_who(console: ConsoleHar
 def test_retry_all_makes_every_dead_letter_due(console: ConsoleHarness) -> None:
     ids = [dead_letter(console, f"+4071200000{i}") for i in range(3)]
     console.sign_in("ana")
-    assert console.post("/dead-letters/retry").status_code == 303
+    assert console.post("/dead-letters/retry").status_code == 303  # not confirmed
+    assert recorded(console.database) == []
+    assert "tick" in console.client.get("/dead-letters").text
+    assert console.post("/dead-letters/retry", {"confirm": "yes"}).status_code == 303
     assert step_states(console.database) == dict.fromkeys(ids, ("due", 0))
     assert recorded(console.database) == [("ana", "retry all dead letters", None)]
     page = console.client.get("/dead-letters")
