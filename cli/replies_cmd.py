@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -68,7 +68,7 @@ def review(
             item.lead_phone or "-",
             escape(item.lead_name or "-"),
             escape(item.campaign or "-"),
-            escape(_class(item.label, item.matched)),
+            escape(_class(item.label, item.matched) + _held(item.company_held)),
             escape(_with(item.assigned_to, item.resolved_by)),
             escape(item.text[:TEXT_CHARS]),
         )
@@ -203,6 +203,14 @@ def _class(label: str | None, matched: dict[str, list[str]]) -> str:
     """The reply's class and the words that made it: ``human_review (urgent, avocat)``."""
     words = ", ".join(dict.fromkeys(word for found in matched.values() for word in found))
     return f"{label or '-'} ({words})" if words else label or "-"
+
+
+def _held(colleagues: tuple[dict[str, Any], ...]) -> str:
+    """The colleagues the reply held: ``; held colleagues: +40700000002 (paused)``."""
+    if not colleagues:
+        return ""
+    listed = ", ".join(f"{c.get('phone', '?')} ({c.get('state', '?')})" for c in colleagues)
+    return f"; held colleagues: {listed}"
 
 
 def _with(assigned_to: str | None, resolved_by: str | None) -> str:
