@@ -541,3 +541,16 @@ def test_stop_ends_the_enrollments_a_colleagues_reply_paused(database: Database)
         ("stopped", "stopped_by_operator"),
         ("stopped", "stopped_by_operator"),
     ]
+
+
+def test_a_lead_a_colleagues_reply_paused_is_not_enrolled_elsewhere(database: Database) -> None:
+    clean, paused = add_leads(database, 2)
+    with database.session() as session:
+        other = campaign_id(session, "other")
+        session.add(Enrollment(
+            lead_id=paused, campaign_id=other, sequence="other", state="paused", step=1,
+            end_reason="company_replied",
+        ))  # fmt: skip
+    report = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    assert (report.enrolled, report.refused[Refusal.ACTIVE_ELSEWHERE]) == (1, 1)
+    assert {e.lead_id for e in enrollments(database, "intro")} == {clean}
