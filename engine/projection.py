@@ -12,7 +12,7 @@ the sequence's skip dates close for everyone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from engine.db import Database
@@ -20,7 +20,7 @@ from engine.models import PhoneState
 from engine.reports import send_backlog
 from engine.settings import Settings
 from phones import PhoneRow, phone_rows
-from phones.quota import daily_quota, quota_day
+from phones.quota import quota_day, warmup_ramp
 from sequences import (
     Backlog,
     CampaignRecord,
@@ -100,13 +100,5 @@ def project(
 def _capacity(settings: Settings, row: PhoneRow, today: date) -> PhoneCapacity:
     phone = settings.phone(row.id)
     full = settings.quota_for(phone)
-    warmup = settings.quota.warmup
-    ramp: tuple[int, ...] = ()
-    if phone.started_on is not None and warmup:
-        ramp_days = max(0, (phone.started_on - today).days) + 7 * len(warmup)
-        ramp = tuple(
-            daily_quota(full, started_on=phone.started_on, today=today + timedelta(days=offset),
-                        warmup=warmup)
-            for offset in range(ramp_days)
-        )  # fmt: skip
+    ramp = warmup_ramp(full, started_on=phone.started_on, today=today, warmup=settings.quota.warmup)
     return PhoneCapacity(row.id, full, ramp, row.used_today)

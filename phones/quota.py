@@ -1,8 +1,10 @@
 """Daily new-contact quotas: the day boundary, the warm-up ramp, what is left. Pure.
 
 A quota day is a calendar day in ``[quota] timezone``. A young phone (``started_on``
-set and recent) gets a ramped quota: ``warmup[k]`` new contacts a day in its week
-k (counting from 0), then the full quota; never more than the full quota.
+set and recent) gets a ramped quota: the warm-up is a list of steps ``(age_days,
+new_contacts)``, each holding from that age (days since ``started_on``) until the next
+step; ``0`` is the full quota, and the last step is always one (the age from which the
+phone is warmed up). Never more than the full quota.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+Warmup = Sequence[Sequence[int]]
+"""Steps ``(age_days, new_contacts_per_day)``, sorted by age, the first at 0: each holds
+from that age until the next; ``0`` new contacts is the phone's full quota."""
 
 
 def quota_day(moment: datetime, timezone: str) -> date:
@@ -24,19 +30,44 @@ def next_quota_day_start(moment: datetime, timezone: str) -> datetime:
     return datetime.combine(tomorrow, time(0, 0), tzinfo=zone)
 
 
-def daily_quota(
-    full_quota: int, *, started_on: date | None, today: date, warmup: Sequence[int]
-) -> int:
+def daily_quota(full_quota: int, *, started_on: date | None, today: date, warmup: Warmup) -> int:
     """The phone's new-contact quota for ``today``, following the warm-up ramp."""
     if started_on is None or not warmup:
         return full_quota
-    age_days = (today - started_on).days
+    return warmup_quota(full_quota, (today - started_on).days, warmup)
+
+
+def warmup_quota(full_quota: int, age_days: int, warmup: Warmup) -> int:
+    """The quota of a phone ``age_days`` old (``warmup`` sorted by age, first at 0)."""
     if age_days < 0:
         return 0  # not started yet: no new contacts before its first day
-    week = age_days // 7
-    if week >= len(warmup):
-        return full_quota
-    return min(warmup[week], full_quota)
+    limit = full_quota
+    for since_days, new_contacts in warmup:
+        if since_days > age_days:
+            break
+        limit = new_contacts or full_quota
+    return min(limit, full_quota)
+
+
+def warmup_end(started_on: date | None, warmup: Warmup) -> date | None:
+    """The first day the phone has its full quota; ``None`` without a ramp."""
+    if started_on is None or not warmup:
+        return None
+    return started_on + timedelta(days=warmup[-1][0])
+
+
+def warmup_ramp(
+    full_quota: int, *, started_on: date | None, today: date, warmup: Warmup
+) -> tuple[int, ...]:
+    """The daily quotas of today, tomorrow, ... until the ramp ends (the forecast's view
+    of :func:`daily_quota`); empty once the phone has its full quota."""
+    end = warmup_end(started_on, warmup)
+    days = 0 if end is None else max(0, (end - today).days)
+    return tuple(
+        daily_quota(full_quota, started_on=started_on, today=today + timedelta(days=offset),
+                    warmup=warmup)
+        for offset in range(days)
+    )  # fmt: skip
 
 
 def quota_left(limit: int, used: int) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine import numbers
@@ -54,7 +56,7 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
             "no such config file; create one with `outreach init` or pass --config PATH",
             path=str(path),
         )
-    data = read_toml(path)
+    data = _upgrade_warmup(read_toml(path), str(path))
     settings = load_dataclass(Settings, data, path=str(path))
     settings = _apply_environment(settings, env)
     _check_urls(settings, env, str(path))
@@ -67,6 +69,50 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
     )
     validate(settings, str(path))
     return settings
+
+
+_WARMUP_EXAMPLE = "e.g. [[0, 20], [4, 50], [8, 100], [15, 200], [30, 0]]"
+
+
+def _upgrade_warmup(data: dict[str, Any], path: str) -> dict[str, Any]:
+    """Read the older ``[quota] warmup`` (one number a day per week of age, e.g.
+    ``[20, 50, 100, 150]``) as the same ramp in day steps, so an existing config keeps
+    its phones' quotas exactly; the new form is a list of ``[age_days, per_day]`` pairs."""
+    quota = data.get("quota")
+    if not isinstance(quota, dict):
+        return data
+    weeks = quota.get("warmup")
+    if not isinstance(weeks, list) or not weeks:
+        return data
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in weeks):
+        return data  # the new form, or a mistake the loader names
+    if any(n <= 0 for n in weeks):
+        raise ConfigError(
+            f"every week's quota must be positive (or write day steps, {_WARMUP_EXAMPLE})",
+            path=path, key="quota.warmup",
+        )  # fmt: skip
+    # Week k is ages 7k to 7k+6; after the last week, the full quota.
+    upgraded = [[7 * week, per_day] for week, per_day in enumerate(weeks)] + [[7 * len(weeks), 0]]
+    return {**data, "quota": {**quota, "warmup": upgraded}}
+
+
+def _warmup_problem(warmup: tuple[tuple[int, ...], ...]) -> str | None:
+    if not warmup:
+        return None
+    example = _WARMUP_EXAMPLE
+    if any(len(step) != 2 for step in warmup):
+        return f"each step is [age_days, new_contacts_per_day], {example}"
+    ages = [age for age, _ in warmup]
+    if ages[0] != 0 or any(b <= a for a, b in pairwise(ages)):
+        return f"step ages must start at 0 and increase, {example}"
+    if any(per_day < 0 for _, per_day in warmup):
+        return "a step's new contacts per day must not be negative (0: the full quota)"
+    if warmup[-1][1] != 0:
+        return (
+            "end the ramp with [age_days, 0], the age from which the phone gets its full"
+            f" quota, {example}"
+        )
+    return None
 
 
 def resolve_database_url(url: str, base_dir: Path) -> str:
@@ -149,8 +195,9 @@ def validate(settings: Settings, path: str) -> None:
     namespace = settings.redis.namespace
     if not namespace or ":" in namespace or any(c.isspace() for c in namespace):
         raise fail("redis.namespace", "must be a non-empty name without ':' or spaces")
-    if any(n <= 0 for n in settings.quota.warmup):
-        raise fail("quota.warmup", "every week's quota must be positive")
+    problem = _warmup_problem(settings.quota.warmup)
+    if problem:
+        raise fail("quota.warmup", problem)
     worker = settings.worker
     if worker.send_time_limit_s >= worker.lease_ttl_s:
         raise fail(

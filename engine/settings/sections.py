@@ -51,11 +51,18 @@ class PacingSettings:
 
 @dataclass(frozen=True)
 class QuotaSettings:
-    """``[quota]``: new contacts a phone may start per local day (``timezone`` sets the day)."""
+    """``[quota]``: new contacts a phone may start per local day (``timezone`` sets the day).
+
+    ``warmup``: steps ``(age_days, new_contacts_per_day)`` by age since the phone's
+    ``started_on`` (:mod:`phones.quota`); the default is the ramp production tools use,
+    20/50/100/200 new chats a day at ages 0/4/8/15 days and the full quota from day 30
+    (a number starting more than 20-30 a day in its first week gets flagged). The older
+    form, one number per week of age, is read as the same ramp in day steps.
+    """
 
     new_contacts_per_day: int = 200
     timezone: str = "UTC"
-    warmup: tuple[int, ...] = (20, 50, 100, 150)
+    warmup: tuple[tuple[int, ...], ...] = ((0, 20), (4, 50), (8, 100), (15, 200), (30, 0))
 
 
 @dataclass(frozen=True)

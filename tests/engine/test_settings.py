@@ -97,6 +97,26 @@ def test_phone_fields_and_overrides(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
+        ("", ((0, 20), (4, 50), (8, 100), (15, 200), (30, 0))),
+        ("[quota]\nwarmup = []\n", ()),
+        ("[quota]\nwarmup = [[0, 10], [2, 0]]\n", ((0, 10), (2, 0))),
+        # The older form, one number per week of age: the same ramp in day steps.
+        (
+            "[quota]\nwarmup = [20, 50, 100, 150]\n",
+            ((0, 20), (7, 50), (14, 100), (21, 150), (28, 0)),
+        ),
+        ("[quota]\nwarmup = [30]\n", ((0, 30), (7, 0))),
+    ],
+)
+def test_warmup_steps_and_the_older_weekly_form(
+    tmp_path: Path, body: str, expected: tuple[tuple[int, int], ...]
+) -> None:
+    assert load_settings(write(tmp_path, body)).quota.warmup == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
         ("[database\nurl = 1", r"malformed TOML: .*line 1"),
         ("[pacing]\njiter_min_s = 3\n", r"pacing\.jiter_min_s: unknown key .*'jitter_min_s'"),
         ("[databse]\n", r"databse: unknown key 'databse'; did you mean 'database'"),
@@ -105,6 +125,13 @@ def test_phone_fields_and_overrides(tmp_path: Path) -> None:
         ("[webhook]\nport = true\n", r"webhook\.port: expected an integer"),
         ("[pacing]\njitter_min_s = 200\n", r"jitter_min_s: must not exceed jitter_max_s"),
         ("[quota]\nnew_contacts_per_day = 0\n", r"new_contacts_per_day: must be a positive"),
+        ("[quota]\nwarmup = [20, 0]\n", r"quota\.warmup: every week's quota must be positive"),
+        ("[quota]\nwarmup = [[0, 20], [4]]\n", r"quota\.warmup: each step is \[age_days, "),
+        ("[quota]\nwarmup = [[1, 20], [4, 0]]\n", r"quota\.warmup: step ages must start at 0"),
+        ("[quota]\nwarmup = [[0, 20], [0, 0]]\n", r"quota\.warmup: step ages must .*increase"),
+        ("[quota]\nwarmup = [[0, -1], [4, 0]]\n", r"quota\.warmup: .*must not be negative"),
+        ("[quota]\nwarmup = [[0, 20], [4, 50]]\n", r"quota\.warmup: end the ramp with"),
+        ("[quota]\nwarmup = [[0, 20], 7]\n", r"quota\.warmup\[1\]: expected a list"),
         ('[quota]\ntimezone = "Mars/Base"\n', r"quota\.timezone: unknown IANA timezone"),
         ('[[phones]]\nid = "100"\nphone = "+447700900001"\n', r"phones\[0\]\.id: .*01 to 99"),
         ('[[phones]]\nid = "00"\nphone = "+447700900001"\n', r"phones\[0\]\.id"),

@@ -9,32 +9,91 @@ import pytest
 
 from phones.choice import PhoneLoad, assign, choose_phone, spread
 from phones.pacing import next_send_at, should_put_back, wait_s
-from phones.quota import daily_quota, next_quota_day_start, quota_day, quota_left
+from phones.quota import (
+    daily_quota,
+    next_quota_day_start,
+    quota_day,
+    quota_left,
+    warmup_end,
+    warmup_quota,
+    warmup_ramp,
+)
 
-WARMUP = (20, 50, 100)
+WARMUP = ((0, 20), (4, 50), (8, 100), (15, 200), (30, 0))  # the default ramp
+
+
+@pytest.mark.parametrize(
+    ("age_days", "full", "expected"),
+    [
+        (-1, 500, 0),  # not started yet
+        (0, 500, 20),
+        (3, 500, 20),  # a week-one number stays under the 20-30 a day that gets flagged
+        (4, 500, 50),
+        (7, 500, 50),
+        (8, 500, 100),
+        (14, 500, 100),
+        (15, 500, 200),
+        (29, 500, 200),
+        (30, 500, 500),  # the step of 0: the full quota
+        (400, 500, 500),
+        (8, 60, 60),  # never over the full quota
+        (0, 10, 10),
+    ],
+)
+def test_warmup_by_age_in_days(age_days: int, full: int, expected: int) -> None:
+    assert warmup_quota(full, age_days, WARMUP) == expected
+
+
+@pytest.mark.parametrize(
+    ("started_on", "today", "warmup", "expected"),
+    [
+        (None, date(2026, 1, 1), WARMUP, 300),
+        (date(2026, 1, 1), date(2025, 12, 31), WARMUP, 0),
+        (date(2026, 1, 1), date(2026, 1, 1), WARMUP, 20),
+        (date(2026, 1, 1), date(2026, 1, 5), WARMUP, 50),
+        (date(2026, 1, 1), date(2026, 1, 31), WARMUP, 300),
+        (date(2026, 1, 1), date(2026, 1, 1), (), 300),  # no ramp
+        # The older weekly form [20, 50] as the config reads it.
+        (date(2026, 1, 1), date(2026, 1, 7), ((0, 20), (7, 50), (14, 0)), 20),
+        (date(2026, 1, 1), date(2026, 1, 8), ((0, 20), (7, 50), (14, 0)), 50),
+        (date(2026, 1, 1), date(2026, 1, 15), ((0, 20), (7, 50), (14, 0)), 300),
+    ],
+)
+def test_daily_quota_by_started_on(
+    started_on: date | None, today: date, warmup: tuple[tuple[int, int], ...], expected: int
+) -> None:
+    assert daily_quota(300, started_on=started_on, today=today, warmup=warmup) == expected
+
+
+@pytest.mark.parametrize(
+    ("started_on", "warmup", "expected"),
+    [
+        (None, WARMUP, None),
+        (date(2026, 1, 1), (), None),
+        (date(2026, 1, 1), WARMUP, date(2026, 1, 31)),
+    ],
+)
+def test_warmup_end(
+    started_on: date | None, warmup: tuple[tuple[int, int], ...], expected: date | None
+) -> None:
+    assert warmup_end(started_on, warmup) == expected
 
 
 @pytest.mark.parametrize(
     ("started_on", "today", "expected"),
     [
-        (None, date(2026, 1, 1), 200),
-        (date(2026, 1, 1), date(2025, 12, 31), 0),  # not started yet
-        (date(2026, 1, 1), date(2026, 1, 1), 20),  # day 0, week 1
-        (date(2026, 1, 1), date(2026, 1, 7), 20),  # day 6, still week 1
-        (date(2026, 1, 1), date(2026, 1, 8), 50),  # day 7, week 2
-        (date(2026, 1, 1), date(2026, 1, 21), 100),  # week 3
-        (date(2026, 1, 1), date(2026, 1, 22), 200),  # past the ramp: full quota
+        (None, date(2026, 1, 10), ()),
+        (date(2026, 1, 1), date(2026, 1, 10), (100,) * 6 + (200,) * 15),  # ages 9 to 29
+        (date(2026, 1, 1), date(2026, 1, 31), ()),  # warmed up
+        (date(2026, 1, 3), date(2026, 1, 1), (0, 0) + (20,) * 4 + (50,) * 4 + (100,) * 7
+         + (200,) * 15),  # starts in two days
     ],
-)
-def test_warmup_ramp(started_on: date | None, today: date, expected: int) -> None:
-    assert daily_quota(200, started_on=started_on, today=today, warmup=WARMUP) == expected
-
-
-def test_warmup_never_exceeds_the_full_quota_and_can_be_off() -> None:
-    assert (
-        daily_quota(30, started_on=date(2026, 1, 1), today=date(2026, 1, 10), warmup=WARMUP) == 30
-    )
-    assert daily_quota(200, started_on=date(2026, 1, 1), today=date(2026, 1, 1), warmup=()) == 200
+)  # fmt: skip
+def test_the_forecast_ramp_is_the_daily_quota_day_by_day(
+    started_on: date | None, today: date, expected: tuple[int, ...]
+) -> None:
+    ramp = warmup_ramp(500, started_on=started_on, today=today, warmup=WARMUP)
+    assert ramp == expected
 
 
 @pytest.mark.parametrize(
