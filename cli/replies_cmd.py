@@ -19,6 +19,8 @@ app = typer.Typer(
 
 Limit = Annotated[int, typer.Option(help="Show at most this many.", min=1)]
 TEXT_CHARS = 80
+HINTED = 5
+"""Held colleagues whose resume command the review prints (the table lists them all)."""
 
 
 @app.command("review")
@@ -77,6 +79,16 @@ def review(
         console().print(
             "call the lead back, then `outreach replies resolve ID`; "
             "`outreach replies assign ID PERSON` gives it to someone"
+        )
+    paused = sorted(
+        {c.get("phone", "?") for i in items for c in i.company_held if c.get("state") == "paused"}
+    )
+    if paused:
+        # Held colleagues wait for a person: the reply may say they should not be written to.
+        console().print(
+            "a held colleague's sequence goes on once you let it: "
+            + "; ".join(f"`outreach leads resume {phone}`" for phone in paused[:HINTED])
+            + ("; ..." if len(paused) > HINTED else "")
         )
 
 

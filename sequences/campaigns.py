@@ -129,7 +129,8 @@ def start_scheduled(connection: Connection, now: datetime) -> list[str]:
 
 
 def complete_finished(connection: Connection, now: datetime) -> list[str]:
-    """Mark ``completed`` every active campaign whose enrollments have all ended.
+    """Mark ``completed`` every active campaign whose enrollments have all ended (a
+    paused one has not: it may be resumed).
 
     A campaign with no enrollment at all (every lead refused) stays active. Launching
     again makes a completed campaign active. Returns the campaigns it completed.
@@ -140,7 +141,8 @@ def complete_finished(connection: Connection, now: datetime) -> list[str]:
     """
     completed = next_state(CampaignState.ACTIVE, Action.COMPLETE, now=now)
     has_any = exists().where(E.c.campaign_id == C.c.id)
-    running = exists().where(E.c.campaign_id == C.c.id, E.c.state.in_(_RUNNING))
+    # A paused enrollment (a colleague replied) has not ended: a person may resume it.
+    running = exists().where(E.c.campaign_id == C.c.id, E.c.state.in_(_STOPPABLE))
     finished = (C.c.state == CampaignState.ACTIVE, has_any, ~running)
     candidates = list(
         connection.execute(select(C.c.id).where(*finished).with_for_update(of=C)).scalars()

@@ -7,13 +7,16 @@
        ├──────────┴──> replied | opted_out | invalid_number | failed | stopped
        │          │                ^
        └──────────┴──> paused ─────┘
+                             │ (a person resumes it: back to pending or active)
 
 An enrollment starts ``pending`` (step 0 not yet sent), becomes ``active`` with its
 first send and stays ``active`` while it advances through the steps. Every end is
 final and carries an :class:`EndReason`; ``completed`` needs at least one send, so
 a pending enrollment can end any way but that one. ``paused`` holds a running
 enrollment because a colleague at the lead's company replied (its ``end_reason`` says
-why, its ``ended_at`` stays empty): nothing is sent or claimed, and it may still end.
+why, its ``ended_at`` stays empty): nothing is sent or claimed, and it may still end,
+or a person resumes it (:func:`unpause`) into the running state it had: ``pending`` if
+nothing was sent yet, else ``active``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "end_state",
     "hold",
     "transition",
+    "unpause",
 ]
 
 _S = EnrollmentState
@@ -45,7 +49,8 @@ _ALLOWED: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         _S.PENDING.value: frozenset({_S.ACTIVE.value, _S.PAUSED.value})
         | (END_STATES - {_S.COMPLETED.value}),
         _S.ACTIVE.value: frozenset({_S.ACTIVE.value, _S.PAUSED.value}) | END_STATES,
-        _S.PAUSED.value: END_STATES - {_S.COMPLETED.value},
+        _S.PAUSED.value: frozenset({_S.PENDING.value, _S.ACTIVE.value})
+        | (END_STATES - {_S.COMPLETED.value}),
     }
 )
 
@@ -107,7 +112,7 @@ def transition(current: str, target: str) -> str:
     if current in END_STATES:
         reason = "it has ended, and an end is final"
     elif current == _S.PAUSED.value:
-        reason = "a paused enrollment only ends, and a completed sequence needs its sends"
+        reason = "a paused enrollment resumes or ends, and a completed sequence needs its sends"
     elif current not in RUNNING_STATES:
         reason = f"{current!r} is not an enrollment state"
     elif target not in RUNNING_STATES | END_STATES | {_S.PAUSED.value}:
@@ -137,6 +142,16 @@ def hold(current: str) -> str:
     """The state a running enrollment is held in when a colleague at its lead's
     company replies (reason :attr:`EndReason.COMPANY_REPLIED`); else :class:`IllegalTransition`."""
     return transition(current, _S.PAUSED.value)
+
+
+def unpause(current: str, *, sent: bool) -> str:
+    """The running state a paused enrollment goes back to when a person resumes it:
+    ``active`` once a step of it was sent (``sent``), else ``pending``; a state that is
+    not ``paused`` raises :class:`IllegalTransition`."""
+    target = _S.ACTIVE.value if sent else _S.PENDING.value
+    if current != _S.PAUSED.value:
+        raise IllegalTransition(current, target, "only a paused enrollment is resumed")
+    return transition(current, target)
 
 
 def end(current: str, reason: EndReason) -> str:

@@ -176,3 +176,5 @@ def test_the_queue_names_the_colleagues_a_reply_held(
     text = console.client.get("/replies").text
     assert "held colleagues: +40712349999 (paused)" in text
     assert text.count("held colleagues") == 1
+    assert "outreach leads resume +40712349999" in text
+    assert 'href="/leads/%2B40712349999"' in text  # its page has the resume button

@@ -18,7 +18,7 @@ from sequences import (
     end_state,
 )
 from sequences import transition as move
-from sequences.journey import hold
+from sequences.journey import hold, unpause
 
 STATES = [state.value for state in EnrollmentState]
 ALLOWED = {
@@ -42,6 +42,8 @@ ALLOWED = {
     ("paused", "invalid_number"),
     ("paused", "failed"),
     ("paused", "stopped"),
+    ("paused", "pending"),
+    ("paused", "active"),
 }
 
 
@@ -71,9 +73,8 @@ def test_every_pair(current: str, target: str) -> None:
         ("pending", "completed", "nothing was sent"),
         ("active", "pending", "never returns"),
         ("pending", "pending", "never returns"),
-        ("paused", "active", "a paused enrollment only ends"),
-        ("paused", "completed", "a paused enrollment only ends"),
-        ("paused", "paused", "a paused enrollment only ends"),
+        ("paused", "completed", "a paused enrollment resumes or ends"),
+        ("paused", "paused", "a paused enrollment resumes or ends"),
         ("held", "active", "'held' is not an enrollment state"),
         ("active", "done", "'done' is not an enrollment state"),
     ],
@@ -148,3 +149,14 @@ def test_only_a_running_enrollment_pauses(current: str, allowed: bool) -> None:
     else:
         with pytest.raises(IllegalTransition):
             hold(current)
+
+
+@pytest.mark.parametrize(("sent", "state"), [(False, "pending"), (True, "active")])
+def test_a_resumed_enrollment_runs_as_it_did(sent: bool, state: str) -> None:
+    assert unpause("paused", sent=sent) == state
+
+
+@pytest.mark.parametrize("current", ["pending", "active", "completed", "stopped"])
+def test_only_a_paused_enrollment_resumes(current: str) -> None:
+    with pytest.raises(IllegalTransition, match="only a paused enrollment"):
+        unpause(current, sent=True)

@@ -166,6 +166,7 @@ def test_replies_review_resolve_and_unmatched(
     out = capsys.readouterr().out
     assert "1 replies to review" in out and "urgent, avocat" in out and "Urgent: avocat" in out
     assert "held colleagues: +40712345002 (paused)" in " ".join(out.split()).replace("│ ", "")
+    assert "`outreach leads resume +40712345002`" in out  # how to let it go on
     assert run(["replies", "unmatched"]) == 0
     out = capsys.readouterr().out
     # The full number: a person may call it back (masking is for logs).
