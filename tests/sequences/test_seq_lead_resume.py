@@ -179,3 +179,17 @@ def test_the_decision_keeps_the_journey(
     decided = resumption(paused, _sequence(), fallback_zone="UTC", now=NOW)
     assert decided.values is not None
     assert (decided.values["state"], decided.values.get("step_state")) == (state, kept)
+
+
+def test_a_send_stuck_while_paused_is_reconciled(database: Database) -> None:
+    """A worker that died during the send leaves the step ``sending``: the dispatcher
+    hands it to its actor to settle even while paused, so a resume can follow."""
+    from engine.storage.dispatch import DispatchStore
+
+    replier, colleague = queued(database, 2)
+    numbers = _companies(database, {replier: ACME, colleague: ACME})
+    _send(database, colleague)
+    _receiver(database, "pause").receive(*_reply_of(numbers[replier], "r-1"))
+    with database.engine.begin() as connection:
+        stuck = DispatchStore(connection).mark_stuck(NOW + timedelta(hours=1), 60)
+    assert stuck == [(colleague, 0, "01")]
