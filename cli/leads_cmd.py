@@ -202,6 +202,52 @@ def show(
     print_timeline(console(), timeline)
 
 
+@app.command("resume")
+def resume(
+    number: Annotated[
+        str, typer.Argument(help="The lead's number: +40712345678, 0712 345 678, 40712345678.")
+    ],
+    region: Annotated[
+        str | None,
+        typer.Option(help="Country of a national number. Default: leads.default_region."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Let the lead's paused sequences go on: a colleague at its company replied, and a
+    person who read the reply decided the lead may still be written to.
+
+    Each paused enrollment runs again where it was (its step due now, or at its own due
+    time if later). A step sent while it was paused moves it on to the next step.
+    """
+    from engine.runtime import build_clock
+    from sequences import compiled_sequences, find_number, resume_lead
+
+    settings = load(config)
+    with open_database(settings) as database:
+        with database.engine.connect() as connection:
+            phone = find_number(connection, number, region or settings.leads.default_region)
+        done = resume_lead(
+            database, phone, sequences=compiled_sequences(settings),
+            fallback_zone=settings.quota.timezone, now=build_clock(settings).now(),
+        )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps({"phone": phone, "enrollments": [r.as_dict() for r in done]}))
+        return
+    out = console()
+    if not done:
+        out.print(f"Nothing of {phone} is paused: nothing to resume.")
+        return
+    for item in done:
+        where = escape(item.campaign or item.sequence)
+        due = f", due {item.due_at:%Y-%m-%d %H:%M}" if item.due_at and item.resumed else ""
+        verb = "resumed" if item.resumed else "still paused"
+        out.print(
+            f"enrollment {item.enrollment_id} ({where}): {verb}, {item.state}{due}; "
+            f"{escape(item.note)}"
+        )
+
+
 def _summary(report: ImportReport, file: Path) -> Table:
     table = Table(title=f"{file.name}: {report.rows} rows", title_justify="left")
     table.add_column("result")

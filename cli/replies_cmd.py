@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -19,6 +19,8 @@ app = typer.Typer(
 
 Limit = Annotated[int, typer.Option(help="Show at most this many.", min=1)]
 TEXT_CHARS = 80
+HINTED = 5
+"""Held colleagues whose resume command the review prints (the table lists them all)."""
 
 
 @app.command("review")
@@ -68,7 +70,7 @@ def review(
             item.lead_phone or "-",
             escape(item.lead_name or "-"),
             escape(item.campaign or "-"),
-            escape(_class(item.label, item.matched)),
+            escape(_class(item.label, item.matched) + _held(item.company_held)),
             escape(_with(item.assigned_to, item.resolved_by)),
             escape(item.text[:TEXT_CHARS]),
         )
@@ -77,6 +79,16 @@ def review(
         console().print(
             "call the lead back, then `outreach replies resolve ID`; "
             "`outreach replies assign ID PERSON` gives it to someone"
+        )
+    paused = sorted(
+        {c.get("phone", "?") for i in items for c in i.company_held if c.get("state") == "paused"}
+    )
+    if paused:
+        # Held colleagues wait for a person: the reply may say they should not be written to.
+        console().print(
+            "a held colleague's sequence goes on once you let it: "
+            + "; ".join(f"`outreach leads resume {phone}`" for phone in paused[:HINTED])
+            + ("; ..." if len(paused) > HINTED else "")
         )
 
 
@@ -203,6 +215,14 @@ def _class(label: str | None, matched: dict[str, list[str]]) -> str:
     """The reply's class and the words that made it: ``human_review (urgent, avocat)``."""
     words = ", ".join(dict.fromkeys(word for found in matched.values() for word in found))
     return f"{label or '-'} ({words})" if words else label or "-"
+
+
+def _held(colleagues: tuple[dict[str, Any], ...]) -> str:
+    """The colleagues the reply held: ``; held colleagues: +40700000002 (paused)``."""
+    if not colleagues:
+        return ""
+    listed = ", ".join(f"{c.get('phone', '?')} ({c.get('state', '?')})" for c in colleagues)
+    return f"; held colleagues: {listed}"
 
 
 def _with(assigned_to: str | None, resolved_by: str | None) -> str:

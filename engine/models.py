@@ -21,6 +21,7 @@ from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapper
 from sqlmodel import Field, SQLModel
 
+from engine.company_keys import COMPANY_KEY_CHARS, company_key
 from engine.dbtypes import UTCDateTime
 from engine.lead_names import NAME_KEY_CHARS, name_key
 from engine.states import (
@@ -108,6 +109,13 @@ def _name_key_of_row(context: DefaultExecutionContext) -> str | None:
     return name_key(variables if isinstance(variables, dict) else None)
 
 
+def _company_key_of_row(context: DefaultExecutionContext) -> str | None:
+    """The default of ``leads.company_key`` in an insert that does not give it."""
+    row: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    variables = row.get("variables")
+    return company_key(variables if isinstance(variables, dict) else None)
+
+
 class Lead(SQLModel, table=True):
     """A person we may write to; ``variables`` are the import's columns, for templates."""
 
@@ -119,6 +127,8 @@ class Lead(SQLModel, table=True):
             "ix_leads_name_key", "name_key", postgresql_using="gin",
             postgresql_ops={"name_key": "gin_trgm_ops"},
         ),
+        # A reply finds the replying lead's colleagues (migration 0011).
+        Index("ix_leads_company_key", "company_key"),
     )  # fmt: skip
 
     id: int | None = Field(default=None, primary_key=True)
@@ -135,12 +145,19 @@ class Lead(SQLModel, table=True):
     """The lead's name as a search compares it (:func:`engine.lead_names.name_key`):
     written with ``variables`` by every insert (the column's default), by the import's
     updates and by the ORM (:func:`_keep_name_key`)."""
+    company_key: str | None = Field(
+        default=None, max_length=COMPANY_KEY_CHARS,
+        sa_column_kwargs={"default": _company_key_of_row},
+    )  # fmt: skip
+    """The lead's company as its colleagues share it (:func:`engine.company_keys.company_key`),
+    kept with ``variables`` the way ``name_key`` is."""
 
 
 @event.listens_for(Lead, "before_insert")
 @event.listens_for(Lead, "before_update")
 def _keep_name_key(_: Mapper[Lead], __: Connection, lead: Lead) -> None:
     lead.name_key = name_key(lead.variables)
+    lead.company_key = company_key(lead.variables)
 
 
 class LeadTag(SQLModel, table=True):

@@ -43,6 +43,7 @@ class EnrollmentState(StrEnum):
     INVALID_NUMBER = "invalid_number"
     FAILED = "failed"
     STOPPED = "stopped"
+    PAUSED = "paused"  # a colleague at the lead's company replied: on hold, not ended
 
 
 RUNNING_STATES: Final = frozenset({EnrollmentState.PENDING.value, EnrollmentState.ACTIVE.value})
@@ -50,8 +51,13 @@ RUNNING_STATES: Final = frozenset({EnrollmentState.PENDING.value, EnrollmentStat
 once, for the schema's own constraint and every query; the state machine
 (:mod:`sequences.journey`) says how an enrollment moves between them and the ends."""
 
-END_STATES: Final = frozenset(state.value for state in EnrollmentState) - RUNNING_STATES
-"""Final states: nothing moves an enrollment out of one."""
+END_STATES: Final = (
+    frozenset(state.value for state in EnrollmentState)
+    - RUNNING_STATES
+    - {EnrollmentState.PAUSED.value}
+)
+"""Final states: nothing moves an enrollment out of one. ``paused`` is neither running
+(nothing is sent or claimed) nor an end (a person may still stop it)."""
 
 
 class StepState(StrEnum):

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from sequences.launch_store import Refusal
     from sequences.lead_columns import PHONE_COLUMNS, variable_name
     from sequences.lead_list import LeadList, read_lead_list
+    from sequences.lead_resume import Resumed, resume_lead
     from sequences.lead_search import MAX_PAGE_LEADS, LeadSearch, looks_like_number, search_leads
     from sequences.leads_csv import DEFAULT_ENCODING, check_region
     from sequences.leads_import import ImportReport, Progress, import_leads, rejects_path_for
@@ -107,6 +108,7 @@ export_lazily(
             "complete_finished",
             "pause",
             "resume",
+            "resume_lead",
             "start_scheduled",
             "stop",
         ),
@@ -143,6 +145,7 @@ export_lazily(
             "end_state",
             "transition",
         ),
+        "sequences.lead_resume": ("Resumed", "resume_lead"),
         "sequences.launch": ("LaunchReport", "launch"),
         "sequences.launch_store": ("Refusal",),
         "sequences.lead_columns": ("PHONE_COLUMNS", "variable_name"),
@@ -210,6 +213,7 @@ __all__ = [
     "PreviewLead",
     "Progress",
     "Refusal",
+    "Resumed",
     "Selection",
     "SendWindow",
     "Sequence",
@@ -261,6 +265,7 @@ __all__ = [
     "rejects_path_for",
     "render_steps",
     "resume",
+    "resume_lead",
     "search_leads",
     "start_scheduled",
     "stop",

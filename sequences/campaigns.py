@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Connection, case, exists, null, select, update
 
 from engine.db import Database
-from engine.models import CampaignState, StepState
+from engine.models import CampaignState, EnrollmentState, StepState
 from engine.tables import C, E
 from sequences.campaign_states import Action, next_state
 from sequences.errors import CampaignError
@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 _RUNNING = sorted(RUNNING_STATES)
+# A stop ends the enrollments a colleague's reply paused too: they would never go on.
+_STOPPABLE = [*_RUNNING, EnrollmentState.PAUSED.value]
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ def resume(database: Database, name: str, *, now: datetime) -> CampaignChange:
 
 
 def stop(database: Database, name: str, *, now: datetime) -> CampaignChange:
-    """End every running enrollment of the campaign ``stopped`` (``stopped_by_operator``).
+    """End every running (or paused) enrollment of the campaign ``stopped``
+    (``stopped_by_operator``).
 
     Steps in a queue are marked back ``due`` so they stop counting against their
     phone's queue; the workers drop their messages. A send already under way finishes.
@@ -100,7 +103,7 @@ def stop(database: Database, name: str, *, now: datetime) -> CampaignChange:
         campaign_id, previous, state = _move(connection, name, Action.STOP, now)
         ended = connection.execute(
             update(E)
-            .where(E.c.campaign_id == campaign_id, E.c.state.in_(_RUNNING))
+            .where(E.c.campaign_id == campaign_id, E.c.state.in_(_STOPPABLE))
             .values(
                 state=end_state(reason),
                 end_reason=reason,
@@ -126,7 +129,8 @@ def start_scheduled(connection: Connection, now: datetime) -> list[str]:
 
 
 def complete_finished(connection: Connection, now: datetime) -> list[str]:
-    """Mark ``completed`` every active campaign whose enrollments have all ended.
+    """Mark ``completed`` every active campaign whose enrollments have all ended (a
+    paused one has not: it may be resumed).
 
     A campaign with no enrollment at all (every lead refused) stays active. Launching
     again makes a completed campaign active. Returns the campaigns it completed.
@@ -137,7 +141,8 @@ def complete_finished(connection: Connection, now: datetime) -> list[str]:
     """
     completed = next_state(CampaignState.ACTIVE, Action.COMPLETE, now=now)
     has_any = exists().where(E.c.campaign_id == C.c.id)
-    running = exists().where(E.c.campaign_id == C.c.id, E.c.state.in_(_RUNNING))
+    # A paused enrollment (a colleague replied) has not ended: a person may resume it.
+    running = exists().where(E.c.campaign_id == C.c.id, E.c.state.in_(_STOPPABLE))
     finished = (C.c.state == CampaignState.ACTIVE, has_any, ~running)
     candidates = list(
         connection.execute(select(C.c.id).where(*finished).with_for_update(of=C)).scalars()

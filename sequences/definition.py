@@ -15,6 +15,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 import spintax
+from engine.company_keys import CompanyReply
 from engine.errors import ConfigError
 from engine.settings import SequenceSettings, Settings, StepSettings, WindowSettings
 from sequences.errors import SequencesError
@@ -205,6 +206,13 @@ def _compile_sequence(name: str, settings: SequenceSettings, path: str) -> Seque
         for index, step in enumerate(settings.steps)
     )
     skip_dates = _compile_skip_dates(settings.skip_dates, path, f"{key}.skip_dates")
+    if settings.on_company_reply not in set(CompanyReply):
+        raise ConfigError(
+            f"on_company_reply {settings.on_company_reply!r} is not one of "
+            f"{', '.join(repr(choice.value) for choice in CompanyReply)}",
+            path=path,
+            key=f"{key}.on_company_reply",
+        )
     return Sequence(
         name, settings.timezone, window, settings.stop_on_reply, steps,
         settings.skip_holidays, skip_dates,

@@ -137,6 +137,7 @@ def forget(database: Database, phone: str, *, now: datetime) -> Erasure:
                 phone=key,
                 variables={},
                 name_key=None,
+                company_key=None,
                 timezone=None,
                 region=None,
                 updated_at=now,

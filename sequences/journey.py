@@ -4,12 +4,19 @@
 
     pending ──> active ──> active (next step) ──> completed
        │          │
-       └──────────┴──> replied | opted_out | invalid_number | failed | stopped
+       ├──────────┴──> replied | opted_out | invalid_number | failed | stopped
+       │          │                ^
+       └──────────┴──> paused ─────┘
+                             │ (a person resumes it: back to pending or active)
 
 An enrollment starts ``pending`` (step 0 not yet sent), becomes ``active`` with its
 first send and stays ``active`` while it advances through the steps. Every end is
 final and carries an :class:`EndReason`; ``completed`` needs at least one send, so
-a pending enrollment can end any way but that one.
+a pending enrollment can end any way but that one. ``paused`` holds a running
+enrollment because a colleague at the lead's company replied (its ``end_reason`` says
+why, its ``ended_at`` stays empty): nothing is sent or claimed, and it may still end,
+or a person resumes it (:func:`unpause`) into the running state it had: ``pending`` if
+nothing was sent yet, else ``active``.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ __all__ = [
     "after_send",
     "end",
     "end_state",
+    "hold",
     "transition",
+    "unpause",
 ]
 
 _S = EnrollmentState
@@ -37,8 +46,11 @@ _S = EnrollmentState
 
 _ALLOWED: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
-        _S.PENDING.value: frozenset({_S.ACTIVE.value}) | (END_STATES - {_S.COMPLETED.value}),
-        _S.ACTIVE.value: frozenset({_S.ACTIVE.value}) | END_STATES,
+        _S.PENDING.value: frozenset({_S.ACTIVE.value, _S.PAUSED.value})
+        | (END_STATES - {_S.COMPLETED.value}),
+        _S.ACTIVE.value: frozenset({_S.ACTIVE.value, _S.PAUSED.value}) | END_STATES,
+        _S.PAUSED.value: frozenset({_S.PENDING.value, _S.ACTIVE.value})
+        | (END_STATES - {_S.COMPLETED.value}),
     }
 )
 
@@ -58,6 +70,7 @@ class EndReason(StrEnum):
     MISSING_VARIABLE = "missing_variable"
     SUPPRESSED = "suppressed"
     FORGOTTEN = "forgotten"
+    COMPANY_REPLIED = "company_replied"
 
 
 _END_STATE: Final[Mapping[EndReason, str]] = MappingProxyType(
@@ -81,6 +94,9 @@ _END_STATE: Final[Mapping[EndReason, str]] = MappingProxyType(
         # erased (``leads forget``): the engine must not write again.
         EndReason.SUPPRESSED: _S.STOPPED.value,
         EndReason.FORGOTTEN: _S.STOPPED.value,
+        # A colleague at the lead's company replied and the sequence says ``stop``
+        # (``pause`` holds it instead: :func:`hold`).
+        EndReason.COMPANY_REPLIED: _S.STOPPED.value,
     }
 )
 
@@ -95,9 +111,11 @@ def transition(current: str, target: str) -> str:
         return target
     if current in END_STATES:
         reason = "it has ended, and an end is final"
+    elif current == _S.PAUSED.value:
+        reason = "a paused enrollment resumes or ends, and a completed sequence needs its sends"
     elif current not in RUNNING_STATES:
         reason = f"{current!r} is not an enrollment state"
-    elif target not in RUNNING_STATES | END_STATES:
+    elif target not in RUNNING_STATES | END_STATES | {_S.PAUSED.value}:
         reason = f"{target!r} is not an enrollment state"
     elif target == _S.PENDING.value:
         reason = "an enrollment is pending only until its first send and never returns there"
@@ -118,6 +136,22 @@ def after_send(*, last_step: bool) -> str:
     send is the first and the last); the send path records both at once.
     """
     return _S.COMPLETED.value if last_step else _S.ACTIVE.value
+
+
+def hold(current: str) -> str:
+    """The state a running enrollment is held in when a colleague at its lead's
+    company replies (reason :attr:`EndReason.COMPANY_REPLIED`); else :class:`IllegalTransition`."""
+    return transition(current, _S.PAUSED.value)
+
+
+def unpause(current: str, *, sent: bool) -> str:
+    """The running state a paused enrollment goes back to when a person resumes it:
+    ``active`` once a step of it was sent (``sent``), else ``pending``; a state that is
+    not ``paused`` raises :class:`IllegalTransition`."""
+    target = _S.ACTIVE.value if sent else _S.PENDING.value
+    if current != _S.PAUSED.value:
+        raise IllegalTransition(current, target, "only a paused enrollment is resumed")
+    return transition(current, target)
 
 
 def end(current: str, reason: EndReason) -> str:

@@ -42,7 +42,9 @@ BATCH_SIZE: Final = 5_000
 """Leads read per fetch and enrollments written per statement."""
 
 
-_RUNNING: Final = tuple(sorted(RUNNING_STATES))
+# A paused enrollment (a colleague at the lead's company replied) holds its lead too:
+# enrolling it elsewhere would write to the company the pause keeps quiet.
+_RUNNING: Final = (*sorted(RUNNING_STATES), EnrollmentState.PAUSED.value)
 _ANSWERED: Final = (EnrollmentState.REPLIED.value, EnrollmentState.OPTED_OUT.value)
 
 

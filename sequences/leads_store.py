@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, bindparam, literal, select, text, update
 from sqlalchemy.dialects import sqlite
 
+from engine.company_keys import company_key
 from engine.dbtypes import UTCDateTime
 from engine.lead_names import name_key
 from engine.tables import L, S, T
@@ -83,18 +84,22 @@ _NOW = bindparam("now", type_=UTCDateTime)
 _PG_SUPPRESSED = text("SELECT phone FROM suppressions WHERE phone = ANY(:phones)")
 _PG_EXISTING = text("SELECT id, phone, variables, timezone FROM leads WHERE phone = ANY(:phones)")
 _PG_INSERT = text(
-    "INSERT INTO leads (phone, variables, timezone, region, name_key, created_at, updated_at) "
-    "SELECT t.phone, CAST(t.variables AS json), t.timezone, t.region, t.name_key, :now, :now "
+    "INSERT INTO leads (phone, variables, timezone, region, name_key, company_key, "
+    "created_at, updated_at) "
+    "SELECT t.phone, CAST(t.variables AS json), t.timezone, t.region, t.name_key, "
+    "t.company_key, :now, :now "
     "FROM unnest(CAST(:phones AS varchar[]), CAST(:variables AS text[]), "
     "CAST(:timezones AS varchar[]), CAST(:regions AS varchar[]), "
-    "CAST(:name_keys AS varchar[])) AS t(phone, variables, timezone, region, name_key)"
+    "CAST(:name_keys AS varchar[]), CAST(:company_keys AS varchar[])) "
+    "AS t(phone, variables, timezone, region, name_key, company_key)"
 ).bindparams(_NOW)
 _PG_UPDATE = text(
     "UPDATE leads SET variables = CAST(t.variables AS json), timezone = t.timezone, "
-    "region = t.region, name_key = t.name_key, updated_at = :now "
+    "region = t.region, name_key = t.name_key, company_key = t.company_key, updated_at = :now "
     "FROM unnest(CAST(:ids AS integer[]), CAST(:variables AS text[]), "
     "CAST(:timezones AS varchar[]), CAST(:regions AS varchar[]), "
-    "CAST(:name_keys AS varchar[])) AS t(id, variables, timezone, region, name_key) "
+    "CAST(:name_keys AS varchar[]), CAST(:company_keys AS varchar[])) "
+    "AS t(id, variables, timezone, region, name_key, company_key) "
     "WHERE leads.id = t.id"
 ).bindparams(_NOW)
 _PG_TAG = text(
@@ -134,6 +139,7 @@ class _PostgresStore:
             "timezones": [lead.timezone for lead in leads],
             "regions": [lead.region for lead in leads],
             "name_keys": [name_key(lead.variables) for lead in leads],
+            "company_keys": [company_key(lead.variables) for lead in leads],
             "now": self._now,
         }
 
@@ -150,6 +156,7 @@ class _SqliteStore:
                 timezone=bindparam("new_timezone"),
                 region=bindparam("new_region"),
                 name_key=bindparam("new_name_key"),
+                company_key=bindparam("new_company_key"),
                 updated_at=bindparam("new_updated_at"),
             )
         )
@@ -171,6 +178,7 @@ class _SqliteStore:
                 "timezone": lead.timezone,
                 "region": lead.region,
                 "name_key": name_key(lead.variables),
+                "company_key": company_key(lead.variables),
                 "created_at": self._now,
                 "updated_at": self._now,
             }
@@ -186,6 +194,7 @@ class _SqliteStore:
                 "new_timezone": lead.timezone,
                 "new_region": lead.region,
                 "new_name_key": name_key(lead.variables),
+                "new_company_key": company_key(lead.variables),
                 "new_updated_at": self._now,
             }
             for lead in leads

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from typing import Annotated, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from console.web import Visitor, connect, page, state, templates, viewer
+from console.web import Act, Visitor, act, connect, done, noted, page, state, templates, viewer
 from engine.numbers import InvalidNumberError
 from engine.states import RUNNING_STATES
 from engine.timeline import lead_timeline
-from sequences import find_number, search_leads, suppression
+from sequences import (
+    SequencesError,
+    compiled_sequences,
+    find_number,
+    resume_lead,
+    search_leads,
+    suppression,
+)
 
 router = APIRouter()
 
@@ -52,6 +60,35 @@ def lead(request: Request, visitor: Annotated[Visitor, Depends(viewer)], number:
     if timeline is None:
         return _missing(request, f"There is no lead {phone}.")
     return page(request, visitor, "lead.html", title=f"Lead {timeline.phone}", lead=timeline)
+
+
+@router.post("/leads/{number}/resume")
+def resume(request: Request, submitted: Annotated[Act, Depends(act)], number: str) -> Response:
+    """Let the lead's paused sequences go on (``outreach leads resume`` does the same)."""
+    console = state(request)
+    with connect(request) as connection:
+        try:
+            phone = find_number(connection, number, console.settings.leads.default_region)
+        except InvalidNumberError as error:
+            return noted(f"{number!r} is not a number: {error}", to="/leads")
+    back = f"/leads/{quote(phone, safe='')}"
+    try:
+        resumed = resume_lead(
+            console.database, phone, sequences=compiled_sequences(console.settings),
+            fallback_zone=console.settings.quota.timezone, now=console.clock.now(),
+        )  # fmt: skip
+    except SequencesError as error:
+        return noted(f"Nothing changed: {error}.", to=back)
+    if not resumed:
+        return noted(f"Nothing of {phone} is paused: nothing changed.", to=back)
+    went_on = [r for r in resumed if r.resumed]
+    said = "; ".join(f"enrollment {r.enrollment_id}: {r.state}, {r.note}" for r in resumed)
+    if not went_on:
+        return noted(f"Nothing resumed: {said}.", to=back)
+    return done(
+        request, submitted, "resume lead", phone,
+        f"{len(went_on)} sequence(s) of {phone} resumed: {said}.", to=back,
+    )  # fmt: skip
 
 
 def _missing(request: Request, message: str) -> Response:

@@ -35,6 +35,8 @@ class ReviewItem:
     assigned_at: datetime | None = None
     resolved_by: str | None = None
     reply_id: int | None = None
+    company_held: tuple[dict[str, Any], ...] = ()
+    """Colleagues (same company) whose sequences the reply paused or stopped."""
 
     def age(self, now: datetime) -> timedelta:
         """How long the reply has waited (until it was resolved)."""
@@ -56,6 +58,7 @@ class ReviewItem:
             "assigned_at": self.assigned_at.isoformat() if self.assigned_at else None,
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
             "resolved_by": self.resolved_by, "reply_id": self.reply_id,
+            "company_held": list(self.company_held),
         }  # fmt: skip
 
 
@@ -110,6 +113,7 @@ def review_items(
             assigned_at=row[12],
             resolved_by=row[13],
             reply_id=row[14],
+            company_held=tuple((row[9] or {}).get("company_held", ())),
         )
         for row in connection.execute(query)
     ]

@@ -26,6 +26,7 @@ from engine.replies.autoreply import AutoReplies
 from engine.replies.notify import Notifier
 from engine.replies.rules import Classification, ReplyRules
 from engine.storage import autoreplies
+from engine.storage.colleagues import held_colleagues
 from engine.tables import E, L, M, R, insert_for
 
 log = logging.getLogger("outreach.replies")
@@ -109,14 +110,19 @@ class ReplyClassifier:
 
 
 def _flag(connection: Connection, row: Any, result: Classification, now: datetime) -> None:
-    """Raise the reply's review flag (one per message)."""
+    """Raise the reply's review flag (one per message); it lists the colleagues whose
+    sequences the reply paused or stopped (``reasons.company_held``)."""
     insert = insert_for(connection)
+    reasons: dict[str, Any] = {"label": result.label, "matched": _lists(result)}
+    held = [] if row.lead_id is None else held_colleagues(connection, row.lead_id)
+    if held:
+        reasons["company_held"] = held
     values = {
         "message_id": row.id,
         "lead_id": row.lead_id,
         "enrollment_id": row.enrollment_id,
         "priority": result.review_priority,
-        "reasons": {"label": result.label, "matched": _lists(result)},
+        "reasons": reasons,
         "created_at": now,
     }
     connection.execute(

@@ -39,6 +39,9 @@ class SequenceSettings:
     timezone: str = "lead"
     send_window: WindowSettings | None = None
     stop_on_reply: bool = True
+    on_company_reply: str = "pause"
+    """What a reply from a colleague (a lead with the same company) does to this
+    sequence's running enrollments: ``pause``, ``stop`` or ``continue``."""
     steps: tuple[StepSettings, ...] = ()
     skip_holidays: bool = True
     skip_dates: tuple[str, ...] = ()

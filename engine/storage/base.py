@@ -223,7 +223,8 @@ class Reply:
 class Applied:
     """What applying a reply did: ``new`` is false for a redelivery (nothing changed);
     the stored message, the lead and enrollment it matched, whether that enrollment
-    ended, and the step that was being sent then (it finishes; nothing after it starts)."""
+    ended, the step that was being sent then (it finishes; nothing after it starts),
+    and how many enrollments of the lead's colleagues it paused or stopped."""
 
     new: bool
     message_id: int | None
@@ -231,15 +232,21 @@ class Applied:
     enrollment_id: int | None
     ended: bool = False
     in_flight_step: int | None = None
+    colleagues: int = 0
 
 
 class ReplyStore(Protocol):
     """What the receiver needs of the database: apply a reply, once, waiting for no phone."""
 
-    def apply(self, reply: Reply, *, keep_running: frozenset[str], now: datetime) -> Applied:
+    def apply(
+        self, reply: Reply, *, keep_running: frozenset[str], now: datetime,
+        company_stop: frozenset[str] = frozenset(), company_keep: frozenset[str] = frozenset(),
+    ) -> Applied:  # fmt: skip
         """Record the event once and, if it is new, end the lead's running enrollment
         (unless its sequence is in ``keep_running`` and the reply is no opt-out), store
-        the message with the step it answers, and suppress an opt-out's number."""
+        the message with the step it answers, suppress an opt-out's number, and hold the
+        running enrollments of the lead's colleagues (same company key): stopped for a
+        sequence in ``company_stop``, left for one in ``company_keep``, else paused."""
         ...
 
 

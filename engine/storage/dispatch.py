@@ -37,7 +37,9 @@ __all__ = ["Candidate", "DispatchStore"]
 # ended while its step was queued or sending (a reply, a stop) is finished with.
 # Leading with ``state`` also lets these scans use ``ix_enrollments_dispatch``.
 _RUNNING = running()
-_ANY_STATE = sorted(RUNNING_STATES | END_STATES)
+# Paused ones too: a send in flight when a colleague's reply paused it is settled (sent
+# or not) while paused, so that a person can resume it (:mod:`sequences.lead_resume`).
+_ANY_STATE = sorted(RUNNING_STATES | END_STATES | {EnrollmentState.PAUSED.value})
 
 # A due step with what its send window needs, read for a pass.
 _CANDIDATE = (

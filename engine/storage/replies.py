@@ -5,8 +5,10 @@ recorded first (``INSERT ... ON CONFLICT DO NOTHING`` on its dedupe key: a redel
 inserts nothing and changes nothing, and on SQLite it takes the write lock, so what
 follows reads the latest committed state); then its lead and enrollment are found,
 a running enrollment ends where it must (a conditional UPDATE on a running state), the
-message is stored with the step it answers, and an opt-out puts the number on the
-do-not-contact list and drops the lead's automatic answers not sent yet. The
+message is stored with the step it answers, an opt-out puts the number on the
+do-not-contact list and drops the lead's automatic answers not sent yet, and the
+running sequences of the lead's colleagues are paused or stopped
+(:mod:`engine.storage.colleagues`). The
 PostgreSQL store (:mod:`engine.storage.replies_postgres`) does the same in one
 statement; ``tests/storage/test_reply_store.py`` holds the two to one contract.
 
@@ -28,6 +30,7 @@ from engine.dbtypes import UTCDateTime
 from engine.models import RUNNING_STATES, Direction, StepState
 from engine.storage import autoreplies
 from engine.storage.base import Applied, Reply
+from engine.storage.colleagues import hold_colleagues
 from engine.tables import E, L, M, S, W, insert_for, running
 from sequences.journey import EndReason, end_state
 
@@ -38,7 +41,10 @@ class SQLiteReplyStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def apply(self, reply: Reply, *, keep_running: frozenset[str], now: datetime) -> Applied:
+    def apply(
+        self, reply: Reply, *, keep_running: frozenset[str], now: datetime,
+        company_stop: frozenset[str] = frozenset(), company_keep: frozenset[str] = frozenset(),
+    ) -> Applied:  # fmt: skip
         with self.database.engine.begin() as connection:
             event_id = record_event(
                 connection, reply.dedupe_key, reply.event_type, reply.payload, now, processed=True
@@ -68,9 +74,14 @@ class SQLiteReplyStore:
                 suppress(connection, reply.peer_phone, f"reply {reply.message_uid}", now)
             if reply.opt_out and target.lead_id is not None:
                 autoreplies.drop_open(connection, target.lead_id)
+            colleagues = 0
+            if target.lead_id is not None:
+                colleagues = hold_colleagues(
+                    connection, target.lead_id, stop=company_stop, keep=company_keep, now=now
+                )
         return Applied(
             True, message_id, target.lead_id, target.enrollment_id, ended is not None,
-            ended.in_flight_step if ended else None,
+            ended.in_flight_step if ended else None, colleagues,
         )  # fmt: skip
 
 

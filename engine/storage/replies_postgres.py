@@ -5,7 +5,8 @@ running one first), decides whether it stops (running, and an opt-out or a seque
 that stops on reply), records the event once and, only if the event row was new, ends
 or notes the enrollment, stores the message with the step it answers and suppresses
 an opt-out (dropping the lead's automatic answers not sent yet, so only the opt-out
-confirmation may still answer it). An ended enrollment's queued step goes back to
+confirmation may still answer it), and pauses or stops the running enrollments of the
+lead's colleagues (:mod:`engine.storage.colleagues`). An ended enrollment's queued step goes back to
 ``due`` so it stops holding a place in its phone's queue; a step found ``sending`` was
 claimed before this reply and is returned as in flight. SQLite takes the same steps
 one statement at a time in one transaction (:mod:`engine.storage.replies`).
@@ -25,7 +26,8 @@ from sqlalchemy import text
 from engine.db import Database
 from engine.models import RUNNING_STATES
 from engine.storage.base import Applied, Reply
-from sequences.journey import end_state
+from engine.storage.colleagues import PAUSED
+from sequences.journey import EndReason, end_state
 
 _APPLY = text("""
 WITH by_phone AS (
@@ -96,9 +98,29 @@ WITH by_phone AS (
     WHERE CAST(:opt_out AS boolean) AND CAST(:peer AS varchar) IS NOT NULL
       AND EXISTS (SELECT 1 FROM event)
     ON CONFLICT (phone) DO NOTHING
+), company AS (
+    SELECT l.id AS lead_id, l.company_key AS key FROM leads l
+    WHERE l.id = (SELECT lead_id FROM target) AND l.company_key IS NOT NULL
+      AND EXISTS (SELECT 1 FROM event)
+), held AS (
+    UPDATE enrollments AS e
+    SET state = CASE WHEN e.sequence = ANY(CAST(:company_stop AS varchar[]))
+                     THEN CAST(:company_stopped AS varchar) ELSE CAST(:paused AS varchar) END,
+        end_reason = CAST(:company_reason AS varchar),
+        ended_at = CASE WHEN e.sequence = ANY(CAST(:company_stop AS varchar[]))
+                        THEN CAST(:now AS timestamptz) ELSE e.ended_at END,
+        updated_at = CAST(:now AS timestamptz),
+        step_state = CASE WHEN e.step_state = 'queued' THEN 'due' ELSE e.step_state END,
+        queued_at = CASE WHEN e.step_state = 'queued' THEN NULL ELSE e.queued_at END
+    FROM leads AS c, company
+    WHERE c.company_key = company.key AND c.id <> company.lead_id AND e.lead_id = c.id
+      AND e.state = ANY(CAST(:running AS varchar[]))
+      AND NOT e.sequence = ANY(CAST(:company_keep AS varchar[]))
+    RETURNING e.id
 )
 SELECT (SELECT id FROM event), (SELECT count(*) FROM ended), (SELECT id FROM message),
-       (SELECT lead_id FROM target), (SELECT eid FROM target), (SELECT in_flight FROM ended)
+       (SELECT lead_id FROM target), (SELECT eid FROM target), (SELECT in_flight FROM ended),
+       (SELECT count(*) FROM held)
 """)
 
 
@@ -108,7 +130,10 @@ class PostgresReplyStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def apply(self, reply: Reply, *, keep_running: frozenset[str], now: datetime) -> Applied:
+    def apply(
+        self, reply: Reply, *, keep_running: frozenset[str], now: datetime,
+        company_stop: frozenset[str] = frozenset(), company_keep: frozenset[str] = frozenset(),
+    ) -> Applied:  # fmt: skip
         params = {
             "key": reply.dedupe_key, "event_type": reply.event_type,
             "payload": json.dumps(reply.payload), "chat": reply.chat_id,
@@ -118,13 +143,16 @@ class PostgresReplyStore:
             "source": f"reply {reply.message_uid}", "recv": reply.receiving,
             "keep": sorted(keep_running), "opt_out": reply.opt_out, "now": now,
             "running": sorted(RUNNING_STATES), "end_state": end_state(reply.reason),
-            "end_reason": reply.reason.value,
+            "end_reason": reply.reason.value, "company_stop": sorted(company_stop),
+            "company_keep": sorted(company_keep), "paused": PAUSED,
+            "company_stopped": end_state(EndReason.COMPANY_REPLIED),
+            "company_reason": EndReason.COMPANY_REPLIED.value,
         }  # fmt: skip
         # Atomic by itself: one round trip with no BEGIN or ROLLBACK around it.
         with self.database.autocommit() as connection:
-            event_id, ended, message_id, lead_id, eid, in_flight = connection.execute(
+            event_id, ended, message_id, lead_id, eid, in_flight, held = connection.execute(
                 _APPLY, params
             ).one()
         if event_id is None:
             return Applied(False, None, lead_id, eid)
-        return Applied(True, message_id, lead_id, eid, bool(ended), in_flight)
+        return Applied(True, message_id, lead_id, eid, bool(ended), in_flight, int(held))

@@ -73,6 +73,7 @@ class EventHandler:
             clock=clock,
             rules=rules or ReplyRules(settings.replies),
             stop_on_reply={n: s.stop_on_reply for n, s in settings.sequences.items()},
+            on_company_reply={n: s.on_company_reply for n, s in settings.sequences.items()},
             phone_ids=self._phone_ids,
         )
 

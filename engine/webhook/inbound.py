@@ -8,7 +8,9 @@ not sent yet). The send path's claim requires a running
 enrollment in the same row, so the two serialise on that row: a claim after this
 commit finds the enrollment ended and claims nothing. A send claimed before it is in
 flight: it finishes, and the reply records its step (``in_flight_step``), logs it and
-counts it. The rest of the work (classification, review flags, notifications) is
+counts it. In the same transaction the running sequences of the lead's colleagues
+(the leads at its company) are paused or stopped as each sequence's
+``on_company_reply`` says. The rest of the work (classification, review flags, notifications) is
 queued after the commit.
 
 The reply store does it (:mod:`engine.storage.replies`): on PostgreSQL in one
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.clock import Clock
+from engine.company_keys import CompanyReply
 from engine.db import Database
 from engine.replies.followups import CLASSIFY_REPLY, FollowUp
 from engine.replies.rules import ReplyRules
@@ -43,6 +46,8 @@ class Received:
     ended: str | None
     enrollment_id: int | None = None
     in_flight_step: int | None = None
+    colleagues: int = 0
+    """Enrollments of the lead's colleagues (same company) it paused or stopped."""
 
 
 class ReplyReceiver:
@@ -56,12 +61,18 @@ class ReplyReceiver:
         rules: ReplyRules,
         stop_on_reply: Mapping[str, bool],
         phone_ids: Mapping[str, str],
+        on_company_reply: Mapping[str, str] | None = None,
     ) -> None:
         self._store = reply_store(database)
         self._clock = clock
         self._rules = rules
         self._keep_running = frozenset(name for name, stop in stop_on_reply.items() if not stop)
         self._phone_ids = phone_ids
+        company = on_company_reply or {}
+        self._company_stop = frozenset(n for n, on in company.items() if on == CompanyReply.STOP)
+        self._company_keep = frozenset(
+            n for n, on in company.items() if on == CompanyReply.CONTINUE
+        )
 
     def receive(self, event: MessageEvent, payload: dict[str, Any]) -> Received:
         """Record the reply once, ending its lead's running enrollment where it must end."""
@@ -74,17 +85,25 @@ class ReplyReceiver:
             receiving=self._phone_ids.get(event.account_phone or ""), opt_out=opt_out,
             reason=_reason(opt_out),
         )  # fmt: skip
-        applied = self._store.apply(reply, keep_running=self._keep_running, now=self._clock.now())
+        applied = self._store.apply(
+            reply, keep_running=self._keep_running, now=self._clock.now(),
+            company_stop=self._company_stop, company_keep=self._company_keep,
+        )  # fmt: skip
         received = Received(
             applied.message_id, applied.lead_id,
             end_state(reply.reason) if applied.ended else None, applied.enrollment_id,
-            applied.in_flight_step,
+            applied.in_flight_step, applied.colleagues,
         )  # fmt: skip
         if received.in_flight_step is not None:
             log.info(
                 "reply to enrollment %s arrived while step %d was being sent: that send "
                 "finishes, nothing after it starts",
                 received.enrollment_id, received.in_flight_step + 1,
+            )  # fmt: skip
+        if received.colleagues:
+            log.info(
+                "reply from lead %s: %d enrollment(s) of its colleagues paused or stopped",
+                received.lead_id, received.colleagues,
             )  # fmt: skip
         log.debug(
             "reply %s: lead %s, enrollment %s", event.message_uid,

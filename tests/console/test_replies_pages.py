@@ -159,3 +159,22 @@ def test_replies_from_unknown_numbers_are_listed(console: ConsoleHarness) -> Non
     text = console.client.get("/replies/unmatched").text
     assert "+40799888777" in text and "Cine sunteți?" in text and "<td>42</td>" in text
     assert "Replies from unknown numbers" in text
+
+
+def test_the_queue_names_the_colleagues_a_reply_held(
+    console: ConsoleHarness, flags: tuple[Replied, Replied]
+) -> None:
+    old, _ = flags
+    held = [{"lead_id": 9, "phone": "+40712349999", "sequence": "s", "state": "paused"}]
+    with console.database.engine.begin() as connection:
+        connection.execute(
+            R.update()
+            .where(R.c.id == old.flag_id)
+            .values(reasons={"matched": {"human_review": ["suna"]}, "company_held": held})
+        )
+    console.sign_in("vic")
+    text = console.client.get("/replies").text
+    assert "held colleagues: +40712349999 (paused)" in text
+    assert text.count("held colleagues") == 1
+    assert "outreach leads resume +40712349999" in text
+    assert 'href="/leads/%2B40712349999"' in text  # its page has the resume button

@@ -196,3 +196,30 @@ def test_0008_fills_each_stored_leads_name_key_and_goes_back(blank: Database) ->
     with blank.engine.connect() as connection:
         columns = connection.execute(text("SELECT * FROM leads")).keys()
     assert "name_key" not in columns
+
+
+def test_0011_fills_each_stored_leads_company_key_and_goes_back(blank: Database) -> None:
+    blank.upgrade("0010")
+    with blank.engine.begin() as connection:
+        for lead, variables in enumerate(
+            ['{"company_domain": "WWW.Acme.example"}', '{"company": " Acme  Corp"}', "{}"],
+            start=1,
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO leads (id, phone, variables, created_at, updated_at) "
+                    "VALUES (:id, :phone, :variables, :now, :now)"
+                ),
+                {"id": lead, "phone": f"+4071200000{lead}", "variables": variables, "now": NOW},
+            )
+    blank.upgrade()
+    with blank.engine.connect() as connection:
+        keys = connection.execute(text("SELECT id, company_key FROM leads ORDER BY id")).all()
+    assert [tuple(row) for row in keys] == [(1, "acme.example"), (2, "acme corp"), (3, None)]
+    with blank.engine.begin() as connection:
+        config = _alembic_config(blank.url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010")
+    with blank.engine.connect() as connection:
+        columns = connection.execute(text("SELECT * FROM leads")).keys()
+    assert "company_key" not in columns

@@ -524,3 +524,33 @@ def test_narrowing_the_phones_takes_back_first_messages_queued_elsewhere(
         (0, "due", None),  # not sent yet: it goes out from phone 01 later
         (1, "queued", "02"),  # a follow-up stays where its chat is
     ]
+
+
+def test_stop_ends_the_enrollments_a_colleagues_reply_paused(database: Database) -> None:
+    add_phone(database)
+    add_leads(database, 2)
+    launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    with database.session() as session:
+        first = session.exec(select(Enrollment).order_by(Enrollment.lead_id)).first()  # type: ignore[arg-type]
+        assert first is not None
+        first.state, first.end_reason = "paused", "company_replied"
+        session.add(first)
+    change = stop(database, "intro", now=NOW)
+    assert change.enrollments == 2
+    assert [(e.state, e.end_reason) for e in enrollments(database)] == [
+        ("stopped", "stopped_by_operator"),
+        ("stopped", "stopped_by_operator"),
+    ]
+
+
+def test_a_lead_a_colleagues_reply_paused_is_not_enrolled_elsewhere(database: Database) -> None:
+    clean, paused = add_leads(database, 2)
+    with database.session() as session:
+        other = campaign_id(session, "other")
+        session.add(Enrollment(
+            lead_id=paused, campaign_id=other, sequence="other", state="paused", step=1,
+            end_reason="company_replied",
+        ))  # fmt: skip
+    report = launch(database, INTRO, now=NOW, fallback_zone="UTC", tag="jan")
+    assert (report.enrolled, report.refused[Refusal.ACTIVE_ELSEWHERE]) == (1, 1)
+    assert {e.lead_id for e in enrollments(database, "intro")} == {clean}

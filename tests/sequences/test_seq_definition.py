@@ -159,6 +159,11 @@ def test_unknown_keys_are_refused_by_the_loader_with_the_dotted_key() -> None:
         ('skip_dates = [2026-12-24]\n[[steps]]\ntemplate = "Hi"\n', "skip_dates[0]", "string"),
         ('skip_dates = "2026-12-24"\n[[steps]]\ntemplate = "Hi"\n', "skip_dates", "a list"),
         ('skip_holidays = "no"\n[[steps]]\ntemplate = "Hi"\n', "skip_holidays", "true or false"),
+        (
+            'on_company_reply = "hold"\n[[steps]]\ntemplate = "Hi"\n',
+            "on_company_reply",
+            "'pause', 'stop', 'continue'",
+        ),
     ],
 )
 def test_mistakes_name_the_key(toml: str, key: str, message: str) -> None:
@@ -327,3 +332,8 @@ def test_bad_times(text: str) -> None:
 def test_a_send_window_refuses_nonsense(arguments: tuple[Any, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SendWindow(*arguments)
+
+
+@pytest.mark.parametrize("choice", ["pause", "stop", "continue"])
+def test_on_company_reply_takes_its_three_choices(choice: str) -> None:
+    compile_one(f'on_company_reply = "{choice}"\n[[steps]]\ntemplate = "Hi"\n')

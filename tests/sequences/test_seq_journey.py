@@ -18,6 +18,7 @@ from sequences import (
     end_state,
 )
 from sequences import transition as move
+from sequences.journey import hold, unpause
 
 STATES = [state.value for state in EnrollmentState]
 ALLOWED = {
@@ -34,12 +35,22 @@ ALLOWED = {
     ("active", "invalid_number"),
     ("active", "failed"),
     ("active", "stopped"),
+    ("pending", "paused"),
+    ("active", "paused"),
+    ("paused", "replied"),
+    ("paused", "opted_out"),
+    ("paused", "invalid_number"),
+    ("paused", "failed"),
+    ("paused", "stopped"),
+    ("paused", "pending"),
+    ("paused", "active"),
 }
 
 
 def test_the_states_partition_the_model() -> None:
-    assert set(STATES) == RUNNING_STATES | END_STATES
+    assert set(STATES) == RUNNING_STATES | END_STATES | {"paused"}
     assert not RUNNING_STATES & END_STATES
+    assert "paused" not in RUNNING_STATES | END_STATES
     assert {"pending", "active"} == RUNNING_STATES
 
 
@@ -62,7 +73,9 @@ def test_every_pair(current: str, target: str) -> None:
         ("pending", "completed", "nothing was sent"),
         ("active", "pending", "never returns"),
         ("pending", "pending", "never returns"),
-        ("paused", "active", "'paused' is not an enrollment state"),
+        ("paused", "completed", "a paused enrollment resumes or ends"),
+        ("paused", "paused", "a paused enrollment resumes or ends"),
+        ("held", "active", "'held' is not an enrollment state"),
         ("active", "done", "'done' is not an enrollment state"),
     ],
 )
@@ -82,6 +95,7 @@ def test_refusals_say_why(current: str, target: str, reason: str) -> None:
         (EndReason.SEND_FAILED, "failed"),
         (EndReason.STOPPED_BY_OPERATOR, "stopped"),
         (EndReason.MANUAL_TAKEOVER, "stopped"),
+        (EndReason.COMPANY_REPLIED, "stopped"),
     ],
 )
 def test_every_reason_ends_in_a_final_state(reason: EndReason, state: str) -> None:
@@ -124,3 +138,25 @@ def test_the_running_states_are_the_schemas_own() -> None:
     where = str(index.dialect_options["postgresql"]["where"])
     assert all(f"'{state}'" in where for state in RUNNING_STATES)
     assert RUNNING_STATES.isdisjoint(END_STATES)
+
+
+@pytest.mark.parametrize(
+    ("current", "allowed"), [(state, state in RUNNING_STATES) for state in STATES]
+)
+def test_only_a_running_enrollment_pauses(current: str, allowed: bool) -> None:
+    if allowed:
+        assert hold(current) == "paused"
+    else:
+        with pytest.raises(IllegalTransition):
+            hold(current)
+
+
+@pytest.mark.parametrize(("sent", "state"), [(False, "pending"), (True, "active")])
+def test_a_resumed_enrollment_runs_as_it_did(sent: bool, state: str) -> None:
+    assert unpause("paused", sent=sent) == state
+
+
+@pytest.mark.parametrize("current", ["pending", "active", "completed", "stopped"])
+def test_only_a_paused_enrollment_resumes(current: str) -> None:
+    with pytest.raises(IllegalTransition, match="only a paused enrollment"):
+        unpause(current, sent=True)

@@ -77,3 +77,21 @@ def test_import_orm_and_forget_keep_the_key(database: Database, tmp_path: Path) 
         assert [lead.name for lead in by_number.leads] == ["Radu"]
         page = search_leads(session, "", None, limit=1)
         assert page.by == "all" and page.next_after == page.leads[0].id
+
+
+def test_import_orm_and_forget_keep_the_company_key(database: Database, tmp_path: Path) -> None:
+    def companies() -> dict[str, str | None]:
+        with database.engine.connect() as connection:
+            rows = connection.execute(select(L.c.phone, L.c.company_key))
+            return {row.phone: row.company_key for row in rows}
+
+    first = write(tmp_path / "a.csv", "phone,Company Domain,Company",
+                  "+40722000001,www.Acme.example,Acme", "+40722000002,,Acme  SRL")  # fmt: skip
+    import_leads(database, first, tag=None, region=None, now=NOW)
+    assert companies() == {"+40722000001": "acme.example", "+40722000002": "acme srl"}
+    again = write(tmp_path / "b.csv", "phone,company_domain,company",
+                  "+40722000001,other.example,", "+40722000002,,Beta")  # fmt: skip
+    import_leads(database, again, tag=None, region=None, now=NOW)
+    assert companies() == {"+40722000001": "other.example", "+40722000002": "beta"}
+    forget(database, "+40722000001", now=NOW)
+    assert sorted(companies().values(), key=str) == [None, "beta"]

@@ -154,7 +154,8 @@ def test_replies_review_resolve_and_unmatched(
         session.add(stranger)
         session.flush()
         assert flagged.id is not None
-        matched = {"matched": {"human_review": ["urgent", "avocat"]}}
+        held = [{"lead_id": 2, "phone": "+40712345002", "sequence": "intro", "state": "paused"}]
+        matched = {"matched": {"human_review": ["urgent", "avocat"]}, "company_held": held}
         session.add(
             ReviewFlag(
                 message_id=flagged.id, lead_id=1, enrollment_id=eid, priority=2, reasons=matched
@@ -164,6 +165,8 @@ def test_replies_review_resolve_and_unmatched(
     assert run(["replies", "review"]) == 0
     out = capsys.readouterr().out
     assert "1 replies to review" in out and "urgent, avocat" in out and "Urgent: avocat" in out
+    assert "held colleagues: +40712345002 (paused)" in " ".join(out.split()).replace("│ ", "")
+    assert "`outreach leads resume +40712345002`" in out  # how to let it go on
     assert run(["replies", "unmatched"]) == 0
     out = capsys.readouterr().out
     # The full number: a person may call it back (masking is for logs).
