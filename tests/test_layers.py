@@ -26,6 +26,7 @@ BOTTOM = frozenset({
     "engine", "engine.models", "engine.errors", "engine.settings", "engine.clock",
     "engine.db", "engine.dbtypes", "engine.tables", "engine.numbers", "engine.config_loader",
     "engine.states", "engine.lead_names", "engine.revisions", "engine.lazy",
+    "engine.company_keys",
 })  # fmt: skip
 DOMAIN = ("phones", "sequences", "spintax")
 

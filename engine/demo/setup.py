@@ -132,6 +132,8 @@ epoch = {epoch}
 [sequences.{SEQUENCE}]
 # runs on whatever day it is run: public holidays do not close the window
 skip_holidays = false
+# its leads share companies: a reply holds nobody else here (the default pauses them)
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.{SEQUENCE}.steps]]
 after = "0m"

@@ -64,6 +64,7 @@ dispatch_interval_s = 400
 requeue_after_s = 20000
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

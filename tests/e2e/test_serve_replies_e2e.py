@@ -63,6 +63,7 @@ port = {port}
 opt_out_auto_reply = "{CONFIRMATION}"
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

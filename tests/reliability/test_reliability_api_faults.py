@@ -83,6 +83,7 @@ phone_sync_cron = "0 0 1 1 *"
 delivery_sync_cron = "0 0 1 1 *"
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

@@ -86,6 +86,7 @@ dispatch_interval_s = 600
 requeue_after_s = 7200
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "{ZONE}"
 send_window = {{ days = "mon-sun", start = "03:30", end = "24:00" }}
 [[sequences.intro.steps]]

@@ -104,6 +104,7 @@ requeue_after_s = 5000
 port = {port}
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

@@ -99,6 +99,7 @@ max_queued_per_phone = 3
 banned_phone_grace_s = {GRACE_S}
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

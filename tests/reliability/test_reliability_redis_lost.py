@@ -110,6 +110,7 @@ dispatch_interval_s = 2000
 requeue_after_s = 5000
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

@@ -92,6 +92,7 @@ delivery_sync_cron = "0 0 1 1 *"
 port = {port}
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

@@ -148,6 +148,7 @@ port = {port}
 workers = 2
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"

@@ -74,6 +74,7 @@ id = "01"
 phone = "{PHONE}"
 [sequences.intro]
 skip_holidays = false
+on_company_reply = "continue"
 timezone = "UTC"
 [[sequences.intro.steps]]
 after = "0m"
