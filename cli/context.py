@@ -31,6 +31,17 @@ ConfigOption = Annotated[
 ]
 
 
+NumberArgument = Annotated[
+    str, typer.Argument(help="The number: +40712345678, 0712 345 678, 40712345678.")
+]
+"""A lead's number as people write it (read with :func:`sequences.find_number`)."""
+RegionOption = Annotated[
+    str | None,
+    typer.Option(help="Country of a national number. Default: leads.default_region."),
+]
+"""The country a national number is read in."""
+
+
 _root_options: dict[str, str] = {}
 """The root's options (``--log-format``), as given before the command."""
 

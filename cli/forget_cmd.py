@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from cli.context import ConfigOption, console, load, open_database
+from cli.context import (
+    ConfigOption,
+    NumberArgument,
+    RegionOption,
+    console,
+    load,
+    open_database,
+)
 
 if TYPE_CHECKING:
     from sequences.forget import Erasure
@@ -17,14 +24,9 @@ __all__ = ["forget"]
 
 
 def forget(
-    number: Annotated[
-        str, typer.Argument(help="The number: +40712345678, 0712 345 678, 40712345678.")
-    ],
+    number: NumberArgument,
     *,
-    region: Annotated[
-        str | None,
-        typer.Option(help="Country of a national number. Default: leads.default_region."),
-    ] = None,
+    region: RegionOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was erased as JSON (needs --yes).")

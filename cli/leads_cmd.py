@@ -21,7 +21,14 @@ from rich.progress import (
 from rich.table import Table
 
 from cli import forget_cmd
-from cli.context import ConfigOption, console, load, open_database
+from cli.context import (
+    ConfigOption,
+    NumberArgument,
+    RegionOption,
+    console,
+    load,
+    open_database,
+)
 from cli.export_cmd import leads_export
 from cli.lead_file_options import DEFAULT_ENCODING, EncodingOption, PhoneColumnOption
 from cli.timeline_view import print_timeline
@@ -166,13 +173,8 @@ app.command("forget")(forget_cmd.forget)
 
 @app.command("show")
 def show(
-    number: Annotated[
-        str, typer.Argument(help="The lead's number: +40712345678, 0712 345 678, 40712345678.")
-    ],
-    region: Annotated[
-        str | None,
-        typer.Option(help="Country of a national number. Default: leads.default_region."),
-    ] = None,
+    number: NumberArgument,
+    region: RegionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -204,13 +206,8 @@ def show(
 
 @app.command("resume")
 def resume(
-    number: Annotated[
-        str, typer.Argument(help="The lead's number: +40712345678, 0712 345 678, 40712345678.")
-    ],
-    region: Annotated[
-        str | None,
-        typer.Option(help="Country of a national number. Default: leads.default_region."),
-    ] = None,
+    number: NumberArgument,
+    region: RegionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     config: ConfigOption = None,
 ) -> None:

@@ -10,7 +10,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cli.context import ConfigOption, console, load, open_database
+from cli.context import (
+    ConfigOption,
+    NumberArgument,
+    RegionOption,
+    console,
+    load,
+    open_database,
+)
 from cli.lead_file_options import DEFAULT_ENCODING, EncodingOption, PhoneColumnOption
 from engine.errors import OutreachError
 
@@ -19,13 +26,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-NumberArgument = Annotated[
-    str, typer.Argument(help="The number: +40712345678, 0712 345 678, 40712345678.")
-]
-RegionOption = Annotated[
-    str | None,
-    typer.Option(help="Country of a national number. Default: leads.default_region."),
-]
 MANUAL_REASON = "manual"
 """``sequences.suppression.MANUAL_REASON``, without importing the package (a test keeps
 them equal)."""
