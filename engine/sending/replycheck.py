@@ -94,21 +94,16 @@ class ReplyCheck:
         except WebhookError as error:  # the lead did write: the caller still stops the lead
             log.warning("a reply found in chat %s was not stored: %s", chat_id, error)
             return Found.REPLY
-        if outcome.away:
-            if outcome.result == DUPLICATE:
-                return Found.NOTHING  # postponed when it came; the lead is back now
-            log.info(
-                "enrollment %s: an out-of-office reply after step %d (no webhook had said "
-                "so); step %d waits for the lead's return",
-                item.enrollment_id, item.step, item.step + 1,
-            )  # fmt: skip
-            return Found.AWAY
+        if outcome.away and outcome.result == DUPLICATE:
+            return Found.NOTHING  # postponed when it came; the lead is back now
+        found = Found.AWAY if outcome.away else Found.REPLY
         log.info(
-            "enrollment %s: the lead wrote after step %d (no webhook had said so); "
-            "step %d is not sent",
-            item.enrollment_id, item.step, item.step + 1,
+            "enrollment %s: the lead wrote%s after step %d (no webhook had said so); step %d %s",
+            item.enrollment_id, " an out-of-office notice" if outcome.away else "",
+            item.step, item.step + 1,
+            "waits for its return" if outcome.away else "is not sent",
         )  # fmt: skip
-        return Found.REPLY
+        return found
 
     def _find_chat(self, item: WorkItem) -> int | None:
         jid = self._account_ids.get(item.phone_id or "")

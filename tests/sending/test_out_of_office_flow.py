@@ -13,17 +13,15 @@ from sqlmodel import select
 
 from engine.dispatcher import Dispatcher
 from engine.models import Message, ReviewFlag
-from engine.replies.followups import CLASSIFY_REPLY, FollowUp
+from engine.replies.followups import CLASSIFY_REPLY
 from engine.replies.notify import HttpNotifier
 from engine.replies.rules import OUT_OF_OFFICE, ReplyRules
 from engine.replies.service import ReplyClassifier
 from engine.sending.outcome import Done
-from engine.sending.replycheck import ReplyCheck
-from engine.storage import replies as reply_rows
-from engine.webhook.handlers import PROCESSED, EventHandler
+from engine.webhook.handlers import PROCESSED
 from engine.webhook.payloads import parse_event
 from sequences import compiled_sequences
-from tests.sending.conftest import PHONES, START, Harness
+from tests.sending.conftest import PHONES, START, Checked
 
 LEAD = "+40712345678"
 NOTICE = "Automatic reply: I am out of the office until 20 January. For urgent matters call Ion."
@@ -56,19 +54,8 @@ class Queued:
         self.sent.append((queue, enrollment_id, step, dispatch))
 
 
-def test_a_notice_postpones_the_follow_up_to_the_return_date(harness: Harness) -> None:
-    follow_ups: list[FollowUp] = []
-    handler = EventHandler(
-        database=harness.database, settings=harness.settings, clock=harness.clock,
-        enqueue=follow_ups.append,
-    )  # fmt: skip
-
-    def remember_chat(enrollment_id: int, chat_id: int) -> None:
-        with harness.database.engine.begin() as connection:
-            reply_rows.remember_chat(connection, enrollment_id, chat_id)
-
-    jids = {phone.id: phone.jid for phone in harness.settings.phones}
-    harness.sender.replies = ReplyCheck(harness.sender.client, handler.handle, jids, remember_chat)
+def test_a_notice_postpones_the_follow_up_to_the_return_date(checked: Checked) -> None:
+    harness, handler, follow_ups = checked.harness, checked.handler, checked.follow_ups
     eid = harness.enroll(LEAD)
     assert harness.send(eid, 0, "01") == Done("sent")  # Tuesday 13 January; step 2 in 2 days
 

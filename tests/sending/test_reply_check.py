@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
 
 from engine.models import Alert, Enrollment, Message
-from engine.replies.followups import CLASSIFY_REPLY, FollowUp
+from engine.replies.followups import CLASSIFY_REPLY
 from engine.sending.outcome import Done, PutBack
-from engine.sending.replycheck import Found, ReplyCheck
-from engine.sending.service import Sender
+from engine.sending.replycheck import Found
 from engine.storage import WorkItem
-from engine.storage import replies as reply_rows
 from engine.timelinesai import BadToken, ServerError
-from engine.webhook.handlers import EventHandler
-from tests.sending.conftest import PHONES, Harness
+from tests.sending.conftest import PHONES, Checked, Harness
 
 LEAD = "+40712345678"
-
-
-@dataclass
-class Checked:
-    harness: Harness
-    sender: Sender
-    follow_ups: list[FollowUp]
-
-
-@pytest.fixture
-def checked(harness: Harness) -> Checked:
-    """The harness's sender with the read before each follow-up turned on."""
-    follow_ups: list[FollowUp] = []
-    handler = EventHandler(
-        database=harness.database, settings=harness.settings, clock=harness.clock,
-        enqueue=follow_ups.append,
-    )  # fmt: skip
-    jids = {phone.id: phone.jid for phone in harness.settings.phones}
-
-    def remember_chat(enrollment_id: int, chat_id: int) -> None:
-        with harness.database.engine.begin() as connection:
-            reply_rows.remember_chat(connection, enrollment_id, chat_id)
-
-    harness.sender.replies = ReplyCheck(harness.sender.client, handler.handle, jids, remember_chat)
-    return Checked(harness, harness.sender, follow_ups)
 
 
 def _first_message_sent(checked: Checked, sequence: str = "intro") -> int:
