@@ -18,7 +18,7 @@ and breaker trips (``phone_cooling`` alerts); then the "never" checks over the r
 figure comes from what the simulator received. Exits 1 when a "never" figure is not 0.
 
     .venv/bin/python bench/safety.py [--phones 20] [--leads 4000] [--days 3] [--speed 1000]
-    .venv/bin/python bench/safety.py --quick --json     # 4 phones, 100 leads, 1 day, ~40 s
+    .venv/bin/python bench/safety.py --quick --json     # 4 phones, 100 leads, 1 day, ~45 s
 """
 
 from __future__ import annotations
@@ -67,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of leads put on the do-not-contact list at noon of day 1 (not yet queued)",
     )
     parser.add_argument("--hourly-cap", type=int, default=80, help="new chats a phone-hour")
+    parser.add_argument(
+        "--startup-s",
+        type=float,
+        default=30.0,
+        help="real seconds the services get to start before the virtual midnight",
+    )
     parser.add_argument("--database-url", help="an empty database (default: SQLite in a tmp dir)")
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument(
@@ -77,6 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.phones, args.leads, args.days, args.speed = 4, 100, 1, 8640.0
+        args.startup_s = min(args.startup_s, 20.0)
     if not 1 <= args.phones <= 99 or args.leads < 1 or args.days < 1 or args.speed < 1:
         parser.error("need 1-99 phones, at least one lead, one day and a speed of 1 or more")
     if args.opt_outs > args.replies or args.invalid + args.undelivered > 1:
@@ -102,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             opt_outs=args.opt_outs,
             listed=args.listed,
             hourly_cap=args.hourly_cap,
+            startup_s=args.startup_s,
             database_url=args.database_url,
             seed=args.seed,
             secret=secrets.token_hex(16),

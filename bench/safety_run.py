@@ -39,7 +39,6 @@ from sequences import compiled_sequences, import_leads, launch, suppression
 
 SEQUENCE = "safety"
 TOKEN = "safety-token"
-STARTUP_S = 15.0  # real seconds the services get to start before the virtual midnight
 INVALID_PREFIX, UNDELIVERED_PREFIX = "+40790", "+40791"
 _NAMES = ("Ana", "Ion", "Maria", "Andrei", "Elena", "Mihai", "Ioana", "Radu", "Sofia", "Luca")
 _COMPANIES = ("Acme", "Nordic Tea", "Carpati SRL", "Blue Fjord", "Danube Labs", "Solaris")
@@ -64,6 +63,7 @@ class Plan:
     opt_outs: float
     listed: float
     hourly_cap: int
+    startup_s: float  # real seconds the services get to start before the virtual midnight
     database_url: str | None
     seed: int
     secret: str = field(repr=False)
@@ -105,8 +105,8 @@ def run(plan: Plan, rng: random.Random, progress: Progress) -> Result:
     sequence = compiled_sequences(settings)[SEQUENCE]
     launch(database, sequence, now=start, fallback_zone="UTC", tag="safety")
     progress(f"{imported.imported} leads imported and launched at {start:%Y-%m-%d %H:%M} (virtual)")
-    # The epoch that makes the virtual clock reach ``start`` STARTUP_S real seconds from now.
-    at_start = datetime.now(UTC) + timedelta(seconds=STARTUP_S)
+    # The epoch that makes the virtual clock reach ``start`` startup_s real seconds from now.
+    at_start = datetime.now(UTC) + timedelta(seconds=plan.startup_s)
     epoch = at_start + (at_start - start) / max(plan.speed - 1, 1e-9)
     write_config(plan, start, namespace, ports, epoch=epoch)
     write_simulator_config(plan, ports, epoch)
