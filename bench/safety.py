@@ -31,6 +31,7 @@ import secrets
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -97,22 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="safety-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
+        given = {f.name for f in fields(Plan)} - {"folder", "secret"}
         plan = Plan(
             folder=folder.resolve(),
-            phones=args.phones,
-            leads=args.leads,
-            days=args.days,
-            speed=args.speed,
-            invalid=args.invalid,
-            undelivered=args.undelivered,
-            replies=args.replies,
-            opt_outs=args.opt_outs,
-            listed=args.listed,
-            hourly_cap=args.hourly_cap,
-            startup_s=args.startup_s,
-            database_url=args.database_url,
-            seed=args.seed,
             secret=secrets.token_hex(16),
+            **{name: getattr(args, name) for name in given},
         )
         result = run(plan, random.Random(args.seed), progress=_progress)
     result.summary["real_s"] = round(time.monotonic() - started, 1)
