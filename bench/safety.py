@@ -67,7 +67,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.02,
         help="share of leads put on the do-not-contact list at noon of day 1 (not yet queued)",
     )
-    parser.add_argument("--hourly-cap", type=int, default=80, help="new chats a phone-hour")
+    parser.add_argument(
+        "--hourly-cap",
+        type=int,
+        help="new chats a phone may start in any hour (default: the engine's, else 80)",
+    )
     parser.add_argument(
         "--startup-s",
         type=float,
@@ -134,7 +138,9 @@ def print_table(plan: Plan, figures: Figures, summary: dict[str, Any]) -> None:
         f"{plan.speed:g}x ({summary['real_s']:.0f} s real), "
         f"{plan.invalid:.0%} not on WhatsApp, {plan.undelivered:.0%} never delivered, "
         f"replies {plan.replies:.0%} / opt-outs {plan.opt_outs:.0%} a message, "
-        f"{plan.listed:.0%} listed at noon of day 1\n"
+        f"{plan.listed:.0%} listed at noon of day 1; hourly cap {summary['hourly_cap']}, "
+        f"near-identical: Jaccard >= {summary['similarity']['threshold']} against the last "
+        f"{summary['similarity']['window']} ({summary['similarity']['measure']})\n"
     )
     header = (
         f"{'day':>3} {'phone':>5} {'quota':>5} {'new chats':>9} {'follow-ups':>10} "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -91,9 +91,10 @@ class Figures:
         return not any(self.never().values())
 
 
-def shingles(text: str, size: int = 2) -> frozenset[tuple[str, ...]]:
-    """The text's word ``size``-grams, lower-cased (the whole text when it is shorter)."""
-    words = [word.lower() for word in _WORD.findall(text)]
+def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
+    """The text's runs of ``size`` words, case-folded (the whole text when it is shorter):
+    the issue's word shingles, three words as the engine's rule counts them."""
+    words = [word.casefold() for word in _WORD.findall(text)]
     if len(words) <= size:
         return frozenset({tuple(words)})
     return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
@@ -105,13 +106,23 @@ def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> flo
     return len(a & b) / union if union else 1.0
 
 
-def near_duplicates(texts: list[str], *, window: int, threshold: float) -> list[int]:
+def text_similarity(first: str, second: str) -> float:
+    """Word-shingle Jaccard of two texts: the benchmark's own measure, used until the
+    engine has one (``spintax.text_similarity``), which the run then uses instead."""
+    return jaccard(shingles(first), shingles(second))
+
+
+Similarity = Callable[[str, str], float]
+
+
+def near_duplicates(
+    texts: list[str], *, window: int, threshold: float, similarity: Similarity = text_similarity
+) -> list[int]:
     """For each text, how many of the ``window`` texts before it are at least ``threshold``
-    similar (word-shingle Jaccard): what a phone should never send."""
-    sets = [shingles(text) for text in texts]
+    similar: what a phone should never send."""
     return [
-        sum(jaccard(sets[i], sets[j]) >= threshold for j in range(max(0, i - window), i))
-        for i in range(len(sets))
+        sum(similarity(texts[i], texts[j]) >= threshold for j in range(max(0, i - window), i))
+        for i in range(len(texts))
     ]
 
 
@@ -151,6 +162,7 @@ def compute(
     replied_at: Mapping[str, datetime],
     breaker_trips: Iterable[tuple[str, datetime]],
     similarity: tuple[int, float] = (20, 0.8),
+    measure: Similarity = text_similarity,
 ) -> Figures:
     """Count everything per phone and virtual (UTC) day.
 
@@ -159,7 +171,8 @@ def compute(
     answered by the receiver; ``in_flight``: (lead, step) sends a reply or a suppression
     found already claimed (they may still arrive; nothing else may); ``breaker_trips``:
     (phone, moment) of each ``phone_cooling`` alert; ``similarity``: the last N first
-    messages a new one is compared with, and the Jaccard that makes two near-identical.
+    messages a new one is compared with, and the Jaccard that makes two near-identical;
+    ``measure``: how alike two texts are (0 to 1). ``hourly_cap`` 0: no cap.
     """
     ordered = sorted(attempts, key=lambda a: a.received_at)
     figures = Figures()
@@ -169,7 +182,7 @@ def compute(
         by_phone[attempt.phone_id].append(attempt)
         _count_suppressed(attempt, suppressed_at, in_flight, rows, figures.problems)
     for items in by_phone.values():
-        _phone_figures(items, rows, hourly_cap, similarity, figures.problems)
+        _phone_figures(items, rows, hourly_cap, (*similarity, measure), figures.problems)
     accepted = [a for a in ordered if a.accepted]
     seen: set[tuple[str, int]] = set()
     for attempt in accepted:
@@ -210,7 +223,7 @@ def _phone_figures(
     items: list[Attempt],
     rows: _Rows,
     hourly_cap: int,
-    similarity: tuple[int, float],
+    similarity: tuple[int, float, Similarity],
     problems: list[str],
 ) -> None:
     """One phone's new chats, follow-ups, refusals, overlaps, gaps, hourly peaks and
@@ -236,11 +249,10 @@ def _phone_figures(
         day = day_of(current)
         day.min_gap_s = gap_s if day.min_gap_s is None else min(day.min_gap_s, gap_s)
     firsts = [a for a in accepted if a.step == 0]
-    window, threshold = similarity
+    window, threshold, measure = similarity
     texts = [a.text for a in firsts]
-    for attempt, pairs in zip(
-        firsts, near_duplicates(texts, window=window, threshold=threshold), strict=True
-    ):
+    pairs_of = near_duplicates(texts, window=window, threshold=threshold, similarity=measure)
+    for attempt, pairs in zip(firsts, pairs_of, strict=True):
         day_of(attempt).near_duplicates += pairs
     # An hour is counted on the day it ends (one crossing midnight counts for the new day).
     for attempt, count in zip(
@@ -248,4 +260,5 @@ def _phone_figures(
     ):
         day = day_of(attempt)
         day.max_per_hour = max(day.max_per_hour, count)
-        day.hourly_overruns = max(day.hourly_overruns, count - hourly_cap)
+        if hourly_cap:
+            day.hourly_overruns = max(day.hourly_overruns, count - hourly_cap)

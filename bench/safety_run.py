@@ -22,7 +22,8 @@ from typing import Any
 import redis
 from sqlalchemy import func, select
 
-from bench.safety_figures import Attempt, Figures, compute
+from bench.safety_figures import Attempt, Figures, Similarity, compute
+from bench.safety_figures import text_similarity as bench_similarity
 from bench.scratch import REDIS_URL, drop_namespace, free_port
 from engine.clock import SystemClock
 from engine.db import Database
@@ -42,6 +43,7 @@ TOKEN = "safety-token"
 INVALID_PREFIX, UNDELIVERED_PREFIX = "+40790", "+40791"
 _NAMES = ("Ana", "Ion", "Maria", "Andrei", "Elena", "Mihai", "Ioana", "Radu", "Sofia", "Luca")
 _COMPANIES = ("Acme", "Nordic Tea", "Carpati SRL", "Blue Fjord", "Danube Labs", "Solaris")
+DEFAULT_HOURLY_CAP = 80  # the issue's figure, until [quota] new_contacts_per_hour exists
 # (age in days at the start, share of the phones): new, 5 and 10 days old, warmed up.
 _AGES = ((0, 0.2), (5, 0.2), (10, 0.2))
 
@@ -62,7 +64,7 @@ class Plan:
     replies: float
     opt_outs: float
     listed: float
-    hourly_cap: int
+    hourly_cap: int | None  # None: the engine's setting (80 until it has one)
     startup_s: float  # real seconds the services get to start before the virtual midnight
     database_url: str | None
     seed: int
@@ -380,10 +382,13 @@ def judge(
         )
     suppressed = listing_moments(listed, attempts)
     replied = {phone: virtual(at) for phone, at in reply_moments(deliveries).items()}
+    hourly_cap, window, threshold, measure = rule_settings(plan, settings)
     figures = compute(
         attempts,
         quotas=quotas,
-        hourly_cap=plan.hourly_cap,
+        hourly_cap=hourly_cap,
+        similarity=(window, threshold),
+        measure=measure,
         suppressed_at=suppressed,
         in_flight=in_flight,
         replied_at=replied,
@@ -399,6 +404,8 @@ def judge(
         "alerts": {str(k): int(v) for k, v in sorted(alerts.items())},
         "breaker_trips": len(trips),
         "start": start.isoformat(),
+        "hourly_cap": hourly_cap,
+        "similarity": {"window": window, "threshold": threshold, "measure": measure.__module__},
     }
     return figures, summary
 
@@ -418,3 +425,19 @@ def listing_moments(
         by_refusal = reason == suppression.NOT_ON_WHATSAPP_REASON and phone in refused
         moments[str(phone)] = max(at, refused[phone]) if by_refusal else at
     return moments
+
+
+def rule_settings(plan: Plan, settings: Settings) -> tuple[int, int, float, Similarity]:
+    """The hourly cap, and the near-identical window, threshold and measure, as the engine
+    has them once those rules are merged (``[quota] new_contacts_per_hour``, ``[texts]``,
+    ``spintax.text_similarity``); until then the issue's defaults and the bench's measure.
+    ``--hourly-cap`` overrides the cap."""
+    cap = getattr(settings.quota, "new_contacts_per_hour", DEFAULT_HOURLY_CAP)
+    texts = getattr(settings, "texts", None)
+    window = int(getattr(texts, "window", 20))
+    threshold = float(getattr(texts, "similarity_threshold", 0.8))
+    try:
+        from spintax import text_similarity as measure  # type: ignore[attr-defined]
+    except ImportError:
+        measure = bench_similarity
+    return (cap if plan.hourly_cap is None else plan.hourly_cap), window, threshold, measure
