@@ -1,9 +1,10 @@
 """One safety benchmark run: files, database, leads, the services, the clock, the figures.
 
-The clock is set so the virtual run starts at a UTC midnight a few real seconds after the
-services start: with ``virtual = epoch + (real - epoch) * speed``, an epoch just before
-the real start puts the virtual start that far ahead. Leads are imported and launched
-at that midnight (due then), before the services run.
+The clock is set so the virtual clock reaches a UTC midnight ``startup_s`` real seconds
+after the services are started: with ``virtual = epoch + (real - epoch) * speed``, an
+epoch just before the real start puts the virtual now that far ahead. Once every
+service is up, the leads are imported and launched due at the next midnight (the
+following one when the services took longer than ``startup_s``).
 """
 
 from __future__ import annotations
@@ -95,22 +96,18 @@ class Result:
 
 def run(plan: Plan, rng: random.Random, progress: Progress) -> Result:
     """Set up, run the services for ``plan.days`` virtual days from a midnight, judge."""
-    start = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), day_time(), UTC)
+    midnight = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), day_time(), UTC)
     namespace = f"safety{rng.getrandbits(32):08x}"
     ports = {"webhook": free_port(), "simulator": free_port()}
     csv_path = write_leads(plan, rng)
-    config_path = write_config(plan, start, namespace, ports, epoch=None)
+    config_path = write_config(plan, midnight, namespace, ports, epoch=None)
     settings = load_settings(config_path, {"TIMELINESAI_TOKEN": TOKEN})
     database = build_database(settings)
     database.upgrade()
-    imported = import_leads(database, csv_path, tag="safety", region="RO", now=start)
-    sequence = compiled_sequences(settings)[SEQUENCE]
-    launch(database, sequence, now=start, fallback_zone="UTC", tag="safety")
-    progress(f"{imported.imported} leads imported and launched at {start:%Y-%m-%d %H:%M} (virtual)")
-    # The epoch that makes the virtual clock reach ``start`` startup_s real seconds from now.
-    at_start = datetime.now(UTC) + timedelta(seconds=plan.startup_s)
-    epoch = at_start + (at_start - start) / max(plan.speed - 1, 1e-9)
-    write_config(plan, start, namespace, ports, epoch=epoch)
+    # The epoch that makes the virtual clock reach midnight startup_s real seconds from now.
+    at_midnight = datetime.now(UTC) + timedelta(seconds=plan.startup_s)
+    epoch = at_midnight + (at_midnight - midnight) / max(plan.speed - 1, 1e-9)
+    write_config(plan, midnight, namespace, ports, epoch=epoch)
     write_simulator_config(plan, ports, epoch)
     clock = SystemClock(speed=plan.speed, epoch=epoch)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
@@ -125,8 +122,17 @@ def run(plan: Plan, rng: random.Random, progress: Progress) -> Result:
     try:
         sim = start_services(children, plan, config_path, ports)
         ready = clock.now()
-        if ready > start:
-            progress(f"the services were ready only at {ready:%H:%M} (virtual)")
+        # Leads go in once every service is up, due at the next midnight (services slower
+        # to start than startup_s cost a virtual day's wait, not a day without workers).
+        start = midnight
+        while start < ready:
+            start += timedelta(days=1)
+        if start > midnight:
+            progress(f"the services were ready only at {ready:%H:%M} (virtual): a day later")
+        imported = import_leads(database, csv_path, tag="safety", region="RO", now=start)
+        launch(database, compiled_sequences(settings)[SEQUENCE], now=start,
+               fallback_zone="UTC", tag="safety")  # fmt: skip
+        progress(f"{imported.imported} leads launched for {start:%Y-%m-%d %H:%M} (virtual)")
         end = start + timedelta(days=plan.days)
         listed: set[str] | None = None
         next_note = start
