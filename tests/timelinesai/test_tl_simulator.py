@@ -95,6 +95,27 @@ def test_status_words_in_upper_case_are_read_lowercase(
     assert [c.status for c in client.message_status_history(uid)] == ["queued", "sent", "delivered"]
 
 
+def test_a_recipient_named_undelivered_stays_sent_and_never_answers(
+    start_simulator: Start, sim_client: Connect
+) -> None:
+    # Every status is due at once and every lead would answer, but the named one.
+    sim = start_simulator(
+        sent_after_s=0.0,
+        delivered_after_s=0.0,
+        read_after_s=0.0,
+        reply_probability=1.0,
+        reply_delay_s=0.0,
+        undelivered_recipient_pattern="^\\+40700000001$",
+    )
+    client = sim_client(sim)
+    lost = client.send_message(phone="+40700000001", text="Hi", from_phone=OURS).message_uid
+    kept = client.send_message(phone="+40700000002", text="Hi", from_phone=OURS).message_uid
+    assert [c.status for c in client.message_status_history(lost)] == ["queued", "sent"]
+    assert [c.status for c in client.message_status_history(kept)][-1] == "read"
+    answered = {chat.phone for chat in client.find_chats(read=False)}
+    assert answered == {"+40700000002"}
+
+
 def test_chats_are_opened_by_a_first_message_and_reused(
     start_simulator: Start, sim_client: Connect
 ) -> None:

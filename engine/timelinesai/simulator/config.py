@@ -105,6 +105,9 @@ class SimulatorConfig:
     delivered_after_s: Seconds = 5.0
     read_after_s: Seconds = 60.0
     read_receipt_rate: Probability = 1.0
+    # Recipients (a regex on the number) whose messages are accepted but never delivered:
+    # they stay "sent" and the lead never answers (a phone that is off, or blocks us).
+    undelivered_recipient_pattern: str | None = None
     status_case: Literal["lower", "upper", "title"] = "lower"
     utc_offset_minutes: Annotated[int, Field(ge=-720, le=840)] = 0
     # Leads and webhooks
@@ -130,11 +133,14 @@ class SimulatorConfig:
         phones = [account.phone for account in self.accounts]
         if len(set(phones)) != len(phones):
             raise ValueError("an account phone is listed twice")
-        if self.invalid_recipient_pattern is not None:
+        for name in ("invalid_recipient_pattern", "undelivered_recipient_pattern"):
+            pattern = getattr(self, name)
+            if pattern is None:
+                continue
             try:
-                re.compile(self.invalid_recipient_pattern)
+                re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"invalid_recipient_pattern is not a regex: {exc}") from None
+                raise ValueError(f"{name} is not a regex: {exc}") from None
         if self.webhook_url is not None and not self.webhook_url.startswith(
             ("http://", "https://")
         ):
