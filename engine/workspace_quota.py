@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 import redis
@@ -35,6 +35,8 @@ from engine.timelinesai.message_quota import MessageQuota
 __all__ = [
     "QuotaReading",
     "describe_reading",
+    "forecast_messages",
+    "latest_reading",
     "load_reading",
     "messages_halt_key",
     "quota_halted",
@@ -83,6 +85,21 @@ def should_halt(quota: MessageQuota, reserve: int) -> bool | None:
     return quota.left <= reserve
 
 
+def forecast_messages(
+    reading: QuotaReading | None, *, configured_limit: int, reserve: int, now: datetime
+) -> tuple[int, int | None]:
+    """What the forecast may send of the workspace's messages: (a month's, this month's
+    left), both less the reserve the engine halts at. A month's is the reading's limit, else
+    ``configured_limit`` (0: not capped); this month's is ``None`` (a whole month's) when
+    nothing was read this calendar month (UTC)."""
+    limit = reading.limit if reading is not None and reading.limit is not None else 0
+    limit = limit or configured_limit
+    per_month = max(0, limit - reserve) if limit > 0 else 0
+    if reading is None or reading.left is None or not _same_month(reading.read_at, now):
+        return per_month, None
+    return per_month, max(0, reading.left - reserve)
+
+
 def describe_reading(reading: QuotaReading | None, now: datetime) -> str:
     """One line for ``outreach status``: ``workspace messages: 1,240 of 2,000 left this
     month, read 3 min ago``."""
@@ -117,6 +134,18 @@ def load_reading(client: redis.Redis, namespace: str) -> QuotaReading | None:
     return QuotaReading.from_json(value.decode() if isinstance(value, bytes) else str(value))
 
 
+def latest_reading(url: str, namespace: str, *, timeout_s: float = 2.0) -> QuotaReading | None:
+    """The latest reading for a forecast, or ``None`` when Redis does not answer: a forecast
+    without it assumes the configured month (``[workspace] messages_per_month``)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    try:
+        return load_reading(client, namespace)
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
+
+
 def set_quota_halt(client: redis.Redis, namespace: str, halted: bool, now: datetime) -> None:
     if halted:
         client.set(messages_halt_key(namespace), now.isoformat())
@@ -127,6 +156,11 @@ def set_quota_halt(client: redis.Redis, namespace: str, halted: bool, now: datet
 def quota_halted(client: redis.Redis, namespace: str) -> bool:
     """Whether the quota halt is set; raises ``redis.RedisError``."""
     return bool(client.exists(messages_halt_key(namespace)))
+
+
+def _same_month(one: datetime, other: datetime) -> bool:
+    one, other = one.astimezone(UTC), other.astimezone(UTC)
+    return (one.year, one.month) == (other.year, other.month)
 
 
 def _int_or_none(value: object) -> int | None:

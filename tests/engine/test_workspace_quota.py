@@ -8,7 +8,12 @@ import pytest
 
 from engine.blockers import SendingFacts, WorkspaceFacts, find_blockers, halt_label
 from engine.timelinesai.message_quota import MessageQuota
-from engine.workspace_quota import QuotaReading, describe_reading, should_halt
+from engine.workspace_quota import (
+    QuotaReading,
+    describe_reading,
+    forecast_messages,
+    should_halt,
+)
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -68,3 +73,26 @@ def test_the_quota_halt_is_a_critical_blocker_and_labels_the_phones() -> None:
     assert halt_label(blockers) == "workspace messages used up"
     room = WorkspaceFacts(messages=reading, messages_halted=False)
     assert find_blockers(SendingFacts(now=NOW, workspace=room)) == []
+
+
+@pytest.mark.parametrize(
+    ("reading", "configured", "expected"),
+    [
+        # Read this month: its limit, and what is left, both less the reserve of 100.
+        (QuotaReading(2000, 1240, NOW - timedelta(minutes=3)), 0, (1900, 1140)),
+        (QuotaReading(2000, 60, NOW), 0, (1900, 0)),
+        # The answer gave no limit: the configured one (0: not capped after this month).
+        (QuotaReading(None, 500, NOW), 4000, (3900, 400)),
+        (QuotaReading(None, 500, NOW), 0, (0, 400)),
+        # Read last month: this month's is a whole month's.
+        (QuotaReading(2000, 5, datetime(2026, 2, 28, 23, 0, tzinfo=UTC)), 0, (1900, None)),
+        (None, 2000, (1900, None)),
+        (None, 0, (0, None)),
+    ],
+)
+def test_the_forecast_may_send_the_reading_less_the_reserve(
+    reading: QuotaReading | None, configured: int, expected: tuple[int, int | None]
+) -> None:
+    assert forecast_messages(reading, configured_limit=configured, reserve=100, now=NOW) == (
+        expected
+    )
