@@ -16,8 +16,7 @@ from engine.db import Database
 from engine.settings import Settings
 from engine.states import WORKSPACE_QUOTA
 from engine.storage.statements import add_alert
-from engine.timelinesai import TimelinesAIClient
-from engine.timelinesai.message_quota import read_message_quota
+from engine.timelinesai import TimelinesAIClient, read_message_quota
 from engine.workspace_quota import (
     QuotaReading,
     quota_halted,
