@@ -8,7 +8,9 @@ at the top; :func:`halt_label` is what an active phone shows while nothing can b
 A refused token or a spent budget trips the workspace halt (:mod:`engine.sending.halt`)
 for five minutes, then one send probes the API again. The halt's Redis key therefore
 comes and goes while the token stays bad, so a refusal counts as current until a
-message has gone out after it.
+message has gone out after it. The halt at the workspace's monthly message reserve
+(:mod:`engine.workspace_quota`) is a key of its own, set and cleared by the scheduler's
+readings, so it is current exactly while it is set.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def _workspace_blockers(facts: SendingFacts) -> list[Blocker]:
     if budget is not None:
         found.append(budget)
     if workspace is not None and workspace.messages_halted:
-        found.append(_messages_blocker(workspace.messages, facts.now))
+        found.append(_messages_blocker(workspace.messages))
     if halted and cause is None and (budget is None or budget.severity != CRITICAL):
         halted_at = workspace.halted_at if workspace is not None else None
         reason = f"sending is halted for the whole workspace{_since(halted_at)}"
@@ -203,7 +205,7 @@ def _budget_blocker(facts: SendingFacts, *, spent_alert: bool) -> Blocker | None
     return None
 
 
-def _messages_blocker(reading: QuotaReading | None, now: datetime) -> Blocker:
+def _messages_blocker(reading: QuotaReading | None) -> Blocker:
     left = "the reserve" if reading is None or reading.left is None else f"{reading.left:,}"
     of = "" if reading is None or reading.limit is None else f" of {reading.limit:,}"
     reason = (

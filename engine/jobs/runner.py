@@ -83,6 +83,8 @@ class MaintenanceJobs:
         )  # fmt: skip
 
     def workspace_quota(self) -> None:
+        """Read the workspace's messages; halt or resume sending (needs Redis, where the
+        reading and the halt are kept: :func:`build_maintenance_jobs` always gives it)."""
         if self.redis_client is None:
             return
         check = check_workspace_quota(
