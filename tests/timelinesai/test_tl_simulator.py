@@ -28,6 +28,7 @@ from engine.timelinesai import (
     SimulatorHandle,
     TimelinesAIClient,
 )
+from engine.timelinesai.message_quota import MessageQuota, read_message_quota
 from engine.timelinesai.simulator import SimulatorConfig
 from engine.timelinesai.simulator.app import create_app
 
@@ -322,3 +323,17 @@ def test_an_answer_is_logged_as_given_before_its_last_byte_goes() -> None:
     [entry] = app.state.simulator.log.entries()
     assert entry.status_code == 200
     assert entry.answered_at <= delivered[0]
+
+
+def test_quotas_report_the_months_messages_in_the_shape_the_engine_reads(
+    start_simulator: Start, sim_client: Connect
+) -> None:
+    sim = start_simulator()
+    client = sim_client(sim)
+    sim.configure(messages_per_month=5)
+    for _ in range(2):
+        client.send_message(phone=LEAD, text="Hi", from_phone=OURS)
+    raw = client.workspace_quotas().raw
+    assert raw["messaging_quota"] == {"total": 5, "used": 2}
+    assert (raw["messages_monthly_limit"], raw["messages_left"]) == (5, 3)
+    assert read_message_quota(raw) == MessageQuota(5, 3)

@@ -100,6 +100,8 @@ class SimulatorConfig:
     stall_s: Seconds = 30.0
     invalid_recipient_pattern: str | None = None
     max_upload_bytes: Annotated[int, Field(ge=1)] = 16 * 1024 * 1024
+    # The workspace's messages a calendar month (UTC), as GET /workspace/quotas reports them.
+    messages_per_month: Annotated[int, Field(ge=0)] = 100_000
     # Message statuses (virtual seconds after the send)
     sent_after_s: Seconds = 2.0
     delivered_after_s: Seconds = 5.0
