@@ -74,8 +74,8 @@ def launch_(
     a step needs. Launching again adds only new leads.
     """
     from engine.campaign_launch import fill_from_saved, launch_campaign
-    from engine.models import CampaignState
     from engine.runtime import build_clock
+    from engine.states import CampaignState
     from engine.workspace_quota import latest_reading
     from sequences import Selection, read_lead_list
 

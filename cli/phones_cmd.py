@@ -35,9 +35,9 @@ def list_phones(
 
     settings = load(config)
     now = build_clock(settings).now()
-    with open_database(settings) as database, database.session() as session:
-        sync_phones(session, settings.phones)
-        rows = phone_report(session, settings, now)
+    with open_database(settings) as database, database.engine.begin() as connection:
+        sync_phones(connection, settings.phones)
+        rows = phone_report(connection, settings, now)
     if as_json:
         typer.echo(json.dumps([_as_dict(row) for row in rows], indent=2))
         return
@@ -107,8 +107,10 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 
 def _set_state(config: ConfigOption, phone_id: str, state: str, expect: tuple[str, ...]) -> None:
-    from engine.models import Phone
+    from sqlalchemy import select, update
+
     from engine.runtime import build_clock
+    from engine.tables import P
     from phones import sync_phones
 
     settings = load(config)
@@ -117,14 +119,16 @@ def _set_state(config: ConfigOption, phone_id: str, state: str, expect: tuple[st
     except KeyError:
         raise OutreachError(f"no phone {phone_id!r} in the config") from None
     now = build_clock(settings).now()
-    with open_database(settings) as database, database.session() as session:
-        sync_phones(session, settings.phones)
-        phone = session.get(Phone, phone_id)
-        if phone is None or phone.state not in expect:
-            current = phone.state if phone else "unknown"
-            raise OutreachError(f"phone {phone_id} is {current}; nothing to do")
-        phone.state, phone.state_reason, phone.state_changed_at = state, "operator", now
-        session.add(phone)
+    with open_database(settings) as database, database.engine.begin() as connection:
+        sync_phones(connection, settings.phones)
+        current = connection.scalar(select(P.c.state).where(P.c.id == phone_id))
+        if current not in expect:
+            raise OutreachError(f"phone {phone_id} is {current or 'unknown'}; nothing to do")
+        connection.execute(
+            update(P)
+            .where(P.c.id == phone_id)
+            .values(state=state, state_reason="operator", state_changed_at=now)
+        )
     console().print(f"phone {phone_id} is {state}")
 
 
@@ -133,7 +137,7 @@ def pause(
     phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
 ) -> None:
     """Stop a phone from sending; its queued messages wait (they are not lost)."""
-    from engine.models import PhoneState
+    from engine.states import PhoneState
 
     _set_state(config, phone_id, PhoneState.PAUSED, (PhoneState.ACTIVE, PhoneState.OFFLINE))
 
@@ -143,7 +147,7 @@ def resume(
     phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
 ) -> None:
     """Let a paused phone send again."""
-    from engine.models import PhoneState
+    from engine.states import PhoneState
 
     _set_state(config, phone_id, PhoneState.ACTIVE, (PhoneState.PAUSED,))
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlmodel import Session
 
 from engine.errors import StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlmodel import Session
 
 log = logging.getLogger("outreach.db")
 
@@ -156,7 +156,12 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits when the block ends cleanly and rolls back otherwise."""
+        """A session that commits when the block ends cleanly and rolls back otherwise.
+
+        SQLModel's (``session.exec``), imported here: the ORM and pydantic cost a reading
+        command a third of its start-up, and the engine's own reads are Core statements."""
+        from sqlmodel import Session
+
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session

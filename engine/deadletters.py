@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, func, select, update
 
 from engine.errors import OutreachError
-from engine.models import StepState
+from engine.states import StepState
 from engine.tables import E, L, running
 
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from engine.db import Database
-from engine.models import PhoneState
 from engine.reports import send_backlog
 from engine.settings import Settings
+from engine.states import PhoneState
 from phones import PhoneRow, phone_rows
 from phones.quota import quota_day, warmup_ramp
 from sequences import (

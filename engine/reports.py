@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, true
 
-from engine.models import (
+from engine.states import (
     RUNNING_STATES,
     Direction,
     EnrollmentState,

@@ -65,9 +65,8 @@ def collect(
     from engine.workspace_quota import describe_reading
     from phones.registry import phone_report
 
-    with database.session() as session:
-        phones = phone_report(session, settings, now)
     with database.engine.connect() as connection:
+        phones = phone_report(connection, settings, now)
         if campaigns is None:
             campaigns = campaign_status(connection)
         facts = read_sending_facts(

@@ -10,30 +10,42 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, TypeAlias
 
-from sqlmodel import Session, col, func, select
+from sqlalchemy import Connection, func, select, update
 
-from engine.models import Enrollment, Phone, QuotaUsage, StepState
 from engine.settings import PhoneSettings, Settings
-from engine.tables import insert_for
+from engine.states import StepState
+from engine.tables import E, P, Q, insert_for
 from phones.health import PhoneHealth
 from phones.health_store import read_health
 from phones.quota import quota_day
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-def sync_phones(session: Session, phones: Sequence[PhoneSettings]) -> None:
+Executor: TypeAlias = "Connection | Session"
+"""Where the statements run: a connection, or a session's transaction (Core statements
+either way, so reading the phones loads no ORM)."""
+
+
+def _connection(db: Executor) -> Connection:
+    return db if isinstance(db, Connection) else db.connection()
+
+
+def sync_phones(db: Executor, phones: Sequence[PhoneSettings]) -> None:
     """Insert configured phones that have no row yet and refresh numbers and account ids.
 
     Safe when several processes (workers, scheduler, webhook) start together on a
     fresh database: a phone another process inserted first is left as it is.
     """
-    existing = {row.id: row for row in session.exec(select(Phone))}
-    insert = insert_for(session.connection())
+    existing = {row.id: row for row in db.execute(select(P.c.id, P.c.phone, P.c.account_id))}
+    insert = insert_for(_connection(db))
     for phone in phones:
         row = existing.get(phone.id)
         if row is None:
-            session.execute(
-                insert(Phone)
+            db.execute(
+                insert(P)
                 .values(
                     id=phone.id,
                     phone=phone.phone,
@@ -46,9 +58,11 @@ def sync_phones(session: Session, phones: Sequence[PhoneSettings]) -> None:
                 .on_conflict_do_nothing()
             )
         elif (row.phone, row.account_id) != (phone.phone, phone.account_id):
-            row.phone, row.account_id = phone.phone, phone.account_id
-            session.add(row)
-    session.flush()
+            db.execute(
+                update(P)
+                .where(P.c.id == phone.id)
+                .values(phone=phone.phone, account_id=phone.account_id)
+            )
 
 
 @dataclass(frozen=True)
@@ -69,20 +83,17 @@ class PhoneRow:
     """Its latest history in figures, when read (:func:`phone_report`)."""
 
 
-def phone_rows(session: Session, settings: Settings, today: date) -> list[PhoneRow]:
+def phone_rows(db: Executor, settings: Settings, today: date) -> list[PhoneRow]:
     """The configured phones with their state and today's new-contact use, in id order."""
-    states = {row.id: row for row in session.exec(select(Phone))}
-    used = {
-        usage.phone_id: usage.used
-        for usage in session.exec(select(QuotaUsage).where(col(QuotaUsage.day) == today))
-    }
+    states = {row.id: row for row in db.execute(select(P))}
+    used = dict(db.execute(select(Q.c.phone_id, Q.c.used).where(Q.c.day == today)).all())
     # Queue depth from the database: what the dispatcher handed the phone and it has
     # not sent yet (true even if Redis was flushed; the dispatcher requeues it).
-    queued = dict(
-        session.exec(
-            select(Enrollment.phone_id, func.count())
-            .where(col(Enrollment.step_state).in_([StepState.QUEUED, StepState.SENDING]))
-            .group_by(col(Enrollment.phone_id))
+    queued: dict[str | None, int] = dict(
+        db.execute(
+            select(E.c.phone_id, func.count())
+            .where(E.c.step_state.in_([StepState.QUEUED, StepState.SENDING]))
+            .group_by(E.c.phone_id)
         ).all()
     )
     rows = []
@@ -105,9 +116,9 @@ def phone_rows(session: Session, settings: Settings, today: date) -> list[PhoneR
     return rows
 
 
-def phone_report(session: Session, settings: Settings, now: datetime) -> list[PhoneRow]:
+def phone_report(db: Executor, settings: Settings, now: datetime) -> list[PhoneRow]:
     """:func:`phone_rows` at ``now``, each with its health: what ``outreach phones list``,
     ``outreach status`` and the console's overview show."""
-    rows = phone_rows(session, settings, quota_day(now, settings.quota.timezone))
-    health = read_health(session.connection(), [row.id for row in rows], settings.health, now)
+    rows = phone_rows(db, settings, quota_day(now, settings.quota.timezone))
+    health = read_health(_connection(db), [row.id for row in rows], settings.health, now)
     return [replace(row, health=health[row.id]) for row in rows]

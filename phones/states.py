@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from engine.models import PhoneState
+from engine.states import PhoneState
 
 __all__ = ["AccountStatus", "next_phone_state", "reported_state"]
 

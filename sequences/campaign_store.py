@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from engine.db import Database
-from engine.models import phone_ids_column, phone_ids_of
-from engine.tables import C, insert_for
+from engine.tables import C, insert_for, phone_ids_column, phone_ids_of
 from sequences.campaign_states import Action, next_state
 from sequences.errors import CampaignError
 

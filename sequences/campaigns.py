@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Connection, case, exists, null, select, update
 
 from engine.db import Database
-from engine.models import CampaignState, EnrollmentState, StepState
+from engine.states import CampaignState, EnrollmentState, StepState
 from engine.tables import C, E
 from sequences.campaign_states import Action, next_state
 from sequences.errors import CampaignError

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, String, cast, delete, false, func, null, or_,
 from sqlalchemy import update as sql_update
 
 from engine.db import Database
-from engine.models import AutoReplyState
+from engine.states import AutoReplyState
 from engine.tables import AR, E, L, M, R, S, T, W, insert_for, running
 from sequences.journey import EndReason
 from sequences.suppression import FORGOTTEN_REASON, end_running, forgotten_key, make_salt

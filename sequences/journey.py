@@ -26,7 +26,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-from engine.models import END_STATES, RUNNING_STATES, EnrollmentState
+from engine.states import END_STATES, RUNNING_STATES, EnrollmentState
 from sequences.errors import IllegalTransition
 
 __all__ = [

@@ -23,7 +23,7 @@ from datetime import datetime
 from sqlalchemy import Connection, null, update
 
 from engine.db import Database
-from engine.models import StepState
+from engine.states import StepState
 from engine.tables import E, running
 from sequences.campaign_states import Action, next_state
 from sequences.campaign_store import Selection, check_sequence, find_campaign, save

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Select, bindparam, case, literal, select, tex
 from sqlalchemy.dialects import sqlite
 
 from engine.dbtypes import UTCDateTime
-from engine.models import (
+from engine.states import (
     RUNNING_STATES,
     Direction,
     EnrollmentState,

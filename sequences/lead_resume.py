@@ -29,7 +29,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, and_, select, update
 
 from engine.db import Database
-from engine.models import EnrollmentState, StepState
+from engine.states import EnrollmentState, StepState
 from engine.tables import C, E, L, M, running
 from sequences.closed_days import closed_days
 from sequences.definition import Sequence

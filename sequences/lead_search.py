@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from sqlalchemy import ColumnElement
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, select
 
 from engine.lead_names import search_key
-from engine.models import Lead
 from engine.numbers import InvalidNumberError
+from engine.tables import L
 from sequences.leads_query import LeadSummary, find_number, lead_summaries
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["MAX_PAGE_LEADS", "LeadSearch", "looks_like_number", "search_leads"]
 
@@ -61,19 +63,19 @@ def search_leads(
     up to ``limit`` (at most :data:`MAX_PAGE_LEADS`) of those after lead id ``after``."""
     text = text.strip()
     limit = max(1, min(limit, MAX_PAGE_LEADS))
-    query = select(Lead).order_by(col(Lead.id)).limit(limit + 1)
+    query = select(L).order_by(L.c.id).limit(limit + 1)
     if after is not None:
-        query = query.where(col(Lead.id) > after)
+        query = query.where(L.c.id > after)
     by, number = "all", None
     if looks_like_number(text):
         try:
             number = find_number(session.connection(), text, region)
         except InvalidNumberError as error:
             return LeadSearch(text, "number", (), None, problem=str(error))
-        by, query = "number", query.where(col(Lead.phone) == number)
+        by, query = "number", query.where(L.c.phone == number)
     elif text:
         by, query = "name", query.where(_name_contains(search_key(text)))
-    rows = list(session.exec(query))
+    rows = list(session.execute(query))
     more = len(rows) > limit
     leads = lead_summaries(session, rows[:limit])
     return LeadSearch(text, by, leads, leads[-1].id if more and leads else None, number)
@@ -82,4 +84,4 @@ def search_leads(
 def _name_contains(key: str) -> ColumnElement[bool]:
     """``name_key LIKE '%key%'``, the key's own ``%`` and ``_`` taken literally."""
     escaped = key.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
-    return col(Lead.name_key).like(f"%{escaped}%", escape=_LIKE_ESCAPE)
+    return L.c.name_key.like(f"%{escaped}%", escape=_LIKE_ESCAPE)

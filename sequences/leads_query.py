@@ -9,15 +9,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, Row, func, select
 
 from engine import numbers
 from engine.lead_names import lead_name
-from engine.models import Campaign, Enrollment, Lead, LeadTag
-from engine.tables import L, S
+from engine.tables import C, E, L, S, T
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = [
     "LeadCampaign",
@@ -69,34 +70,34 @@ class LeadPage:
 
 def lead_page(session: Session, *, tag: str | None, limit: int) -> LeadPage:
     """Up to ``limit`` leads, oldest first, only those tagged ``tag`` if given."""
-    leads = select(Lead).order_by(col(Lead.id)).limit(limit)
-    count = select(func.count()).select_from(Lead)
+    leads = select(L).order_by(L.c.id).limit(limit)
+    count = select(func.count()).select_from(L)
     if tag is not None:
-        tagged = select(LeadTag.lead_id).where(col(LeadTag.tag) == tag)
-        leads = leads.where(col(Lead.id).in_(tagged))
-        count = count.where(col(Lead.id).in_(tagged))
-    summaries = lead_summaries(session, list(session.exec(leads)))
-    return LeadPage(summaries, session.exec(count).one())
+        tagged = select(T.c.lead_id).where(T.c.tag == tag)
+        leads = leads.where(L.c.id.in_(tagged))
+        count = count.where(L.c.id.in_(tagged))
+    summaries = lead_summaries(session, list(session.execute(leads)))
+    return LeadPage(summaries, session.execute(count).scalar_one())
 
 
-def lead_summaries(session: Session, rows: Sequence[Lead]) -> tuple[LeadSummary, ...]:
+def lead_summaries(session: Session, rows: Sequence[Row[Any]]) -> tuple[LeadSummary, ...]:
     """``rows`` as listed, in their order: each with its tags and campaigns, read in two
     queries whatever their number."""
     tags: dict[int, list[str]] = defaultdict(list)
     campaigns: dict[int, list[LeadCampaign]] = defaultdict(list)
     ids = [row.id for row in rows]
-    for lead_tag in session.exec(
-        select(LeadTag).where(col(LeadTag.lead_id).in_(ids)).order_by(col(LeadTag.tag))
+    for lead_id, tag in session.execute(
+        select(T.c.lead_id, T.c.tag).where(T.c.lead_id.in_(ids)).order_by(T.c.tag)
     ):
-        tags[lead_tag.lead_id].append(lead_tag.tag)
-    for enrollment, name in session.exec(
-        select(Enrollment, Campaign.name)
-        .join(Campaign, col(Campaign.id) == col(Enrollment.campaign_id))
-        .where(col(Enrollment.lead_id).in_(ids))
-        .order_by(col(Enrollment.id))
+        tags[lead_id].append(tag)
+    for enrollment in session.execute(
+        select(E.c.lead_id, E.c.state, E.c.step, E.c.end_reason, C.c.name)
+        .join(C, C.c.id == E.c.campaign_id)
+        .where(E.c.lead_id.in_(ids))
+        .order_by(E.c.id)
     ):
         campaigns[enrollment.lead_id].append(
-            LeadCampaign(name, enrollment.state, enrollment.step, enrollment.end_reason)
+            LeadCampaign(enrollment.name, enrollment.state, enrollment.step, enrollment.end_reason)
         )
     return tuple(
         LeadSummary(

@@ -48,7 +48,7 @@ from sqlalchemy import (
     update,
 )
 
-from engine.models import StepState
+from engine.states import StepState
 from engine.tables import IS, C, E, L, S, insert_for, running
 from sequences.errors import SequencesError
 from sequences.journey import EndReason, end_state

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.invariants import InvariantReport, Send, sends_after_replies
-from engine.models import RUNNING_STATES
+from engine.states import RUNNING_STATES
 
 RUNNING = tuple(sorted(RUNNING_STATES))
 REPLY_EVENT = "message:received:new"

@@ -26,7 +26,7 @@ from engine.exports.rows import (
     Outbound,
     lead_rows,
 )
-from engine.models import Direction
+from engine.states import Direction
 from engine.tables import C, E, L, M, T
 
 __all__ = [

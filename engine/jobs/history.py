@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from engine.db import Database
-from engine.models import Direction
 from engine.numbers import from_provider
 from engine.replies.rules import ReplyRules
 from engine.settings import Settings
+from engine.states import Direction
 from engine.storage import content_hash
 from engine.tables import L, M, insert_for
 from engine.timelinesai import Message, TimelinesAIClient

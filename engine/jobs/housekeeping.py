@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from engine.db import Database
-from engine.models import Direction
 from engine.replies.followups import CHECK_SENT, CLASSIFY_REPLY, Enqueue, FollowUp
+from engine.states import Direction
 from engine.tables import M, W
 from engine.webhook.payloads import MESSAGE_SENT
 

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, func, select, update
 
-from engine.models import Direction
+from engine.states import Direction
 from engine.tables import C, E, L, M, R
 from sequences.leads_query import lead_name
 

@@ -20,11 +20,11 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.models import Direction
 from engine.redact import mask_phone
 from engine.replies.autoreply import AutoReplies
 from engine.replies.notify import Notifier
 from engine.replies.rules import Classification, ReplyRules
+from engine.states import Direction
 from engine.storage import autoreplies
 from engine.storage.colleagues import held_colleagues
 from engine.tables import E, L, M, R, insert_for

@@ -19,8 +19,8 @@ from sqlalchemy import Connection, exists, select
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.models import Direction, StepState
 from engine.settings import Settings
+from engine.states import Direction, StepState
 from engine.storage import content_hash, replies
 from engine.tables import E, M
 from engine.webhook import store

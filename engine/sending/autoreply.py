@@ -20,11 +20,11 @@ from sqlalchemy import Connection
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.models import AutoReplyState, PhoneState
 from engine.sending.decision import BUSY_FLOOR_REAL_S
 from engine.sending.halt import SendingHalt
 from engine.sending.outcome import Done, Outcome, PutBack
 from engine.settings import Settings
+from engine.states import AutoReplyState, PhoneState
 from engine.storage import Hold, content_hash
 from engine.storage import autoreplies as store
 from engine.storage import statements as sql

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from engine.models import RUNNING_STATES, CampaignState, PhoneState, StepState
+from engine.states import RUNNING_STATES, CampaignState, PhoneState, StepState
 from engine.storage.base import Claim, Request, WorkItem, dispatch_id
 from phones.pacing import should_put_back, wait_s
 from sequences import (

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from engine.models import RUNNING_STATES, StepState
 from engine.sending import decision
 from engine.sending.outcome import Done, Outcome, PutBack
 from engine.sending.schedule import Schedule
 from engine.settings import Settings
+from engine.states import RUNNING_STATES, StepState
 from engine.storage import SendStore, Sent, WorkItem
 from engine.timelinesai import Message, TimelinesAIClient, TimelinesAIError
 from sequences import Sequence

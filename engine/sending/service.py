@@ -18,7 +18,6 @@ from datetime import datetime
 
 from engine.alerts import AlertSink, NoAlerts
 from engine.clock import Clock
-from engine.models import StepState
 from engine.redact import mask_phone
 from engine.sending import decision
 from engine.sending.decision import BackToDue, Drop, End, Go, Later, Policy, Reconcile, Verdict
@@ -29,6 +28,7 @@ from engine.sending.replycheck import Found, ReplyCheck
 from engine.sending.schedule import Schedule
 from engine.sending.transitions import Transitions
 from engine.settings import Settings
+from engine.states import StepState
 from engine.storage import Claim, Hold, Quota, Request, SendStore, Sent, WorkItem
 from engine.timelinesai import (
     BadToken,

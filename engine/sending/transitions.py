@@ -14,11 +14,11 @@ from datetime import datetime
 
 from engine.alert_log import BUDGET_SPENT, DEAD_LETTER, TOKEN_REFUSED
 from engine.alerts import AlertSink
-from engine.models import PhoneState, StepState
 from engine.redact import mask_phone
 from engine.sending.halt import SendingHalt
 from engine.sending.outcome import Done, Outcome
 from engine.sending.reconcile import Reconciler
+from engine.states import PhoneState, StepState
 from engine.storage import SendStore, WorkItem
 from engine.timelinesai import (
     AccountBanned,

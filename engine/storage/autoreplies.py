@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from engine.models import AutoReplyState, PhoneState
+from engine.states import AutoReplyState, PhoneState
 from engine.storage import statements as sql
 from engine.storage.base import Claim, Hold
 from engine.tables import AR, E, L, M, P, S, insert_for

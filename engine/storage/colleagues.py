@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, and_, case, null, select, update
 
-from engine.models import EnrollmentState, StepState
+from engine.states import EnrollmentState, StepState
 from engine.tables import E, L, running
 from sequences.journey import EndReason, end_state, hold
 

@@ -18,17 +18,16 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, and_, bindparam, func, select, tuple_, update
 
-from engine.models import (
+from engine.states import (
     END_STATES,
     RUNNING_STATES,
     CampaignState,
     EnrollmentState,
     PhoneState,
     StepState,
-    phone_ids_of,
 )
 from engine.storage import autoreplies
-from engine.tables import C, E, L, P, Q, running
+from engine.tables import C, E, L, P, Q, phone_ids_of, running
 from sequences.journey import EndReason, end_state
 
 __all__ = ["Candidate", "DispatchStore"]

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql
 from engine.db import Database, ThreadConnections
 from engine.dbtypes import UTCDateTime
 from engine.driver_sql import DriverStatement
-from engine.models import CampaignState, PhoneState
+from engine.states import CampaignState, PhoneState
 from engine.storage import statements as sql
 from engine.storage.base import (
     Claim,

@@ -28,7 +28,7 @@ from sqlalchemy import BigInteger, Connection, bindparam, case, func, select, up
 
 from engine.db import Database
 from engine.dbtypes import UTCDateTime
-from engine.models import RUNNING_STATES, Direction, StepState
+from engine.states import RUNNING_STATES, Direction, StepState
 from engine.storage import autoreplies
 from engine.storage.base import Applied, Reply
 from engine.storage.colleagues import hold_colleagues

@@ -27,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from engine.db import Database
-from engine.models import RUNNING_STATES
+from engine.states import RUNNING_STATES
 from engine.storage.base import Applied, Reply
 from engine.storage.colleagues import PAUSED
 from sequences.journey import EndReason, end_state

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, case, select, update
 
 from engine.db import Database
-from engine.models import StepState
+from engine.states import StepState
 from engine.storage import statements as sql
 from engine.storage.base import Claim, Hold, Quota, Reading, Request, Sent, WorkItem, content_hash
 from engine.tables import E, M, P, running

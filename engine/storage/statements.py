@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 
 from engine.dbtypes import UTCDateTime
-from engine.models import StepState
+from engine.states import StepState
 from engine.storage.base import WorkItem
 from engine.tables import A, C, E, L, M, P, Q, insert_for, running
 from sequences.journey import EndReason, after_send

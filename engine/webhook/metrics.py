@@ -24,9 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.broker import all_queues
 from engine.clock import Clock
 from engine.db import Database
-from engine.models import Direction
 from engine.replies.followups import REPLIES_QUEUE
 from engine.settings import Settings
+from engine.states import Direction
 from engine.tables import M, P, Q, R, S
 from phones.quota import daily_quota, quota_day
 

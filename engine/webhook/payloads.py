@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.models import PhoneState
 from engine.numbers import from_provider
+from engine.states import PhoneState
 from engine.timelinesai import parse_timestamp
 from engine.webhook.errors import BadBodyError, PayloadError
 from engine.webhook.sanitize import clean_payload

@@ -22,7 +22,7 @@ def seed(console: ConsoleHarness) -> None:
         sync_phones(session, console.settings.phones)
         campaign = campaign_id(session, "spring-<b>sale</b>", sequence="intro")
         for n in range(3):
-            lead = Lead(phone=f"+4072200000{n}", name=f"Lead {n}")
+            lead = Lead(phone=f"+4072200000{n}")
             session.add(lead)
             session.flush()
             assert lead.id is not None
