@@ -11,6 +11,8 @@ from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "API_OUTAGE",
+    "API_RECOVERED",
     "BUDGET_SPENT",
     "DEAD_LETTER",
     "END_STATES",
@@ -109,10 +111,16 @@ BUDGET_SPENT = "call_budget"
 """The month's API calls were used up and all sending halted."""
 DEAD_LETTER = "dead_letter"
 """A step failed for good (``outreach dlq list``)."""
+API_OUTAGE = "api_outage"
+"""TimelinesAI failed (5xx, timeouts) so many times in a row that all sending paused."""
+API_RECOVERED = "api_recovered"
+"""A send went through after an outage: sending resumed."""
 KINDS: Final = (
     TOKEN_REFUSED,
     BUDGET_SPENT,
     DEAD_LETTER,
+    API_OUTAGE,
+    API_RECOVERED,
     *(f"phone_{state}" for state in PhoneState),
 )
 """Every kind an alert is recorded with."""

@@ -117,8 +117,11 @@ def decide(
     *,
     halted: bool,
     policy: Policy,
+    outage_until: datetime | None = None,
 ) -> Verdict:
-    """The verdict on sending ``request``'s step of ``item`` at ``now``; see the module doc."""
+    """The verdict on sending ``request``'s step of ``item`` at ``now``; see the module doc.
+    ``outage_until``: TimelinesAI is down (:mod:`engine.sending.outage`) and sending waits
+    until then."""
     stale = _stale(item, request)
     if stale is not None or item is None:
         return Drop(stale or "enrollment gone")
@@ -132,6 +135,9 @@ def decide(
         return BackToDue("phone not active", release_phone=True)
     if halted:
         return BackToDue("sending halted: TimelinesAI token refused")
+    if outage_until is not None:
+        # Not the phone's fault: the step keeps its phone (and a follow-up its chat).
+        return BackToDue("sending paused: TimelinesAI outage", due_at=outage_until)
     pacing = wait_s(item.next_send_at, now)
     if pacing > 0 and should_put_back(pacing, policy.speed, policy.max_inline_wait_s):
         return Later(pacing, "pacing")
