@@ -13,6 +13,7 @@ from engine.blockers import PhoneFacts, SendingFacts, WorkspaceFacts
 from engine.deadletters import count_dead_letters
 from engine.errors import ServiceUnavailableError
 from engine.sending.halt import read_halt
+from engine.sending.outage_store import read_outage
 from engine.tables import P
 from engine.timelinesai import CallBudget
 
@@ -48,9 +49,11 @@ def read_sending_facts(
 def read_workspace(
     client: redis.Redis, *, namespace: str, monthly_call_budget: int
 ) -> WorkspaceFacts:
-    """The halt and this month's API calls from Redis; a Redis failure becomes ``error``."""
+    """The halt, the API outage breaker and this month's API calls from Redis; a Redis
+    failure becomes ``error``."""
     try:
         halted, halted_at = read_halt(client, namespace)
+        outage = read_outage(client, namespace)
         used = CallBudget(
             client, namespace=namespace, monthly_call_budget=monthly_call_budget
         ).used()
@@ -58,4 +61,7 @@ def read_workspace(
         return WorkspaceFacts(error=str(error) or type(error).__name__)
     except ServiceUnavailableError as error:  # the budget's wrapping of a Redis error
         return WorkspaceFacts(error=str(error.__cause__ or error))
-    return WorkspaceFacts(halted=halted, halted_at=halted_at, calls_used=used)
+    return WorkspaceFacts(
+        halted=halted, halted_at=halted_at, calls_used=used, outage_since=outage.tripped_at,
+        outage_probe_at=outage.probe_at, outage_failures=outage.failures,
+    )  # fmt: skip
