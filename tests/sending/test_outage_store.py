@@ -124,3 +124,16 @@ def test_a_closed_breaker_is_asked_of_redis_at_most_once_per_recheck(
     assert cached.admit(NOW).gate == Gate.CLOSED  # seen a moment late: cheap per send
     clock[0] = 11.0
     assert cached.admit(NOW).paused
+
+
+def test_status_reads_the_trip_from_redis(redis_client: redis.Redis, redis_namespace: str) -> None:
+    from engine.blocker_facts import read_workspace
+
+    worker = breaker(redis_client, redis_namespace)
+    clear = read_workspace(redis_client, namespace=redis_namespace, monthly_call_budget=100)
+    assert clear.outage_since is None
+    for _ in range(5):
+        worker.failed(NOW)
+    facts = read_workspace(redis_client, namespace=redis_namespace, monthly_call_budget=100)
+    assert (facts.outage_since, facts.outage_failures) == (NOW, 5)
+    assert facts.outage_probe_at == NOW + timedelta(seconds=60)
