@@ -7,11 +7,12 @@ test_decision.py``). The sender asks it once per message, before its claim, and
 :func:`after_claim` reads the claim's result (quota, a phone another send took).
 
 The order of the checks is the order of the answers: a stale message is dropped
-before anything else is looked at; a held campaign or phone waits before pacing; a
-phone still pacing puts the message back; a closed window (or a closed day of the
-lead's calendar: a public holiday of its country, a skip date) makes the step due at its
-next opening; a step that cannot be rendered ends its journey (a follow-up's only after the
-chat was read for a reply: a lead who wrote ends ``replied``); then it may go.
+before anything else is looked at; a held campaign or phone, a halted workspace and an
+API outage (until its probe time, keeping the phone) wait before pacing; a phone still
+pacing puts the message back; a closed window (or a closed day of the lead's calendar: a
+public holiday of its country, a skip date) makes the step due at its next opening; a
+step that cannot be rendered ends its journey (a follow-up's only after the chat was read
+for a reply: a lead who wrote ends ``replied``); then it may go.
 """
 
 from __future__ import annotations
