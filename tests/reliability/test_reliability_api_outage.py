@@ -1,7 +1,8 @@
 """An API outage: TimelinesAI answers every request with a 500 for a few real seconds.
 
 ``outreach worker --processes 2 --threads 2`` and the scheduler, PostgreSQL, Redis and the
-simulator at 2000x. 3 phones, 40 leads (``--scale`` multiplies it), a 2-step sequence.
+simulator at 2000x, with the API-faults scenario's config (5 phones, 2 retries, a
+2-step sequence); 40 leads (``--scale`` multiplies it).
 Every request fails from the start until 3 real seconds after the workers met it (100
 virtual minutes, far past 2 Dramatiq retries), then the API is back. The outage breaker
 (engine/sending/outage.py) trips across the processes, pauses all sending and probes
@@ -26,55 +27,18 @@ from sqlalchemy import func, select
 from engine.db import Database
 from engine.models import Alert, Enrollment, StepState
 from engine.timelinesai.simulator import SimAccount, SimulatorConfig, running_simulator
-from tests.e2e.conftest import Services, seed_campaign, wait_until, write_engine_config
+from tests.e2e.conftest import Services, seed_campaign, wait_until
 from tests.reliability.conftest import figures, scaled
-from tests.reliability.test_reliability_api_faults import recorded_by_simulator
+from tests.reliability.test_reliability_api_faults import (
+    PHONES,
+    recorded_by_simulator,
+    write_config,
+)
 
 SPEED = 2000.0
-PHONES = [f"+4477009003{i:02d}" for i in range(1, 4)]
 LEADS = 40
 STEPS = 2
 OUTAGE_REAL_S = 3.0
-
-
-def write_config(
-    folder: Path, *, database_url: str, namespace: str, base_url: str, epoch: datetime
-) -> Path:
-    return write_engine_config(
-        folder, database_url=database_url, namespace=namespace, base_url=base_url,
-        epoch=epoch, speed=SPEED, phones=PHONES,
-        body="""
-[pacing]
-jitter_min_s = 30
-jitter_max_s = 60
-[quota]
-new_contacts_per_day = 1000
-timezone = "UTC"
-warmup = []
-[worker]
-lease_ttl_s = 8
-send_time_limit_s = 6
-max_retries = 2
-min_backoff_s = 30
-max_backoff_s = 300
-reconcile_after_s = 60
-[scheduler]
-dispatch_interval_s = 400
-requeue_after_s = 20000
-phone_sync_cron = "0 0 1 1 *"
-delivery_sync_cron = "0 0 1 1 *"
-[sequences.intro]
-skip_holidays = false
-on_company_reply = "continue"
-timezone = "UTC"
-[[sequences.intro.steps]]
-after = "0m"
-template = "{Hi|Hello} {{name|there}}, a question for {{company|you}} [s0]"
-[[sequences.intro.steps]]
-after = "10m"
-template = "Following up, {{name|there}} [s1]"
-""",
-    )  # fmt: skip
 
 
 def completed(database: Database) -> int:
