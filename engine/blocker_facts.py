@@ -13,6 +13,7 @@ from engine.blockers import PhoneFacts, SendingFacts, WorkspaceFacts
 from engine.deadletters import count_dead_letters
 from engine.errors import ServiceUnavailableError
 from engine.sending.halt import read_halt
+from engine.sending.outage_store import read_outage
 from engine.tables import P
 from engine.timelinesai import CallBudget
 from engine.workspace_quota import load_reading, quota_halted
@@ -49,10 +50,11 @@ def read_sending_facts(
 def read_workspace(
     client: redis.Redis, *, namespace: str, monthly_call_budget: int
 ) -> WorkspaceFacts:
-    """The halt, this month's API calls and the workspace's messages from Redis; a Redis
-    failure becomes ``error``."""
+    """The halt, the API outage breaker, this month's API calls and the workspace's
+    messages from Redis; a Redis failure becomes ``error``."""
     try:
         halted, halted_at = read_halt(client, namespace)
+        outage = read_outage(client, namespace)
         used = CallBudget(
             client, namespace=namespace, monthly_call_budget=monthly_call_budget
         ).used()
@@ -63,5 +65,6 @@ def read_workspace(
         return WorkspaceFacts(error=str(error.__cause__ or error))
     return WorkspaceFacts(
         halted=halted, halted_at=halted_at, calls_used=used, messages=messages,
-        messages_halted=messages_halted,
+        messages_halted=messages_halted, outage_since=outage.tripped_at,
+        outage_probe_at=outage.probe_at, outage_failures=outage.failures,
     )  # fmt: skip

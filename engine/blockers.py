@@ -5,6 +5,9 @@ newest token and budget alerts, the API budget, the dead letters) read at ``now`
 answers with :class:`Blocker` items, most serious first. ``outreach status`` shows them
 at the top; :func:`halt_label` is what an active phone shows while nothing can be sent.
 
+An API outage (:mod:`engine.sending.outage`) pauses all sending until a probe goes
+through; it is shown with when it tripped and when it probes.
+
 A refused token or a spent budget trips the workspace halt (:mod:`engine.sending.halt`)
 for five minutes, then one send probes the API again. The halt's Redis key therefore
 comes and goes while the token stays bad, so a refusal counts as current until a
@@ -75,6 +78,12 @@ class WorkspaceFacts:
     error: str | None = None
     messages: QuotaReading | None = None
     messages_halted: bool = False
+    outage_since: datetime | None = None
+    """When the API outage breaker (:mod:`engine.sending.outage`) tripped, if it is."""
+    outage_probe_at: datetime | None = None
+    """When its one probe send may go."""
+    outage_failures: int = 0
+    """Failures in a row that mean the API is down."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,7 @@ def halt_label(blockers: list[Blocker]) -> str | None:
         "budget_used_up": "API budget used up",
         "halted": "sending halted",
         "workspace_quota": "workspace messages used up",
+        "api_outage": "TimelinesAI outage",
         "redis_unreachable": "Redis unreachable",
     }
     for blocker in blockers:
@@ -149,6 +159,9 @@ def _workspace_blockers(facts: SendingFacts) -> list[Blocker]:
         found = [Blocker("redis_unreachable", CRITICAL, reason, REDIS_FIX, "redis-server")]
     else:
         found = []
+    outage = _outage_blocker(workspace, facts.now) if workspace is not None else None
+    if outage is not None:
+        found.append(outage)
     cause = _halt_cause(facts.token_refused, facts.budget_spent)
     halted = workspace is not None and workspace.halted
     if cause == "token" and facts.token_refused is not None:
@@ -164,6 +177,28 @@ def _workspace_blockers(facts: SendingFacts) -> list[Blocker]:
         fix = "see why with `outreach alerts`; the halt lifts by itself within 5 minutes"
         found.append(Blocker("halted", CRITICAL, reason, fix, "outreach alerts"))
     return found
+
+
+def _outage_blocker(workspace: WorkspaceFacts, now: datetime) -> Blocker | None:
+    """The API outage breaker, while it is tripped: when, and when it probes."""
+    if workspace.outage_since is None:
+        return None
+    probe_at = workspace.outage_probe_at
+    probe = (
+        "a probe send goes now"
+        if probe_at is None or probe_at <= now
+        else f"one probe send at {probe_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    reason = (
+        f"TimelinesAI failed {workspace.outage_failures} times in a row (5xx or timeouts): "
+        f"all sending paused since {workspace.outage_since:%Y-%m-%d %H:%M:%S} UTC; {probe}"
+    )
+    fix = (
+        "nothing to do if TimelinesAI is down: sending resumes by itself when the probe goes "
+        "through (steps wait, none becomes a dead letter); if it lasts, check this host's "
+        "network and TimelinesAI's status, and `outreach alerts`"
+    )
+    return Blocker("api_outage", CRITICAL, reason, fix, "outreach alerts")
 
 
 def _halt_cause(token: AlertSpan | None, budget: AlertSpan | None) -> str | None:

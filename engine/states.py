@@ -11,6 +11,8 @@ from enum import StrEnum
 from typing import Final
 
 __all__ = [
+    "API_OUTAGE",
+    "API_RECOVERED",
     "BUDGET_SPENT",
     "DEAD_LETTER",
     "END_STATES",
@@ -112,11 +114,17 @@ DEAD_LETTER = "dead_letter"
 """A step failed for good (``outreach dlq list``)."""
 WORKSPACE_QUOTA = "workspace_quota"
 """The workspace's monthly messages fell to the reserve and all sending halted."""
+API_OUTAGE = "api_outage"
+"""TimelinesAI failed (5xx, timeouts) so many times in a row that all sending paused."""
+API_RECOVERED = "api_recovered"
+"""A send went through after an outage: sending resumed."""
 KINDS: Final = (
     TOKEN_REFUSED,
     BUDGET_SPENT,
     WORKSPACE_QUOTA,
     DEAD_LETTER,
+    API_OUTAGE,
+    API_RECOVERED,
     *(f"phone_{state}" for state in PhoneState),
 )
 """Every kind an alert is recorded with."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dramatiq
+import redis
 from dramatiq.broker import Broker
 from dramatiq.middleware import CurrentMessage
 
@@ -42,6 +43,8 @@ from engine.runtime import build_client, build_clock, build_database, build_redi
 from engine.sending.autoreply import AutoReplySender
 from engine.sending.decision import busy_delay_s
 from engine.sending.halt import RedisHalt
+from engine.sending.outage_store import RedisOutage
+from engine.sending.outage_watch import OutageWatch, log_alert, outage_policy
 from engine.sending.outcome import PutBack
 from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender, send_with_lease
@@ -159,10 +162,11 @@ def build_worker_runtime(
         if settings.alerts.webhook_url
         else NoAlerts(),
         replies=_reply_check(settings, broker, database, client, clock),
+        outage=_outage_watch(settings, redis_client, clock),
     )
     answers = AutoReplySender(
         settings=settings, sequences=sender.sequences, database=database, client=client,
-        clock=clock, halt=sender.halt, rng=random.Random(),
+        clock=clock, halt=sender.halt, rng=random.Random(), outage=sender.watch,
     )  # fmt: skip
     runtime: WorkerRuntime
 
@@ -175,6 +179,17 @@ def build_worker_runtime(
     actors = declare_actors(broker, settings, handle, answer)
     runtime = WorkerRuntime(settings, sender, actors, leases, answers, database)
     return runtime
+
+
+def _outage_watch(settings: Settings, redis_client: redis.Redis, clock: Clock) -> OutageWatch:
+    """The workspace's API outage breaker, in Redis; its probe outlasts one send."""
+    policy = outage_policy(settings)
+    breaker = RedisOutage(
+        redis_client, namespace=settings.redis.namespace, policy=policy,
+        probe_ttl_s=settings.worker.lease_ttl_s, real_s=clock.real_seconds,
+    )  # fmt: skip
+    attempts = settings.worker.max_retries + 1
+    return OutageWatch(breaker, policy, attempts=attempts, alert=log_alert)
 
 
 def _reply_check(

@@ -22,6 +22,7 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.sending.decision import BUSY_FLOOR_REAL_S
 from engine.sending.halt import SendingHalt
+from engine.sending.outage_watch import OutageWatch, outage_policy
 from engine.sending.outcome import Done, Outcome, PutBack
 from engine.settings import Settings
 from engine.states import AutoReplyState, PhoneState
@@ -58,11 +59,28 @@ class AutoReplySender:
     clock: Clock
     halt: SendingHalt
     rng: random.Random
+    outage: OutageWatch | None = None
+    """The workspace's API outage breaker (the sender's); ``None``: one of this process."""
+
+    def __post_init__(self) -> None:
+        attempts = self.settings.worker.max_retries + 1
+        policy = outage_policy(self.settings)
+        self.watch = self.outage or OutageWatch.in_memory(policy, attempts=attempts)
 
     def send(self, lease: HeldLease, auto_reply_id: int) -> Outcome:
         """Send one answer from the phone whose ``lease`` the caller holds."""
-        phone_id = lease.phone_id
         now = self.clock.now()
+        admission = self.watch.admit(now)
+        try:
+            until = admission.until if admission.paused else None
+            return self._send(lease.phone_id, auto_reply_id, now, until)
+        finally:
+            if admission.token is not None:  # the probe: let another go if this sent nothing
+                self.watch.end_probe(admission)
+
+    def _send(
+        self, phone_id: str, auto_reply_id: int, now: datetime, outage_until: datetime | None
+    ) -> Outcome:
         with self.database.engine.begin() as connection:
             item = store.load(connection, auto_reply_id)
         if item is None or item.state != AutoReplyState.QUEUED or item.phone_id != phone_id:
@@ -75,6 +93,8 @@ class AutoReplySender:
         if item.phone_state != PhoneState.ACTIVE or self.halt.active():
             later = now + timedelta(seconds=PHONE_DOWN_RETRY_S)
             return self._back_to_due(item, later, "phone not active or sending halted")
+        if outage_until is not None:
+            return self._back_to_due(item, outage_until, "TimelinesAI outage")
         wait = wait_s(item.next_send_at, now)
         if wait > 0:
             if should_put_back(wait, self.clock.speed, self.settings.worker.max_inline_wait_s):
@@ -103,22 +123,11 @@ class AutoReplySender:
             return Done("auto-reply taken by another worker")
         try:
             uid, chat_id = self._call_api(item)
-        except (SendOutcomeUnknown, UnexpectedResponse) as error:
-            return self._failed(item, f"outcome unknown, not sent again: {error}", now)
         except TimelinesAIError as error:
-            if isinstance(error, (BadToken, CallBudgetExhausted)):
-                self.halt.trip(now)  # every send stops; the sender's alert says why
-            elif isinstance(error, PermanentError):
-                return self._failed(item, f"{type(error).__name__}: {error}", now)
-            with self.database.engine.begin() as connection:
-                self._pace(connection, item.phone_id, now)
-                store.back_to_due(
-                    connection, item.id, expect=AutoReplyState.SENDING, now=now,
-                    due_at=now + timedelta(seconds=self.settings.worker.min_backoff_s),
-                    error=f"{type(error).__name__}: {error}",
-                )  # fmt: skip
-            return Done("auto-reply failed for now; due again")
+            outage = self.watch.failed(error, now)
+            return self._not_sent(item, error, now, outage.probe_at if outage else None)
         done = self.clock.now()
+        self.watch.answered(done)
         with self.database.engine.begin() as connection:
             store.record_sent(
                 connection, item, message_uid=uid, chat_id=chat_id, now=done,
@@ -128,6 +137,28 @@ class AutoReplySender:
             "auto-reply %s sent to lead %s from phone %s", item.id, item.lead_id, item.phone_id
         )
         return Done("auto-reply sent")
+
+    def _not_sent(
+        self, item: store.AutoReplyItem, error: TimelinesAIError, now: datetime,
+        outage_until: datetime | None,
+    ) -> Done:  # fmt: skip
+        """The answer did not (surely) go: failed for good, or due again later (after an
+        outage's back-off, when one is on): an outage fails no answer."""
+        if isinstance(error, (SendOutcomeUnknown, UnexpectedResponse)):
+            return self._failed(item, f"outcome unknown, not sent again: {error}", now)
+        if isinstance(error, (BadToken, CallBudgetExhausted)):
+            self.halt.trip(now)  # every send stops; the sender's alert says why
+        elif isinstance(error, PermanentError):
+            return self._failed(item, f"{type(error).__name__}: {error}", now)
+        due_at = now + timedelta(seconds=self.settings.worker.min_backoff_s)
+        with self.database.engine.begin() as connection:
+            self._pace(connection, item.phone_id, now)
+            store.back_to_due(
+                connection, item.id, expect=AutoReplyState.SENDING, now=now,
+                due_at=max(due_at, outage_until or due_at),
+                error=f"{type(error).__name__}: {error}",
+            )  # fmt: skip
+        return Done("auto-reply failed for now; due again")
 
     def _call_api(self, item: store.AutoReplyItem) -> tuple[str, int | None]:
         """The answer's uid, and the chat it went into when that is known."""

@@ -7,11 +7,12 @@ test_decision.py``). The sender asks it once per message, before its claim, and
 :func:`after_claim` reads the claim's result (quota, a phone another send took).
 
 The order of the checks is the order of the answers: a stale message is dropped
-before anything else is looked at; a held campaign or phone waits before pacing; a
-phone still pacing puts the message back; a closed window (or a closed day of the
-lead's calendar: a public holiday of its country, a skip date) makes the step due at its
-next opening; a step that cannot be rendered ends its journey (a follow-up's only after the
-chat was read for a reply: a lead who wrote ends ``replied``); then it may go.
+before anything else is looked at; a held campaign or phone, a halted workspace and an
+API outage (until its probe time, keeping the phone) wait before pacing; a phone still
+pacing puts the message back; a closed window (or a closed day of the lead's calendar: a
+public holiday of its country, a skip date) makes the step due at its next opening; a
+step that cannot be rendered ends its journey (a follow-up's only after the chat was read
+for a reply: a lead who wrote ends ``replied``); then it may go.
 """
 
 from __future__ import annotations
@@ -117,8 +118,11 @@ def decide(
     *,
     halted: bool,
     policy: Policy,
+    outage_until: datetime | None = None,
 ) -> Verdict:
-    """The verdict on sending ``request``'s step of ``item`` at ``now``; see the module doc."""
+    """The verdict on sending ``request``'s step of ``item`` at ``now``; see the module doc.
+    ``outage_until``: TimelinesAI is down (:mod:`engine.sending.outage`) and sending waits
+    until then."""
     stale = _stale(item, request)
     if stale is not None or item is None:
         return Drop(stale or "enrollment gone")
@@ -132,6 +136,9 @@ def decide(
         return BackToDue("phone not active", release_phone=True)
     if halted:
         return BackToDue("sending halted: TimelinesAI token refused")
+    if outage_until is not None:
+        # Not the phone's fault: the step keeps its phone (and a follow-up its chat).
+        return BackToDue("sending paused: TimelinesAI outage", due_at=outage_until)
     pacing = wait_s(item.next_send_at, now)
     if pacing > 0 and should_put_back(pacing, policy.speed, policy.max_inline_wait_s):
         return Later(pacing, "pacing")

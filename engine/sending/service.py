@@ -22,6 +22,8 @@ from engine.redact import mask_phone
 from engine.sending import decision
 from engine.sending.decision import BackToDue, Drop, End, Go, Later, Policy, Reconcile, Verdict
 from engine.sending.halt import SendingHalt
+from engine.sending.outage_store import Admission
+from engine.sending.outage_watch import OutageWatch, outage_policy
 from engine.sending.outcome import Done, Outcome, PutBack
 from engine.sending.reconcile import Reconciler
 from engine.sending.replycheck import Found, ReplyCheck
@@ -59,11 +61,20 @@ class Sender:
     alerts: AlertSink = field(default_factory=NoAlerts)
     replies: ReplyCheck | None = None
     """Reads the chat before each follow-up for a reply the webhook never brought."""
+    outage: OutageWatch | None = None
+    """The workspace's API outage breaker; ``None``: one of this process only."""
 
     def __post_init__(self) -> None:
         self.schedule = Schedule(self.settings, self.clock.speed, self.rng)
         self.reconciler = Reconciler(self.client, self.settings, self.store, self.schedule)
         self.transitions = Transitions(self.store, self.alerts, self.reconciler)
+        attempts = self.settings.worker.max_retries + 1
+        policy = outage_policy(self.settings)
+        watch = self.outage or OutageWatch.in_memory(policy, attempts=attempts)
+        self.watch = watch.with_alert(self._alert)
+
+    def _alert(self, kind: str, message: str, now: datetime, severity: str) -> None:
+        self.transitions.alert(kind, message, now, severity=severity)
 
     @property
     def policy(self) -> Policy:
@@ -85,17 +96,31 @@ class Sender:
         message: a message from an older dispatch of the same step is dropped."""
         request = Request(enrollment_id, step, lease.phone_id, dispatch_id)
         now = self.clock.now()
-        quota = self.schedule.quota(step, lease.phone_id, now)
+        admission = self.watch.admit(now)
+        try:
+            return self._send(request, admission, now, last_try=last_try)
+        finally:
+            if admission.token is not None:  # the probe: let another go if this sent nothing
+                self.watch.end_probe(admission)
+
+    def _send(
+        self, request: Request, admission: Admission, now: datetime, *, last_try: bool
+    ) -> Outcome:
+        """The send once the breaker has answered (the probe's end is the caller's)."""
+        step = request.step
+        quota = self.schedule.quota(step, request.phone_id, now)
         hold_until = now + self.schedule.hold()
         # The database may claim with its read (PostgreSQL), unless sending is halted; a
         # follow-up whose chat is read first is claimed only after that read.
-        fused = not self.halt.active() and not (step > 0 and self.replies is not None)
+        halted = self.halt.active()
+        stopped = halted or admission.paused
+        fused = not stopped and not (step > 0 and self.replies is not None)
         reading = self.store.read(
             request, now=now, hold_until=hold_until if fused else None, quota=quota
         )
         item, claim = reading.item, reading.claim
         try:
-            verdict, item = self._decide(item, request, now)
+            verdict, item = self._decide(item, request, now, halted, admission)
         except BaseException:
             self._let_go(claim, item, now=now, hold_until=hold_until, quota=quota)
             raise
@@ -110,20 +135,27 @@ class Sender:
         return self._go(item, sequence, verdict, claim, quota=quota, now=now, last_try=last_try)
 
     def _decide(
-        self, item: WorkItem | None, request: Request, now: datetime
-    ) -> tuple[Verdict | Outcome, WorkItem | None]:
+        self, item: WorkItem | None, request: Request, now: datetime, halted: bool,
+        admission: Admission,
+    ) -> tuple[Verdict | Outcome, WorkItem | None]:  # fmt: skip
         """The decision on the item; a step left ``sending`` is settled first, and decided
         again if it never went out."""
         sequence = self.sequences.get(item.sequence) if item is not None else None
-        halted, policy = self.halt.active(), self.policy
-        verdict = decision.decide(item, request, sequence, now, halted=halted, policy=policy)
+        policy = self.policy
+        outage = admission.until if admission.paused else None
+        verdict = decision.decide(
+            item, request, sequence, now, halted=halted, policy=policy, outage_until=outage
+        )
         if not isinstance(verdict, Reconcile) or item is None or sequence is None:
             return verdict, item
         settled = self.reconciler.settle(item, sequence, now)
         if settled is not None:
             return settled, item
         item = replace(item, step_state=StepState.QUEUED)
-        return decision.decide(item, request, sequence, now, halted=halted, policy=policy), item
+        verdict = decision.decide(
+            item, request, sequence, now, halted=halted, policy=policy, outage_until=outage
+        )
+        return verdict, item
 
     def _let_go(
         self, claim: Claim | None, item: WorkItem | None, *, now: datetime,
@@ -187,6 +219,9 @@ class Sender:
         except (BadToken, CallBudgetExhausted) as error:
             return self.transitions.halted(self.halt, item, error, now, StepState.QUEUED)
         except TimelinesAIError as error:
+            # A read failing "down" counts towards an outage; only a send that goes through
+            # ends one (reads may work while sends fail).
+            self.watch.failed(error, now)
             # Waiting for the API is not a failure of the step: no retry is used up.
             log.warning(
                 "enrollment %s: could not read the chat before step %d (%s); trying later",
@@ -212,6 +247,7 @@ class Sender:
         try:
             message_uid, chat_id = self._call_api(item, go.text)
         except (SendOutcomeUnknown, UnexpectedResponse) as error:
+            self.watch.failed(error, now)  # a timeout counts towards an outage
             # The request may have reached TimelinesAI: reconcile, never resend blindly.
             log.warning(
                 "step %d of enrollment %s: outcome unknown (%s); the chat is checked "
@@ -224,8 +260,15 @@ class Sender:
         except TimelinesAIError as error:
             next_at = self.schedule.next_send_at(now)
             self.store.pace(phone_id, now=now, next_send_at=next_at, sent=False, quota_back=day)
+            outage = self.watch.failed(error, now)
+            due_at = None if outage is None else self.watch.wait_out(outage, now, last_try=last_try)
+            if due_at is not None:  # an outage: the step waits, using up no retry
+                return self.transitions.back_to_due(
+                    item, now, "TimelinesAI outage", due_at=due_at, from_state=StepState.SENDING
+                )
             return self.transitions.failed(item, error, now, self.halt, last_try=last_try)
         done = self.clock.now()
+        self.watch.answered(done)
         sent = Sent(
             message_uid, go.text, go.variant, go.variant_id, chat_id, done,
             self.schedule.next_due(sequence, item.step, go.zone, done, go.closed),

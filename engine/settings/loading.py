@@ -185,11 +185,16 @@ def validate(settings: Settings, path: str) -> None:
         "timelinesai.requests_per_minute": settings.timelinesai.requests_per_minute,
         "timelinesai.monthly_call_budget": settings.timelinesai.monthly_call_budget,
         "timelinesai.timeout_s": settings.timelinesai.timeout_s,
+        "timelinesai.outage_after": settings.timelinesai.outage_after,
+        "timelinesai.outage_backoff_s": settings.timelinesai.outage_backoff_s,
         "clock.speed": settings.clock.speed,
     }
     for key, value in positive.items():
         if value <= 0:
             raise fail(key, "must be positive")
+    api = settings.timelinesai
+    if api.outage_backoff_max_s < api.outage_backoff_s:
+        raise fail("timelinesai.outage_backoff_max_s", "must be at least outage_backoff_s")
     if settings.clock.epoch is not None and settings.clock.epoch.tzinfo is None:
         raise fail("clock.epoch", "needs a UTC offset, e.g. 2026-01-05T09:00:00Z")
     namespace = settings.redis.namespace

@@ -31,13 +31,21 @@ class RedisSettings:
 
 @dataclass(frozen=True)
 class TimelinesAISettings:
-    """``[timelinesai]``: the API. The token comes only from ``TIMELINESAI_TOKEN``."""
+    """``[timelinesai]``: the API. The token comes only from ``TIMELINESAI_TOKEN``.
+
+    ``outage_*``: the API outage breaker (:mod:`engine.sending.outage`): this many
+    consecutive 5xx or timeouts pause all sending for ``outage_backoff_s`` virtual
+    seconds, doubling on each failed probe up to ``outage_backoff_max_s``.
+    """
 
     base_url: str = "https://app.timelines.ai/integrations/api"
     requests_per_minute: int = 50
     monthly_call_budget: int = 200_000
     timeout_s: float = 15.0
     retry_total_s: float = 10.0
+    outage_after: int = 5
+    outage_backoff_s: float = 60.0
+    outage_backoff_max_s: float = 900.0
     token: str | None = field(default=None, repr=False, metadata={"from_file": False})
 
 

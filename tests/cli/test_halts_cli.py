@@ -193,6 +193,31 @@ def test_the_workspace_messages_reading_and_their_halt(
     assert {p["shown_state"] for p in report["phones"]} == {"halted: workspace messages used up"}
 
 
+def test_an_api_outage_shows_when_it_tripped_and_when_it_probes(
+    site: Site, capsys: pytest.CaptureFixture[str], redis_client: redis.Redis
+) -> None:
+    from engine.sending.outage import OutagePolicy
+    from engine.sending.outage_store import RedisOutage
+
+    site.phones()
+    breaker = RedisOutage(
+        redis_client, namespace=site.namespace, policy=OutagePolicy(), probe_ttl_s=30.0
+    )
+    for _ in range(5):
+        breaker.failed(site.now)
+    site.alert("api_outage", timedelta(0), "TimelinesAI failed 5 times in a row")
+    report = status_json(capsys)
+    [blocker] = report["blockers"]
+    assert blocker["kind"] == "api_outage"
+    probe = site.now + timedelta(seconds=60)
+    assert f"one probe send at {probe:%Y-%m-%d %H:%M:%S} UTC" in blocker["reason"]
+    assert {p["shown_state"] for p in report["phones"]} == {"halted: TimelinesAI outage"}
+    assert run(["alerts", "--kind", "api_outage", "--json"]) == 0
+    assert [a["kind"] for a in json.loads(capsys.readouterr().out)] == ["api_outage"]
+    breaker.answered()
+    assert status_json(capsys)["blockers"] == []
+
+
 def test_the_api_budget_used_up_and_low(
     site: Site, capsys: pytest.CaptureFixture[str], redis_client: redis.Redis
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,6 +25,10 @@ SPENT = AlertSpan(1, NOW - timedelta(hours=1), NOW - timedelta(hours=1))
 CLEAR = WorkspaceFacts(calls_used=10)
 BANNED_01 = (PhoneFacts("01", "banned"), PhoneFacts("02", "active"))
 HALTED = WorkspaceFacts(halted=True, halted_at=NOW - timedelta(minutes=1), calls_used=10)
+OUTAGE = WorkspaceFacts(
+    calls_used=10, outage_since=NOW - timedelta(minutes=3),
+    outage_probe_at=NOW + timedelta(minutes=1), outage_failures=6,
+)  # fmt: skip
 
 
 def facts(**changes: object) -> SendingFacts:
@@ -66,6 +71,12 @@ TABLE = [
         facts(workspace=WorkspaceFacts(calls_used=200_000)),
         [("budget_used_up", "outreach serve", None)],
         id="budget-used-up",
+    ),
+    pytest.param(facts(workspace=OUTAGE), [("api_outage", "outreach alerts", None)], id="outage"),
+    pytest.param(
+        facts(workspace=OUTAGE, token_refused=REFUSED),
+        [("api_outage", "outreach alerts", None), ("token_refused", SYNC, None)],
+        id="outage-beside-a-token-refusal",
     ),
     pytest.param(
         facts(budget_spent=SPENT, workspace=HALTED),
@@ -157,6 +168,16 @@ def test_a_refused_token_says_how_often_and_since_when() -> None:
     assert "TIMELINESAI_TOKEN" in blocker.fix
 
 
+def test_an_outage_says_since_when_and_when_it_probes() -> None:
+    [blocker] = find_blockers(facts(workspace=OUTAGE))
+    assert "failed 6 times in a row" in blocker.reason
+    assert "paused since 2026-03-02 09:57:00 UTC" in blocker.reason
+    assert "one probe send at 2026-03-02 10:01:00 UTC" in blocker.reason
+    late = replace(OUTAGE, outage_probe_at=NOW - timedelta(seconds=1))
+    [blocker] = find_blockers(facts(workspace=late))
+    assert "a probe send goes now" in blocker.reason
+
+
 def test_the_budget_fix_says_when_it_resets() -> None:
     [blocker] = find_blockers(facts(workspace=WorkspaceFacts(calls_used=200_000)))
     assert "200000 of 200000 calls" in blocker.reason
@@ -172,6 +193,7 @@ def test_the_budget_fix_says_when_it_resets() -> None:
         (facts(token_refused=REFUSED), "token refused"),
         (facts(workspace=WorkspaceFacts(calls_used=200_000)), "API budget used up"),
         (facts(workspace=HALTED), "sending halted"),
+        (facts(workspace=OUTAGE), "TimelinesAI outage"),
         (facts(workspace=WorkspaceFacts(error="down")), "Redis unreachable"),
     ],
 )

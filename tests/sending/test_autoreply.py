@@ -220,3 +220,31 @@ def test_an_answer_to_a_lead_a_person_took_over_is_cancelled(answering: Answerin
         session.add(enrollment)
     answering.dispatcher.run_once(harness.clock.now())
     assert answering.send(answer_id) == Done("auto-reply cancelled: a person took the chat over")
+
+
+def test_answers_in_an_outage_wait_for_the_probe_and_the_probe_closes_it(
+    answering: Answering,
+) -> None:
+    harness = answering.harness
+    answer_id = _answer_due(answering)
+    answering.dispatcher.run_once(harness.clock.now())
+    harness.sim.configure(error_rate=1.0)
+    outcome = answering.send(answer_id)
+    assert outcome == Done("auto-reply failed for now; due again")  # not failed for good
+    watch = answering.sender.watch
+    for _ in range(harness.settings.timelinesai.outage_after - 1):
+        watch.breaker.failed(harness.clock.now())  # the other senders' failures
+    assert watch.admit(harness.clock.now()).paused
+    backoff_s = harness.settings.timelinesai.outage_backoff_s
+    probe_at = harness.clock.now() + timedelta(seconds=backoff_s)
+    answering.dispatcher.run_once(probe_at - timedelta(seconds=1))
+    assert _answer(answering, answer_id).state == "queued"  # queued again by the dispatcher
+    assert answering.send(answer_id) == Done("auto-reply waits: TimelinesAI outage")
+    waiting = _answer(answering, answer_id)
+    assert waiting.state == "due"
+    assert waiting.due_at.replace(tzinfo=None) == probe_at.replace(tzinfo=None)
+    harness.sim.configure(error_rate=0.0)
+    harness.clock.advance(backoff_s)
+    answering.dispatcher.run_once(harness.clock.now())
+    assert answering.send(answer_id) == Done("auto-reply sent")  # the probe
+    assert not watch.admit(harness.clock.now()).paused

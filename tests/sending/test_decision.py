@@ -182,6 +182,31 @@ def test_the_verdict(
         assert verdict == expected
 
 
+PAUSED = BackToDue("sending paused: TimelinesAI outage", due_at=NOW + timedelta(seconds=60))
+
+
+@pytest.mark.parametrize(
+    ("changes", "halted", "expected"),
+    [
+        ({}, False, PAUSED),
+        ({"step": 1, "state": "active", "chat_id": 5}, False, PAUSED),
+        ({}, True, BackToDue("sending halted: TimelinesAI token refused")),
+        ({"phone_state": "offline"}, False, BackToDue("phone not active", release_phone=True)),
+    ],
+    ids=["first-message-keeps-its-phone", "follow-up", "a-halt-says-so-first", "phone-first"],
+)
+def test_an_api_outage_sends_the_step_back_to_due_until_the_probe_time(
+    changes: dict[str, Any], halted: bool, expected: Verdict
+) -> None:
+    item = replace(ITEM, **changes)
+    request = replace(REQUEST, step=item.step)
+    until = NOW + timedelta(seconds=60)
+    verdict = decide(
+        item, request, _sequence(), NOW, halted=halted, policy=POLICY, outage_until=until
+    )
+    assert verdict == expected
+
+
 def test_a_follow_up_that_cannot_be_rendered_reads_the_chat_before_it_ends() -> None:
     raw = SequenceSettings(
         timezone="UTC", steps=(

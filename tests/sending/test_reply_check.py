@@ -123,6 +123,25 @@ def test_a_read_that_fails_puts_the_follow_up_back_without_using_a_retry(
     assert harness.sends() == 1
 
 
+def test_reads_failing_before_follow_ups_trip_the_outage_breaker_and_make_no_dead_letter(
+    checked: Checked,
+) -> None:
+    harness = checked.harness
+    eid = _first_message_sent(checked)
+    checked.sender.replies = _Failing(ServerError("503"))  # type: ignore[assignment]
+    after = harness.settings.timelinesai.outage_after
+    for _ in range(after):
+        outcome = harness.send(eid, 1, "01", last_try=True)
+        assert isinstance(outcome, PutBack)
+    # The breaker tripped on the reads alone: the follow-up now waits for the probe time.
+    assert harness.send(eid, 1, "01") == Done("back to due: sending paused: TimelinesAI outage")
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.step_state) == ("active", "due")
+    assert enrollment.phone_id == "01"  # an outage is not the phone's fault
+    with harness.database.session() as session:
+        assert [a.kind for a in session.exec(select(Alert))] == ["api_outage"]
+
+
 def test_a_refused_token_on_the_read_halts_sending(checked: Checked) -> None:
     harness = checked.harness
     eid = _first_message_sent(checked)
