@@ -7,7 +7,7 @@ runs them one by one; the PostgreSQL store fuses some of them into one statement
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,6 +29,7 @@ from engine.dbtypes import UTCDateTime
 from engine.models import StepState
 from engine.storage.base import Quota, WorkItem
 from engine.tables import A, C, E, L, M, P, Q, insert_for, running
+from phones.quota import HOUR
 from sequences.journey import EndReason, after_send
 
 # The work item: the enrollment with its lead, its phone and its campaign (its own, by
@@ -108,7 +109,6 @@ UNRESERVE = (
 # holds that row first, so none can slip in between the count and the unit it guards.
 # The partial indexes' predicates are literals so PostgreSQL plans with them; the sent
 # ones are counted up to the cap only, the rule asks no more.
-HOUR = timedelta(hours=1)
 _M_HOUR, _E_HOUR = M.alias("hour_m"), E.alias("hour_e")
 _PER_HOUR = bindparam("b_per_hour", type_=Integer)
 _SENT_IN_HOUR = (
