@@ -89,6 +89,7 @@ def project(
         monthly_call_budget=settings.timelinesai.monthly_call_budget,
         # The read of the chat for a reply before each follow-up is an API call too.
         calls_per_followup=2 if reads_before_followups else 1,
+        new_contacts_per_hour=settings.quota.new_contacts_per_hour,
     )
     region = (settings.leads.default_region or "").strip().upper()
     country = region if region and sequence.skip_holidays else None
