@@ -31,6 +31,7 @@ from engine.settings.sections import (
     TimelinesAISettings,
     WebhookSettings,
     WorkerSettings,
+    WorkspaceSettings,
 )
 from engine.settings.sequences import (
     LeadsSettings,
@@ -67,6 +68,7 @@ __all__ = [
     "WebhookSettings",
     "WindowSettings",
     "WorkerSettings",
+    "WorkspaceSettings",
     "find_config",
     "load_settings",
     "require_phones",
