@@ -155,7 +155,9 @@ def write_config(folder: Path, db_url: str, namespace: str, sim_api: str, phones
         f'[redis]\nnamespace = "{namespace}"',
         f'[timelinesai]\nbase_url = "{sim_api}"\nrequests_per_minute = 100000000',
         "[pacing]\njitter_min_s = 0\njitter_max_s = 0",
-        "[quota]\nnew_contacts_per_day = 1000000\nwarmup = []",
+        # The hourly cap set high: its count runs in every claim and never binds (at 80 an
+        # hour, the default, 20 phones would stop at 1,600 of the 10,000).
+        "[quota]\nnew_contacts_per_day = 1000000\nnew_contacts_per_hour = 1000000\nwarmup = []",
         "[scheduler]\nmax_queued_per_phone = 100000\nqueue_ahead_s = 100000000",
         '[sequences.bench]\ntimezone = "UTC"\n[[sequences.bench.steps]]\nafter = "0m"\n'
         'template = "{Hi|Hello} {{name|there}}, a short note [s0]"',

@@ -66,7 +66,8 @@ def print_projection(out: Console, projection: Projection, *, max_days: int = 60
         f"first message, {followups:,} follow-ups are scheduled"
     )
     out.print(
-        f"{_phones(phones)}; a phone sends once per {limits.mean_gap_s:g} s (mean jitter); "
+        f"{_phones(phones, limits.new_contacts_per_hour)}; a phone sends once per "
+        f"{limits.mean_gap_s:g} s (mean jitter); "
         f"API {limits.requests_per_minute:,} calls a minute, {limits.monthly_call_budget:,} "
         f"a month; days in {projection.zone}"
     )
@@ -111,14 +112,15 @@ def messages_line(projection: Projection) -> str | None:
     return f"workspace messages: {where}; the campaign's {sends:,} remaining sends {verdict}"
 
 
-def _phones(phones: tuple[PhoneCapacity, ...]) -> str:
+def _phones(phones: tuple[PhoneCapacity, ...], per_hour: int) -> str:
     if not phones:
         return "no active phones"
     quotas = sorted({phone.quota for phone in phones})
     quota = f"{quotas[0]}" if len(quotas) == 1 else f"{quotas[0]}-{quotas[-1]}"
     young = sum(1 for phone in phones if phone.ramp)
     warming = f", {young} warming up" if young else ""
-    return f"{len(phones)} active phones, {quota} new contacts a day each{warming}"
+    hourly = f" (at most {per_hour} an hour)" if per_hour > 0 else ""
+    return f"{len(phones)} active phones, {quota} new contacts a day each{hourly}{warming}"
 
 
 def _table(projection: Projection, max_days: int) -> Table:

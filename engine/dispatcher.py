@@ -1,7 +1,7 @@
 """The dispatcher: moves due steps from the database into the phones' queues.
 
-Each pass hands a phone only what it can send soon (its quota left today, its
-pacing over ``queue_ahead_s``, at most ``max_queued_per_phone``), so queues stay
+Each pass hands a phone only what it can send soon (its quota left today and in its
+last hour, its pacing over ``queue_ahead_s``, at most ``max_queued_per_phone``), so queues stay
 short and the backlog stays in the database, where pause, resume and stop are
 easy. Only active campaigns' steps move; a first message goes out only from a phone
 its campaign may use (:func:`phones.choice.assign`). The decisions are here; the
@@ -32,7 +32,7 @@ from engine.settings import Settings
 from engine.storage import dispatch_id
 from engine.storage.dispatch import Candidate, DispatchStore
 from phones.choice import PhoneLoad, assign
-from phones.quota import daily_quota, quota_day
+from phones.quota import HOUR, daily_quota, left_now, quota_day, quota_left
 from sequences import (
     Sequence,
     closed_days,
@@ -231,7 +231,8 @@ class Dispatcher:
         report: DispatchReport,
     ) -> list[_Send]:
         day = quota_day(now, self.settings.quota.timezone)
-        loads = list(self._first_message_loads(day, store.quota_used(day), active, queued))
+        in_hour = self._first_messages_in_hour(store, now, active)
+        loads = list(self._first_message_loads(day, store.quota_used(day), in_hour, active, queued))
         room = {
             load.id: max(0, min(load.quota_left - load.pending, self._room_first(load)))
             for load in loads
@@ -271,10 +272,20 @@ class Dispatcher:
     def _room_first(self, load: PhoneLoad) -> int:
         return max(0, self.capacity_per_phone() - load.pending)
 
+    def _first_messages_in_hour(
+        self, store: DispatchStore, now: datetime, active: set[str]
+    ) -> Mapping[str, int]:
+        """Each phone's first messages sent in the last hour, when an hourly cap is set
+        (those queued or in flight are its ``pending``)."""
+        if self.settings.quota.new_contacts_per_hour <= 0:
+            return {}
+        return store.first_messages_since(now - HOUR, active)
+
     def _first_message_loads(
         self,
         day: date,
         used: Mapping[str, int],
+        in_hour: Mapping[str, int],
         active: set[str],
         queued: Mapping[tuple[str, bool], int],
     ) -> Iterable[PhoneLoad]:
@@ -286,10 +297,16 @@ class Dispatcher:
                 warmup=self.settings.quota.warmup,
             )  # fmt: skip
             used_today = int(used.get(phone.id, 0))
+            # A phone whose hour is full is no pick now: it would only refuse the claim.
+            left = left_now(
+                quota_left(limit, used_today),
+                per_hour=self.settings.quota.new_contacts_per_hour,
+                sent_in_hour=in_hour.get(phone.id, 0),
+            )
             yield PhoneLoad(
                 id=phone.id,
                 active=True,
-                quota_left=max(0, limit - used_today),
+                quota_left=left,
                 pending=queued.get((phone.id, True), 0),
                 used_today=used_today,
             )

@@ -102,6 +102,7 @@ def project(
         monthly_call_budget=settings.timelinesai.monthly_call_budget,
         # The read of the chat for a reply before each follow-up is an API call too.
         calls_per_followup=2 if reads_before_followups else 1,
+        new_contacts_per_hour=settings.quota.new_contacts_per_hour,
         messages_per_month=per_month,
         messages_left_this_month=left,
     )

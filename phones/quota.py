@@ -4,14 +4,20 @@ A quota day is a calendar day in ``[quota] timezone``. A young phone (``started_
 set and recent) gets a ramped quota: the warm-up is a list of steps ``(age_days,
 new_contacts)``, each holding from that age (days since ``started_on``) until the next
 step; ``0`` is the full quota, and the last step is always one (the age from which the
-phone is warmed up). Never more than the full quota.
+phone is warmed up). Never more than the full quota. Beside the day, an hourly cap
+(``[quota] new_contacts_per_hour``) bounds the new contacts of any hour; the claim
+enforces it (:mod:`engine.storage`), the dispatcher hands a phone no more than it leaves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
+
+HOUR: Final = timedelta(hours=1)
+"""The span of the hourly cap: a sliding hour, ``(now - HOUR, now]``."""
 
 Warmup = Sequence[Sequence[int]]
 """Steps ``(age_days, new_contacts_per_day)``, sorted by age, the first at 0: each holds
@@ -73,6 +79,14 @@ def warmup_ramp(
 def quota_left(limit: int, used: int) -> int:
     """New contacts the phone may still start today (never negative)."""
     return max(0, limit - used)
+
+
+def left_now(day_left: int, *, per_hour: int, sent_in_hour: int) -> int:
+    """New contacts the phone may start now: what is left of its day, and under an hourly
+    cap (``per_hour``; 0: none) of its last hour, in which it started ``sent_in_hour``."""
+    if per_hour <= 0:
+        return day_left
+    return max(0, min(day_left, per_hour - sent_in_hour))
 
 
 def day_moved(claimed_day: date, sent_at: datetime, timezone: str) -> date | None:

@@ -11,7 +11,8 @@ follows what the engine does, at the grain of a day:
   sequence's skip dates) has none, as the engine sends nothing on it.
 * Each active phone sends at most one message per mean jitter, ``(jitter_min_s +
   jitter_max_s) / 2``, of that time, and at most its quota of first messages (its
-  warm-up ramp while young); follow-ups take no quota. Phones are pooled.
+  warm-up ramp while young), and under an hourly cap at most that cap for each hour of
+  that time; follow-ups take neither. Phones are pooled.
 * Every send is one API call, and a follow-up ``calls_per_followup`` (2 when the sender
   reads the chat for a reply first): at most ``requests_per_minute`` for each minute of
   sending time and ``monthly_call_budget`` a calendar month, counting calls already spent.
@@ -83,6 +84,8 @@ class Limits:
     calls_used_this_month: int = 0
     calls_per_followup: int = 1
     """API calls a follow-up costs: 2 when the chat is read for a reply before it."""
+    new_contacts_per_hour: int = 0
+    """First messages a phone may send in any hour (0: no hourly cap)."""
     messages_per_month: int = 0
     """The workspace's messages a calendar month the engine may send (the limit less the
     reserve); 0: not capped after this month."""
@@ -116,6 +119,7 @@ class Limit(StrEnum):
 
     WINDOW = "send window closed"
     QUOTA = "daily quota"
+    HOURLY_CAP = "hourly cap"
     PACING = "pacing"
     API_RATE = "API rate limit"
     API_BUDGET = "monthly API budget"
@@ -188,12 +192,15 @@ def forecast(
         day = today + timedelta(days=offset)
         open_s = 0.0 if day in closed else _open_seconds(sequence.window, tz, day, now)
         per_phone = math.floor(open_s / limits.mean_gap_s) if limits.mean_gap_s > 0 else _UNPACED
+        daily = sum(phone.first_messages_on(offset) for phone in phones)
+        quota = sum(_first_messages(phone, offset, open_s, limits) for phone in phones)
         capacity = _Capacity(
             pacing=len(phones) * per_phone if open_s > 0 else 0,
             rate=math.floor(limits.requests_per_minute * open_s / 60),
             budget=max(0, limits.monthly_call_budget - spent[(day.year, day.month)]),
-            quota=sum(phone.first_messages_on(offset) for phone in phones),
+            quota=quota,
             followup_calls=max(1, limits.calls_per_followup),
+            quota_limit=Limit.HOURLY_CAP if quota < daily else Limit.QUOTA,
             messages=_messages_room(limits, (day.year, day.month), this_month, messages_sent),
         )
         sends = plan.send_day(offset, capacity)
@@ -206,6 +213,15 @@ def forecast(
     while days and not any(days[-1].sends):
         days.pop()
     return Forecast(tuple(days), None, plan.left)
+
+
+def _first_messages(phone: PhoneCapacity, offset: int, open_s: float, limits: Limits) -> int:
+    """The phone's first messages of the day: its quota, and under an hourly cap no more
+    than the cap for each hour of the day's sending time."""
+    day = phone.first_messages_on(offset)
+    if limits.new_contacts_per_hour <= 0:
+        return day
+    return min(day, math.floor(limits.new_contacts_per_hour * open_s / 3600))
 
 
 def _messages_room(
@@ -227,6 +243,8 @@ class _Capacity:
     budget: int
     quota: int
     followup_calls: int = 1
+    quota_limit: Limit = Limit.QUOTA
+    """What bounds the day's first messages: the phones' quotas, or their hourly caps."""
     messages: int = _UNPACED
     start: tuple[int, int, int, int] = field(init=False)
     """Pacing, rate, budget and messages as the day began, to tell which bound it."""
@@ -252,7 +270,7 @@ class _Capacity:
         if open_s <= 0:
             return Limit.WINDOW
         if self.room(self.followup_calls) > 0:
-            return Limit.QUOTA
+            return self.quota_limit
         pacing, rate, budget, messages = self.start
         return min(
             (messages, Limit.MESSAGES),

@@ -4,7 +4,8 @@ It takes the work item as read (plain data), the queued message that asked, the
 sequence, ``now`` and whether sending is halted, and answers with a verdict; it does
 no I/O, reads no clock and is tested by a parameter table (``tests/sending/
 test_decision.py``). The sender asks it once per message, before its claim, and
-:func:`after_claim` reads the claim's result (quota, a phone another send took).
+:func:`after_claim` reads the claim's result (quota, the phone's hourly cap, a phone
+another send took).
 
 The order of the checks is the order of the answers: a stale message is dropped
 before anything else is looked at; a held campaign or phone, a halted workspace and an
@@ -176,6 +177,12 @@ def after_claim(claim: Claim, *, policy: Policy) -> Verdict | None:
         return Later(busy_delay_s(policy), "phone busy: another send holds it")
     if not claim.claimed:
         return Drop("step no longer queued, or the enrollment ended")
+    if claim.hour_frees_at is not None:
+        # The phone's hour is full, not its day: the step waits for the hour to free, so
+        # neither the phone nor the dispatcher meets it again before then. It keeps its
+        # phone meanwhile (its day has room); the dispatcher, which counts each phone's
+        # hour too, chooses a phone for it again once it is due.
+        return BackToDue("phone's hourly cap reached", due_at=claim.hour_frees_at)
     if not claim.quota_taken:
         # Over quota: wait for the dispatcher to pick another phone or the next day.
         return BackToDue("phone quota used up", release_phone=True)

@@ -24,7 +24,8 @@ class Schedule:
     rng: random.Random
 
     def quota(self, step: int, phone_id: str, now: datetime) -> Quota | None:
-        """The unit a first message takes: today's (local) limit of its phone."""
+        """The unit a first message takes: today's (local) limit of its phone, under the
+        hourly cap of every phone."""
         if step != 0:
             return None
         day = self.day_of(now)
@@ -36,7 +37,7 @@ class Schedule:
             self.settings.quota_for(phone), started_on=phone.started_on, today=day,
             warmup=self.settings.quota.warmup,
         )  # fmt: skip
-        return Quota(day, limit)
+        return Quota(day, limit, self.settings.quota.new_contacts_per_hour)
 
     def day_of(self, moment: datetime) -> date:
         """The quota day ``moment`` falls on (the quota's own time zone)."""

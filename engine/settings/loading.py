@@ -177,6 +177,8 @@ def validate(settings: Settings, path: str) -> None:
         )
     if settings.quota.new_contacts_per_day <= 0:
         raise fail("quota.new_contacts_per_day", "must be a positive number of contacts")
+    if settings.quota.new_contacts_per_hour < 0:
+        raise fail("quota.new_contacts_per_hour", "must be 0 (no hourly cap) or more")
     _check_timezone(
         settings.quota.timezone,
         fail("quota.timezone", f"unknown IANA timezone {settings.quota.timezone!r}"),

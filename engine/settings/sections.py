@@ -66,9 +66,14 @@ class QuotaSettings:
     20/50/100/200 new chats a day at ages 0/4/8/15 days and the full quota from day 30
     (a number starting more than 20-30 a day in its first week gets flagged). The older
     form, one number per week of age, is read as the same ramp in day steps.
+
+    ``new_contacts_per_hour``: new contacts a phone may start in any hour (a sliding
+    hour, beside the day's quota; 0: no hourly cap). The default is the field figure of
+    production tools, around 80 new chats an hour.
     """
 
     new_contacts_per_day: int = 200
+    new_contacts_per_hour: int = 80
     timezone: str = "UTC"
     warmup: tuple[tuple[int, ...], ...] = ((0, 20), (4, 50), (8, 100), (15, 200), (30, 0))
 

@@ -61,21 +61,26 @@ class Request:
 
 @dataclass(frozen=True)
 class Quota:
-    """A first message's unit of the phone's quota: the local day and the day's limit."""
+    """A first message's unit of the phone's quota: the local day and the day's limit,
+    and the phone's new contacts in any hour (``per_hour``; 0: no hourly cap)."""
 
     day: date
     limit: int
+    per_hour: int = 0
 
 
 @dataclass(frozen=True)
 class Claim:
     """What a claim did: the phone held (``phone_free``: no other send held or paced it
     meanwhile), the step moved ``queued -> sending``, the quota unit taken. A claim that
-    does not go ahead keeps its changes until :meth:`SendStore.release`."""
+    does not go ahead keeps its changes until :meth:`SendStore.release`. ``hour_frees_at``
+    is set when the unit was not taken because the phone's hour is full: the moment its
+    oldest counted first message leaves the hour."""
 
     claimed: bool
     quota_taken: bool = True
     phone_free: bool = True
+    hour_frees_at: datetime | None = None
 
     @property
     def goes_ahead(self) -> bool:
@@ -129,7 +134,9 @@ class SendStore(Protocol):
 
     def claim(self, item: WorkItem, *, now: datetime, hold: Hold, quota: Quota | None) -> Claim:
         """Hold the phone, move the step ``queued -> sending`` (only on its phone, only
-        while the enrollment runs) and take a quota unit for a first message."""
+        while the enrollment runs) and take a quota unit for a first message, only while
+        the phone's first messages of the last hour (sent, or being sent) are under
+        ``quota.per_hour``."""
         ...
 
     def release(

@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, func, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, tuple_, update
 
 from engine.states import (
     END_STATES,
@@ -27,7 +27,7 @@ from engine.states import (
     StepState,
 )
 from engine.storage import autoreplies
-from engine.tables import C, E, L, P, Q, phone_ids_of, running
+from engine.tables import C, E, L, M, P, Q, phone_ids_of, running
 from sequences.journey import EndReason, end_state
 
 __all__ = ["Candidate", "DispatchStore"]
@@ -158,6 +158,23 @@ class DispatchStore:
         for phone, step, count in rows:
             counts[(phone, step == 0)] += int(count)
         return counts
+
+    def first_messages_since(self, since: datetime, phones: Collection[str]) -> dict[str, int]:
+        """First messages each of ``phones`` sent after ``since`` (its hourly cap's count
+        of sent ones; ``ix_messages_first_sent``, its predicate written into the SQL)."""
+        if not phones:
+            return {}
+        rows = self.connection.execute(
+            select(M.c.phone_id, func.count())
+            .where(
+                M.c.phone_id.in_(sorted(phones)),
+                M.c.direction == literal_column("'out'"),
+                M.c.step == literal_column("0"),
+                M.c.sent_at > since,
+            )
+            .group_by(M.c.phone_id)
+        )
+        return {phone: int(count) for phone, count in rows}
 
     def quota_used(self, day: date) -> dict[str, int]:
         """New contacts each phone has started on the local ``day``."""

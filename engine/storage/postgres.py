@@ -85,7 +85,7 @@ class PostgresSendStore(SQLiteSendStore):
             "b_now": now, "b_hold": hold_until,
         }  # fmt: skip
         if quota is not None:
-            params.update(b_day=quota.day, b_limit=quota.limit)
+            params.update(sql.quota_params(quota, now))
         with self._kept() as connection:
             row = _READ_AND_CLAIM[quota is not None].first(connection, params)
         if row is None:
@@ -94,13 +94,16 @@ class PostgresSendStore(SQLiteSendStore):
         item = sql.item_of(row[:width])
         if not row[width]:  # the phone was not held: nothing changed
             return Reading(item)
-        taken = bool(row[width + 2]) if quota is not None else True
-        return Reading(item, Claim(bool(row[width + 1]), taken))
+        claimed = bool(row[width + 1])
+        if quota is None:
+            return Reading(item, Claim(claimed))
+        taken, room = bool(row[width + 2]), bool(row[width + 3])
+        return Reading(item, Claim(claimed, taken, hour_frees_at=self._frees_at(room, params)))
 
     def claim(self, item: WorkItem, *, now: datetime, hold: Hold, quota: Quota | None) -> Claim:
         params = sql.claim_params(item, now, hold)
         if quota is not None:
-            params.update(b_day=quota.day, b_limit=quota.limit)
+            params.update(sql.quota_params(quota, now))
         with self._kept() as connection:
             claimed, *rest = _CLAIM[quota is not None].one(connection, params)
         taken, free = (bool(rest[0]), bool(rest[1])) if quota is not None else (True, bool(rest[0]))
@@ -109,7 +112,15 @@ class PostgresSendStore(SQLiteSendStore):
         if not (claimed and taken):
             with self._kept() as connection:
                 connection.execute(sql.UNRESERVE, params)
-        return Claim(bool(claimed), taken)
+        room = quota is None or not claimed or bool(rest[2])
+        return Claim(bool(claimed), taken, hour_frees_at=self._frees_at(room, params))
+
+    def _frees_at(self, room: bool, params: dict[str, Any]) -> datetime | None:
+        """When the phone's hour frees, if the claim found it full (rare: a second read)."""
+        if room:
+            return None
+        with self._kept() as connection:
+            return sql.hour_frees_at(connection, params)
 
     def record(self, item: WorkItem, sent: Sent) -> bool:
         # Committed asynchronously: should a crash of the database server lose this write,
@@ -131,8 +142,15 @@ class PostgresSendStore(SQLiteSendStore):
 _LOAD = DriverStatement(sql.LOAD)
 
 
-def _take_quota_cte(claimed: CTE) -> CTE:
-    """One unit of the phone's quota for the day, taken only if ``claimed`` has a row."""
+def _hour_cte() -> CTE:
+    """Whether the phone's hour has room (:data:`~engine.storage.statements.HOUR_ROOM`),
+    read once by the quota unit and by the answer."""
+    return select(sql.HOUR_ROOM.label("room")).cte("hour")
+
+
+def _take_quota_cte(claimed: CTE, hour: CTE) -> CTE:
+    """One unit of the phone's quota for the day, taken only if ``claimed`` has a row and
+    the phone's ``hour`` has room."""
     return (
         postgresql.insert(Q)
         .from_select(
@@ -143,6 +161,7 @@ def _take_quota_cte(claimed: CTE) -> CTE:
                 exists(select(claimed.c.id)),
                 # The first unit of a day is an insert, which the conflict's check never sees.
                 bindparam("b_limit", type_=Integer) > 0,
+                select(hour.c.room).scalar_subquery(),
             ),
         )
         .on_conflict_do_update(
@@ -159,8 +178,19 @@ def _claim(*, quota: bool) -> Select[Any]:
     """One statement: hold the phone, claim the step (only if held), take the quota unit."""
     reserved = sql.RESERVE.returning(P.c.id).cte("reserved")
     claimed = sql.CLAIM.where(exists(select(reserved.c.id))).returning(E.c.id).cte("claimed")
-    counted = [claimed, *([_take_quota_cte(claimed)] if quota else []), reserved]
-    return select(*(select(func.count()).select_from(c).scalar_subquery() for c in counted))
+    if not quota:
+        return select(*(_count(c) for c in (claimed, reserved)))
+    hour = _hour_cte()
+    taken = _take_quota_cte(claimed, hour)
+    return select(*(_count(c) for c in (claimed, taken, reserved)), _room(hour))
+
+
+def _count(rows: CTE) -> Any:
+    return select(func.count()).select_from(rows).scalar_subquery()
+
+
+def _room(hour: CTE) -> Any:
+    return select(hour.c.room).scalar_subquery()
 
 
 _CLAIM = {quota: DriverStatement(_claim(quota=quota)) for quota in (False, True)}
@@ -181,6 +211,20 @@ _NO_HELD_CAMPAIGN = ~exists(
 )
 
 
+_P_SEEN = P.alias("seen")
+# The phone's pacing as this statement's snapshot has it. A claim or record of the phone
+# committed after the snapshot was taken changed the row: the row lock then hands over a
+# newer row, which this condition refuses, as the plain claim's ``b_seen`` does. Without
+# it, such a claim would count the phone's hour on a snapshot that misses that send, and
+# a release would give back a pacing older than the one it replaced (both seen:
+# tests/storage/test_postgres_store.py, eight senders of one phone, overran the cap).
+_PACING_AS_SEEN = P.c.next_send_at.is_not_distinct_from(
+    select(_P_SEEN.c.next_send_at)
+    .where(_P_SEEN.c.id == bindparam("b_phone_id", type_=String))
+    .scalar_subquery()
+)
+
+
 def _read_and_claim(*, quota: bool) -> Select[Any]:
     # The phone first: its row lock orders two claims of one phone (see Hold).
     reserved = (
@@ -192,6 +236,7 @@ def _read_and_claim(*, quota: bool) -> Select[Any]:
                 P.c.next_send_at.is_(None),
                 P.c.next_send_at <= bindparam("b_now", type_=UTCDateTime),
             ),
+            _PACING_AS_SEEN,
             exists(select(E.c.id).where(*_STEP_READY, _NO_HELD_CAMPAIGN)),
         )
         .values(next_send_at=bindparam("b_hold", type_=UTCDateTime))
@@ -205,10 +250,11 @@ def _read_and_claim(*, quota: bool) -> Select[Any]:
         .returning(E.c.id)
         .cte("claimed")
     )
-    counted = [reserved, claimed] + ([_take_quota_cte(claimed)] if quota else [])
+    hour = _hour_cte()
+    counted = [reserved, claimed] + ([_take_quota_cte(claimed, hour)] if quota else [])
     # Every statement of a WITH sees the same snapshot: the row read here is as it was
     # before the claim, so the caller knows the pacing to give back if it lets go.
-    counts = (select(func.count()).select_from(c).scalar_subquery() for c in counted)
+    counts = [_count(c) for c in counted] + ([_room(hour)] if quota else [])
     return (
         select(*sql.WORK_ITEM, *counts)
         .select_from(sql.WORK_ITEM_FROM)

@@ -53,10 +53,14 @@ class SQLiteSendStore:
             if connection.execute(sql.RESERVE, params).rowcount != 1:
                 return Claim(False, False, phone_free=False)
             claimed = connection.execute(sql.CLAIM, params).rowcount == 1
-            taken = quota is None or (claimed and _take_quota(connection, item, quota))
+            if quota is not None:
+                params.update(sql.quota_params(quota, now))
+            full = quota is not None and claimed and not sql.hour_room(connection, params)
+            taken = quota is None or (claimed and not full and _take_quota(connection, item, quota))
             if not (claimed and taken):
                 connection.execute(sql.UNRESERVE, params)
-        return Claim(claimed, taken)
+            frees_at = sql.hour_frees_at(connection, params) if full else None
+        return Claim(claimed, taken, hour_frees_at=frees_at)
 
     def release(
         self, item: WorkItem, claim: Claim, *, now: datetime, hold: Hold, quota: Quota | None

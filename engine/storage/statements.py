@@ -7,25 +7,30 @@ runs them one by one; the PostgreSQL store fuses some of them into one statement
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Connection,
+    Integer,
     String,
     bindparam,
     case,
     func,
     literal_column,
+    or_,
     select,
+    union_all,
     update,
 )
 
 from engine.dbtypes import UTCDateTime
 from engine.states import StepState
-from engine.storage.base import WorkItem
+from engine.storage.base import Quota, WorkItem
 from engine.tables import A, C, E, L, M, P, Q, insert_for, running
+from phones.quota import HOUR
 from sequences.journey import EndReason, after_send
 
 # The work item: the enrollment with its lead, its phone and its campaign (its own, by
@@ -98,6 +103,51 @@ UNRESERVE = (
     .values(next_send_at=bindparam("b_seen", type_=UTCDateTime))
 )
 
+# The phone's hourly cap (``[quota] new_contacts_per_hour``): its first messages of the
+# last hour, those sent (``ix_messages_first_sent``) and those claimed but not yet
+# recorded (``ix_enrollments_in_flight``; not the step being claimed), must be fewer than
+# the cap. Part of the claim, after the phone's row is held: every claim of the phone
+# holds that row first, so none can slip in between the count and the unit it guards.
+# The partial indexes' predicates are literals so PostgreSQL plans with them; the sent
+# ones are counted up to the cap only, the rule asks no more.
+_M_HOUR, _E_HOUR = M.alias("hour_m"), E.alias("hour_e")
+_PER_HOUR = bindparam("b_per_hour", type_=Integer)
+_SENT_IN_HOUR = (
+    select(_M_HOUR.c.sent_at.label("at"))
+    .where(
+        _M_HOUR.c.phone_id == bindparam("b_phone_id", type_=String),
+        _M_HOUR.c.direction == literal_column("'out'"),
+        _M_HOUR.c.step == literal_column("0"),
+        _M_HOUR.c.sent_at > bindparam("b_since", type_=UTCDateTime),
+    )
+    .correlate(None)
+)
+_SENDING_IN_HOUR = (
+    select(_E_HOUR.c.sending_at.label("at"))
+    .where(
+        _E_HOUR.c.phone_id == bindparam("b_phone_id", type_=String),
+        _E_HOUR.c.step_state == literal_column(f"'{StepState.SENDING.value}'"),
+        _E_HOUR.c.step == literal_column("0"),
+        _E_HOUR.c.sending_at > bindparam("b_since", type_=UTCDateTime),
+        _E_HOUR.c.id != bindparam("b_eid"),
+    )
+    .correlate(None)
+)
+
+
+def _count(rows: Any) -> Any:
+    return select(func.count()).select_from(rows.subquery()).correlate(None).scalar_subquery()
+
+
+HOUR_ROOM: ColumnElement[bool] = or_(
+    _PER_HOUR <= 0,
+    _count(_SENT_IN_HOUR.limit(_PER_HOUR)) + _count(_SENDING_IN_HOUR) < _PER_HOUR,
+)
+_HOUR_ROOM = select(HOUR_ROOM)
+# When the hour frees: its oldest counted first message leaves it (read only when full).
+_COUNTED = union_all(_SENT_IN_HOUR, _SENDING_IN_HOUR).subquery()
+_HOUR_OLDEST = select(func.min(_COUNTED.c.at))
+
 # The record: the message, the journey moved on (or done), the phone paced.
 INSERT_MESSAGE = M.insert().values(
     direction="out", enrollment_id=bindparam("b_eid"), step=bindparam("b_step"),
@@ -165,6 +215,28 @@ def claim_params(item: WorkItem, now: Any, hold: Any) -> dict[str, Any]:
         "b_eid": item.enrollment_id, "b_step": item.step, "b_now": now,
         "b_phone_id": item.phone_id, "b_seen": hold.seen, "b_hold": hold.until,
     }  # fmt: skip
+
+
+def quota_params(quota: Quota, now: datetime) -> dict[str, Any]:
+    """The binds of a first message's quota unit: the day and its limit, the hourly cap
+    and the start of the hour it counts (``now`` less an hour)."""
+    return {
+        "b_day": quota.day, "b_limit": quota.limit, "b_per_hour": quota.per_hour,
+        "b_since": now - HOUR,
+    }  # fmt: skip
+
+
+def hour_room(connection: Connection, params: dict[str, Any]) -> bool:
+    """Whether the phone may start one more conversation in the hour (:data:`HOUR_ROOM`)."""
+    return bool(connection.execute(_HOUR_ROOM, params).scalar())
+
+
+def hour_frees_at(connection: Connection, params: dict[str, Any]) -> datetime:
+    """When the phone's full hour frees: its oldest counted first message, plus an hour
+    (from the binds of :func:`quota_params`; an hour from then if none is found)."""
+    oldest: datetime | None = connection.execute(_HOUR_OLDEST, params).scalar()
+    since: datetime = params["b_since"]
+    return (since + HOUR if oldest is None else oldest) + HOUR
 
 
 def record_params(item: WorkItem, sent: Any, text_hash: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from phones.choice import PhoneLoad, assign, choose_phone, spread
 from phones.pacing import next_send_at, should_put_back, wait_s
 from phones.quota import (
     daily_quota,
+    left_now,
     next_quota_day_start,
     quota_day,
     quota_left,
@@ -116,6 +117,23 @@ def test_next_quota_day_starts_at_local_midnight_across_dst() -> None:
     assert start.astimezone(UTC) == datetime(2026, 3, 29, 21, 0, tzinfo=UTC)
     assert quota_left(10, 12) == 0
     assert quota_left(10, 3) == 7
+
+
+@pytest.mark.parametrize(
+    ("day_left", "per_hour", "sent_in_hour", "expected"),
+    [
+        (50, 0, 500, 50),  # no hourly cap
+        (50, 80, 0, 50),  # the day binds
+        (50, 80, 79, 1),  # the hour binds
+        (50, 80, 80, 0),  # the hour is full
+        (50, 80, 95, 0),  # over (a cap lowered meanwhile): never negative
+        (0, 80, 0, 0),  # the day is used up
+    ],
+)
+def test_what_a_phone_may_start_now_is_bound_by_its_day_and_its_hour(
+    day_left: int, per_hour: int, sent_in_hour: int, expected: int
+) -> None:
+    assert left_now(day_left, per_hour=per_hour, sent_in_hour=sent_in_hour) == expected
 
 
 def test_gaps_are_uniform_within_the_jitter_bounds() -> None:

@@ -282,6 +282,11 @@ AFTER_CLAIM: dict[str, tuple[Claim, Verdict | None]] = {
         Claim(True, False),
         BackToDue("phone quota used up", release_phone=True),
     ),
+    # The day has room: the step keeps its phone and waits for the hour to free.
+    "hour full": (
+        Claim(True, False, hour_frees_at=NOW + timedelta(minutes=17)),
+        BackToDue("phone's hourly cap reached", due_at=NOW + timedelta(minutes=17)),
+    ),
 }
 
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from engine.db import Database
 from engine.dispatcher import Dispatcher
-from engine.models import Campaign, Enrollment, Lead, QuotaUsage, StepState
+from engine.models import Campaign, Enrollment, Lead, Message, QuotaUsage, StepState
 from engine.settings import Settings, load_settings
 from phones import sync_phones
 from sequences import compiled_sequences
@@ -120,6 +120,28 @@ def test_used_quota_today_counts(settings: Settings, database: Database) -> None
     assert {q for q, *_ in recorder.sent} == {"phone_02"}
 
 
+def test_a_phone_whose_hour_is_full_gets_no_first_message(
+    settings: Settings, database: Database
+) -> None:
+    from dataclasses import replace
+
+    capped = replace(settings, quota=replace(settings.quota, new_contacts_per_hour=2))
+    dispatcher, recorder = make(capped, database)
+    with database.session() as session:
+        # Phone 01 started two conversations in the last hour; phone 02 one, and one
+        # just over an hour ago, which no longer counts.
+        for phone_id, minutes in (("01", 50), ("01", 5), ("02", 30), ("02", 61)):
+            session.add(
+                Message(
+                    direction="out", step=0, phone_id=phone_id, status="sent",
+                    sent_at=NOW - timedelta(minutes=minutes),
+                )
+            )  # fmt: skip
+    enroll(database, 10)
+    assert dispatcher.run_once(NOW).first_messages == 1
+    assert [q for q, *_ in recorder.sent] == ["phone_02"]
+
+
 def test_follow_ups_go_to_their_own_phone_queue(settings: Settings, database: Database) -> None:
     dispatcher, recorder = make(settings, database)
     [eid] = enroll(database, 1)
@@ -181,7 +203,7 @@ def test_two_dispatchers_never_dispatch_a_step_twice(
 
     roomy = replace(
         settings,
-        quota=replace(settings.quota, new_contacts_per_day=500),
+        quota=replace(settings.quota, new_contacts_per_day=500, new_contacts_per_hour=0),
         scheduler=replace(settings.scheduler, max_queued_per_phone=500, queue_ahead_s=10**6),
         pacing=replace(settings.pacing, jitter_min_s=1),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -16,6 +17,7 @@ from engine.db import Database
 from engine.models import Alert, Campaign, Enrollment, Phone, QuotaUsage, StepState
 from engine.sending import decision
 from engine.sending.outcome import Done, PutBack
+from engine.sending.schedule import Schedule
 from engine.sending.service import send_with_lease
 from engine.storage import dispatch_id, send_store
 from engine.timelinesai import SendOutcomeUnknown, ServerError
@@ -254,6 +256,26 @@ def test_over_quota_the_first_message_waits_and_may_move_phone(harness: Harness)
     )
     assert harness.quota_used() == 3
     assert harness.sends() == 0
+
+
+def test_over_the_hourly_cap_the_first_message_waits_for_the_hour_on_its_phone(
+    harness: Harness,
+) -> None:
+    quota = dataclasses.replace(harness.settings.quota, new_contacts_per_hour=1)
+    settings = dataclasses.replace(harness.settings, quota=quota)
+    harness.sender.schedule = Schedule(settings, harness.clock.speed, random.Random(3))
+    first, second = harness.enroll(), harness.enroll("+40712345679")
+    assert harness.send(first, 0, "01") == Done("sent")
+    [message] = harness.messages()
+    harness.clock.advance(minutes=20)  # long past the pacing, inside the hour
+    assert harness.send(second, 0, "01") == Done("back to due: phone's hourly cap reached")
+    enrollment = harness.enrollment(second)
+    assert message.sent_at is not None
+    assert (enrollment.step_state, enrollment.phone_id, enrollment.due_at) == (
+        "due", "01", message.sent_at + timedelta(hours=1),
+    )  # fmt: skip
+    assert harness.quota_used() == 1  # the day's unit was not taken
+    assert harness.sends() == 1
 
 
 def test_a_first_message_that_crosses_midnight_in_flight_counts_for_the_new_day(

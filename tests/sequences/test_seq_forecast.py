@@ -42,6 +42,7 @@ def phones(
 ONE = sequence("0m")
 WINDOWED = sequence("0m", window=OFFICE)
 QUOTA, PACING, WINDOW = "daily quota", "pacing", "send window closed"
+HOURLY = "hourly cap"
 
 
 def gap(low_s: float, high_s: float) -> Limits:
@@ -83,6 +84,23 @@ LIMIT_CASES = [
         [2, 2, 5, 3], [QUOTA, QUOTA, QUOTA, None],
     ),
     ("used today", ONE, 12, phones(10, used_today=8), UNLIMITED, MONDAY, [2, 10], [QUOTA, None]),
+    (
+        # 8 hours of window at 10 an hour: 80 a day per phone, under its quota of 200.
+        "hourly cap: 10 an hour, 8 hours",
+        WINDOWED, 200, phones(200, 200), replace(UNLIMITED, new_contacts_per_hour=10), MONDAY,
+        [160, 40], [HOURLY, None],
+    ),
+    (
+        # A whole day at 10 an hour is 240: the quota of 100 binds first.
+        "hourly cap above the day's quota",
+        ONE, 150, phones(100), replace(UNLIMITED, new_contacts_per_hour=10), MONDAY,
+        [100, 50], [QUOTA, None],
+    ),
+    (
+        "hourly cap: 1 hour of the window left today",
+        WINDOWED, 30, phones(200), replace(UNLIMITED, new_contacts_per_hour=10),
+        MONDAY + timedelta(hours=16), [10, 20], [HOURLY, None],
+    ),
     (
         "workspace messages: 5 left this month, 7 a month after",
         ONE, 12, phones(200), replace(UNLIMITED, messages_per_month=7, messages_left_this_month=5),

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 
 from engine.models import Campaign, Enrollment, Message, StepState, Suppression
-from engine.storage import Claim, Hold, Quota, Request, Sent, dispatch_id
+from engine.storage import Claim, Hold, Quota, Request, Sent, WorkItem, dispatch_id
 from sequences import EndReason, suppression
 from tests.seed import campaign_id
 from tests.storage.conftest import DAY, HOLD, NOW, QUOTA, Stored
@@ -393,3 +393,60 @@ def test_a_claim_read_with_its_item_over_quota_is_released_whole(stored: Stored)
     assert stored.enrollment(second).step_state == "queued"
     assert stored.phone().next_send_at == NOW
     assert stored.used() == 1
+
+
+# The hourly cap ----------------------------------------------------------------------
+
+HOURLY = Quota(DAY, 100, per_hour=2)
+HOUR_START = NOW - timedelta(minutes=50)
+
+
+def _claim_at(
+    stored: Stored, eid: int, at: datetime, quota: Quota, *, fused: bool
+) -> tuple[WorkItem, Claim]:
+    """Claim ``eid``'s first message at ``at`` as a sender does: with the read when
+    ``fused`` (where the store claims with its read), else read, then claim."""
+    hold_until = at + timedelta(seconds=90)
+    reading = stored.store.read(
+        Request(eid, 0, "01"), now=at, hold_until=hold_until if fused else None, quota=quota
+    )
+    assert reading.item is not None
+    if reading.claim is not None:
+        return reading.item, reading.claim
+    hold = Hold(reading.item.next_send_at, hold_until)
+    return reading.item, stored.store.claim(reading.item, now=at, hold=hold, quota=quota)
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["claim", "read and claim"])
+def test_the_hourly_cap_counts_sent_and_in_flight_first_messages(
+    stored: Stored, fused: bool
+) -> None:
+    sent, in_flight, third = stored.queued(3)
+    item, claim = _claim_at(stored, sent, HOUR_START, HOURLY, fused=fused)
+    assert claim.goes_ahead
+    stored.store.record(item, _sent(LATER, at=HOUR_START))
+    # Claimed ten minutes later and never recorded: in flight, it counts too.
+    in_flight_at = HOUR_START + timedelta(minutes=10)
+    assert _claim_at(stored, in_flight, in_flight_at, HOURLY, fused=fused)[1].goes_ahead
+
+    item, claim = _claim_at(stored, third, NOW, HOURLY, fused=fused)
+    # The hour is full (the day is not): no unit taken, and it frees an hour after the send.
+    assert claim == Claim(True, False, hour_frees_at=HOUR_START + timedelta(hours=1))
+    hold = Hold(item.next_send_at, NOW + timedelta(seconds=90))
+    stored.store.release(item, claim, now=NOW, hold=hold, quota=HOURLY)
+    assert stored.enrollment(third).step_state == "queued"
+    assert stored.phone().next_send_at == item.next_send_at
+    assert stored.used() == 2
+
+    # Once the sent one has left the hour, the in-flight one alone is under the cap.
+    freed = HOUR_START + timedelta(hours=1, seconds=1)
+    assert _claim_at(stored, third, freed, HOURLY, fused=fused)[1].goes_ahead
+    assert stored.used() == 3
+
+
+def test_an_hourly_cap_of_zero_is_no_cap(stored: Stored) -> None:
+    ids = stored.queued(3)
+    for eid in ids:
+        assert _claim_at(stored, eid, NOW, Quota(DAY, 100, per_hour=0), fused=False)[1].goes_ahead
+        stored.set_phone(next_send_at=None)  # its send is over
+    assert stored.used() == 3
