@@ -99,6 +99,10 @@ class Phone(SQLModel, table=True):
     sent_total: int = 0
     failures_total: int = 0
     created_at: datetime = _ts(nullable=False, default_factory=_utcnow)
+    # The breaker (phones.breaker): trips so far, the last one, the end of its cooling.
+    trips: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    tripped_at: datetime | None = _ts()
+    cooling_until: datetime | None = _ts()
 
 
 def _name_key_of_row(context: DefaultExecutionContext) -> str | None:
