@@ -25,7 +25,7 @@ from engine.tables import E, M, P
 from phones.breaker import BreakerPhone, Close, HalfOpen, Probe, Trip, Verdict, breaker_verdict
 from phones.health_store import read_health
 
-__all__ = ["BreakerChange", "check_breakers"]
+__all__ = ["BreakerChange", "apply_verdict", "breaker_phones", "check_breakers"]
 
 _CHECKED = (PhoneState.ACTIVE, PhoneState.COOLING, PhoneState.PROBING)
 
@@ -48,7 +48,7 @@ def check_breakers(now: datetime, database: Database, settings: Settings) -> lis
     configured = [phone.id for phone in settings.phones]
     changes = []
     with database.engine.begin() as connection:
-        phones = _phones(connection, configured)
+        phones = breaker_phones(connection, configured)
         active = [p for p in phones if p.state == PhoneState.ACTIVE]
         since = {p.id: p.tripped_at for p in active if p.tripped_at is not None}
         health = read_health(connection, [p.id for p in active], settings.health, now, since=since)
@@ -58,13 +58,14 @@ def check_breakers(now: datetime, database: Database, settings: Settings) -> lis
                 phone, health.get(phone.id), probe, now, settings=settings.breaker,
                 windows=settings.health,
             )  # fmt: skip
-            change = None if verdict is None else _apply(connection, phone, verdict, now)
+            change = None if verdict is None else apply_verdict(connection, phone, verdict, now)
             if change is not None:
                 changes.append(change)
     return changes
 
 
-def _phones(connection: Connection, phone_ids: list[str]) -> list[BreakerPhone]:
+def breaker_phones(connection: Connection, phone_ids: list[str]) -> list[BreakerPhone]:
+    """The phones of ``phone_ids`` that are active or in a breaker's round, by id."""
     rows = connection.execute(
         select(
             P.c.id, P.c.state, P.c.state_changed_at, P.c.trips, P.c.tripped_at, P.c.cooling_until
@@ -99,7 +100,7 @@ def _probe(connection: Connection, phone: BreakerPhone) -> Probe:
     return Probe(sent=bool(row[0]), refused=bool(row[1]), in_flight=bool(row[2]))
 
 
-def _apply(
+def apply_verdict(
     connection: Connection, phone: BreakerPhone, verdict: Verdict, now: datetime
 ) -> BreakerChange | None:
     """Carry out ``verdict`` if the phone is still in the state it was read in."""
