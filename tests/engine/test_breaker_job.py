@@ -180,3 +180,25 @@ def test_two_schedulers_at_once_trip_a_phone_once(pg_database: Database) -> None
     assert errors == []
     assert sorted(made) == [0, 1]
     assert [kind for kind, _, _ in _Rows(pg_database).alerts()] == ["phone_cooling"]
+
+
+def test_status_names_a_tripped_phone_its_end_and_the_fix() -> None:
+    from engine.blockers import PhoneFacts, SendingFacts, WorkspaceFacts, find_blockers
+
+    until = NOW + timedelta(minutes=30)
+    phones = (
+        PhoneFacts("01", "cooling", INVALID, until),
+        PhoneFacts("02", "half_open", INVALID),
+        PhoneFacts("03", "active"),
+    )
+    found = find_blockers(SendingFacts(now=NOW, phones=phones, workspace=WorkspaceFacts()))
+    assert [(b.kind, b.command, b.phone_id) for b in found] == [
+        ("phone_cooling", "outreach phones resume 01", "01"),
+        ("phone_cooling", "outreach phones resume 02", "02"),
+    ]
+    assert found[0].reason == (
+        f"phone 01 is cooling until 2027-02-03 12:30 UTC ({INVALID}); "
+        "its new leads go to the other phones"
+    )
+    assert "`outreach phones resume 01`" in found[0].fix
+    assert found[1].reason.startswith("phone 02 is half-open: one first message probes it")
