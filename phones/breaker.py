@@ -79,8 +79,12 @@ class Trip:
     trips: int
 
     def message(self, phone_id: str, now: datetime) -> str:
-        """The alert's text: ``phone 03 cooling for 30 min: 3 of its last 20 ...``."""
-        return f"phone {phone_id} cooling for {_span(self.until - now)}: {self.reason}"
+        """The alert's text: ``phone 03 cooling for 30 min: 3 of its last 20 ...``, and
+        how it comes back."""
+        return (
+            f"phone {phone_id} cooling for {_span(self.until - now)}: {self.reason} (one "
+            f"probe send reopens it; `outreach phones resume {phone_id}` does so at once)"
+        )
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def test_cooling_is_capped() -> None:
 def test_the_alert_names_the_phone_the_time_and_the_reason() -> None:
     trip = _trip(INVALID, 30)
     assert trip.message("p3", NOW) == (
-        "phone p3 cooling for 30 min: 3 of its last 20 numbers were invalid"
+        "phone p3 cooling for 30 min: 3 of its last 20 numbers were invalid (one probe send "
+        "reopens it; `outreach phones resume p3` does so at once)"
     )
     assert _trip(INVALID, 240).message("p3", NOW).startswith("phone p3 cooling for 4 h:")
 
