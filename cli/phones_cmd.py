@@ -134,10 +134,15 @@ def _set_state(config: ConfigOption, phone_id: str, state: str, expect: tuple[st
 def pause(
     phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
 ) -> None:
-    """Stop a phone from sending; its queued messages wait (they are not lost)."""
+    """Stop a phone from sending; its queued messages wait (they are not lost). A phone
+    its breaker stopped stays paused, instead of coming back after its probe."""
     from engine.models import PhoneState
 
-    _set_state(config, phone_id, PhoneState.PAUSED, (PhoneState.ACTIVE, PhoneState.OFFLINE))
+    sendable = (
+        PhoneState.ACTIVE, PhoneState.OFFLINE, PhoneState.COOLING, PhoneState.HALF_OPEN,
+        PhoneState.PROBING,
+    )  # fmt: skip
+    _set_state(config, phone_id, PhoneState.PAUSED, sendable)
 
 
 @app.command("resume")

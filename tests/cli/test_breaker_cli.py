@@ -73,3 +73,12 @@ def test_a_cooling_phone_is_shown_with_its_end_and_can_be_resumed(
         assert (phone.state, phone.trips) == ("active", 1)  # its trips still double the next
     assert run(["phones", "resume", "01"]) == 1
     assert "phone 01 is active; nothing to do" in capsys.readouterr().err
+
+
+def test_a_cooling_phone_can_be_paused_so_its_probe_does_not_bring_it_back(
+    site: Database,
+) -> None:
+    assert run(["phones", "pause", "01"]) == 0
+    with site.session() as session:
+        phone = session.get(Phone, "01")
+        assert phone is not None and phone.state == "paused"

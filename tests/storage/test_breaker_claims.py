@@ -6,8 +6,11 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
+
 from engine.models import PhoneState
 from engine.storage import Claim, Hold, Request, send_store
+from phones.breaker import may_send
 from tests.storage.conftest import HOLD, NOW, QUOTA, Stored
 
 
@@ -99,3 +102,21 @@ def test_senders_racing_for_a_half_open_phone_send_one_probe(stored: Stored) -> 
     # And once its pacing is over, still no second one.
     stored.set_phone(next_send_at=NOW - timedelta(seconds=1))
     assert not any(_claim_as_a_sender(stored, eid).goes_ahead for eid in ids if eid not in won)
+
+
+STATE_STEPS = [(state.value, step) for state in PhoneState for step in (0, 1)]
+
+
+@pytest.mark.parametrize(("state", "step"), STATE_STEPS, ids=[f"{s}-{n}" for s, n in STATE_STEPS])
+def test_the_claim_holds_a_phone_exactly_when_the_decision_lets_it_send(
+    stored: Stored, state: str, step: int
+) -> None:
+    """The SQL rule (``MAY_HOLD``) and the pure one (``may_send``) agree on every state."""
+    [eid] = stored.queued()
+    if step:
+        stored.set_enrollment(eid, step=step, state="active")
+    stored.set_phone(state=state)
+    item = stored.store.read(Request(eid, step, "01"), now=NOW, hold_until=None, quota=None).item
+    assert item is not None
+    claim = stored.claim(item, QUOTA if step == 0 else None)
+    assert claim.phone_free is may_send(state, step)
