@@ -24,14 +24,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("phones") as batch_op:
-        batch_op.add_column(sa.Column("trips", sa.Integer(), nullable=False, server_default="0"))
-        batch_op.add_column(sa.Column("tripped_at", engine.dbtypes.UTCDateTime(), nullable=True))
-        batch_op.add_column(sa.Column("cooling_until", engine.dbtypes.UTCDateTime(), nullable=True))
+    # Plain ALTERs (SQLite has had ADD and DROP COLUMN for years): a batch would copy the
+    # phones table, which the enrollments' foreign keys forbid dropping.
+    op.add_column("phones", sa.Column("trips", sa.Integer(), nullable=False, server_default="0"))
+    op.add_column("phones", sa.Column("tripped_at", engine.dbtypes.UTCDateTime(), nullable=True))
+    op.add_column("phones", sa.Column("cooling_until", engine.dbtypes.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("phones") as batch_op:
-        batch_op.drop_column("cooling_until")
-        batch_op.drop_column("tripped_at")
-        batch_op.drop_column("trips")
+    for name in ("cooling_until", "tripped_at", "trips"):
+        op.drop_column("phones", name)
