@@ -12,36 +12,17 @@ import pytest
 from cli.main import run
 from engine.db import Database
 from engine.models import Phone
-from engine.settings import PhoneSettings
-from phones import sync_phones
+from tests.cli.test_phones_cli import site  # noqa: F401 - the scratch site, reused
 
-CONFIG = """
-[database]
-url = "sqlite:///site.db"
-[redis]
-namespace = "{namespace}"
-[[phones]]
-id = "01"
-phone = "+447700900001"
-[[phones]]
-id = "02"
-phone = "+447700900002"
-"""
 REASON = "3 of its last 20 numbers were invalid"
 
 
 @pytest.fixture
-def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_namespace: str) -> Database:
-    for name in ("OUTREACH_CONFIG", "OUTREACH_DATABASE_URL", "OUTREACH_REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLUMNS", "250")
-    (tmp_path / "config.toml").write_text(CONFIG.format(namespace=redis_namespace))
-    database = Database(f"sqlite:///{tmp_path / 'site.db'}")
-    database.upgrade()
+def cooling(request: pytest.FixtureRequest) -> Database:
+    """The site of ``tests/cli/test_phones_cli.py`` with phone 01 cooling for 30 min."""
+    site: Path = request.getfixturevalue("site")
+    database = Database(f"sqlite:///{site / 'site.db'}")
     with database.session() as session:
-        sync_phones(session, (PhoneSettings("01", "+447700900001"),
-                              PhoneSettings("02", "+447700900002")))  # fmt: skip
         phone = session.get(Phone, "01")
         assert phone is not None
         phone.state, phone.state_reason, phone.trips = "cooling", REASON, 1
@@ -51,7 +32,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_namespace: str) 
 
 
 def test_a_cooling_phone_is_shown_with_its_end_and_can_be_resumed(
-    site: Database, capsys: pytest.CaptureFixture[str]
+    cooling: Database, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capsys.readouterr()
     assert run(["phones", "list", "--json"]) == 0
@@ -67,7 +48,7 @@ def test_a_cooling_phone_is_shown_with_its_end_and_can_be_resumed(
     assert status["phones"][0]["shown_state"].startswith("cooling until ")
 
     assert run(["phones", "resume", "01"]) == 0
-    with site.session() as session:
+    with cooling.session() as session:
         phone = session.get(Phone, "01")
         assert phone is not None
         assert (phone.state, phone.trips) == ("active", 1)  # its trips still double the next
@@ -76,9 +57,9 @@ def test_a_cooling_phone_is_shown_with_its_end_and_can_be_resumed(
 
 
 def test_a_cooling_phone_can_be_paused_so_its_probe_does_not_bring_it_back(
-    site: Database,
+    cooling: Database,
 ) -> None:
     assert run(["phones", "pause", "01"]) == 0
-    with site.session() as session:
+    with cooling.session() as session:
         phone = session.get(Phone, "01")
         assert phone is not None and phone.state == "paused"
