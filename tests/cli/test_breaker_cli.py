@@ -20,8 +20,8 @@ REASON = "3 of its last 20 numbers were invalid"
 @pytest.fixture
 def cooling(request: pytest.FixtureRequest) -> Database:
     """The site of ``tests/cli/test_phones_cli.py`` with phone 01 cooling for 30 min."""
-    site: Path = request.getfixturevalue("site")
-    database = Database(f"sqlite:///{site / 'site.db'}")
+    root: Path = request.getfixturevalue("site")
+    database = Database(f"sqlite:///{root / 'site.db'}")
     with database.session() as session:
         phone = session.get(Phone, "01")
         assert phone is not None
