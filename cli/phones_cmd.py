@@ -54,7 +54,7 @@ def list_phones(
         table.add_row(
             row.id,
             row.phone,
-            _state(row.state),
+            _state(row.state, row.cooling_until),
             f"{row.used_today} / {row.quota_today}",
             str(row.queued),
             _until(row.next_send_at, now),
@@ -78,13 +78,15 @@ def _as_dict(row: PhoneRow) -> dict[str, Any]:
         **asdict(row),
         "next_send_at": None if row.next_send_at is None else row.next_send_at.isoformat(),
         "last_send_at": None if row.last_send_at is None else row.last_send_at.isoformat(),
+        "cooling_until": None if row.cooling_until is None else row.cooling_until.isoformat(),
         "health": None if row.health is None else row.health.as_dict(),
     }
 
 
-def _state(state: str) -> str:
+def _state(state: str, cooling_until: datetime | None) -> str:
     colour = {"active": "green", "paused": "yellow", "offline": "yellow", "banned": "red"}
-    return f"[{colour.get(state, 'white')}]{state}[/]"
+    until = "" if cooling_until is None else f" until {cooling_until:%H:%M} UTC"
+    return f"[{colour.get(state, 'yellow')}]{state}{until}[/]"
 
 
 def _until(moment: datetime | None, now: datetime) -> str:
@@ -136,20 +138,27 @@ def _set_state(config: ConfigOption, phone_id: str, state: str, expect: tuple[st
 def pause(
     phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
 ) -> None:
-    """Stop a phone from sending; its queued messages wait (they are not lost)."""
+    """Stop a phone from sending; its queued messages wait (they are not lost). A phone
+    its breaker stopped stays paused, instead of coming back after its probe."""
     from engine.states import PhoneState
 
-    _set_state(config, phone_id, PhoneState.PAUSED, (PhoneState.ACTIVE, PhoneState.OFFLINE))
+    sendable = (
+        PhoneState.ACTIVE, PhoneState.OFFLINE, PhoneState.COOLING, PhoneState.HALF_OPEN,
+        PhoneState.PROBING,
+    )  # fmt: skip
+    _set_state(config, phone_id, PhoneState.PAUSED, sendable)
 
 
 @app.command("resume")
 def resume(
     phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
 ) -> None:
-    """Let a paused phone send again."""
+    """Let a paused phone send again, or one its breaker stopped (cooling, half-open or
+    probing: its health tripped it) at once, without waiting for its probe."""
     from engine.states import PhoneState
 
-    _set_state(config, phone_id, PhoneState.ACTIVE, (PhoneState.PAUSED,))
+    stopped = (PhoneState.PAUSED, PhoneState.COOLING, PhoneState.HALF_OPEN, PhoneState.PROBING)
+    _set_state(config, phone_id, PhoneState.ACTIVE, stopped)
 
 
 @app.command("sync")

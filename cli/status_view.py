@@ -62,9 +62,10 @@ def phones_table(snapshot: Snapshot) -> Table:
         table.add_column(name, justify="right")
     for row in snapshot.phones:
         shown = snapshot.shown_state(row)
+        own = shown.startswith(row.state)  # not overridden by a halt
         table.add_row(
             escape(f"{row.id} {row.phone}"),
-            Text(shown, style="red" if shown != row.state else _STATE_STYLE.get(shown, "")),
+            Text(shown, style=_STATE_STYLE.get(row.state, "yellow") if own else "red"),
             quota_bar(row.used_today, row.quota_today),
             until(row.next_send_at, snapshot.now),
             str(row.queued),
@@ -161,6 +162,7 @@ def as_json(snapshot: Snapshot) -> dict[str, Any]:
                 "shown_state": snapshot.shown_state(row),
                 "next_send_at": moment(row.next_send_at),
                 "last_send_at": moment(row.last_send_at),
+                "cooling_until": moment(row.cooling_until),
             }
             for row in snapshot.phones
         ],

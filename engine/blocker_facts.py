@@ -32,13 +32,15 @@ def read_sending_facts(
     """The configured phones' states, the halt alerts since the newest successful send,
     the dead letters; ``workspace`` as read from Redis (``None``: not asked)."""
     rows = connection.execute(
-        select(P.c.id, P.c.state, P.c.state_reason).where(P.c.id.in_(sorted(phone_ids)))
+        select(P.c.id, P.c.state, P.c.state_reason, P.c.cooling_until).where(
+            P.c.id.in_(sorted(phone_ids))
+        )
     ).all()
     last_sent = connection.execute(select(func.max(P.c.last_send_at))).scalar()
     spans = alert_spans(connection, (TOKEN_REFUSED, BUDGET_SPENT), after=last_sent)
     return SendingFacts(
         now=now,
-        phones=tuple(PhoneFacts(id, state, reason) for id, state, reason in sorted(rows)),
+        phones=tuple(PhoneFacts(*row) for row in sorted(rows)),
         token_refused=spans.get(TOKEN_REFUSED),
         budget_spent=spans.get(BUDGET_SPENT),
         workspace=workspace,

@@ -57,11 +57,13 @@ REDIS_FIX = "start Redis, e.g. `redis-server --daemonize yes --bind 127.0.0.1 --
 
 @dataclass(frozen=True)
 class PhoneFacts:
-    """One configured phone's state and why it is in it (``state_reason``)."""
+    """One configured phone's state and why it is in it (``state_reason``); ``until``:
+    the end of its breaker's cooling."""
 
     id: str
     state: str
     reason: str | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,8 @@ def _phone_blocker(phone: PhoneFacts) -> Blocker | None:
             f"reconnect its WhatsApp in TimelinesAI (scan the QR code), then `{sync}`",
             sync, phone.id,
         )  # fmt: skip
+    if phone.state in _BREAKER_ROUND:
+        return _breaker_blocker(phone)
     if phone.state == PhoneState.PAUSED:
         resume = f"outreach phones resume {phone.id}"
         by_operator = phone.reason in (None, "operator")
@@ -289,6 +293,26 @@ def _phone_blocker(phone: PhoneFacts) -> Blocker | None:
             "phone_paused", WARNING, f"phone {phone.id} is paused{why}", fix, resume, phone.id
         )
     return None
+
+
+_BREAKER_ROUND = (PhoneState.COOLING, PhoneState.HALF_OPEN, PhoneState.PROBING)
+
+
+def _breaker_blocker(phone: PhoneFacts) -> Blocker:
+    """A phone its breaker stopped (:mod:`phones.breaker`): it comes back by itself."""
+    resume = f"outreach phones resume {phone.id}"
+    why = f" ({phone.reason})" if phone.reason else ""
+    if phone.state == PhoneState.COOLING:
+        until = "" if phone.until is None else f" until {phone.until:%Y-%m-%d %H:%M} UTC"
+        state = f"cooling{until}"
+    else:
+        state = "half-open: one first message probes it"
+    reason = f"phone {phone.id} is {state}{why}; its new leads go to the other phones"
+    fix = (
+        "it comes back by itself once a probe send goes out; look at its health with "
+        f"`outreach phones list`, or send from it now with `{resume}`"
+    )
+    return Blocker("phone_cooling", WARNING, reason, fix, resume, phone.id)
 
 
 def _dead_letter_blockers(count: int) -> list[Blocker]:

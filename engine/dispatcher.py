@@ -50,6 +50,9 @@ Enqueue = Callable[[str, int, int, int], None]
 EnqueueAnswer = Callable[[str, int], None]
 """``enqueue_answer(phone_id, auto_reply_id)`` puts one automatic answer on a phone's queue."""
 
+PROBE_SENDS = 1
+"""First messages a half-open phone is handed (:mod:`phones.breaker`)."""
+
 _Send = tuple[str, int, int, int]
 """What to enqueue: (queue, enrollment_id, step, dispatch_id)."""
 
@@ -144,12 +147,15 @@ class Dispatcher:
             report.failed_banned = store.fail_stranded(now, scheduler.banned_phone_grace_s)
             to_enqueue += self._reconcile_stuck(store, now, report)
             halted = self.quota_halted()
-            active = {p.id for p in self.settings.phones} & store.active_phones()
+            configured = {p.id for p in self.settings.phones}
+            active = configured & store.active_phones()
+            probing = configured & store.half_open_phones()
             if halted:
-                active = set()  # the steps stay due in the database until the halt lifts
+                # The steps stay due in the database until the halt lifts.
+                active, probing = set(), set()
             queued = store.queued_counts()
             to_enqueue += self._followups(store, now, active, queued, report)
-            to_enqueue += self._first_messages(store, now, active, queued, report)
+            to_enqueue += self._first_messages(store, now, active, queued, report, probing=probing)
             report.completed_campaigns = complete_finished(connection, now)
             answers = [] if halted else self._answers(store, now)
         for phone_id, auto_reply_id in answers:
@@ -229,10 +235,13 @@ class Dispatcher:
         active: set[str],
         queued: Mapping[tuple[str, bool], int],
         report: DispatchReport,
+        *,
+        probing: set[str],
     ) -> list[_Send]:
         day = quota_day(now, self.settings.quota.timezone)
-        in_hour = self._first_messages_in_hour(store, now, active)
-        loads = list(self._first_message_loads(day, store.quota_used(day), in_hour, active, queued))
+        in_hour = self._first_messages_in_hour(store, now, active | probing)
+        used = store.quota_used(day)
+        loads = list(self._first_message_loads(day, used, in_hour, active, queued, probing=probing))
         room = {
             load.id: max(0, min(load.quota_left - load.pending, self._room_first(load)))
             for load in loads
@@ -288,9 +297,13 @@ class Dispatcher:
         in_hour: Mapping[str, int],
         active: set[str],
         queued: Mapping[tuple[str, bool], int],
+        *,
+        probing: set[str],
     ) -> Iterable[PhoneLoad]:
+        """Each phone that may start conversations now, with its room: a half-open phone
+        (``probing``; its breaker's cooling is over) takes one first message, its probe."""
         for phone in self.settings.phones:
-            if phone.id not in active:
+            if phone.id not in active and phone.id not in probing:
                 continue
             limit = daily_quota(
                 self.settings.quota_for(phone), started_on=phone.started_on, today=day,
@@ -306,7 +319,7 @@ class Dispatcher:
             yield PhoneLoad(
                 id=phone.id,
                 active=True,
-                quota_left=left,
+                quota_left=left if phone.id in active else min(left, PROBE_SENDS),
                 pending=queued.get((phone.id, True), 0),
                 used_today=used_today,
             )

@@ -40,9 +40,12 @@ class Snapshot:
     was not asked)."""
 
     def shown_state(self, row: PhoneRow) -> str:
-        """A phone's state as shown: an active phone says so only if it can send."""
+        """A phone's state as shown: an active phone says so only if it can send; a
+        cooling one says until when."""
         from engine.blockers import halt_label
 
+        if row.cooling_until is not None:
+            return f"{row.state} until {row.cooling_until:%H:%M} UTC"
         label = halt_label(self.blockers)
         return f"halted: {label}" if row.state == "active" and label else row.state
 

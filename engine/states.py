@@ -31,10 +31,18 @@ __all__ = [
 
 
 class PhoneState(StrEnum):
+    """Where a phone is. ``cooling`` -> ``half_open`` -> ``probing`` -> ``active`` is the
+    breaker's round (:mod:`phones.breaker`): its health tripped it, it sends nothing for
+    a while, then one first message may go (the claim moves ``half_open`` to
+    ``probing``), and that send closes it again."""
+
     ACTIVE = "active"
     PAUSED = "paused"
     OFFLINE = "offline"
     BANNED = "banned"
+    COOLING = "cooling"
+    HALF_OPEN = "half_open"
+    PROBING = "probing"
 
 
 class EnrollmentState(StrEnum):

@@ -130,6 +130,10 @@ P = Table(
     _int("sent_total", default=0),
     _int("failures_total", default=0),
     _created(),
+    # The breaker (phones.breaker): trips so far, the last one, the end of its cooling.
+    _int("trips", default=0, server_default="0"),
+    _ts("tripped_at"),
+    _ts("cooling_until"),
 )
 
 

@@ -9,7 +9,7 @@ decided here, once. It only reports: nothing stops a phone because of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -187,19 +187,40 @@ def assess(
     *,
     now: datetime,
     windows: HealthSettings,
+    since: Mapping[str, datetime] | None = None,
 ) -> dict[str, PhoneHealth]:
     """Each phone's health at ``now`` from its rows (in any order, possibly more than
     the windows hold): the latest ``windows.first_messages`` first messages with an
-    outcome, ``windows.sends`` attempts and ``windows.replies`` replies."""
+    outcome, ``windows.sends`` attempts and ``windows.replies`` replies.
+
+    ``since``: a phone's rows up to that moment (its breaker's last trip) do not count.
+    Dropping them from a phone's latest rows leaves its latest rows after the moment, so
+    the query need not know of it."""
     stuck_after = timedelta(hours=windows.stuck_after_h)
+    after = since or {}
+
+    def counts(phone_id: str, at: datetime) -> bool:
+        start = after.get(phone_id)
+        return start is None or at > start
+
     known: dict[str, list[tuple[FirstMessage, Outcome]]] = {p: [] for p in phone_ids}
     for message in first_messages:
         result = outcome(message, now, stuck_after)
-        if result is not None and message.phone_id in known:
+        if (
+            result is not None
+            and message.phone_id in known
+            and counts(message.phone_id, message.sent_at)
+        ):
             known[message.phone_id].append((message, result))
     # Attempts of one kind that share a moment are ordered by id, as the query orders them.
-    tried = _latest(attempts, phone_ids, windows.sends, lambda a: (a.at, a.invalid, a.id))
-    heard = _latest(replies, phone_ids, windows.replies, lambda r: (r.at, r.id))
+    tried = _latest(
+        (a for a in attempts if counts(a.phone_id, a.at)), phone_ids, windows.sends,
+        lambda a: (a.at, a.invalid, a.id),
+    )  # fmt: skip
+    heard = _latest(
+        (r for r in replies if counts(r.phone_id, r.at)), phone_ids, windows.replies,
+        lambda r: (r.at, r.id),
+    )  # fmt: skip
     health = {}
     for phone_id in phone_ids:
         counted = sorted(known[phone_id], key=lambda pair: (pair[0].sent_at, pair[0].id))

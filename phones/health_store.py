@@ -12,7 +12,7 @@ statement over those few rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -44,9 +44,11 @@ def _fixed(value: object) -> Any:
 
 
 def read_health(
-    connection: Connection, phone_ids: Sequence[str], windows: HealthSettings, now: datetime
-) -> dict[str, PhoneHealth]:
-    """Each of ``phone_ids``' health at ``now`` (:func:`phones.health.assess`)."""
+    connection: Connection, phone_ids: Sequence[str], windows: HealthSettings, now: datetime,
+    since: Mapping[str, datetime] | None = None,
+) -> dict[str, PhoneHealth]:  # fmt: skip
+    """Each of ``phone_ids``' health at ``now`` (:func:`phones.health.assess`), from each
+    phone's rows after its moment in ``since`` (if any)."""
     if not phone_ids:
         return {}
     stuck_before = now - timedelta(hours=windows.stuck_after_h)
@@ -71,7 +73,7 @@ def read_health(
         Reply(row.phone_id, row.id, row.at, opt_out=row.intent == OPT_OUT)
         for row in _latest(connection, phone_ids, windows.replies, _replies)
     ]
-    return assess(phone_ids, first, attempts, replies, now=now, windows=windows)
+    return assess(phone_ids, first, attempts, replies, now=now, windows=windows, since=since)
 
 
 def _answered(connection: Connection, first_messages: Sequence[Any]) -> set[int]:

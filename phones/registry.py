@@ -81,6 +81,8 @@ class PhoneRow:
     queued: int = 0
     health: PhoneHealth | None = None
     """Its latest history in figures, when read (:func:`phone_report`)."""
+    cooling_until: datetime | None = None
+    """When its breaker's cooling ends (:mod:`phones.breaker`), while it is ``cooling``."""
 
 
 def phone_rows(db: Executor, settings: Settings, today: date) -> list[PhoneRow]:
@@ -111,6 +113,7 @@ def phone_rows(db: Executor, settings: Settings, today: date) -> list[PhoneRow]:
                 sent_total=state.sent_total if state else 0,
                 failures_total=state.failures_total if state else 0,
                 queued=int(queued.get(phone.id, 0)),
+                cooling_until=state.cooling_until if state and state.state == "cooling" else None,
             )
         )
     return rows

@@ -2,8 +2,10 @@
 
 Pure: the webhook's account events and the scheduled sync both report one of
 ``active``, ``offline`` or ``banned`` and ask :func:`next_phone_state` what to do.
-An operator's pause is never undone by TimelinesAI, and a banned phone is not
-downgraded to merely offline by a status that cannot tell the two apart.
+An operator's pause is never undone by TimelinesAI, nor is a breaker's round
+(:mod:`phones.breaker`) ended by an account that is merely connected; a banned or
+offline account still wins over it. A banned phone is not downgraded to merely
+offline by a status that cannot tell the two apart.
 """
 
 from __future__ import annotations
@@ -25,12 +27,17 @@ class AccountStatus(Protocol):
     def is_banned(self) -> bool: ...
 
 
+_BREAKER_ROUND = frozenset({PhoneState.COOLING, PhoneState.HALF_OPEN, PhoneState.PROBING})
+
+
 def next_phone_state(current: str, reported: str) -> str | None:
     """The state a phone in ``current`` moves to when TimelinesAI reports ``reported``.
 
     ``None`` means no change.
     """
     if current in (PhoneState.PAUSED, reported):
+        return None
+    if current in _BREAKER_ROUND and reported == PhoneState.ACTIVE:
         return None
     if reported == PhoneState.OFFLINE and current == PhoneState.BANNED:
         return None

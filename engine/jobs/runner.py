@@ -20,6 +20,7 @@ from engine.alerts import AlertSink, NoAlerts, WebhookAlerts
 from engine.broker import build_broker
 from engine.clock import Clock
 from engine.db import Database
+from engine.jobs.breaker import check_breakers
 from engine.jobs.clocked import ClockedCron, MappedClock
 from engine.jobs.delivery_sync import sync_delivery
 from engine.jobs.housekeeping import prune_webhook_events, sweep_follow_ups
@@ -67,6 +68,16 @@ class MaintenanceJobs:
                 f"phone_{change.after}", change.message,
                 severity=alert_severity(change.after), phone_id=change.phone_id,
             )  # fmt: skip
+
+    def breakers(self) -> None:
+        for change in check_breakers(self.clock.now(), self.database, self.settings):
+            if change.kind is None:
+                log.info(change.message)
+                continue
+            log.warning(change.message)
+            self.alerts.notify(
+                change.kind, change.message, severity=change.severity, phone_id=change.phone_id
+            )
 
     def delivery_sync(self) -> None:
         report = sync_delivery(
@@ -134,6 +145,7 @@ def start_jobs(jobs: MaintenanceJobs, clock: MappedClock) -> BackgroundScheduler
     plan: dict[str, tuple[str, Callable[[], None]]] = {
         "phone_sync": (config.phone_sync_cron, jobs.phone_sync),
         "delivery_sync": (config.delivery_sync_cron, jobs.delivery_sync),
+        "breakers": (jobs.settings.breaker.check_cron, jobs.breakers),
         "prune": (config.prune_cron, jobs.prune),
         "replies_sweep": (config.replies_sweep_cron, jobs.replies_sweep),
         "workspace_quota": (config.workspace_quota_cron, jobs.workspace_quota),

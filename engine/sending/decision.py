@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from engine.states import RUNNING_STATES, CampaignState, PhoneState, StepState
+from engine.states import RUNNING_STATES, CampaignState, StepState
 from engine.storage.base import Claim, Request, WorkItem, dispatch_id
+from phones.breaker import may_send
 from phones.pacing import should_put_back, wait_s
 from sequences import (
     ClosedDays,
@@ -133,7 +134,7 @@ def decide(
         return Reconcile()
     if item.campaign_state is not None and item.campaign_state != CampaignState.ACTIVE:
         return BackToDue(f"campaign {item.campaign_state}")
-    if item.phone_state != PhoneState.ACTIVE:
+    if not may_send(item.phone_state, item.step):
         return BackToDue("phone not active", release_phone=True)
     if halted:
         return BackToDue("sending halted: TimelinesAI token refused")

@@ -18,6 +18,7 @@ from engine.settings.loading import (
 from engine.settings.replies import IntentRule, RepliesSettings
 from engine.settings.sections import (
     AlertSettings,
+    BreakerSettings,
     ClockSettings,
     ConsoleSettings,
     DatabaseSettings,
@@ -49,6 +50,7 @@ from engine.settings.services import (
 __all__ = [
     "DEFAULT_CONFIG_NAME",
     "AlertSettings",
+    "BreakerSettings",
     "ClockSettings",
     "ConsoleSettings",
     "DatabaseSettings",

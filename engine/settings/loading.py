@@ -22,6 +22,7 @@ from engine.config_loader import load_dataclass, read_toml
 from engine.errors import ConfigError
 from engine.settings.replies import validate_replies
 from engine.settings.sections import (
+    BreakerSettings,
     ConsoleSettings,
     HealthSettings,
     PhoneSettings,
@@ -235,6 +236,7 @@ def validate(settings: Settings, path: str) -> None:
     for key in ("messages_per_month", "reserve_messages"):
         if getattr(settings.workspace, key) < 0:
             raise fail(f"workspace.{key}", "must not be negative")
+    _validate_breaker(settings.breaker, fail)
     validate_replies(settings.replies, fail)
 
 
@@ -300,6 +302,37 @@ def _validate_health(health: HealthSettings, fail: Callable[[str, str], ConfigEr
             raise fail(f"health.{name}", "must be at least 1")
     if health.stuck_after_h <= 0:
         raise fail("health.stuck_after_h", "must be positive")
+
+
+def _validate_breaker(breaker: BreakerSettings, fail: Callable[[str, str], ConfigError]) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    for name, rate in (
+        ("min_delivered_rate", breaker.min_delivered_rate),
+        ("max_opt_out_rate", breaker.max_opt_out_rate),
+    ):
+        if not 0 <= rate <= 1:
+            raise fail(f"breaker.{name}", "must be a share between 0 and 1")
+    for name, count in (("max_invalid", breaker.max_invalid), ("min_replies", breaker.min_replies)):
+        if count < 1:
+            raise fail(f"breaker.{name}", "must be at least 1")
+    spans = {
+        "cooling_min": breaker.cooling_min,
+        "max_cooling_h": breaker.max_cooling_h,
+        "probe_timeout_min": breaker.probe_timeout_min,
+    }
+    for name, span in spans.items():
+        if span <= 0:
+            raise fail(f"breaker.{name}", "must be positive")
+    if breaker.repeat_within_h < 0:
+        raise fail("breaker.repeat_within_h", "must not be negative")
+    try:
+        CronTrigger.from_crontab(breaker.check_cron, timezone="UTC")
+    except ValueError as error:
+        expression = breaker.check_cron
+        raise fail(
+            "breaker.check_cron", f"{expression!r} is not a 5-field cron expression: {error}"
+        ) from None
 
 
 def _validate_phones(

@@ -151,6 +151,32 @@ class WorkspaceSettings:
 
 
 @dataclass(frozen=True)
+class BreakerSettings:
+    """``[breaker]``: when a phone's health (read over the ``[health]`` windows, from
+    its last trip on) stops it for a while, and how it comes back.
+
+    A phone trips when its delivered share falls below ``min_delivered_rate`` over a
+    full window of first messages, when ``max_invalid`` of its last attempts met
+    invalid numbers, or when over ``max_opt_out_rate`` of its last replies (at least
+    ``min_replies`` of them) opted out. It then cools for ``cooling_min`` virtual
+    minutes, doubled for each trip within ``repeat_within_h`` of the one before, at most
+    ``max_cooling_h`` hours; then one first message probes it (given up after
+    ``probe_timeout_min`` if it never went out). ``check_cron`` (UTC) runs the check.
+    """
+
+    enabled: bool = True
+    min_delivered_rate: float = 0.40
+    max_invalid: int = 3
+    max_opt_out_rate: float = 0.10
+    min_replies: int = 20
+    cooling_min: float = 30.0
+    max_cooling_h: float = 24.0
+    repeat_within_h: float = 24.0
+    probe_timeout_min: float = 30.0
+    check_cron: str = "* * * * *"
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """``[alerts]``: where alerts go besides the alerts table and the log."""
 
@@ -239,6 +265,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
     leads: LeadsSettings = field(default_factory=LeadsSettings)
     replies: RepliesSettings = field(default_factory=RepliesSettings)

@@ -164,7 +164,12 @@ def claim(connection: Connection, item: AutoReplyItem, *, now: datetime, hold: H
     """Hold the phone as a step's claim does (:class:`~engine.storage.base.Hold`), then move
     the answer ``queued -> sending``: the moment the send starts. It does not when another
     send holds the phone (``phone_free`` false) or another worker took the answer."""
-    params = {"b_phone_id": item.phone_id, "b_seen": hold.seen, "b_hold": hold.until}
+    # Held as a follow-up is (step 1): only an active phone answers, never a tripped one's
+    # probe (phones.breaker.may_send).
+    params = {
+        "b_phone_id": item.phone_id, "b_seen": hold.seen, "b_hold": hold.until, "b_now": now,
+        "b_step": 1,
+    }  # fmt: skip
     if connection.execute(sql.RESERVE, params).rowcount != 1:
         return Claim(False, phone_free=False)
     result = connection.execute(

@@ -143,6 +143,11 @@ class DispatchStore:
         rows = self.connection.execute(select(P.c.id).where(P.c.state == PhoneState.ACTIVE))
         return set(rows.scalars())
 
+    def half_open_phones(self) -> set[str]:
+        """The phones whose breaker lets one first message through (``half_open``)."""
+        rows = self.connection.execute(select(P.c.id).where(P.c.state == PhoneState.HALF_OPEN))
+        return set(rows.scalars())
+
     def queued_counts(self) -> dict[tuple[str, bool], int]:
         """Sends already queued or in flight, by (phone, is first message)."""
         rows = self.connection.execute(

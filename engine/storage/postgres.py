@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql
 from engine.db import Database, ThreadConnections
 from engine.dbtypes import UTCDateTime
 from engine.driver_sql import DriverStatement
-from engine.states import CampaignState, PhoneState
+from engine.states import CampaignState
 from engine.storage import statements as sql
 from engine.storage.base import (
     Claim,
@@ -197,7 +197,8 @@ _CLAIM = {quota: DriverStatement(_claim(quota=quota)) for quota in (False, True)
 
 # What the database can tell of "may this step go now" (the rest is the sender's pure
 # decision): queued on this phone for this dispatch, running, its campaign (if any)
-# active, the phone active and paced to now. Contract tests keep the two in step.
+# active, the phone may send the step (``sql.MAY_HOLD``) and is paced to now. Contract
+# tests keep the two in step.
 _STEP_READY = (
     *sql.QUEUED_STEP,
     E.c.phone_id == bindparam("b_phone_id", type_=String),
@@ -231,7 +232,7 @@ def _read_and_claim(*, quota: bool) -> Select[Any]:
         update(P)
         .where(
             P.c.id == bindparam("b_phone_id", type_=String),
-            P.c.state == PhoneState.ACTIVE,
+            sql.MAY_HOLD,
             or_(
                 P.c.next_send_at.is_(None),
                 P.c.next_send_at <= bindparam("b_now", type_=UTCDateTime),
@@ -239,7 +240,7 @@ def _read_and_claim(*, quota: bool) -> Select[Any]:
             _PACING_AS_SEEN,
             exists(select(E.c.id).where(*_STEP_READY, _NO_HELD_CAMPAIGN)),
         )
-        .values(next_send_at=bindparam("b_hold", type_=UTCDateTime))
+        .values(next_send_at=bindparam("b_hold", type_=UTCDateTime), **sql.PROBE_STARTS)
         .returning(P.c.id)
         .cte("reserved")
     )

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     String,
+    and_,
     bindparam,
     case,
     func,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 
 from engine.dbtypes import UTCDateTime
-from engine.states import StepState
+from engine.states import PhoneState, StepState
 from engine.storage.base import Quota, WorkItem
 from engine.tables import A, C, E, L, M, P, Q, insert_for, running
 from phones.quota import HOUR
@@ -83,6 +84,21 @@ CLAIM = (
     .where(*QUEUED_STEP, E.c.phone_id == bindparam("b_phone_id", type_=String))
     .values(SENDING)
 )
+# A phone may be held only while it may send (phones.breaker.may_send): active, or
+# half-open for a first message, its probe. The hold moves a half-open phone to
+# ``probing`` in the same UPDATE, so of all claims of its probe one wins the row and
+# every later one finds the phone probing: exactly one probe goes out.
+_HALF_OPEN = P.c.state == PhoneState.HALF_OPEN
+MAY_HOLD = or_(
+    P.c.state == PhoneState.ACTIVE,
+    and_(_HALF_OPEN, bindparam("b_step", type_=Integer) == literal_column("0")),
+)
+PROBE_STARTS = {
+    "state": case((_HALF_OPEN, PhoneState.PROBING.value), else_=P.c.state),
+    "state_changed_at": case(
+        (_HALF_OPEN, bindparam("b_now", type_=UTCDateTime)), else_=P.c.state_changed_at
+    ),
+}
 # The phone's pacing moves from what the sender read to the hold; a row lock makes a
 # second claim of the same phone wait, then see the hold and claim nothing.
 RESERVE = (
@@ -90,17 +106,22 @@ RESERVE = (
     .where(
         P.c.id == bindparam("b_phone_id", type_=String),
         P.c.next_send_at.is_not_distinct_from(bindparam("b_seen", type_=UTCDateTime)),
+        MAY_HOLD,
     )
-    .values(next_send_at=bindparam("b_hold", type_=UTCDateTime))
+    .values(next_send_at=bindparam("b_hold", type_=UTCDateTime), **PROBE_STARTS)
 )
-# Nothing was claimed after all: the phone gets back the pacing it had.
+# Nothing was claimed after all: the phone gets back the pacing it had (and a probe that
+# did not start gives the half-open phone's turn back).
 UNRESERVE = (
     update(P)
     .where(
         P.c.id == bindparam("b_phone_id", type_=String),
         P.c.next_send_at == bindparam("b_hold", type_=UTCDateTime),
     )
-    .values(next_send_at=bindparam("b_seen", type_=UTCDateTime))
+    .values(
+        next_send_at=bindparam("b_seen", type_=UTCDateTime),
+        state=case((P.c.state == PhoneState.PROBING, PhoneState.HALF_OPEN.value), else_=P.c.state),
+    )
 )
 
 # The phone's hourly cap (``[quota] new_contacts_per_hour``): its first messages of the
