@@ -20,7 +20,7 @@ from engine.alerts import AlertSink, NoAlerts
 from engine.clock import Clock
 from engine.models import StepState
 from engine.redact import mask_phone
-from engine.sending import decision
+from engine.sending import decision, wording
 from engine.sending.decision import BackToDue, Drop, End, Go, Later, Policy, Reconcile, Verdict
 from engine.sending.halt import SendingHalt
 from engine.sending.outcome import Done, Outcome, PutBack
@@ -28,6 +28,7 @@ from engine.sending.reconcile import Reconciler
 from engine.sending.replycheck import ReplyCheck
 from engine.sending.schedule import Schedule
 from engine.sending.transitions import Transitions
+from engine.sending.wording import WordingPolicy
 from engine.settings import Settings
 from engine.storage import Claim, Hold, Quota, Request, SendStore, Sent, WorkItem
 from engine.timelinesai import (
@@ -96,6 +97,7 @@ class Sender:
         item, claim = reading.item, reading.claim
         try:
             verdict, item = self._decide(item, request, now)
+            verdict = self._word(verdict, item, now)
         except BaseException:
             self._let_go(claim, item, now=now, hold_until=hold_until, quota=quota)
             raise
@@ -124,6 +126,30 @@ class Sender:
             return settled, item
         item = replace(item, step_state=StepState.QUEUED)
         return decision.decide(item, request, sequence, now, halted=halted, policy=policy), item
+
+    def _word(
+        self, verdict: Verdict | Outcome, item: WorkItem | None, now: datetime
+    ) -> Verdict | Outcome:
+        """A first message that may go, worded unlike the phone's last first messages
+        (:mod:`engine.sending.wording`); read here, under the phone's lease, only when it
+        may go."""
+        texts = self.settings.texts
+        if not isinstance(verdict, Go) or item is None or item.step != 0 or not texts.enabled:
+            return verdict
+        recent = self.store.recent_first_texts(item.phone_id or "", texts.window)
+        policy = WordingPolicy(texts.similarity_threshold, texts.rewordings, texts.retry_after_s)
+        worded = wording.word(
+            verdict, self.sequences[item.sequence], item, recent, now=now, policy=policy
+        )
+        if isinstance(worded, BackToDue):
+            log.warning(
+                "step 1 of enrollment %s waits %gs: each of its %d wordings reads like one "
+                "of phone %s's last %d first messages (similarity >= %g); the template "
+                "needs more variety",
+                item.enrollment_id, texts.retry_after_s, texts.rewordings + 1, item.phone_id,
+                texts.window, texts.similarity_threshold,
+            )  # fmt: skip
+        return worded
 
     def _let_go(
         self, claim: Claim | None, item: WorkItem | None, *, now: datetime,

@@ -27,6 +27,7 @@ from engine.settings.sections import (
     PhoneSettings,
     SchedulerSettings,
     Settings,
+    TextsSettings,
     WebhookSettings,
 )
 from engine.settings.urls import database_url_problem, redis_url_problem
@@ -225,6 +226,7 @@ def validate(settings: Settings, path: str) -> None:
     _validate_console(settings.console, fail)
     _validate_jobs(scheduler, fail)
     _validate_health(settings.health, fail)
+    _validate_texts(settings.texts, fail)
     validate_replies(settings.replies, fail)
 
 
@@ -289,6 +291,17 @@ def _validate_health(health: HealthSettings, fail: Callable[[str, str], ConfigEr
             raise fail(f"health.{name}", "must be at least 1")
     if health.stuck_after_h <= 0:
         raise fail("health.stuck_after_h", "must be positive")
+
+
+def _validate_texts(texts: TextsSettings, fail: Callable[[str, str], ConfigError]) -> None:
+    if not 0 < texts.similarity_threshold <= 1:
+        raise fail("texts.similarity_threshold", "must be above 0 and at most 1")
+    if texts.window < 1:
+        raise fail("texts.window", "must be at least 1")
+    if texts.rewordings < 0:
+        raise fail("texts.rewordings", "must not be negative")
+    if texts.retry_after_s <= 0:
+        raise fail("texts.retry_after_s", "must be positive")
 
 
 def _validate_phones(

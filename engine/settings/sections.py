@@ -122,6 +122,23 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class TextsSettings:
+    """``[texts]``: no phone sends near-identical first messages.
+
+    A first message whose word-shingle similarity (:func:`spintax.text_similarity`) to
+    any of the phone's last ``window`` first messages is ``similarity_threshold`` or more
+    is rendered again with the next seed, up to ``rewordings`` times; when none differs
+    enough the step waits ``retry_after_s`` virtual seconds (another phone may take it).
+    """
+
+    enabled: bool = True
+    similarity_threshold: float = 0.8
+    window: int = 20
+    rewordings: int = 5
+    retry_after_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """``[alerts]``: where alerts go besides the alerts table and the log."""
 
@@ -209,6 +226,7 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    texts: TextsSettings = field(default_factory=TextsSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
     leads: LeadsSettings = field(default_factory=LeadsSettings)
     replies: RepliesSettings = field(default_factory=RepliesSettings)
