@@ -28,7 +28,7 @@ SAMPLES: Final = 400
 def distinct_wordings(templates: tuple[Template, ...], *, threshold: float, cap: int) -> int:
     """How many pairwise unlike wordings (similarity under ``threshold``) sampling the
     ``templates`` in turn finds, counting no further than ``cap``."""
-    kept: list[frozenset[tuple[str, ...]]] = []
+    kept: list[frozenset[str]] = []
     for sample in range(SAMPLES):
         template = templates[sample % len(templates)]
         values = {name: name for name in template.variables}
