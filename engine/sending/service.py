@@ -65,6 +65,8 @@ class Sender:
         self.schedule = Schedule(self.settings, self.clock.speed, self.rng)
         self.reconciler = Reconciler(self.client, self.settings, self.store, self.schedule)
         self.transitions = Transitions(self.store, self.alerts, self.reconciler)
+        # (sequence, phone) pairs whose first messages ran out of wordings: warned once.
+        self._out_of_wordings: set[tuple[str, str | None]] = set()
 
     @property
     def policy(self) -> Policy:
@@ -142,12 +144,18 @@ class Sender:
             verdict, self.sequences[item.sequence], item, recent, now=now, policy=policy
         )
         if isinstance(worded, BackToDue):
-            log.warning(
-                "step 1 of enrollment %s waits %gs: each of its %d wordings reads like one "
-                "of phone %s's last %d first messages (similarity >= %g); the template "
-                "needs more variety",
-                item.enrollment_id, texts.retry_after_s, texts.rewordings + 1, item.phone_id,
-                texts.window, texts.similarity_threshold,
+            # Warned once per sequence and phone (a template without variety would make a
+            # line per lead every retry_after_s); the rest at INFO.
+            pair = (item.sequence, item.phone_id)
+            level = logging.INFO if pair in self._out_of_wordings else logging.WARNING
+            self._out_of_wordings.add(pair)
+            log.log(
+                level,
+                "step 1 of enrollment %s (sequence %s) waits %gs: each of its %d wordings "
+                "reads like one of phone %s's last %d first messages (similarity >= %g); "
+                "the template needs more variety",
+                item.enrollment_id, item.sequence, texts.retry_after_s, texts.rewordings + 1,
+                item.phone_id, texts.window, texts.similarity_threshold,
             )  # fmt: skip
         return worded
 

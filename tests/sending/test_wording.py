@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 from datetime import timedelta
 
 import pytest
@@ -73,14 +74,23 @@ def test_a_repeated_wording_is_reworded_and_no_two_texts_of_a_phone_are_alike(
     assert worded.sends() == len(texts) == worded.quota_used()
 
 
-def test_with_one_wording_a_phones_second_first_message_waits(worded: Harness) -> None:
+def test_with_one_wording_a_phones_second_first_message_waits(
+    worded: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     first, second = (
         worded.enroll("+40712340001", sequence="keep"),
         worded.enroll("+40712340002", sequence="keep"),
     )
     assert worded.send(first, 0, "01") == Done("sent")
     worded.clock.advance(200)
-    assert worded.send(second, 0, "01") == Done(f"back to due: {TOO_ALIKE}")
+    with caplog.at_level(logging.INFO, logger="outreach.send"):
+        assert worded.send(second, 0, "01") == Done(f"back to due: {TOO_ALIKE}")
+        waiting = worded.enroll("+40712340003", sequence="keep")
+        worded.clock.advance(200)
+        assert worded.send(waiting, 0, "01") == Done(f"back to due: {TOO_ALIKE}")
+    # One warning for the sequence and phone, however many leads wait.
+    waits = [r for r in caplog.records if "needs more variety" in r.getMessage()]
+    assert [r.levelno for r in waits] == [logging.WARNING, logging.INFO]
     assert worded.sends() == 1 and worded.quota_used() == 1
     assert worded.enrollment(second).step_state == StepState.DUE
     # Another phone, whose texts differ, sends it.
