@@ -32,7 +32,7 @@ from cli.campaign_options import (
 from cli.campaign_status import status
 from cli.context import ConfigOption, console, load, open_database
 from cli.export_cmd import campaign_export
-from cli.forecast_cmd import print_projection
+from cli.forecast_cmd import messages_line, print_projection
 from cli.lead_file_options import DEFAULT_ENCODING, EncodingOption, PhoneColumnOption
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ def launch_(
     from engine.campaign_launch import fill_from_saved, launch_campaign
     from engine.models import CampaignState
     from engine.runtime import build_clock
+    from engine.workspace_quota import latest_reading
     from sequences import Selection, read_lead_list
 
     if tag is not None and leads is not None:
@@ -103,6 +104,7 @@ def launch_(
             settings, database, chosen, now=now, name=name, tag=selection.tag,
             lead_list=lead_list, phone_ids=selection.phone_ids,
             starts_at=selection.starts_at, limit=limit, dry_run=dry_run,
+            messages=latest_reading(settings.redis.url, settings.redis.namespace),
         )  # fmt: skip
     report, projection = launched.report, launched.projection
     out = console()
@@ -134,6 +136,9 @@ def launch_(
             f"campaign {name} is active{when} (`outreach forecast {name}`, "
             f"`outreach campaign status {name}`)"
         )
+    messages = messages_line(projection)
+    if messages is not None:
+        out.print(messages)
 
 
 @app.command("create")

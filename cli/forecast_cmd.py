@@ -41,6 +41,7 @@ def forecast_command(
     """
     from engine.projection import project
     from engine.runtime import build_clock
+    from engine.workspace_quota import latest_reading
     from sequences import find_campaign, find_sequence
 
     settings = load(config)
@@ -49,7 +50,8 @@ def forecast_command(
             found = find_campaign(connection, name)
         sequence = find_sequence(settings, name if found is None else found.sequence)
         now = build_clock(settings).now()
-        projection = project(settings, database, sequence, now, campaign=found)
+        messages = latest_reading(settings.redis.url, settings.redis.namespace)
+        projection = project(settings, database, sequence, now, campaign=found, messages=messages)
     print_projection(console(), projection, max_days=days)
 
 
@@ -69,6 +71,9 @@ def print_projection(out: Console, projection: Projection, *, max_days: int = 60
         f"a month; days in {projection.zone}"
     )
     result = projection.result
+    messages = messages_line(projection)
+    if messages is not None:
+        out.print(messages)
     if not phones and result.unsent:
         out.print("[red]no active phone: nothing can be sent[/] (see `outreach phones list`)")
         return
@@ -87,6 +92,23 @@ def print_projection(out: Console, projection: Projection, *, max_days: int = 60
         )
     else:
         out.print("nothing left to send")
+
+
+def messages_line(projection: Projection) -> str | None:
+    """Whether the campaign's remaining sends fit in what the engine may still send of the
+    workspace's messages this month (the last reading less the reserve it halts at);
+    ``None`` when they are not capped."""
+    limits, sends = projection.limits, projection.result.sends
+    left = limits.messages_left_this_month
+    if left is None and limits.messages_per_month <= 0:
+        return None
+    if left is None:
+        left = limits.messages_per_month
+        where = f"{left:,} a month after the reserve (not read this month)"
+    else:
+        where = f"{left:,} may still be sent this month (the last reading less the reserve)"
+    verdict = "fit" if sends <= left else f"do not fit: {sends - left:,} wait for a later month"
+    return f"workspace messages: {where}; the campaign's {sends:,} remaining sends {verdict}"
 
 
 def _phones(phones: tuple[PhoneCapacity, ...]) -> str:

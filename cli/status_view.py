@@ -132,6 +132,7 @@ def render(snapshot: Snapshot) -> RenderableType:
     parts: list[RenderableType] = [
         Text(f"{snapshot.title} at {snapshot.now:%Y-%m-%d %H:%M:%S} UTC", style="bold"),
         blockers_view(snapshot.blockers),
+        *([Text(snapshot.workspace_messages)] if snapshot.workspace_messages else []),
         phones_table(snapshot),
     ]
     if snapshot.health_windows is not None and snapshot.phones:
@@ -152,6 +153,7 @@ def as_json(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "now": snapshot.now.isoformat(),
         "blockers": [asdict(blocker) for blocker in snapshot.blockers],
+        "workspace_messages": snapshot.workspace_messages,
         "phones": [
             {
                 **asdict(row),

@@ -77,17 +77,19 @@ def _dispatcher(settings: Settings, database: Database) -> Dispatcher:
     from engine.broker import build_broker, declare_actors
     from engine.dispatcher import Dispatcher
     from engine.runtime import build_redis
+    from engine.workspace_quota import quota_halted
     from phones import sync_phones
     from sequences import compiled_sequences
 
-    build_redis(settings).close()
+    client, namespace = build_redis(settings), settings.redis.namespace
     with database.session() as session:
         sync_phones(session, settings.phones)
     broker = build_broker(settings)
     actors = declare_actors(broker, settings, _not_here)
     return Dispatcher(
-        settings, compiled_sequences(settings), database, actors.enqueue, actors.enqueue_answer
-    )
+        settings, compiled_sequences(settings), database, actors.enqueue, actors.enqueue_answer,
+        quota_halted=lambda: quota_halted(client, namespace),
+    )  # fmt: skip
 
 
 def _not_here(*_: object) -> None:

@@ -15,6 +15,7 @@ from engine.errors import ServiceUnavailableError
 from engine.sending.halt import read_halt
 from engine.tables import P
 from engine.timelinesai import CallBudget
+from engine.workspace_quota import load_reading, quota_halted
 
 __all__ = ["read_sending_facts", "read_workspace"]
 
@@ -48,14 +49,19 @@ def read_sending_facts(
 def read_workspace(
     client: redis.Redis, *, namespace: str, monthly_call_budget: int
 ) -> WorkspaceFacts:
-    """The halt and this month's API calls from Redis; a Redis failure becomes ``error``."""
+    """The halt, this month's API calls and the workspace's messages from Redis; a Redis
+    failure becomes ``error``."""
     try:
         halted, halted_at = read_halt(client, namespace)
         used = CallBudget(
             client, namespace=namespace, monthly_call_budget=monthly_call_budget
         ).used()
+        messages, messages_halted = load_reading(client, namespace), quota_halted(client, namespace)
     except redis.RedisError as error:
         return WorkspaceFacts(error=str(error) or type(error).__name__)
     except ServiceUnavailableError as error:  # the budget's wrapping of a Redis error
         return WorkspaceFacts(error=str(error.__cause__ or error))
-    return WorkspaceFacts(halted=halted, halted_at=halted_at, calls_used=used)
+    return WorkspaceFacts(
+        halted=halted, halted_at=halted_at, calls_used=used, messages=messages,
+        messages_halted=messages_halted,
+    )  # fmt: skip

@@ -8,17 +8,23 @@ at the top; :func:`halt_label` is what an active phone shows while nothing can b
 A refused token or a spent budget trips the workspace halt (:mod:`engine.sending.halt`)
 for five minutes, then one send probes the API again. The halt's Redis key therefore
 comes and goes while the token stays bad, so a refusal counts as current until a
-message has gone out after it.
+message has gone out after it. The halt at the workspace's monthly message reserve
+(:mod:`engine.workspace_quota`) is a key of its own, set and cleared by the scheduler's
+readings, so it is current exactly while it is set.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from engine.alert_log import AlertSpan
 from engine.states import PhoneState
 from engine.timelinesai.ratelimit.base import BUDGET_SHARE
+
+if TYPE_CHECKING:
+    from engine.workspace_quota import QuotaReading
 
 __all__ = [
     "Blocker",
@@ -57,7 +63,8 @@ class PhoneFacts:
 
 @dataclass(frozen=True)
 class WorkspaceFacts:
-    """What Redis says: whether the halt is tripped (since when) and the month's API calls.
+    """What Redis says: whether the halt is tripped (since when) and the month's API calls;
+    the latest reading of the workspace's messages and whether their halt is set.
 
     ``error`` is set (and the rest unknown) when Redis did not answer.
     """
@@ -66,6 +73,8 @@ class WorkspaceFacts:
     halted: bool = False
     calls_used: int | None = None
     error: str | None = None
+    messages: QuotaReading | None = None
+    messages_halted: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,7 @@ def halt_label(blockers: list[Blocker]) -> str | None:
         "token_refused": "token refused",
         "budget_used_up": "API budget used up",
         "halted": "sending halted",
+        "workspace_quota": "workspace messages used up",
         "redis_unreachable": "Redis unreachable",
     }
     for blocker in blockers:
@@ -146,6 +156,8 @@ def _workspace_blockers(facts: SendingFacts) -> list[Blocker]:
     budget = _budget_blocker(facts, spent_alert=cause == "budget")
     if budget is not None:
         found.append(budget)
+    if workspace is not None and workspace.messages_halted:
+        found.append(_messages_blocker(workspace.messages))
     if halted and cause is None and (budget is None or budget.severity != CRITICAL):
         halted_at = workspace.halted_at if workspace is not None else None
         reason = f"sending is halted for the whole workspace{_since(halted_at)}"
@@ -191,6 +203,21 @@ def _budget_blocker(facts: SendingFacts, *, spent_alert: bool) -> Blocker | None
         )
         return Blocker("budget_low", WARNING, reason, fix, "outreach serve")
     return None
+
+
+def _messages_blocker(reading: QuotaReading | None) -> Blocker:
+    left = "the reserve" if reading is None or reading.left is None else f"{reading.left:,}"
+    of = "" if reading is None or reading.limit is None else f" of {reading.limit:,}"
+    reason = (
+        f"only {left}{of} TimelinesAI workspace messages are left this month, at or below "
+        "[workspace] reserve_messages: all sending is halted"
+    )
+    fix = (
+        "add seats or a larger plan in TimelinesAI (or wait for the new month): the halt "
+        "lifts at the scheduler's next reading that shows more; lower "
+        "[workspace] reserve_messages to use the reserve"
+    )
+    return Blocker("workspace_quota", CRITICAL, reason, fix, "outreach status")
 
 
 def _phone_blockers(phones: tuple[PhoneFacts, ...]) -> list[Blocker]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from engine.db import Database
 from engine.projection import Projection, project
@@ -33,6 +33,9 @@ from sequences import (
 )
 from sequences.syntax import LEAD_TIMEZONE
 from sequences.wordings import wording_warning
+
+if TYPE_CHECKING:
+    from engine.workspace_quota import QuotaReading
 
 __all__ = [
     "NAME_LIMIT",
@@ -134,10 +137,11 @@ def launch_campaign(
     settings: Settings, database: Database, sequence: Sequence, *, now: datetime, name: str,
     tag: str | None = None, lead_list: LeadList | None = None,
     phone_ids: tuple[str, ...] | None = None, starts_at: datetime | None = None,
-    limit: int | None = None, dry_run: bool = False,
+    limit: int | None = None, dry_run: bool = False, messages: QuotaReading | None = None,
 ) -> Launched:  # fmt: skip
     """Launch campaign ``name`` of ``sequence`` (see :func:`sequences.launch`; with
-    ``dry_run`` nothing is written) and forecast it with the leads it enrolled, or would."""
+    ``dry_run`` nothing is written) and forecast it with the leads it enrolled, or would,
+    within the workspace's messages as last read (``messages``)."""
     report = launch(
         database, sequence, now=now, fallback_zone=settings.quota.timezone, name=name,
         tag=tag, lead_list=lead_list, phone_ids=phone_ids, starts_at=starts_at,
@@ -147,7 +151,7 @@ def launch_campaign(
         launched = find_campaign(connection, name)
     projection = project(
         settings, database, sequence, now, campaign=launched, phone_ids=phone_ids,
-        starts_at=starts_at, new_leads=report.enrolled if dry_run else 0,
+        starts_at=starts_at, new_leads=report.enrolled if dry_run else 0, messages=messages,
     )  # fmt: skip
     return Launched(report, projection, _warnings(settings, sequence, report, phone_ids))
 

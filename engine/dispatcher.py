@@ -111,12 +111,17 @@ class Dispatcher:
         database: Database,
         enqueue: Enqueue,
         enqueue_answer: EnqueueAnswer | None = None,
+        *,
+        quota_halted: Callable[[], bool] = lambda: False,
     ) -> None:
         self.settings = settings
         self.sequences = sequences
         self.database = database
         self.enqueue = enqueue
         self.enqueue_answer = enqueue_answer
+        # Whether the workspace's monthly messages are at their reserve (engine.
+        # workspace_quota): a halt of days, so nothing is queued only to come back due.
+        self.quota_halted = quota_halted
 
     def capacity_per_phone(self) -> int:
         """How many sends one phone's queue may hold: what it can send within ``queue_ahead_s``."""
@@ -138,12 +143,15 @@ class Dispatcher:
             report.requeued_lost = store.requeue_lost(now, scheduler.requeue_after_s)
             report.failed_banned = store.fail_stranded(now, scheduler.banned_phone_grace_s)
             to_enqueue += self._reconcile_stuck(store, now, report)
+            halted = self.quota_halted()
             active = {p.id for p in self.settings.phones} & store.active_phones()
+            if halted:
+                active = set()  # the steps stay due in the database until the halt lifts
             queued = store.queued_counts()
             to_enqueue += self._followups(store, now, active, queued, report)
             to_enqueue += self._first_messages(store, now, active, queued, report)
             report.completed_campaigns = complete_finished(connection, now)
-            answers = self._answers(store, now)
+            answers = [] if halted else self._answers(store, now)
         for phone_id, auto_reply_id in answers:
             assert self.enqueue_answer is not None
             self.enqueue_answer(phone_id, auto_reply_id)

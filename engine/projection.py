@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from engine.db import Database
@@ -33,6 +34,9 @@ from sequences import (
 )
 from sequences.syntax import LEAD_TIMEZONE
 
+if TYPE_CHECKING:
+    from engine.workspace_quota import QuotaReading
+
 __all__ = ["Projection", "project"]
 
 
@@ -46,6 +50,8 @@ class Projection:
     limits: Limits
     zone: str
     result: Forecast
+    messages: QuotaReading | None = None
+    """The latest reading of the workspace's monthly messages the forecast used."""
 
     @property
     def last_first_message_on(self) -> date | None:
@@ -57,10 +63,17 @@ def project(
     settings: Settings, database: Database, sequence: Sequence, now: datetime, *,
     campaign: CampaignRecord | None = None, new_leads: int = 0,
     phone_ids: tuple[str, ...] | None = None, starts_at: datetime | None = None,
+    messages: QuotaReading | None = None,
 ) -> Projection:  # fmt: skip
     """Forecast ``campaign`` (of ``sequence``) from what the database holds, plus
     ``new_leads`` not yet enrolled, on ``phone_ids`` from ``starts_at`` (both default to
-    the campaign's own)."""
+    the campaign's own), within the workspace's messages as last read (``messages``)."""
+    from engine.workspace_quota import forecast_messages
+
+    per_month, left = forecast_messages(
+        messages, configured_limit=settings.workspace.messages_per_month,
+        reserve=settings.workspace.reserve_messages, now=now,
+    )  # fmt: skip
     if campaign is not None:
         phone_ids = phone_ids or campaign.selection.phone_ids
         starts_at = starts_at or campaign.selection.starts_at
@@ -89,12 +102,14 @@ def project(
         monthly_call_budget=settings.timelinesai.monthly_call_budget,
         # The read of the chat for a reply before each follow-up is an API call too.
         calls_per_followup=2 if reads_before_followups else 1,
+        messages_per_month=per_month,
+        messages_left_this_month=left,
     )
     region = (settings.leads.default_region or "").strip().upper()
     country = region if region and sequence.skip_holidays else None
     closed = ClosedDays(country, sequence.skip_dates)
     result = forecast(sequence, backlog, phones, limits, zone=zone, now=now, closed=closed)
-    return Projection(sequence, backlog, phones, limits, zone, result)
+    return Projection(sequence, backlog, phones, limits, zone, result, messages)
 
 
 def _capacity(settings: Settings, row: PhoneRow, today: date) -> PhoneCapacity:

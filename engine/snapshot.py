@@ -35,6 +35,9 @@ class Snapshot:
     blockers: list[Blocker] = field(default_factory=list)
     health_windows: HealthSettings | None = None
     """The windows the phones' health was read over (``None``: not read)."""
+    workspace_messages: str | None = None
+    """The latest reading of the workspace's monthly messages, as a line (``None``: Redis
+    was not asked)."""
 
     def shown_state(self, row: PhoneRow) -> str:
         """A phone's state as shown: an active phone says so only if it can send."""
@@ -59,6 +62,7 @@ def collect(
     from engine.blocker_facts import read_sending_facts
     from engine.blockers import find_blockers
     from engine.reports import campaign_status
+    from engine.workspace_quota import describe_reading
     from phones.registry import phone_report
 
     with database.session() as session:
@@ -70,7 +74,10 @@ def collect(
             connection, now, phone_ids=[phone.id for phone in settings.phones],
             monthly_call_budget=settings.timelinesai.monthly_call_budget, workspace=workspace,
         )  # fmt: skip
+    asked = workspace is not None and workspace.error is None
+    messages = describe_reading(workspace.messages, now) if asked and workspace else None
     return Snapshot(
         now=now, phones=phones, campaigns=campaigns, notes=list(notes or []),
         blockers=find_blockers(facts), health_windows=settings.health,
+        workspace_messages=messages,
     )  # fmt: skip

@@ -18,6 +18,7 @@ __all__ = [
     "OPT_OUT",
     "RUNNING_STATES",
     "TOKEN_REFUSED",
+    "WORKSPACE_QUOTA",
     "AutoReplyState",
     "CampaignState",
     "Direction",
@@ -109,9 +110,12 @@ BUDGET_SPENT = "call_budget"
 """The month's API calls were used up and all sending halted."""
 DEAD_LETTER = "dead_letter"
 """A step failed for good (``outreach dlq list``)."""
+WORKSPACE_QUOTA = "workspace_quota"
+"""The workspace's monthly messages fell to the reserve and all sending halted."""
 KINDS: Final = (
     TOKEN_REFUSED,
     BUDGET_SPENT,
+    WORKSPACE_QUOTA,
     DEAD_LETTER,
     *(f"phone_{state}" for state in PhoneState),
 )

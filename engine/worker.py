@@ -51,6 +51,7 @@ from engine.storage import send_store
 from engine.supervisor import ChildSpec, cli_command
 from engine.timelinesai import TimelinesAIClient
 from engine.webhook.handlers import EventHandler
+from engine.workspace_quota import messages_halt_key
 from phones.lease import HeldLease, Lease, RedisLease, holding
 from sequences import compiled_sequences
 
@@ -148,7 +149,10 @@ def build_worker_runtime(
         client=client,
         clock=clock,
         halt=RedisHalt(
-            redis_client, namespace=settings.redis.namespace, ttl_s=clock.real_seconds(300.0)
+            redis_client,
+            namespace=settings.redis.namespace,
+            ttl_s=clock.real_seconds(300.0),
+            also=(messages_halt_key(settings.redis.namespace),),
         ),
         rng=random.Random(),
         alerts=WebhookAlerts(settings.alerts.webhook_url)

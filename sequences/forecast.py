@@ -15,6 +15,9 @@ follows what the engine does, at the grain of a day:
 * Every send is one API call, and a follow-up ``calls_per_followup`` (2 when the sender
   reads the chat for a reply first): at most ``requests_per_minute`` for each minute of
   sending time and ``monthly_call_budget`` a calendar month, counting calls already spent.
+* Every send is one of the workspace's monthly messages: at most ``messages_left_this_month``
+  this month and ``messages_per_month`` each month after (both less the reserve the engine
+  halts at; 0 / ``None``: not capped), as the engine halts before the reserve.
 * Follow-ups go before first messages, as the dispatcher sends them. A step sent on a
   day makes the next one due as many whole days later as its delay holds (a delay under
   a day keeps it on the same day); a step not sent on its day waits for the next.
@@ -80,6 +83,18 @@ class Limits:
     calls_used_this_month: int = 0
     calls_per_followup: int = 1
     """API calls a follow-up costs: 2 when the chat is read for a reply before it."""
+    messages_per_month: int = 0
+    """The workspace's messages a calendar month the engine may send (the limit less the
+    reserve); 0: not capped after this month."""
+    messages_left_this_month: int | None = None
+    """What is left of them this month (the latest reading less the reserve); ``None``:
+    ``messages_per_month``."""
+
+    def messages_in(self, month: tuple[int, int], this_month: tuple[int, int]) -> int | None:
+        """The messages the engine may send in ``month`` (``None``: not capped)."""
+        if month == this_month and self.messages_left_this_month is not None:
+            return max(0, self.messages_left_this_month)
+        return self.messages_per_month if self.messages_per_month > 0 else None
 
     @property
     def mean_gap_s(self) -> float:
@@ -104,6 +119,7 @@ class Limit(StrEnum):
     PACING = "pacing"
     API_RATE = "API rate limit"
     API_BUDGET = "monthly API budget"
+    MESSAGES = "workspace message quota"
 
 
 @dataclass(frozen=True)
@@ -140,6 +156,11 @@ class Forecast:
     def followups(self) -> int:
         return sum(day.followups for day in self.days)
 
+    @property
+    def sends(self) -> int:
+        """Every send the campaign has left: the forecast's and those past the horizon."""
+        return self.first_messages + self.followups + self.unsent
+
 
 def forecast(
     sequence: Sequence,
@@ -159,7 +180,9 @@ def forecast(
     plan = _Plan(sequence, backlog, today)
     if plan.left == 0 or not phones:
         return Forecast((), None, plan.left)
-    spent = Counter({(today.year, today.month): limits.calls_used_this_month})
+    this_month = (today.year, today.month)
+    spent = Counter({this_month: limits.calls_used_this_month})
+    messages_sent: Counter[tuple[int, int]] = Counter()
     days: list[ForecastDay] = []
     for offset in range(horizon_days):
         day = today + timedelta(days=offset)
@@ -171,9 +194,11 @@ def forecast(
             budget=max(0, limits.monthly_call_budget - spent[(day.year, day.month)]),
             quota=sum(phone.first_messages_on(offset) for phone in phones),
             followup_calls=max(1, limits.calls_per_followup),
+            messages=_messages_room(limits, (day.year, day.month), this_month, messages_sent),
         )
         sends = plan.send_day(offset, capacity)
         spent[(day.year, day.month)] += sends[0] + sum(sends[1:]) * capacity.followup_calls
+        messages_sent[(day.year, day.month)] += sum(sends)
         limited_by = capacity.limit(open_s) if plan.held_back() else None
         days.append(ForecastDay(day, sends, limited_by))
         if plan.left == 0:
@@ -183,24 +208,35 @@ def forecast(
     return Forecast(tuple(days), None, plan.left)
 
 
+def _messages_room(
+    limits: Limits, month: tuple[int, int], this_month: tuple[int, int],
+    sent: Counter[tuple[int, int]],
+) -> int:  # fmt: skip
+    """The workspace's messages still left in ``month`` (very many when not capped)."""
+    allowed = limits.messages_in(month, this_month)
+    return _UNPACED if allowed is None else max(0, allowed - sent[month])
+
+
 @dataclass
 class _Capacity:
-    """Sends a day still allows: pacing, API rate and budget bind all; quota first messages."""
+    """Sends a day still allows: pacing, API rate and budget and the workspace's messages
+    bind all; quota first messages."""
 
     pacing: int
     rate: int
     budget: int
     quota: int
     followup_calls: int = 1
-    start: tuple[int, int, int] = field(init=False)
-    """Pacing, rate and budget as the day began, to tell which bound it."""
+    messages: int = _UNPACED
+    start: tuple[int, int, int, int] = field(init=False)
+    """Pacing, rate, budget and messages as the day began, to tell which bound it."""
 
     def __post_init__(self) -> None:
-        self.start = (self.pacing, self.rate, self.budget)
+        self.start = (self.pacing, self.rate, self.budget, self.messages)
 
     def room(self, calls: int = 1) -> int:
         """Sends of ``calls`` API calls each the day still allows."""
-        return min(self.pacing, self.rate // calls, self.budget // calls)
+        return min(self.pacing, self.rate // calls, self.budget // calls, self.messages)
 
     def calls(self, step: int) -> int:
         return 1 if step == 0 else self.followup_calls
@@ -209,6 +245,7 @@ class _Capacity:
         self.pacing -= count
         self.rate -= count * calls
         self.budget -= count * calls
+        self.messages -= count
 
     def limit(self, open_s: float) -> Limit:
         """What kept the day from sending all it had due."""
@@ -216,8 +253,13 @@ class _Capacity:
             return Limit.WINDOW
         if self.room(self.followup_calls) > 0:
             return Limit.QUOTA
-        pacing, rate, budget = self.start
-        return min((budget, Limit.API_BUDGET), (rate, Limit.API_RATE), (pacing, Limit.PACING))[1]
+        pacing, rate, budget, messages = self.start
+        return min(
+            (messages, Limit.MESSAGES),
+            (budget, Limit.API_BUDGET),
+            (rate, Limit.API_RATE),
+            (pacing, Limit.PACING),
+        )[1]
 
 
 class _Plan:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -23,13 +24,19 @@ from engine.jobs.clocked import ClockedCron, MappedClock
 from engine.jobs.delivery_sync import sync_delivery
 from engine.jobs.housekeeping import prune_webhook_events, sweep_follow_ups
 from engine.jobs.phone_sync import sync_phone_states
+from engine.jobs.workspace_quota import check_workspace_quota
 from engine.replies.actors import declare_reply_actors
 from engine.replies.followups import Enqueue
 from engine.runtime import build_call_budget, build_client, build_redis
 from engine.settings import Settings
+from engine.states import WORKSPACE_QUOTA
 from engine.timelinesai import MonthlyBudget, TimelinesAIClient, TransientError
 from engine.webhook.handlers import EventHandler
 from engine.webhook.store import alert_severity
+from engine.workspace_quota import describe_reading
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger("outreach.jobs")
 
@@ -49,6 +56,7 @@ class MaintenanceJobs:
     enqueue: Enqueue
     alerts: AlertSink
     budget: MonthlyBudget | None = None
+    redis_client: redis.Redis | None = None
 
     def phone_sync(self) -> None:
         for change in sync_phone_states(
@@ -73,6 +81,20 @@ class MaintenanceJobs:
             "%d chats left for the next run, %d errors",
             report.chats, report.updated, report.replies_found, report.chats_left, report.errors,
         )  # fmt: skip
+
+    def workspace_quota(self) -> None:
+        """Read the workspace's messages; halt or resume sending (needs Redis, where the
+        reading and the halt are kept: :func:`build_maintenance_jobs` always gives it)."""
+        if self.redis_client is None:
+            return
+        check = check_workspace_quota(
+            self.clock.now(), self.client, self.redis_client, self.database, self.settings
+        )
+        log.info("%s", describe_reading(check.reading, check.reading.read_at))
+        if check.message is not None:
+            severity = "critical" if check.halted else "info"
+            log.log(logging.ERROR if check.halted else logging.WARNING, check.message)
+            self.alerts.notify(WORKSPACE_QUOTA, check.message, severity=severity, phone_id=None)
 
     def prune(self) -> None:
         removed = prune_webhook_events(
@@ -100,7 +122,9 @@ def build_maintenance_jobs(settings: Settings, database: Database, clock: Clock)
     url = settings.alerts.webhook_url
     alerts = WebhookAlerts(url) if url else NoAlerts()
     budget = build_call_budget(settings, redis_client, clock)
-    return MaintenanceJobs(settings, database, client, clock, handler, enqueue, alerts, budget)
+    return MaintenanceJobs(
+        settings, database, client, clock, handler, enqueue, alerts, budget, redis_client
+    )
 
 
 def start_jobs(jobs: MaintenanceJobs, clock: MappedClock) -> BackgroundScheduler:
@@ -112,6 +136,7 @@ def start_jobs(jobs: MaintenanceJobs, clock: MappedClock) -> BackgroundScheduler
         "delivery_sync": (config.delivery_sync_cron, jobs.delivery_sync),
         "prune": (config.prune_cron, jobs.prune),
         "replies_sweep": (config.replies_sweep_cron, jobs.replies_sweep),
+        "workspace_quota": (config.workspace_quota_cron, jobs.workspace_quota),
     }
     for name, (expression, function) in plan.items():
         scheduler.add_job(

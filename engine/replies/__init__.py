@@ -6,7 +6,15 @@ Pure parts are re-exported here (the ``[replies]`` table itself is the settings'
 """
 
 from engine.replies.followups import REPLIES_QUEUE, Enqueue, FollowUp
-from engine.replies.rules import HUMAN_REVIEW, OPT_OUT, OTHER, Classification, ReplyRules, words
+from engine.replies.rules import (
+    HUMAN_REVIEW,
+    OPT_OUT,
+    OTHER,
+    OUT_OF_OFFICE,
+    Classification,
+    ReplyRules,
+    words,
+)
 from engine.settings.replies import DEFAULT_INTENTS, IntentRule, RepliesSettings
 
 __all__ = [
@@ -14,6 +22,7 @@ __all__ = [
     "HUMAN_REVIEW",
     "OPT_OUT",
     "OTHER",
+    "OUT_OF_OFFICE",
     "REPLIES_QUEUE",
     "Classification",
     "Enqueue",

@@ -18,6 +18,7 @@ __all__ = [
     "HUMAN_REVIEW",
     "OPT_OUT",
     "OTHER",
+    "OUT_OF_OFFICE",
     "Classification",
     "ReplyRules",
     "words",
@@ -25,26 +26,34 @@ __all__ = [
 
 HUMAN_REVIEW = "human_review"
 OTHER = "other"
+OUT_OF_OFFICE = "out_of_office"
 
 
 @dataclass(frozen=True)
 class Classification:
-    """What a reply says: opt-out, the review priority (0: none), the named intents matched.
+    """What a reply says: opt-out, the review priority (0: none), the named intents matched,
+    and whether it is an out-of-office notice.
 
-    ``matched`` maps each rule that matched (``opt_out``, ``human_review`` or an
-    intent name) to the keywords found.
+    ``matched`` maps each rule that matched (``opt_out``, ``out_of_office``,
+    ``human_review`` or an intent name) to the keywords found. An out-of-office notice
+    (and no opt-out) has no review priority and no intents: such notices say "urgent"
+    and "manager" as a rule, and nobody need read them.
     """
 
     opt_out: bool = False
     review_priority: int = 0
     intents: tuple[str, ...] = ()
     matched: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    out_of_office: bool = False
 
     @property
     def label(self) -> str:
-        """The reply's class for reports: opt_out, human_review, the first intent, or other."""
+        """The reply's class for reports: opt_out, out_of_office, human_review, the first
+        intent, or other."""
         if self.opt_out:
             return OPT_OUT
+        if self.out_of_office:
+            return OUT_OF_OFFICE
         if HUMAN_REVIEW in self.matched:
             return HUMAN_REVIEW
         return self.intents[0] if self.intents else OTHER
@@ -79,17 +88,31 @@ class ReplyRules:
             rule(name, intent.keywords, intent.review_priority, intent.notify_url)
             for name, intent in settings.intents.items()
         )
+        away = settings.out_of_office
+        self._away = rule(OUT_OF_OFFICE, away.keywords if away.enabled else (), 0, None)
 
     def is_opt_out(self, text: str) -> bool:
         """True when ``text`` holds an opt-out keyword (the webhook decides this in-request)."""
         return bool(self._opt_out.found(f" {words(text)} "))
 
+    def is_out_of_office(self, text: str) -> bool:
+        """True when ``text`` is an out-of-office notice and no opt-out (decided in-request:
+        it postpones the lead's next step instead of ending the sequence)."""
+        padded = f" {words(text)} "
+        return bool(self._away.found(padded)) and not self._opt_out.found(padded)
+
     def classify(self, text: str) -> Classification:
-        """Every rule ``text`` matches, its review priority and its named intents."""
+        """Every rule ``text`` matches, its review priority and its named intents (none
+        of either for an out-of-office notice)."""
         padded = f" {words(text)} "
         matched: dict[str, tuple[str, ...]] = {}
         priority = 0
         intents: list[str] = []
+        away = self._away.found(padded)
+        if away:
+            matched[OUT_OF_OFFICE] = away
+        if away and not self._opt_out.found(padded):
+            return Classification(matched=matched, out_of_office=True)
         for rule in (self._opt_out, self._review, *self._intents):
             found = rule.found(padded)
             if not found:

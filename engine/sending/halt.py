@@ -63,8 +63,12 @@ class RedisHalt:
         ttl_s: float,
         recheck_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        also: tuple[str, ...] = (),
     ) -> None:
         self._client = client
+        # Halts kept by others under their own keys (the workspace message quota,
+        # engine.workspace_quota): asked in the same round trip, never tripped here.
+        self._also = also
         self._monotonic = monotonic
         self._key = halt_key(namespace)
         self._ttl_ms = max(1, int(ttl_s * 1000))
@@ -82,7 +86,7 @@ class RedisHalt:
         with self._lock:
             if self._monotonic() - self._checked_at < self._recheck_s:
                 return self._known
-        known = bool(self._client.exists(self._key))
+        known = bool(self._client.exists(self._key, *self._also))
         with self._lock:
             self._known, self._checked_at = known, self._monotonic()
         return known

@@ -25,7 +25,7 @@ from engine.sending.decision import BackToDue, Drop, End, Go, Later, Policy, Rec
 from engine.sending.halt import SendingHalt
 from engine.sending.outcome import Done, Outcome, PutBack
 from engine.sending.reconcile import Reconciler
-from engine.sending.replycheck import ReplyCheck
+from engine.sending.replycheck import Found, ReplyCheck
 from engine.sending.schedule import Schedule
 from engine.sending.transitions import Transitions
 from engine.sending.wording import WordingPolicy
@@ -217,7 +217,7 @@ class Sender:
         if self.replies is None:
             return None
         try:
-            replied = self.replies.replied(item)
+            found = self.replies.read(item)
         except (BadToken, CallBudgetExhausted) as error:
             return self.transitions.halted(self.halt, item, error, now, StepState.QUEUED)
         except TimelinesAIError as error:
@@ -227,8 +227,10 @@ class Sender:
                 item.enrollment_id, item.step + 1, error,
             )  # fmt: skip
             return PutBack(self.settings.worker.min_backoff_s, "reply check failed")
-        if not replied:
+        if found == Found.NOTHING:
             return None
+        if found == Found.AWAY:  # the receiver made the step due on the lead's return
+            return Done("the lead is away: the follow-up waits for its return")
         # Applied as a webhook would be; if that did not end it (the reply had been stored
         # before without matching this lead), the lead still wrote: end it here.
         self.transitions.end(item, now, EndReason.REPLIED, None)

@@ -32,6 +32,7 @@ from engine.settings.sections import (
     TimelinesAISettings,
     WebhookSettings,
     WorkerSettings,
+    WorkspaceSettings,
 )
 from engine.settings.sequences import (
     LeadsSettings,
@@ -69,6 +70,7 @@ __all__ = [
     "WebhookSettings",
     "WindowSettings",
     "WorkerSettings",
+    "WorkspaceSettings",
     "find_config",
     "load_settings",
     "require_phones",

@@ -227,6 +227,9 @@ def validate(settings: Settings, path: str) -> None:
     _validate_jobs(scheduler, fail)
     _validate_health(settings.health, fail)
     _validate_texts(settings.texts, fail)
+    for key in ("messages_per_month", "reserve_messages"):
+        if getattr(settings.workspace, key) < 0:
+            raise fail(f"workspace.{key}", "must not be negative")
     validate_replies(settings.replies, fail)
 
 
@@ -266,6 +269,7 @@ def _validate_jobs(scheduler: SchedulerSettings, fail: Callable[[str, str], Conf
         "delivery_sync_cron": scheduler.delivery_sync_cron,
         "prune_cron": scheduler.prune_cron,
         "replies_sweep_cron": scheduler.replies_sweep_cron,
+        "workspace_quota_cron": scheduler.workspace_quota_cron,
     }
     for name, expression in crons.items():
         try:

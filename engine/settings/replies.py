@@ -19,7 +19,9 @@ __all__ = [
     "DEFAULT_HUMAN_REVIEW",
     "DEFAULT_INTENTS",
     "DEFAULT_OPT_OUT",
+    "DEFAULT_OUT_OF_OFFICE",
     "IntentRule",
+    "OutOfOfficeSettings",
     "RepliesSettings",
     "validate_replies",
     "words",
@@ -49,10 +51,32 @@ DEFAULT_HUMAN_REVIEW: tuple[str, ...] = (
     "gdpr",
     "anpc",
 )
+DEFAULT_OUT_OF_OFFICE: tuple[str, ...] = (
+    "out of office",
+    "out of the office",
+    "on vacation",
+    "on holiday",
+    "on leave",
+    "away until",
+    "automatic reply",
+    "auto reply",
+    "autoreply",
+    "abwesend",
+    "abwesenheitsnotiz",
+    "nicht im buro",
+    "en conge",
+    "absent du bureau",
+    "reponse automatique",
+    "fuera de la oficina",
+    "de vacaciones",
+    "respuesta automatica",
+    "in concediu",
+    "raspuns automat",
+)
 MAX_PRIORITY = 3
 _WORD = re.compile(r"[^\W_]+")
 _INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_RESERVED = frozenset({"opt_out", "human_review"})
+_RESERVED = frozenset({"opt_out", "human_review", "out_of_office"})
 
 
 @dataclass(frozen=True)
@@ -85,9 +109,25 @@ DEFAULT_INTENTS: dict[str, IntentRule] = {
 
 
 @dataclass(frozen=True)
+class OutOfOfficeSettings:
+    """``[replies.out_of_office]``: a reply with one of these phrases is an automatic
+    absence notice. It ends nothing: the lead's next step waits until the date the reply
+    says the lead is back, else ``delay_days``, and never more than ``max_days`` (days
+    of the engine clock). An opt-out in the same reply wins; review words and intents in
+    it do not count (absence notices say "urgent" and "manager" as a rule).
+    """
+
+    enabled: bool = True
+    keywords: tuple[str, ...] = DEFAULT_OUT_OF_OFFICE
+    delay_days: float = 7.0
+    max_days: float = 30.0
+
+
+@dataclass(frozen=True)
 class RepliesSettings:
     """``[replies]``: opt-out and review words, their notification URLs and automatic
-    answers, named intents, the review SLA and the read for a reply before a follow-up.
+    answers, named intents, the review SLA, the read for a reply before a follow-up and
+    the out-of-office rule.
 
     ``review_sla_h`` is virtual hours: an open review flag older than that is overdue.
     """
@@ -102,6 +142,7 @@ class RepliesSettings:
     intents: dict[str, IntentRule] = field(default_factory=lambda: dict(DEFAULT_INTENTS))
     check_before_followup: bool = True
     review_sla_h: float = 24.0
+    out_of_office: OutOfOfficeSettings = field(default_factory=OutOfOfficeSettings)
 
     def auto_replies(self) -> dict[str, str]:
         """Each configured automatic answer's template by its key in the config."""
@@ -127,6 +168,7 @@ def validate_replies(replies: RepliesSettings, fail: Callable[[str, str], Config
     bad priority, URL or intent name."""
     lists = {"replies.opt_out": replies.opt_out, "replies.human_review": replies.human_review}
     lists |= {f"replies.intents.{n}.keywords": r.keywords for n, r in replies.intents.items()}
+    lists["replies.out_of_office.keywords"] = replies.out_of_office.keywords
     for key, keywords in lists.items():
         for index, keyword in enumerate(keywords):
             if not words(keyword):
@@ -135,6 +177,12 @@ def validate_replies(replies: RepliesSettings, fail: Callable[[str, str], Config
         raise fail("replies.human_review_priority", f"must be from 1 to {MAX_PRIORITY}")
     if replies.review_sla_h <= 0:
         raise fail("replies.review_sla_h", "must be a positive number of hours")
+    away = replies.out_of_office
+    if not 0 < away.delay_days <= away.max_days:
+        raise fail(
+            "replies.out_of_office.delay_days",
+            "must be a positive number of days, at most max_days",
+        )
     urls = {
         "replies.opt_out_notify_url": replies.opt_out_notify_url,
         "replies.human_review_notify_url": replies.human_review_notify_url,
@@ -145,7 +193,7 @@ def validate_replies(replies: RepliesSettings, fail: Callable[[str, str], Config
             raise fail(
                 key,
                 "an intent name is 1-32 lowercase letters, digits or _ "
-                "(and not opt_out or human_review)",
+                "(and not opt_out, human_review or out_of_office)",
             )
         if not rule.keywords:
             raise fail(f"{key}.keywords", "list at least one keyword")

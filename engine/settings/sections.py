@@ -103,6 +103,7 @@ class SchedulerSettings:
     delivery_sync_max_chats: int = 20
     prune_cron: str = "17 3 * * *"
     replies_sweep_cron: str = "*/5 * * * *"
+    workspace_quota_cron: str = "*/5 * * * *"
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,21 @@ class TextsSettings:
     window: int = 20
     rewordings: int = 5
     retry_after_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """``[workspace]``: the TimelinesAI workspace's monthly message quota
+    (:mod:`engine.workspace_quota`).
+
+    ``messages_per_month`` is the limit used when TimelinesAI's answer gives what was used
+    but not the limit (0: only what the answer says; Mass Messaging is 2,000 a seat).
+    Sending halts once ``reserve_messages`` or fewer are left: the sends between two
+    readings and people answering replies by hand draw on it.
+    """
+
+    messages_per_month: int = 0
+    reserve_messages: int = 100
 
 
 @dataclass(frozen=True)
@@ -225,6 +241,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     texts: TextsSettings = field(default_factory=TextsSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)

@@ -206,7 +206,9 @@ class SendStore(Protocol):
 class Reply:
     """A lead's message to apply once (from a webhook, or found in the chat): its event,
     the message, the phone it arrived on (``receiving``) and how it ends the lead's
-    running enrollment (``reason``; an ``opt_out`` also suppresses the number)."""
+    running enrollment (``reason``; an ``opt_out`` also suppresses the number).
+    ``resume_at``: an out-of-office reply, which ends nothing but postpones the lead's
+    next step to then (an opt-out is never one)."""
 
     dedupe_key: str
     event_type: str
@@ -221,6 +223,12 @@ class Reply:
     receiving: str | None
     opt_out: bool
     reason: EndReason
+    resume_at: datetime | None = None
+
+    @property
+    def away(self) -> bool:
+        """An out-of-office reply: it postpones, it does not stop."""
+        return self.resume_at is not None and not self.opt_out
 
 
 @dataclass(frozen=True)
@@ -228,7 +236,8 @@ class Applied:
     """What applying a reply did: ``new`` is false for a redelivery (nothing changed);
     the stored message, the lead and enrollment it matched, whether that enrollment
     ended, the step that was being sent then (it finishes; nothing after it starts),
-    and how many enrollments of the lead's colleagues it paused or stopped."""
+    how many enrollments of the lead's colleagues it paused or stopped, and whether an
+    out-of-office reply postponed the enrollment's next step."""
 
     new: bool
     message_id: int | None
@@ -237,6 +246,7 @@ class Applied:
     ended: bool = False
     in_flight_step: int | None = None
     colleagues: int = 0
+    postponed: bool = False
 
 
 class ReplyStore(Protocol):
@@ -247,10 +257,12 @@ class ReplyStore(Protocol):
         company_stop: frozenset[str] = frozenset(), company_keep: frozenset[str] = frozenset(),
     ) -> Applied:  # fmt: skip
         """Record the event once and, if it is new, end the lead's running enrollment
-        (unless its sequence is in ``keep_running`` and the reply is no opt-out), store
+        (unless its sequence is in ``keep_running`` and the reply is no opt-out; an
+        out-of-office reply instead postpones its next step to ``resume_at``), store
         the message with the step it answers, suppress an opt-out's number, and hold the
-        running enrollments of the lead's colleagues (same company key): stopped for a
-        sequence in ``company_stop``, left for one in ``company_keep``, else paused."""
+        running enrollments of the lead's colleagues (same company key; not for an
+        out-of-office reply): stopped for a sequence in ``company_stop``, left for one in
+        ``company_keep``, else paused."""
         ...
 
 

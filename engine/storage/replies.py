@@ -4,11 +4,12 @@ A reply is applied once, in one transaction that waits for no phone: the event i
 recorded first (``INSERT ... ON CONFLICT DO NOTHING`` on its dedupe key: a redelivery
 inserts nothing and changes nothing, and on SQLite it takes the write lock, so what
 follows reads the latest committed state); then its lead and enrollment are found,
-a running enrollment ends where it must (a conditional UPDATE on a running state), the
+a running enrollment ends where it must (a conditional UPDATE on a running state), or
+an out-of-office reply postpones its next step instead (:func:`postpone`), the
 message is stored with the step it answers, an opt-out puts the number on the
 do-not-contact list and drops the lead's automatic answers not sent yet, and the
 running sequences of the lead's colleagues are paused or stopped
-(:mod:`engine.storage.colleagues`). The
+(:mod:`engine.storage.colleagues`; not by an out-of-office reply). The
 PostgreSQL store (:mod:`engine.storage.replies_postgres`) does the same in one
 statement; ``tests/storage/test_reply_store.py`` holds the two to one contract.
 
@@ -54,7 +55,14 @@ class SQLiteReplyStore:
                 return Applied(False, None, target.lead_id, target.enrollment_id)
             stop = target.running and (reply.opt_out or target.sequence not in keep_running)
             ended: Ended | None = None
-            if stop and target.enrollment_id is not None:
+            postponed = False
+            if reply.away and target.running and target.enrollment_id is not None:
+                assert reply.resume_at is not None
+                postponed = postpone(
+                    connection, target.enrollment_id, until=reply.resume_at,
+                    chat_id=reply.chat_id, now=now,
+                )  # fmt: skip
+            elif stop and target.enrollment_id is not None:
                 ended = end_running(
                     connection, target.enrollment_id, reason=reply.reason,
                     chat_id=reply.chat_id, now=now,
@@ -75,13 +83,13 @@ class SQLiteReplyStore:
             if reply.opt_out and target.lead_id is not None:
                 autoreplies.drop_open(connection, target.lead_id)
             colleagues = 0
-            if target.lead_id is not None:
+            if target.lead_id is not None and not reply.away:
                 colleagues = hold_colleagues(
                     connection, target.lead_id, stop=company_stop, keep=company_keep, now=now
                 )
         return Applied(
             True, message_id, target.lead_id, target.enrollment_id, ended is not None,
-            ended.in_flight_step if ended else None, colleagues,
+            ended.in_flight_step if ended else None, colleagues, postponed,
         )  # fmt: skip
 
 
@@ -204,6 +212,65 @@ def end_running(
     if row is None:
         return None
     return Ended(int(row[0]) if row[1] == StepState.SENDING else None)
+
+
+_POSTPONE = (
+    update(E)
+    .where(
+        E.c.id == bindparam("b_eid"),
+        running(),
+        E.c.step_state.in_((StepState.DUE, StepState.QUEUED, StepState.SENDING)),
+    )
+    .values(
+        due_at=bindparam("b_until", type_=UTCDateTime),
+        updated_at=bindparam("b_now", type_=UTCDateTime),
+        chat_id=func.coalesce(E.c.chat_id, bindparam("b_chat", type_=BigInteger)),
+        # A queued message is superseded: the step is due again, under a new dispatch.
+        step_state=case((E.c.step_state == StepState.QUEUED, StepState.DUE), else_=E.c.step_state),
+        queued_at=case((E.c.step_state == StepState.QUEUED, None), else_=E.c.queued_at),
+    )
+)
+
+
+def postpone(
+    connection: Connection, enrollment_id: int, *, until: datetime, chat_id: int | None,
+    now: datetime,
+) -> bool:  # fmt: skip
+    """Make the running enrollment's next step due ``until`` (an out-of-office reply); false
+    when it no longer runs or has no step to send.
+
+    A step queued for a worker goes back to ``due`` (its message finds it so and is
+    dropped: nothing is sent twice). A step being sent (claimed before the reply) finishes;
+    the step after it is due no sooner than ``until``: recording a send keeps the later of
+    its own schedule and this ``due_at`` (:data:`engine.storage.statements.ADVANCE`).
+    """
+    params = {"b_eid": enrollment_id, "b_until": until, "b_now": now, "b_chat": chat_id}
+    return connection.execute(_POSTPONE, params).rowcount == 1
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """What places a lead's next step in time: its number, zone and region as imported,
+    and the sequence of its running enrollment (``None``: none runs)."""
+
+    phone: str
+    timezone: str | None
+    region: str | None
+    sequence: str | None
+
+
+def lead_calendar(
+    connection: Connection, phone: str | None, chat_id: int | None, receiving_phone_id: str | None
+) -> Calendar | None:
+    """The calendar of the lead a message is from (found as :func:`find_target` finds it);
+    ``None`` for a number nobody knows."""
+    target = find_target(connection, phone, chat_id, receiving_phone_id)
+    if target.lead_id is None:
+        return None
+    row = connection.execute(
+        select(L.c.phone, L.c.timezone, L.c.region).where(L.c.id == target.lead_id)
+    ).one()
+    return Calendar(row[0], row[1], row[2], target.sequence if target.running else None)
 
 
 _ANSWERED = select(func.max(M.c.step)).where(

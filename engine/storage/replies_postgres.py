@@ -5,8 +5,11 @@ running one first), decides whether it stops (running, and an opt-out or a seque
 that stops on reply), records the event once and, only if the event row was new, ends
 or notes the enrollment, stores the message with the step it answers and suppresses
 an opt-out (dropping the lead's automatic answers not sent yet, so only the opt-out
-confirmation may still answer it), and pauses or stops the running enrollments of the
-lead's colleagues (:mod:`engine.storage.colleagues`). An ended enrollment's queued step goes back to
+confirmation may still answer it), postpones the next step of an out-of-office reply's
+enrollment instead of ending it (:func:`engine.storage.replies.postpone`), and pauses
+or stops the running enrollments of the lead's colleagues
+(:mod:`engine.storage.colleagues`; not for an out-of-office reply). An ended
+enrollment's queued step goes back to
 ``due`` so it stops holding a place in its phone's queue; a step found ``sending`` was
 claimed before this reply and is returned as in flight. SQLite takes the same steps
 one statement at a time in one transaction (:mod:`engine.storage.replies`).
@@ -48,6 +51,7 @@ WITH by_phone AS (
     SELECT lead_id, eid, phone_id, sequence,
            state = ANY(CAST(:running AS varchar[]))
            AND (CAST(:opt_out AS boolean) OR NOT sequence = ANY(CAST(:keep AS varchar[])))
+           AND NOT CAST(:away AS boolean)
            AS stop
     FROM (SELECT * FROM by_phone UNION ALL SELECT * FROM by_chat) AS found
 ), event AS (
@@ -67,11 +71,22 @@ WITH by_phone AS (
     WHERE e.id = t.eid AND t.stop AND e.state = ANY(CAST(:running AS varchar[]))
       AND EXISTS (SELECT 1 FROM event)
     RETURNING e.id, CASE WHEN e.step_state = 'sending' THEN e.step END AS in_flight
+), postponed AS (
+    UPDATE enrollments AS e
+    SET due_at = CAST(:resume_at AS timestamptz), updated_at = CAST(:now AS timestamptz),
+        chat_id = COALESCE(e.chat_id, CAST(:chat AS bigint)),
+        step_state = CASE WHEN e.step_state = 'queued' THEN 'due' ELSE e.step_state END,
+        queued_at = CASE WHEN e.step_state = 'queued' THEN NULL ELSE e.queued_at END
+    FROM target AS t
+    WHERE e.id = t.eid AND CAST(:away AS boolean) AND e.state = ANY(CAST(:running AS varchar[]))
+      AND e.step_state IN ('due', 'queued', 'sending') AND EXISTS (SELECT 1 FROM event)
+    RETURNING e.id
 ), chat AS (
     UPDATE enrollments AS e SET chat_id = CAST(:chat AS bigint)
     FROM target AS t
     WHERE e.id = t.eid AND NOT t.stop AND e.chat_id IS NULL
       AND CAST(:chat AS bigint) IS NOT NULL AND EXISTS (SELECT 1 FROM event)
+      AND NOT EXISTS (SELECT 1 FROM postponed)
 ), answered AS (
     SELECT max(o.step) AS step FROM messages o
     WHERE o.enrollment_id = (SELECT eid FROM target) AND o.direction = 'out'
@@ -101,7 +116,7 @@ WITH by_phone AS (
 ), company AS (
     SELECT l.id AS lead_id, l.company_key AS key FROM leads l
     WHERE l.id = (SELECT lead_id FROM target) AND l.company_key IS NOT NULL
-      AND EXISTS (SELECT 1 FROM event)
+      AND EXISTS (SELECT 1 FROM event) AND NOT CAST(:away AS boolean)
 ), held AS (
     UPDATE enrollments AS e
     SET state = CASE WHEN e.sequence = ANY(CAST(:company_stop AS varchar[]))
@@ -120,7 +135,7 @@ WITH by_phone AS (
 )
 SELECT (SELECT id FROM event), (SELECT count(*) FROM ended), (SELECT id FROM message),
        (SELECT lead_id FROM target), (SELECT eid FROM target), (SELECT in_flight FROM ended),
-       (SELECT count(*) FROM held)
+       (SELECT count(*) FROM held), (SELECT count(*) FROM postponed)
 """)
 
 
@@ -146,13 +161,15 @@ class PostgresReplyStore:
             "end_reason": reply.reason.value, "company_stop": sorted(company_stop),
             "company_keep": sorted(company_keep), "paused": PAUSED,
             "company_stopped": end_state(EndReason.COMPANY_REPLIED),
-            "company_reason": EndReason.COMPANY_REPLIED.value,
+            "company_reason": EndReason.COMPANY_REPLIED.value, "away": reply.away,
+            "resume_at": reply.resume_at,
         }  # fmt: skip
         # Atomic by itself: one round trip with no BEGIN or ROLLBACK around it.
         with self.database.autocommit() as connection:
-            event_id, ended, message_id, lead_id, eid, in_flight, held = connection.execute(
-                _APPLY, params
-            ).one()
+            row = connection.execute(_APPLY, params).one()
+        event_id, ended, message_id, lead_id, eid, in_flight, held, postponed = row
         if event_id is None:
             return Applied(False, None, lead_id, eid)
-        return Applied(True, message_id, lead_id, eid, bool(ended), in_flight, int(held))
+        return Applied(
+            True, message_id, lead_id, eid, bool(ended), in_flight, int(held), bool(postponed)
+        )

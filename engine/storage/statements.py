@@ -15,6 +15,7 @@ from sqlalchemy import (
     Connection,
     String,
     bindparam,
+    case,
     func,
     literal_column,
     select,
@@ -114,7 +115,13 @@ _SENT_STEP = update(E).where(
 )
 ADVANCE = _SENT_STEP.values(
     state=after_send(last_step=False), step=E.c.step + 1, step_state=StepState.DUE,
-    due_at=bindparam("b_next_due", type_=UTCDateTime), queued_at=None, sending_at=None, attempts=0,
+    # The later of the sequence's schedule and a due time an out-of-office reply set while
+    # this step was being sent (a sending step's own due time is past otherwise).
+    due_at=case(
+        (E.c.due_at > bindparam("b_next_due", type_=UTCDateTime), E.c.due_at),
+        else_=bindparam("b_next_due", type_=UTCDateTime),
+    ),
+    queued_at=None, sending_at=None, attempts=0,
     chat_id=func.coalesce(bindparam("b_chat_id", type_=BigInteger), E.c.chat_id),
     updated_at=bindparam("b_now", type_=UTCDateTime), last_error=None,
 )  # fmt: skip

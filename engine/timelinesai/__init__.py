@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         TransientError,
         UnexpectedResponse,
     )
+    from engine.timelinesai.message_quota import MessageQuota, read_message_quota
     from engine.timelinesai.models import (
         Chat,
         Message,
@@ -87,6 +88,7 @@ export_lazily(
             "TransientError",
             "UnexpectedResponse",
         ),
+        "engine.timelinesai.message_quota": ("MessageQuota", "read_message_quota"),
         "engine.timelinesai.models": (
             "Chat",
             "Message",
@@ -134,6 +136,7 @@ __all__ = [
     "MemoryRateLimiter",
     "Message",
     "MessageNotFound",
+    "MessageQuota",
     "MessageStatus",
     "MonthlyBudget",
     "NetworkError",
@@ -162,5 +165,6 @@ __all__ = [
     "WorkspaceQuotas",
     "format_timestamp",
     "parse_timestamp",
+    "read_message_quota",
     "running_simulator",
 ]

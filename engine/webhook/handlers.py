@@ -35,10 +35,12 @@ IGNORED = "ignored"
 
 @dataclass(frozen=True)
 class Outcome:
-    """The answer to one delivery: ``processed``, ``duplicate`` or ``ignored``, and why."""
+    """The answer to one delivery: ``processed``, ``duplicate`` or ``ignored``, and why;
+    ``away``: the message is a lead's out-of-office notice (new or not)."""
 
     result: str
     detail: str = ""
+    away: bool = False
 
 
 def phone_ids_by_number(settings: Settings) -> dict[str, str]:
@@ -75,6 +77,7 @@ class EventHandler:
             stop_on_reply={n: s.stop_on_reply for n, s in settings.sequences.items()},
             on_company_reply={n: s.on_company_reply for n, s in settings.sequences.items()},
             phone_ids=self._phone_ids,
+            settings=settings,
         )
 
     def handle(self, event: Event, payload: dict[str, Any]) -> Outcome:
@@ -89,13 +92,19 @@ class EventHandler:
     def _reply(self, event: MessageEvent, payload: dict[str, Any]) -> Outcome:
         received = self.replies.receive(event, payload)
         if received.message_id is None:
-            return Outcome(DUPLICATE, "reply already received")
+            return Outcome(DUPLICATE, "reply already received", received.away)
         follow_up = ReplyReceiver.follow_up(received)
         if follow_up is not None:
             self._queue(follow_up)
         if received.lead_id is None:
-            return Outcome(PROCESSED, "reply from an unknown number, stored as unmatched")
-        return Outcome(PROCESSED, f"reply stored; enrollment {received.ended or 'unchanged'}")
+            return Outcome(
+                PROCESSED, "reply from an unknown number, stored as unmatched", received.away
+            )
+        if received.postponed_to is not None:
+            detail = f"out-of-office reply stored; next step due {received.postponed_to:%Y-%m-%d}"
+            return Outcome(PROCESSED, detail, away=True)
+        detail = f"reply stored; enrollment {received.ended or 'unchanged'}"
+        return Outcome(PROCESSED, detail, received.away)
 
     def _sent(self, event: MessageEvent, payload: dict[str, Any]) -> Outcome:
         now = self._clock.now()

@@ -7,9 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+import redis
 
 from cli.main import run
 from engine.db import Database
+from engine.runtime import build_clock
+from engine.settings import load_settings
+from engine.workspace_quota import QuotaReading, save_reading
 
 CONFIG = """
 [database]
@@ -300,3 +304,30 @@ def test_campaign_mistakes_are_one_line(site: Path, capsys: pytest.CaptureFixtur
     assert "it was launched already" in capsys.readouterr().err
     assert run(["campaign", "status", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["campaigns"]) == 1  # nothing else was saved
+
+
+def test_forecast_and_launch_say_whether_the_sends_fit_the_workspaces_messages(
+    site: Path, capsys: pytest.CaptureFixture[str], redis_client: redis.Redis,
+    redis_namespace: str,
+) -> None:  # fmt: skip
+    config = site / "config.toml"
+    config.write_text(
+        f'[redis]\nnamespace = "{redis_namespace}"\n'
+        "[workspace]\nmessages_per_month = 2000\nreserve_messages = 100\n" + CONFIG
+    )
+    # Nothing read yet: the configured month, less the reserve.
+    assert run(["campaign", "launch", "intro", "--tag", "jan"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "workspace messages: 1,900 a month after the reserve (not read this month); the "
+        "campaign's 4 remaining sends fit"
+    ) in " ".join(out.split())
+    # The scheduler read 102 left: 2 may still go this month.
+    now = build_clock(load_settings(config)).now()
+    save_reading(redis_client, redis_namespace, QuotaReading(2000, 102, now))
+    assert run(["forecast", "intro"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "workspace messages: 2 may still be sent this month (the last reading less the "
+        "reserve); the campaign's 4 remaining sends do not fit: 2 wait for a later month"
+    ) in out

@@ -8,7 +8,7 @@ speed 1, so the seeded times are relative to the wall clock at the test's start.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from engine.db import Database
 from engine.models import Alert, Enrollment, Lead, Phone
 from engine.sending.halt import halt_key
 from engine.timelinesai.ratelimit.base import month_of
+from engine.workspace_quota import QuotaReading, save_reading, set_quota_halt
 from tests.conftest import REDIS_URL
 from tests.seed import campaign_id
 
@@ -167,6 +168,29 @@ def test_the_redis_halt_shows_even_without_an_alert(
     report = status_json(capsys)
     assert [b["kind"] for b in report["blockers"]] == ["halted"]
     assert {p["shown_state"] for p in report["phones"]} == {"halted: sending halted"}
+
+
+def test_the_workspace_messages_reading_and_their_halt(
+    site: Site, capsys: pytest.CaptureFixture[str], redis_client: redis.Redis
+) -> None:
+    site.phones()
+    assert run(["status"]) == 0
+    assert "workspace messages: not read yet" in capsys.readouterr().out
+    reading = QuotaReading(2000, 1240, site.now - timedelta(minutes=3))
+    save_reading(redis_client, site.namespace, reading)
+    assert run(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "workspace messages: 1,240 of 2,000 left this month, read 3 min ago" in out
+    assert "Nothing stops sending." in out
+    # The scheduler read 80 left, under the reserve, and halted every send.
+    save_reading(redis_client, site.namespace, replace(reading, left=80))
+    set_quota_halt(redis_client, site.namespace, True, site.now)
+    report = status_json(capsys)
+    [blocker] = report["blockers"]
+    assert (blocker["kind"], blocker["severity"]) == ("workspace_quota", "critical")
+    assert "only 80 of 2,000 TimelinesAI workspace messages are left" in blocker["reason"]
+    assert report["workspace_messages"].startswith("workspace messages: 80 of 2,000 left")
+    assert {p["shown_state"] for p in report["phones"]} == {"halted: workspace messages used up"}
 
 
 def test_the_api_budget_used_up_and_low(

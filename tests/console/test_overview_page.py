@@ -52,6 +52,7 @@ def test_the_overview_shows_what_stops_sending_the_phones_campaigns_and_alerts(
     assert "spring-&lt;b&gt;sale&lt;/b&gt;" in text and "<b>sale</b>" not in text
     assert "phone 02 was banned by WhatsApp" in text
     assert 'name="csrf"' in text  # the sign-out form
+    assert "workspace messages: not read yet" in text
 
 
 def test_the_overview_shows_each_phones_health(

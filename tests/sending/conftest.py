@@ -15,10 +15,13 @@ from sqlmodel import select
 from engine.clock import FakeClock
 from engine.db import Database
 from engine.models import Enrollment, Lead, Message, Phone, QuotaUsage, StepState
+from engine.replies.followups import FollowUp
 from engine.sending.halt import MemoryHalt
 from engine.sending.outcome import Outcome
+from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender, send_with_lease
 from engine.settings import Settings, load_settings
+from engine.storage import replies as reply_rows
 from engine.storage import send_store
 from engine.timelinesai import MemoryRateLimiter
 from engine.timelinesai.simulator import (
@@ -27,6 +30,7 @@ from engine.timelinesai.simulator import (
     SimulatorHandle,
     running_simulator,
 )
+from engine.webhook.handlers import EventHandler
 from phones import sync_phones
 from phones.lease import MemoryLease
 from sequences import compiled_sequences
@@ -206,3 +210,29 @@ def harness(tmp_path: Path, database: Database) -> Iterator[Harness]:
         yield Harness(settings, database, sim, clock, lease, halt, sender)
         sender.close()
         client.close()
+
+
+@dataclass
+class Checked:
+    harness: Harness
+    sender: Sender
+    follow_ups: list[FollowUp]
+    handler: EventHandler
+
+
+@pytest.fixture
+def checked(harness: Harness) -> Checked:
+    """The harness's sender with the read before each follow-up turned on."""
+    follow_ups: list[FollowUp] = []
+    handler = EventHandler(
+        database=harness.database, settings=harness.settings, clock=harness.clock,
+        enqueue=follow_ups.append,
+    )  # fmt: skip
+    jids = {phone.id: phone.jid for phone in harness.settings.phones}
+
+    def remember_chat(enrollment_id: int, chat_id: int) -> None:
+        with harness.database.engine.begin() as connection:
+            reply_rows.remember_chat(connection, enrollment_id, chat_id)
+
+    harness.sender.replies = ReplyCheck(harness.sender.client, handler.handle, jids, remember_chat)
+    return Checked(harness, harness.sender, follow_ups, handler)

@@ -352,3 +352,21 @@ def test_a_scheduled_campaign_sends_nothing_before_its_start(
     with database.session() as session:
         campaign = session.exec(select(Campaign).where(Campaign.name == "intro")).one()
         assert campaign.state == "active"
+
+
+def test_nothing_is_queued_while_the_workspace_messages_are_at_their_reserve(
+    settings: Settings, database: Database
+) -> None:
+    _, recorder = make(settings, database)
+    halted = [True]
+    dispatcher = Dispatcher(
+        settings, compiled_sequences(settings), database, recorder,
+        quota_halted=lambda: halted[0],
+    )  # fmt: skip
+    enroll(database, 4)
+    report = dispatcher.run_once(NOW)
+    # The steps stay due in the database, none queued only to come back.
+    assert (report.first_messages, report.followups, recorder.sent) == (0, 0, [])
+    assert sorted(states(database)) == [("due", None)] * 4
+    halted[0] = False  # a reading shows room again
+    assert dispatcher.run_once(NOW).first_messages == 4

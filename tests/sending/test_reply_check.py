@@ -2,48 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
 
 from engine.models import Alert, Enrollment, Message
-from engine.replies.followups import CLASSIFY_REPLY, FollowUp
+from engine.replies.followups import CLASSIFY_REPLY
 from engine.sending.outcome import Done, PutBack
-from engine.sending.replycheck import ReplyCheck
-from engine.sending.service import Sender
+from engine.sending.replycheck import Found
 from engine.storage import WorkItem
-from engine.storage import replies as reply_rows
 from engine.timelinesai import BadToken, ServerError
-from engine.webhook.handlers import EventHandler
-from tests.sending.conftest import PHONES, Harness
+from tests.sending.conftest import PHONES, Checked, Harness
 
 LEAD = "+40712345678"
-
-
-@dataclass
-class Checked:
-    harness: Harness
-    sender: Sender
-    follow_ups: list[FollowUp]
-
-
-@pytest.fixture
-def checked(harness: Harness) -> Checked:
-    """The harness's sender with the read before each follow-up turned on."""
-    follow_ups: list[FollowUp] = []
-    handler = EventHandler(
-        database=harness.database, settings=harness.settings, clock=harness.clock,
-        enqueue=follow_ups.append,
-    )  # fmt: skip
-    jids = {phone.id: phone.jid for phone in harness.settings.phones}
-
-    def remember_chat(enrollment_id: int, chat_id: int) -> None:
-        with harness.database.engine.begin() as connection:
-            reply_rows.remember_chat(connection, enrollment_id, chat_id)
-
-    harness.sender.replies = ReplyCheck(harness.sender.client, handler.handle, jids, remember_chat)
-    return Checked(harness, harness.sender, follow_ups)
 
 
 def _first_message_sent(checked: Checked, sequence: str = "intro") -> int:
@@ -134,7 +106,7 @@ class _Failing:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def replied(self, _item: WorkItem) -> bool:
+    def read(self, _item: WorkItem) -> Found:
         raise self.error
 
 
@@ -170,3 +142,24 @@ def test_a_sequence_that_keeps_running_is_not_read(checked: Checked) -> None:
     harness.sim.inbound("Thanks", phone=LEAD, account_phone=PHONES[0])
     assert checked.harness.send(eid, 1, "01") == Done("sent")
     assert _chat_reads(harness) == []
+
+
+def test_an_out_of_office_found_in_the_chat_postpones_the_follow_up(checked: Checked) -> None:
+    harness = checked.harness
+    eid = _first_message_sent(checked)  # the follow-up is read on 15 January
+    harness.sim.inbound(
+        "Automatic reply: I am out of the office until 26 January.", phone=LEAD,
+        account_phone=PHONES[0],
+    )  # fmt: skip
+    outcome = checked.harness.send(eid, 1, "01")
+    assert outcome == Done("the lead is away: the follow-up waits for its return")
+    assert harness.sends() == 1
+    enrollment = harness.enrollment(eid)
+    assert (enrollment.state, enrollment.step, enrollment.step_state) == ("active", 1, "due")
+    assert enrollment.due_at == datetime(2026, 1, 26, tzinfo=UTC)
+    assert enrollment.queued_at is None  # the queued message is superseded
+    # On the day it is due, the same notice read again is no reply: the follow-up goes.
+    harness.clock.advance(days=11)
+    _dispatch(harness, eid)
+    assert checked.harness.send(eid, 1, "01") == Done("sent")
+    assert harness.enrollment(eid).state == "completed"

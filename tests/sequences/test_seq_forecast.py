@@ -83,6 +83,16 @@ LIMIT_CASES = [
         [2, 2, 5, 3], [QUOTA, QUOTA, QUOTA, None],
     ),
     ("used today", ONE, 12, phones(10, used_today=8), UNLIMITED, MONDAY, [2, 10], [QUOTA, None]),
+    (
+        "workspace messages: 5 left this month, 7 a month after",
+        ONE, 12, phones(200), replace(UNLIMITED, messages_per_month=7, messages_left_this_month=5),
+        datetime(2026, 1, 30, tzinfo=UTC), [5, 0, 7], ["workspace message quota"] * 2 + [None],
+    ),
+    (
+        "workspace messages: only this month's are known",
+        ONE, 12, phones(200), replace(UNLIMITED, messages_left_this_month=4),
+        datetime(2026, 1, 30, tzinfo=UTC), [4, 0, 8], ["workspace message quota"] * 2 + [None],
+    ),
 ]  # fmt: skip
 
 
@@ -222,3 +232,15 @@ def test_closed_days_send_nothing() -> None:
     ]  # fmt: skip
     open_every_day = forecast(ONE, Backlog(25), phones(10), UNLIMITED, zone="UTC", now=monday)
     assert open_every_day.finishes_on == date(2026, 12, 2)
+
+
+def test_follow_ups_draw_on_the_workspaces_messages_too() -> None:
+    limits = replace(UNLIMITED, messages_left_this_month=10, messages_per_month=10**6)
+    result = forecast(
+        sequence("0m", "1d"), Backlog(first_messages=6), phones(200), limits, zone="UTC",
+        now=datetime(2026, 1, 30, tzinfo=UTC),
+    )  # fmt: skip
+    # 6 first messages on the 30th, 4 of their follow-ups on the 31st, the last 2 on the 1st.
+    assert [day.sends for day in result.days] == [(6, 0), (0, 4), (0, 2)]
+    assert result.days[1].limited_by == Limit.MESSAGES
+    assert result.sends == 12

@@ -4,6 +4,9 @@ a held colleague is claimed after the reply commits."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 from sqlmodel import select
 
@@ -11,6 +14,7 @@ from engine.clock import FakeClock
 from engine.db import Database
 from engine.models import Enrollment, Lead
 from engine.replies import RepliesSettings, ReplyRules
+from engine.settings import Settings
 from engine.storage import Hold, Quota
 from engine.webhook.inbound import ReplyReceiver
 from tests.storage.conftest import DAY, HOLD, NOW
@@ -135,3 +139,19 @@ def test_the_orm_keeps_the_company_key(database: Database) -> None:
     with database.session() as session:
         [lead] = session.exec(select(Lead))
         assert lead.company_key == "acme.example"
+
+
+def test_an_out_of_office_reply_holds_nobody(database: Database) -> None:
+    replier, colleague = queued(database, 2)
+    numbers = _companies(database, {replier: ACME, colleague: ACME})
+    receiver = ReplyReceiver(
+        database=database, clock=FakeClock(NOW), rules=ReplyRules(RepliesSettings()),
+        stop_on_reply={"s": True}, phone_ids={"+447700900001": "01"},
+        on_company_reply={"s": "pause"}, settings=Settings(),
+    )  # fmt: skip
+    event, payload = _reply_of(numbers[replier], "r-1")
+    received = receiver.receive(replace(event, text="Out of office this week"), payload)
+    assert (received.ended, received.colleagues) == (None, 0)
+    assert received.postponed_to == NOW + timedelta(days=7)  # no date read: the delay
+    assert _state(database, replier) == ("pending", None, "due", False)
+    assert _state(database, colleague) == ("pending", None, "queued", False)

@@ -28,6 +28,7 @@ from engine.timelinesai import (
     SimulatorHandle,
     TimelinesAIClient,
 )
+from engine.timelinesai.message_quota import MessageQuota, read_message_quota
 from engine.timelinesai.simulator import SimulatorConfig
 from engine.timelinesai.simulator.app import create_app
 
@@ -93,6 +94,27 @@ def test_status_words_in_upper_case_are_read_lowercase(
     uid = client.send_message(phone=LEAD, text="Hi", from_phone=OURS).message_uid
     # Read receipts off: the message stops at delivered.
     assert [c.status for c in client.message_status_history(uid)] == ["queued", "sent", "delivered"]
+
+
+def test_a_recipient_named_undelivered_stays_sent_and_never_answers(
+    start_simulator: Start, sim_client: Connect
+) -> None:
+    # Every status is due at once and every lead would answer, but the named one.
+    sim = start_simulator(
+        sent_after_s=0.0,
+        delivered_after_s=0.0,
+        read_after_s=0.0,
+        reply_probability=1.0,
+        reply_delay_s=0.0,
+        undelivered_recipient_pattern="^\\+40700000001$",
+    )
+    client = sim_client(sim)
+    lost = client.send_message(phone="+40700000001", text="Hi", from_phone=OURS).message_uid
+    kept = client.send_message(phone="+40700000002", text="Hi", from_phone=OURS).message_uid
+    assert [c.status for c in client.message_status_history(lost)] == ["queued", "sent"]
+    assert [c.status for c in client.message_status_history(kept)][-1] == "read"
+    answered = {chat.phone for chat in client.find_chats(read=False)}
+    assert answered == {"+40700000002"}
 
 
 def test_chats_are_opened_by_a_first_message_and_reused(
@@ -301,3 +323,17 @@ def test_an_answer_is_logged_as_given_before_its_last_byte_goes() -> None:
     [entry] = app.state.simulator.log.entries()
     assert entry.status_code == 200
     assert entry.answered_at <= delivered[0]
+
+
+def test_quotas_report_the_months_messages_in_the_shape_the_engine_reads(
+    start_simulator: Start, sim_client: Connect
+) -> None:
+    sim = start_simulator()
+    client = sim_client(sim)
+    sim.configure(messages_per_month=5)
+    for _ in range(2):
+        client.send_message(phone=LEAD, text="Hi", from_phone=OURS)
+    raw = client.workspace_quotas().raw
+    assert raw["messaging_quota"] == {"total": 5, "used": 2}
+    assert (raw["messages_monthly_limit"], raw["messages_left"]) == (5, 3)
+    assert read_message_quota(raw) == MessageQuota(5, 3)

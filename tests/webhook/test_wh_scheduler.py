@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from sqlmodel import select
 
 from engine.alerts import NoAlerts
@@ -25,6 +27,7 @@ from engine.timelinesai.simulator import (
     running_simulator,
 )
 from engine.webhook import EventHandler
+from engine.workspace_quota import quota_halted
 from phones import sync_phones
 from tests.webhook.conftest import OURS, write_settings
 
@@ -73,7 +76,7 @@ def test_the_scheduler_holds_one_job_per_cron_and_survives_a_failure(
     scheduler = start_jobs(jobs, SystemClock())
     try:
         assert sorted(job.id for job in scheduler.get_jobs()) == [
-            "delivery_sync", "phone_sync", "prune", "replies_sweep",
+            "delivery_sync", "phone_sync", "prune", "replies_sweep", "workspace_quota",
         ]  # fmt: skip
         jobs.client.close()  # every API call now fails
         failing = scheduler.get_job("phone_sync")
@@ -83,6 +86,38 @@ def test_the_scheduler_holds_one_job_per_cron_and_survives_a_failure(
         assert "scheduler job phone_sync failed" in caplog.text
     finally:
         scheduler.shutdown(wait=False)
+
+
+class Told:
+    """An alert sink that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, str, str]] = []
+
+    def notify(self, kind: str, message: str, *, severity: str, phone_id: str | None) -> None:
+        self.told.append((kind, severity, message))
+
+
+def test_the_workspace_quota_job_halts_and_lifts_with_an_alert_each_way(
+    jobs: MaintenanceJobs, sim: SimulatorHandle, redis_client: redis.Redis,
+    redis_namespace: str,
+) -> None:  # fmt: skip
+    told = Told()
+    settings = replace(jobs.settings, redis=replace(jobs.settings.redis, namespace=redis_namespace))
+    jobs = replace(jobs, settings=settings, alerts=told, redis_client=redis_client)
+    sim.configure(messages_per_month=100)  # 100 left: at the default reserve of 100
+    jobs.workspace_quota()
+    assert quota_halted(redis_client, redis_namespace)
+    jobs.workspace_quota()  # still halted: told once
+    sim.configure(messages_per_month=2000)
+    jobs.workspace_quota()
+    assert not quota_halted(redis_client, redis_namespace)
+    assert [(kind, severity) for kind, severity, _ in told.told] == [
+        ("workspace_quota", "critical"),
+        ("workspace_quota", "info"),
+    ]
+    assert "only 100 of 100 TimelinesAI workspace messages are left" in told.told[0][2]
+    assert "2,000 of 2,000 TimelinesAI workspace messages are left" in told.told[1][2]
 
 
 def test_a_transient_api_error_in_a_job_is_one_warning_line(

@@ -100,11 +100,16 @@ class SimulatorConfig:
     stall_s: Seconds = 30.0
     invalid_recipient_pattern: str | None = None
     max_upload_bytes: Annotated[int, Field(ge=1)] = 16 * 1024 * 1024
+    # The workspace's messages a calendar month (UTC), as GET /workspace/quotas reports them.
+    messages_per_month: Annotated[int, Field(ge=0)] = 100_000
     # Message statuses (virtual seconds after the send)
     sent_after_s: Seconds = 2.0
     delivered_after_s: Seconds = 5.0
     read_after_s: Seconds = 60.0
     read_receipt_rate: Probability = 1.0
+    # Recipients (a regex on the number) whose messages are accepted but never delivered:
+    # they stay "sent" and the lead never answers (a phone that is off, or blocks us).
+    undelivered_recipient_pattern: str | None = None
     status_case: Literal["lower", "upper", "title"] = "lower"
     utc_offset_minutes: Annotated[int, Field(ge=-720, le=840)] = 0
     # Leads and webhooks
@@ -130,11 +135,14 @@ class SimulatorConfig:
         phones = [account.phone for account in self.accounts]
         if len(set(phones)) != len(phones):
             raise ValueError("an account phone is listed twice")
-        if self.invalid_recipient_pattern is not None:
+        for name in ("invalid_recipient_pattern", "undelivered_recipient_pattern"):
+            pattern = getattr(self, name)
+            if pattern is None:
+                continue
             try:
-                re.compile(self.invalid_recipient_pattern)
+                re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"invalid_recipient_pattern is not a regex: {exc}") from None
+                raise ValueError(f"{name} is not a regex: {exc}") from None
         if self.webhook_url is not None and not self.webhook_url.startswith(
             ("http://", "https://")
         ):

@@ -79,7 +79,8 @@ class Simulator:
         if self.config.sent_events:
             body = message_event("message:sent:new", message, self.workspace, self.config)
             self.webhooks.post(body)
-        self._maybe_reply(message.chat_id)
+        if message.delivers:  # a lead who never got it cannot answer
+            self._maybe_reply(message.chat_id)
 
     def message_received(self, message: MessageRecord) -> None:
         body = message_event("message:received:new", message, self.workspace, self.config)

@@ -49,9 +49,10 @@ def status_history(
     if not message.from_me:
         return []
     delays = [("queued", 0.0), ("sent", config.sent_after_s)]
-    delays.append(("delivered", config.delivered_after_s))
-    if message.read_receipts:
-        delays.append(("read", config.read_after_s))
+    if message.delivers:
+        delays.append(("delivered", config.delivered_after_s))
+        if message.read_receipts:
+            delays.append(("read", config.read_after_s))
     steps = [(word, message.created_at + timedelta(seconds=delay)) for word, delay in delays]
     return [(_cased(word, config), at) for word, at in steps if at <= now]
 

@@ -63,6 +63,8 @@ class MessageRecord:
     reply_to: str | None = None
     # A recipient with read receipts off never reaches "read".
     read_receipts: bool = True
+    # A message to a recipient that never comes online stays "sent".
+    delivers: bool = True
 
 
 @dataclass(frozen=True)

@@ -98,12 +98,26 @@ async def upload_bytes(request: Request, sim: Sim) -> dict[str, Any]:
 
 @router.get("/workspace/quotas")
 async def workspace_quotas(sim: Sim) -> dict[str, Any]:
+    # The shape integrations read from TimelinesAI (``messaging_quota: {total, used}``),
+    # beside flat figures: the engine reads either (engine.timelinesai.message_quota).
+    now = sim.clock.now()
     sent = sum(1 for message in sim.workspace.messages.values() if message.from_me)
+    this_month = sum(
+        1
+        for message in sim.workspace.messages.values()
+        if message.from_me
+        and (message.created_at.year, message.created_at.month) == (now.year, now.month)
+    )
     calls = len(sim.log.entries())
+    limit = sim.config.messages_per_month
     return ok(
         {
+            "messaging_quota": {"total": limit, "used": this_month},
+            "api_calls_quota": {"total": MONTHLY_API_CALLS, "used": calls},
             "api_calls_monthly_limit": MONTHLY_API_CALLS,
             "api_calls_left": max(0, MONTHLY_API_CALLS - calls),
+            "messages_monthly_limit": limit,
+            "messages_left": max(0, limit - this_month),
             "messages_sent": sent,
         }
     )

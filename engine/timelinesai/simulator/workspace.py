@@ -182,6 +182,7 @@ class Workspace:
             file_uid=file_uid,
             reply_to=reply_to,
             read_receipts=self._rng.random() < self._config().read_receipt_rate,
+            delivers=self.delivers_to(chat.phone),
         )
         self._record(chat, message)
         account.sends += 1
@@ -195,6 +196,12 @@ class Workspace:
         ):
             self.set_account_status(account.phone, "disconnected")
         return message
+
+    def delivers_to(self, phone: str) -> bool:
+        """False for a recipient ``undelivered_recipient_pattern`` names: accepted, never
+        delivered."""
+        pattern = self._config().undelivered_recipient_pattern
+        return not (pattern and re.search(pattern, phone))
 
     def _record(self, chat: ChatRecord, message: MessageRecord) -> None:
         self.messages[message.uid] = message
