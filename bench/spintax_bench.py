@@ -1,10 +1,14 @@
-"""Benchmark of the spintax package: parse and render speed, and peak memory.
+"""Benchmark of the spintax package: parse and render speed, peak memory, and similarity.
 
-Run ``.venv/bin/python bench/spintax_bench.py`` (about 10 s). Cases: a typical
+Run ``.venv/bin/python bench/spintax_bench.py`` (about 15 s). Cases: a typical
 300-character message (3 nesting levels, 4 variables), and generated stress
 templates of 10 KB and 100 KB. Targets, on one core: 100,000 renders/s for the
 typical message, parsing at 1 MB/s or more, and memory linear in the template (the
-100 KB template's peak about ten times the 10 KB one's).
+100 KB template's peak about ten times the 10 KB one's). Then the near-duplicate check
+a first message costs the sender (``[texts]``): its 6 candidate wordings rendered and
+compared with the phone's last 20 first messages, the worst case (every candidate but
+the last too alike, each found so only at the last recent text), under 1 ms; and the
+launch check of the typical template's wordings.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 
-from spintax import Template, parse
+from sequences.wordings import distinct_wordings
+from spintax import Template, first_dissimilar, parse
 
 TYPICAL = (
     "{Hi|Hello|Hey} {{first_name|there}}, {I {noticed|{saw|spotted}}|I came across} "
@@ -26,6 +31,7 @@ TYPICAL = (
 VALUES = {"first_name": "Ana", "company": "Acme", "industry": "logistics", "sender_name": "Sam"}
 RENDERS_PER_S_TARGET = 100_000
 PARSE_MB_PER_S_TARGET = 1.0
+WORDING_CHECK_US_TARGET = 1_000.0
 TIME_BUDGET_S = 1.5
 ROUNDS = 10
 
@@ -161,6 +167,34 @@ def main() -> None:
         f"{_verdict(memory_ratio <= size_ratio * 1.5)}  parse peak memory x{memory_ratio:.1f} "
         f"for a template x{size_ratio:.1f} larger (target: linear)"
     )
+    similarity_report()
+
+
+def wording_check_us() -> float:
+    """Microseconds a first message's worst wording check takes (see the module doc)."""
+    template = parse(TYPICAL)
+    recent = [template.render(VALUES, seed=f"recent:{i}").text for i in range(20)]
+    # Rewordings 0-4 read like the oldest recent text only (found last); rewording 5 is new.
+    alike = [recent[-1]] * 5
+    fresh = "A different message altogether, written for another lead."
+
+    def check(i: int) -> object:
+        candidates = [template.render(VALUES, seed=f"{i}:0:{k}").text for k in range(6)]
+        return first_dissimilar([*alike, fresh], recent, 0.8), candidates
+
+    return 1e6 / rate(check)
+
+
+def similarity_report() -> None:
+    check_us = wording_check_us()
+    template = parse(TYPICAL)
+    launch_s = 1 / rate(lambda _: distinct_wordings((template,), threshold=0.8, cap=21), 1.0)
+    print(
+        f"{_verdict(check_us <= WORDING_CHECK_US_TARGET)}  wording check per first message "
+        f"{check_us:,.0f} µs (6 renders, 6 x 20 comparisons; target <= "
+        f"{WORDING_CHECK_US_TARGET:,.0f} µs)"
+    )
+    print(f"      launch check of the typical template (21 wordings): {launch_s * 1e3:,.1f} ms")
 
 
 def _cell(value: object) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cli.campaign_options import (
@@ -108,6 +109,8 @@ def launch_(
     report, projection = launched.report, launched.projection
     out = console()
     out.print(_launch_table(report))
+    for warning in launched.warnings:
+        out.print(f"[yellow]warning: {escape(warning)}[/]")
     if report.missing_variables:
         missing = ", ".join(
             f"{name} ({count:,})" for name, count in report.missing_variables.items()

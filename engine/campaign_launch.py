@@ -32,6 +32,7 @@ from sequences import (
     parse_start,
 )
 from sequences.syntax import LEAD_TIMEZONE
+from sequences.wordings import wording_warning
 
 if TYPE_CHECKING:
     from engine.workspace_quota import QuotaReading
@@ -53,10 +54,12 @@ NAME_LIMIT: Final = 64
 
 @dataclass(frozen=True)
 class Launched:
-    """What a launch did (or would do) and the campaign's forecast with it."""
+    """What a launch did (or would do), the campaign's forecast with it, and what a person
+    should know before it runs (lines to print; the launch goes ahead)."""
 
     report: LaunchReport
     projection: Projection
+    warnings: tuple[str, ...] = ()
 
 
 def check_name(name: str) -> str:
@@ -150,4 +153,20 @@ def launch_campaign(
         settings, database, sequence, now, campaign=launched, phone_ids=phone_ids,
         starts_at=starts_at, new_leads=report.enrolled if dry_run else 0, messages=messages,
     )  # fmt: skip
-    return Launched(report, projection)
+    return Launched(report, projection, _warnings(settings, sequence, report, phone_ids))
+
+
+def _warnings(
+    settings: Settings, sequence: Sequence, report: LaunchReport,
+    phone_ids: tuple[str, ...] | None,
+) -> tuple[str, ...]:  # fmt: skip
+    """A first step with too few wordings for the leads each phone will write to."""
+    texts = settings.texts
+    if not texts.enabled:
+        return ()
+    phones = len(phone_ids) if phone_ids is not None else len(settings.phones)
+    warning = wording_warning(
+        sequence, leads=report.enrolled, phones=phones, window=texts.window,
+        threshold=texts.similarity_threshold,
+    )  # fmt: skip
+    return () if warning is None else (warning,)

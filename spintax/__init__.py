@@ -10,9 +10,13 @@ state; the same template, values and seed render the same text everywhere.
 True
 >>> template.count_variants()
 2
+
+:func:`text_similarity` measures how alike two renderings are (word-shingle Jaccard),
+so a phone never sends near-identical first messages (:func:`too_similar`).
 """
 
 from spintax.errors import MissingVariableError, SpintaxError
+from spintax.similarity import first_dissimilar, text_similarity, too_similar
 from spintax.template import Rendered, Template, parse, render
 
 __all__ = [
@@ -20,6 +24,9 @@ __all__ = [
     "Rendered",
     "SpintaxError",
     "Template",
+    "first_dissimilar",
     "parse",
     "render",
+    "text_similarity",
+    "too_similar",
 ]

@@ -89,7 +89,8 @@ def preview(request: Request, submitted: Annotated[Act, Depends(act)]) -> Respon
         request, submitted.visitor, "campaign_preview.html",
         title=f"Campaign {choice.name}: launch preview", choice=choice, report=report,
         refused=[(reason.label, report.refused.get(reason, 0)) for reason in Refusal],
-        projection=launched.projection, samples=samples, days_shown=FORECAST_DAYS_SHOWN,
+        projection=launched.projection, warnings=launched.warnings, samples=samples,
+        days_shown=FORECAST_DAYS_SHOWN,
         fields=_carried(console.settings, submitted.form),
     )  # fmt: skip
 

@@ -228,20 +228,15 @@ def variant_of(sequence: Sequence, item: WorkItem) -> int:
     return variant
 
 
-def text_of(sequence: Sequence, item: WorkItem) -> str | None:
-    """The step's text for the lead as it was (or would be) sent; ``None`` if it cannot be
-    rendered."""
-    try:
-        return render(sequence, item, variant_of(sequence, item)).text
-    except MissingVariableError:
-        return None
-
-
-def render(sequence: Sequence, item: WorkItem, variant: int) -> Rendered:
+def render(sequence: Sequence, item: WorkItem, variant: int, rewording: int = 0) -> Rendered:
     """The variant's text, seeded ``"<enrollment>:<step>"`` so a retry or a reconciliation
-    renders the same text; ``MissingVariableError`` if it cannot."""
+    renders the same text (``"<enrollment>:<step>:<k>"`` for its ``k``-th rewording, see
+    :mod:`engine.sending.wording`); ``MissingVariableError`` if it cannot."""
     template = sequence.steps[item.step].templates[variant]
-    return template.render(item.lead_variables, seed=f"{item.enrollment_id}:{item.step}")
+    seed = f"{item.enrollment_id}:{item.step}"
+    if rewording:
+        seed = f"{seed}:{rewording}"
+    return template.render(item.lead_variables, seed=seed)
 
 
 def _stale(item: WorkItem | None, request: Request) -> str | None:

@@ -1,8 +1,9 @@
 """Was it sent? Answers from TimelinesAI's own records, never by sending again.
 
 A step found in ``sending`` (its sender crashed, or the answer never came) is
-looked up in the lead's chat: an outbound message with the step's exact text,
-sent after the attempt started, means it went out (design invariant 4), and is
+looked up in the lead's chat: an outbound message with the step's exact text (any of
+the wordings a first message may take, :func:`~engine.sending.wording.wordings`), sent
+after the attempt started, means it went out (design invariant 4), and is
 recorded as the send would have been; none long after the attempt means it never
 did, and the step is queued again (or let go, if its enrollment ended meanwhile).
 """
@@ -10,11 +11,13 @@ did, and the step is queued again (or let go, if its enrollment ended meanwhile)
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from engine.sending import decision
 from engine.sending.outcome import Done, Outcome, PutBack
 from engine.sending.schedule import Schedule
+from engine.sending.wording import wordings
 from engine.settings import Settings
 from engine.states import RUNNING_STATES, StepState
 from engine.storage import SendStore, Sent, WorkItem
@@ -49,7 +52,8 @@ class Reconciler:
             return Done("already recorded")
         started = item.sending_at or now
         try:
-            found = self.find_sent(item, started, decision.text_of(sequence, item))
+            texts = wordings(sequence, item, self._settings.texts.rewordings)
+            found = self.find_sent(item, started, texts)
         except TimelinesAIError:
             after_s = self._settings.worker.reconcile_after_s
             return PutBack(after_s, "reconcile: TimelinesAI unavailable")
@@ -82,20 +86,21 @@ class Reconciler:
         ))  # fmt: skip
 
     def find_sent(
-        self, item: WorkItem, started: datetime, text: str | None = None
+        self, item: WorkItem, started: datetime, texts: Collection[str] | None = None
     ) -> Message | None:
         """Our outbound message for this step in the lead's chat, if TimelinesAI has it.
 
-        ``text``, when given, must match exactly; otherwise any outbound message
-        after ``started`` counts (the step's text is seeded and stable, but the
-        template may have been edited since the attempt).
+        ``texts``, when given, are the step's possible texts, one of which must match
+        exactly; otherwise any outbound message after ``started`` counts (the step's
+        text is seeded and stable, but the template may have been edited since the
+        attempt).
         """
         try:
             for chat_id in self._chat_ids(item):
                 for message in self._client.iter_chat_messages(chat_id, from_me=True, order="desc"):
                     if message.timestamp is not None and message.timestamp < started - CLOCK_SKEW:
                         break
-                    if text is None or (message.text or "") == text:
+                    if texts is None or (message.text or "") in texts:
                         return message.model_copy(update={"chat_id": message.chat_id or chat_id})
         except TimelinesAIError as error:
             log.warning("reconciliation of enrollment %s failed: %s", item.enrollment_id, error)

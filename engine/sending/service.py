@@ -19,7 +19,7 @@ from datetime import datetime
 from engine.alerts import AlertSink, NoAlerts
 from engine.clock import Clock
 from engine.redact import mask_phone
-from engine.sending import decision
+from engine.sending import decision, wording
 from engine.sending.decision import BackToDue, Drop, End, Go, Later, Policy, Reconcile, Verdict
 from engine.sending.halt import SendingHalt
 from engine.sending.outage_store import Admission
@@ -29,6 +29,7 @@ from engine.sending.reconcile import Reconciler
 from engine.sending.replycheck import Found, ReplyCheck
 from engine.sending.schedule import Schedule
 from engine.sending.transitions import Transitions
+from engine.sending.wording import WordingPolicy
 from engine.settings import Settings
 from engine.states import StepState
 from engine.storage import Claim, Hold, Quota, Request, SendStore, Sent, WorkItem
@@ -72,6 +73,8 @@ class Sender:
         policy = outage_policy(self.settings)
         watch = self.outage or OutageWatch.in_memory(policy, attempts=attempts)
         self.watch = watch.with_alert(self._alert)
+        # (sequence, phone) pairs whose first messages ran out of wordings: warned once.
+        self._out_of_wordings: set[tuple[str, str | None]] = set()
 
     def _alert(self, kind: str, message: str, now: datetime, severity: str) -> None:
         self.transitions.alert(kind, message, now, severity=severity)
@@ -121,6 +124,7 @@ class Sender:
         item, claim = reading.item, reading.claim
         try:
             verdict, item = self._decide(item, request, now, halted, admission)
+            verdict = self._word(verdict, item, now)
         except BaseException:
             self._let_go(claim, item, now=now, hold_until=hold_until, quota=quota)
             raise
@@ -156,6 +160,36 @@ class Sender:
             item, request, sequence, now, halted=halted, policy=policy, outage_until=outage
         )
         return verdict, item
+
+    def _word(
+        self, verdict: Verdict | Outcome, item: WorkItem | None, now: datetime
+    ) -> Verdict | Outcome:
+        """A first message that may go, worded unlike the phone's last first messages
+        (:mod:`engine.sending.wording`); read here, under the phone's lease, only when it
+        may go."""
+        texts = self.settings.texts
+        if not isinstance(verdict, Go) or item is None or item.step != 0 or not texts.enabled:
+            return verdict
+        recent = self.store.recent_first_texts(item.phone_id or "", texts.window)
+        policy = WordingPolicy(texts.similarity_threshold, texts.rewordings, texts.retry_after_s)
+        worded = wording.word(
+            verdict, self.sequences[item.sequence], item, recent, now=now, policy=policy
+        )
+        if isinstance(worded, BackToDue):
+            # Warned once per sequence and phone (a template without variety would make a
+            # line per lead every retry_after_s); the rest at INFO.
+            pair = (item.sequence, item.phone_id)
+            level = logging.INFO if pair in self._out_of_wordings else logging.WARNING
+            self._out_of_wordings.add(pair)
+            log.log(
+                level,
+                "step 1 of enrollment %s (sequence %s) waits %gs: each of its %d wordings "
+                "reads like one of phone %s's last %d first messages (similarity >= %g); "
+                "the template needs more variety",
+                item.enrollment_id, item.sequence, texts.retry_after_s, texts.rewordings + 1,
+                item.phone_id, texts.window, texts.similarity_threshold,
+            )  # fmt: skip
+        return worded
 
     def _let_go(
         self, claim: Claim | None, item: WorkItem | None, *, now: datetime,

@@ -28,6 +28,7 @@ from engine.settings.sections import (
     PhoneSettings,
     SchedulerSettings,
     Settings,
+    TextsSettings,
     WebhookSettings,
 )
 from engine.settings.urls import database_url_problem, redis_url_problem
@@ -233,6 +234,7 @@ def validate(settings: Settings, path: str) -> None:
     _validate_console(settings.console, fail)
     _validate_jobs(scheduler, fail)
     _validate_health(settings.health, fail)
+    _validate_texts(settings.texts, fail)
     for key in ("messages_per_month", "reserve_messages"):
         if getattr(settings.workspace, key) < 0:
             raise fail(f"workspace.{key}", "must not be negative")
@@ -333,6 +335,17 @@ def _validate_breaker(breaker: BreakerSettings, fail: Callable[[str, str], Confi
         raise fail(
             "breaker.check_cron", f"{expression!r} is not a 5-field cron expression: {error}"
         ) from None
+
+
+def _validate_texts(texts: TextsSettings, fail: Callable[[str, str], ConfigError]) -> None:
+    if not 0 < texts.similarity_threshold <= 1:
+        raise fail("texts.similarity_threshold", "must be above 0 and at most 1")
+    if texts.window < 1:
+        raise fail("texts.window", "must be at least 1")
+    if texts.rewordings < 0:
+        raise fail("texts.rewordings", "must not be negative")
+    if texts.retry_after_s <= 0:
+        raise fail("texts.retry_after_s", "must be positive")
 
 
 def _validate_phones(

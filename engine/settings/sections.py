@@ -136,6 +136,23 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class TextsSettings:
+    """``[texts]``: no phone sends near-identical first messages.
+
+    A first message whose word-shingle similarity (:func:`spintax.text_similarity`) to
+    any of the phone's last ``window`` first messages is ``similarity_threshold`` or more
+    is rendered again with the next seed, up to ``rewordings`` times; when none differs
+    enough the step waits ``retry_after_s`` virtual seconds (another phone may take it).
+    """
+
+    enabled: bool = True
+    similarity_threshold: float = 0.8
+    window: int = 20
+    rewordings: int = 5
+    retry_after_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class WorkspaceSettings:
     """``[workspace]``: the TimelinesAI workspace's monthly message quota
     (:mod:`engine.workspace_quota`).
@@ -266,6 +283,7 @@ class Settings:
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    texts: TextsSettings = field(default_factory=TextsSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
     leads: LeadsSettings = field(default_factory=LeadsSettings)
     replies: RepliesSettings = field(default_factory=RepliesSettings)

@@ -189,6 +189,10 @@ class SendStore(Protocol):
         """The uid of the outbound message recorded for the item's step, if any."""
         ...
 
+    def recent_first_texts(self, phone_id: str, limit: int) -> list[str]:
+        """The texts of the phone's last ``limit`` first messages, newest first."""
+        ...
+
     def set_phone_state(self, phone_id: str, state: str, reason: str, now: datetime) -> bool:
         """Change a phone's state; ``True`` if it changed (so the caller alerts once)."""
         ...

@@ -142,6 +142,13 @@ class SQLiteSendStore:
             ).first()
         return None if row is None else (row[0] or "")
 
+    def recent_first_texts(self, phone_id: str, limit: int) -> list[str]:
+        with self.transaction() as connection:
+            rows = connection.execute(
+                sql.RECENT_FIRST_TEXTS, {"b_phone_id": phone_id, "b_limit": limit}
+            )
+            return [text or "" for (text,) in rows]
+
     def set_phone_state(self, phone_id: str, state: str, reason: str, now: datetime) -> bool:
         with self.transaction() as connection:
             result = connection.execute(

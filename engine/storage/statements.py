@@ -225,6 +225,22 @@ SENT_AFTER_END = (
 )
 
 
+# A phone's latest first messages, newest first (the partial index
+# ``ix_messages_first_sent``, its predicate written as literals so PostgreSQL uses it):
+# a new first message must not read like them (``[texts]``).
+RECENT_FIRST_TEXTS = (
+    select(M.c.text)
+    .where(
+        M.c.phone_id == bindparam("b_phone_id", type_=String),
+        M.c.direction == literal_column("'out'"),
+        M.c.step == literal_column("0"),
+        M.c.sent_at.is_not(None),
+    )
+    .order_by(M.c.sent_at.desc(), M.c.id.desc())
+    .limit(bindparam("b_limit"))
+)
+
+
 def item_of(row: Any) -> WorkItem:
     """A work item from a row of :data:`WORK_ITEM` (and :data:`PREVIOUS_UID`, if read)."""
     return WorkItem(*tuple(row))

@@ -228,6 +228,8 @@ def test_the_launch_preview_writes_nothing_and_its_form_launches(site: ConsoleHa
     assert row(text, "would be enrolled") == ["would be enrolled", "3"]
     assert row(text, "refused: suppressed number") == ["refused: suppressed number", "0"]
     assert "3 leads would wait for a first message" in text
+    # One wording of step 1 for three leads on one phone: a warning, and the launch goes on.
+    assert "step 1 of intro has about 1 distinct wording" in text
     assert "The last first message would go on Mon 2026-01-05" in text
     assert row(text, "01")[0:2] == ["01", "200"]  # the phone chosen, and only it
     assert "<td>02</td>" not in text

@@ -27,6 +27,8 @@ def test_example_config_loads_with_no_phone_and_documented_defaults() -> None:
     assert settings.timelinesai.monthly_call_budget == 200_000
     assert settings.redis.namespace == "outreach"
     assert settings.clock.speed == 1
+    assert settings.texts.enabled and settings.texts.similarity_threshold == 0.8
+    assert settings.texts.window == 20 and settings.texts.rewordings == 5
 
 
 def test_empty_file_means_defaults_and_sqlite_next_to_the_config(tmp_path: Path) -> None:
@@ -148,6 +150,11 @@ def test_warmup_steps_and_the_older_weekly_form(
         ("[breaker]\nmin_delivered_rate = 40\n", r"breaker\.min_delivered_rate: must be a share"),
         ("[breaker]\ncooling_min = 0\n", r"breaker\.cooling_min: must be positive"),
         ('[breaker]\ncheck_cron = "often"\n', r"breaker\.check_cron: 'often' is not a 5-field"),
+        ("[texts]\nsimilarity_threshold = 1.5\n", r"texts\.similarity_threshold: must be"),
+        ("[texts]\nsimilarity_threshold = 0\n", r"texts\.similarity_threshold: must be"),
+        ("[texts]\nwindow = 0\n", r"texts\.window: must be at least 1"),
+        ("[texts]\nrewordings = -1\n", r"texts\.rewordings: must not be negative"),
+        ("[texts]\nretry_after_s = 0\n", r"texts\.retry_after_s: must be positive"),
         ("[clock]\nepoch = 2026-01-01T00:00:00\n", r"clock\.epoch: needs a UTC offset"),
         ('[redis]\nnamespace = "a:b"\n', r"redis\.namespace"),
         ('[redis]\nnamespace = "a b"\n', r"redis\.namespace"),

@@ -48,6 +48,10 @@ new_contacts_per_day = 3
 warmup = []
 [worker]
 reconcile_after_s = 120
+# Leads here share their variables, so texts repeat: tests/sending/test_wording.py turns
+# the near-duplicate rule on where it is the point.
+[texts]
+enabled = false
 [[phones]]
 id = "01"
 phone = "+447700900001"
@@ -63,6 +67,12 @@ template = "{Hi|Hello} {{name|there}}, quick question about {{company|your team}
 [[sequences.intro.steps]]
 after = "2d"
 template = "Following up, {{name|there}}."
+
+[sequences.varied]
+timezone = "UTC"
+[[sequences.varied.steps]]
+after = "0m"
+template = "{Hi|Hello|Hey} {{name|there}}, {quick|short|brief} question about {{company|you}}."
 
 [sequences.strict]
 timezone = "UTC"

@@ -233,8 +233,11 @@ def test_public_surface() -> None:
         "Rendered",
         "SpintaxError",
         "Template",
+        "first_dissimilar",
         "parse",
         "render",
+        "text_similarity",
+        "too_similar",
     ]
 
 
