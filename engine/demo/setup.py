@@ -115,7 +115,10 @@ send_time_limit_s = 3
 reconcile_after_s = {_real(plan, 10)}
 processes = 2
 threads = 2
+[breaker]
+check_cron = "*/15 * * * *"
 [scheduler]
+workspace_quota_cron = "0 * * * *"
 dispatch_interval_s = {_real(plan, 0.3)}
 queue_ahead_s = {_real(plan, 0.6)}
 max_queued_per_phone = 3

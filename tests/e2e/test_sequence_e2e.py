@@ -59,7 +59,11 @@ warmup = []
 lease_ttl_s = 3
 send_time_limit_s = 2
 reconcile_after_s = 600
+[breaker]
+enabled = false
+check_cron = "0 0 1 1 *"
 [scheduler]
+workspace_quota_cron = "0 0 1 1 *"
 dispatch_interval_s = 400
 requeue_after_s = 20000
 [sequences.intro]

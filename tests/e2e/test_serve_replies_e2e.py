@@ -54,7 +54,11 @@ lease_ttl_s = 5
 send_time_limit_s = 3
 processes = 1
 threads = 2
+[breaker]
+enabled = false
+check_cron = "0 0 1 1 *"
 [scheduler]
+workspace_quota_cron = "0 0 1 1 *"
 dispatch_interval_s = 120
 requeue_after_s = 3000
 [webhook]

@@ -76,7 +76,11 @@ max_retries = 2
 min_backoff_s = 30
 max_backoff_s = 300
 reconcile_after_s = 60
+[breaker]
+enabled = false
+check_cron = "0 0 1 1 *"
 [scheduler]
+workspace_quota_cron = "0 0 1 1 *"
 dispatch_interval_s = 400
 requeue_after_s = 20000
 phone_sync_cron = "0 0 1 1 *"

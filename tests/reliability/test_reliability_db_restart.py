@@ -97,7 +97,11 @@ warmup = []
 lease_ttl_s = 3
 send_time_limit_s = 2
 reconcile_after_s = 600
+[breaker]
+enabled = false
+check_cron = "0 0 1 1 *"
 [scheduler]
+workspace_quota_cron = "0 0 1 1 *"
 dispatch_interval_s = 2000
 requeue_after_s = 5000
 [webhook]

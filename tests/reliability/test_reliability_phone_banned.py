@@ -90,7 +90,11 @@ warmup = []
 lease_ttl_s = 3
 send_time_limit_s = 2
 reconcile_after_s = 600
+[breaker]
+enabled = false
+check_cron = "0 0 1 1 *"
 [scheduler]
+workspace_quota_cron = "0 0 1 1 *"
 dispatch_interval_s = 1000
 # The default: 0.36 s real at 5000x, so first messages waiting in a busy queue are
 # requeued as lost and may move to another phone while a worker already holds them.

@@ -82,7 +82,11 @@ warmup = []
 [worker]
 lease_ttl_s = 5
 send_time_limit_s = 3
+[breaker]
+enabled = false
+check_cron = "0 0 1 1 *"
 [scheduler]
+workspace_quota_cron = "0 0 1 1 *"
 dispatch_interval_s = 10
 max_queued_per_phone = 2
 requeue_after_s = 600

@@ -95,7 +95,11 @@ warmup = []
 lease_ttl_s = {LEASE_TTL_S}
 send_time_limit_s = 2
 reconcile_after_s = 600
+[breaker]
+enabled = false
+check_cron = "0 0 1 1 *"
 [scheduler]
+workspace_quota_cron = "0 0 1 1 *"
 dispatch_interval_s = 1000
 queue_ahead_s = 4000
 requeue_after_s = 30000

@@ -64,7 +64,11 @@ warmup = []
 [worker]
 lease_ttl_s = 30
 send_time_limit_s = 15
+[breaker]
+enabled = false
+check_cron = "0 0 1 1 *"
 [scheduler]
+workspace_quota_cron = "0 0 1 1 *"
 dispatch_interval_s = 0.5
 [webhook]
 host = "127.0.0.1"
