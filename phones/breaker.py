@@ -21,7 +21,10 @@ and the delivery rule still watches the phone's fresh history after it closes, s
 phone whose messages still do not arrive trips again, for twice as long. A probe
 refused as an invalid number trips the phone again at once; one that never went out (a
 transient error, a lead who replied first) gives the turn to another first message once
-``probe_timeout_min`` passed and nothing of the phone is being sent.
+``probe_timeout_min`` passed and nothing of the phone is being sent. A phone left
+``half_open`` that long had nothing to probe with (its campaigns are down to follow-ups,
+which a half-open phone does not send): it closes, and its fresh history is judged as
+any active phone's.
 """
 
 from __future__ import annotations
@@ -94,7 +97,10 @@ class HalfOpen:
 
 @dataclass(frozen=True)
 class Close:
-    """The probe went out: the phone is active again (its trips are kept for doubling)."""
+    """The phone is active again (its trips are kept for doubling): its probe went out,
+    or nothing came to probe it with (``reason``)."""
+
+    reason: str = "its probe went out"
 
 
 Verdict = Trip | HalfOpen | Close
@@ -122,6 +128,15 @@ def breaker_verdict(
     if phone.state == PhoneState.COOLING:
         if phone.cooling_until is None or phone.cooling_until <= now:
             return HalfOpen()
+        return None
+    if phone.state == PhoneState.HALF_OPEN:
+        # No claim took a probe in all that time: the phone has no first message to send
+        # (its campaigns are down to follow-ups, which would otherwise wait for ever).
+        # Its history restarted at the trip, so its next sends are judged afresh.
+        timeout = timedelta(minutes=settings.probe_timeout_min)
+        changed = phone.state_changed_at
+        if changed is not None and changed + timeout <= now:
+            return Close(f"nothing came to probe it with in {_span(timeout)}")
         return None
     if phone.state == PhoneState.PROBING:
         if probe.refused:

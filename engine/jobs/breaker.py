@@ -118,8 +118,8 @@ def apply_verdict(
     else:
         assert isinstance(verdict, Close)
         after, kind, severity = PhoneState.ACTIVE, f"phone_{PhoneState.ACTIVE}", "info"
-        message = f"phone {phone.id} is active again: its probe went out"
-        values.update(state_reason="breaker closed: its probe went out")
+        message = f"phone {phone.id} is active again: {verdict.reason}"
+        values.update(state_reason=f"breaker closed: {verdict.reason}"[:200])
     moved = connection.execute(
         update(P).where(P.c.id == phone.id, P.c.state == phone.state).values(state=after, **values)
     ).rowcount

@@ -120,7 +120,14 @@ ROUND_CASES: dict[str, tuple[BreakerPhone, Probe, Verdict | None]] = {
         None,
     ),
     "cooling, time up": (BreakerPhone("03", "cooling", cooling_until=NOW), Probe(), HalfOpen()),
-    "half-open waits for its probe": (BreakerPhone("03", "half_open"), Probe(), None),
+    "half-open waits for its probe": (
+        BreakerPhone("03", "half_open", NOW - timedelta(minutes=29)), Probe(), None
+    ),
+    "half-open with nothing to probe it for the probe's time: close": (
+        BreakerPhone("03", "half_open", NOW - timedelta(minutes=30)),
+        Probe(),
+        Close("nothing came to probe it with in 30 min"),
+    ),
     "probe went out: close": (PROBING, Probe(sent=True), Close()),
     "probe refused as invalid: trip again, twice as long": (
         PROBING,
