@@ -121,7 +121,9 @@ ROUND_CASES: dict[str, tuple[BreakerPhone, Probe, Verdict | None]] = {
     ),
     "cooling, time up": (BreakerPhone("03", "cooling", cooling_until=NOW), Probe(), HalfOpen()),
     "half-open waits for its probe": (
-        BreakerPhone("03", "half_open", NOW - timedelta(minutes=29)), Probe(), None
+        BreakerPhone("03", "half_open", NOW - timedelta(minutes=29)),
+        Probe(),
+        None,
     ),
     "half-open with nothing to probe it for the probe's time: close": (
         BreakerPhone("03", "half_open", NOW - timedelta(minutes=30)),
