@@ -27,7 +27,7 @@ from phones.health_store import read_health
 
 __all__ = ["BreakerChange", "apply_verdict", "breaker_phones", "check_breakers"]
 
-_CHECKED = (PhoneState.ACTIVE, PhoneState.COOLING, PhoneState.PROBING)
+_CHECKED = (PhoneState.ACTIVE, PhoneState.COOLING, PhoneState.HALF_OPEN, PhoneState.PROBING)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,19 @@ def test_a_phone_trips_once_cools_half_opens_and_closes(
     assert rows.phone().trips == 2
 
 
+def test_a_half_open_phone_with_nothing_to_probe_it_closes_after_the_probes_time(
+    database: Database, settings: Settings
+) -> None:
+    # Every lead had its first message: no probe can come, and its follow-ups wait on it.
+    rows = _Rows(database)
+    rows.set_phone(state="half_open", state_changed_at=NOW, trips=1, tripped_at=NOW)
+    assert check_breakers(NOW + timedelta(minutes=29), database, settings) == []
+    [change] = check_breakers(NOW + timedelta(minutes=30), database, settings)
+    assert (change.before, change.after, change.kind) == ("half_open", "active", "phone_active")
+    assert change.message == "phone 01 is active again: nothing came to probe it with in 30 min"
+    assert (rows.phone().state, rows.phone().trips) == ("active", 1)
+
+
 def test_a_probe_refused_as_invalid_trips_the_phone_again_for_twice_as_long(
     database: Database, settings: Settings
 ) -> None:
