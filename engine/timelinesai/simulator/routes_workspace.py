@@ -79,7 +79,23 @@ async def upload_by_url(body: FileByUrlBody, sim: Sim) -> dict[str, Any]:
     # The simulator downloads nothing: the file is described, not fetched.
     filename = body.filename or basename(urlsplit(body.download_url).path) or "file"
     record = sim.workspace.add_file(filename, 0, _mimetype(filename, body.content_type))
-    return ok(file_json(record))
+    return ok(file_json(record, sim.config))
+
+
+@router.get("/files")
+async def list_files(sim: Sim, filename: str | None = None) -> dict[str, Any]:
+    return ok([file_json(record, sim.config) for record in sim.workspace.find_files(filename)])
+
+
+@router.get("/files/{file_uid}")
+async def get_file(file_uid: str, sim: Sim) -> dict[str, Any]:
+    return ok(file_json(sim.workspace.file(file_uid), sim.config))
+
+
+@router.delete("/files/{file_uid}")
+async def delete_file(file_uid: str, sim: Sim) -> dict[str, Any]:
+    sim.workspace.delete_file(file_uid)
+    return ok(None)
 
 
 @router.post("/files_upload")
@@ -93,7 +109,7 @@ async def upload_bytes(request: Request, sim: Sim) -> dict[str, Any]:
     named = fields.get("filename", (None, b""))[1].decode() or file_name or "file"
     given_type = fields.get("content_type", (None, b""))[1].decode() or None
     record = sim.workspace.add_file(named, len(content), _mimetype(named, given_type))
-    return ok(file_json(record))
+    return ok(file_json(record, sim.config))
 
 
 @router.get("/workspace/quotas")
@@ -135,12 +151,12 @@ async def create_webhook(body: WebhookBody, sim: Sim) -> dict[str, Any]:
 
 
 @router.get("/webhooks/{webhook_id}")
-async def get_webhook(webhook_id: int, sim: Sim) -> dict[str, Any]:
+async def get_webhook(webhook_id: str, sim: Sim) -> dict[str, Any]:
     return ok(sim.workspace.subscriptions.get(webhook_id).to_json())
 
 
 @router.put("/webhooks/{webhook_id}")
-async def update_webhook(webhook_id: int, body: WebhookChanges, sim: Sim) -> dict[str, Any]:
+async def update_webhook(webhook_id: str, body: WebhookChanges, sim: Sim) -> dict[str, Any]:
     updated = sim.workspace.subscriptions.update(
         webhook_id, event_type=body.event_type, url=body.url, enabled=body.enabled
     )
@@ -148,6 +164,6 @@ async def update_webhook(webhook_id: int, body: WebhookChanges, sim: Sim) -> dic
 
 
 @router.delete("/webhooks/{webhook_id}")
-async def delete_webhook(webhook_id: int, sim: Sim) -> dict[str, Any]:
+async def delete_webhook(webhook_id: str, sim: Sim) -> dict[str, Any]:
     sim.workspace.subscriptions.delete(webhook_id)
     return ok(None)
