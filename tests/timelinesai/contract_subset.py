@@ -127,6 +127,20 @@ ACCOUNTS: Schema = envelope(
     record({"whatsapp_accounts": {"type": "array", "items": ACCOUNT, "minItems": 1}})
 )
 
+# Quota inside WorkspaceInfo (GET /workspace): the month's messages, total and used.
+QUOTA: Schema = record({"total": INTEGER, "used": INTEGER})
+WORKSPACE: Schema = envelope(
+    record(
+        {
+            "workspace_id": STRING,
+            "display_name": STRING,
+            "plan": STRING,
+            "messaging_quota": QUOTA,
+            "api_calls_quota": QUOTA,
+        }
+    )
+)
+
 # WebhookInfo: one subscription.
 WEBHOOK: Schema = record(
     {

@@ -142,6 +142,7 @@ def test_answers_with_data_match_the_spec(spec: Path, sim: Seeded) -> None:
             "/chats/{chat_id}/messages",
             {"path_parameters": {"chat_id": sim.chat_id}, "body": {"text": "Again"}},
         ),
+        ("GET", "/workspace", {}),
         ("GET", "/webhooks", {}),
         ("GET", "/webhooks/{webhook_id}", {"path_parameters": {"webhook_id": sim.webhook_id}}),
         (

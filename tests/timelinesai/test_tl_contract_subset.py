@@ -117,6 +117,13 @@ def test_webhook_subscriptions(sim: Seeded) -> None:
     assert sim.api("GET", "/webhooks/abc").status_code == 404
 
 
+def test_workspace_quota(sim: Seeded) -> None:
+    answer = sim.api("GET", "/workspace")
+    conforms(answer, shapes.WORKSPACE)
+    # Two sends seeded (first message and follow-up); other tests may add more.
+    assert answer.json()["data"]["messaging_quota"]["used"] >= 2
+
+
 def test_refusals_carry_the_error_envelope(sim: Seeded) -> None:
     for answer in (
         sim.api("GET", "/messages/no-such-uid"),

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
+from engine.timelinesai.simulator.core import Simulator
 from engine.timelinesai.simulator.dependencies import Sim
 from engine.timelinesai.simulator.payloads import account_json, file_json, ok
 from engine.timelinesai.simulator.records import ApiError
@@ -112,10 +113,8 @@ async def upload_bytes(request: Request, sim: Sim) -> dict[str, Any]:
     return ok(file_json(record, sim.config))
 
 
-@router.get("/workspace/quotas")
-async def workspace_quotas(sim: Sim) -> dict[str, Any]:
-    # The shape integrations read from TimelinesAI (``messaging_quota: {total, used}``),
-    # beside flat figures: the engine reads either (engine.timelinesai.message_quota).
+def _usage(sim: Simulator) -> tuple[int, int, int]:
+    """(messages sent ever, messages sent this calendar month, API calls) so far."""
     now = sim.clock.now()
     sent = sum(1 for message in sim.workspace.messages.values() if message.from_me)
     this_month = sum(
@@ -124,7 +123,30 @@ async def workspace_quotas(sim: Sim) -> dict[str, Any]:
         if message.from_me
         and (message.created_at.year, message.created_at.month) == (now.year, now.month)
     )
-    calls = len(sim.log.entries())
+    return sent, this_month, len(sim.log.entries())
+
+
+@router.get("/workspace")
+async def workspace_info(sim: Sim) -> dict[str, Any]:
+    # Spec 1.3.0's replacement for the legacy /workspace/quotas (which the engine reads).
+    _sent, this_month, calls = _usage(sim)
+    return ok(
+        {
+            "workspace_id": "simulated",
+            "display_name": "Simulated workspace",
+            "plan": "simulated",
+            "messaging_quota": {"total": sim.config.messages_per_month, "used": this_month},
+            "api_calls_quota": {"total": MONTHLY_API_CALLS, "used": calls},
+        }
+    )
+
+
+@router.get("/workspace/quotas")
+async def workspace_quotas(sim: Sim) -> dict[str, Any]:
+    # The shape integrations read from TimelinesAI (``messaging_quota: {total, used}``),
+    # beside flat figures: the engine reads either (engine.timelinesai.message_quota).
+    # Legacy in spec 1.3.0 (superseded by GET /workspace), still answered by TimelinesAI.
+    sent, this_month, calls = _usage(sim)
     limit = sim.config.messages_per_month
     return ok(
         {
