@@ -89,6 +89,7 @@ class _NoSpan:
 
 
 NO_SPAN = _NoSpan()
+_EXPORTER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
 _NO_OPTIONS: Mapping[str, Any] = {}
 _tracing: OtelTracing | None = None
 
@@ -151,10 +152,11 @@ def check(settings: TelemetrySettings) -> None:
     children would die of it at every restart)."""
     if not settings.otlp_endpoint:
         return
-    try:
-        from opentelemetry.exporter.otlp.proto.http import trace_exporter  # noqa: F401
+    from importlib import import_module
 
-        import engine.tracing.otel  # noqa: F401
+    try:
+        for module in ("engine.tracing.otel", _EXPORTER):
+            import_module(module)
     except ImportError:
         raise ConfigError(
             "is set but OpenTelemetry is not installed: pip install 'outreach[telemetry]' "
