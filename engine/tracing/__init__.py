@@ -120,10 +120,9 @@ def continued(options: Mapping[str, Any] | None, name: str, **attributes: Attrib
     if _tracing is None:
         return NO_SPAN
     carrier = options.get(OPTION) if options is not None else None
-    return _tracing.span(
-        name, attributes, new_trace=carrier is None,
-        carrier=carrier if isinstance(carrier, Mapping) else None,
-    )  # fmt: skip
+    if not isinstance(carrier, Mapping):
+        return _tracing.span(name, attributes, new_trace=True)
+    return _tracing.span(name, attributes, carrier=carrier)
 
 
 def message_options() -> Mapping[str, Any]:
