@@ -28,10 +28,11 @@ from engine.settings.sections import (
     PhoneSettings,
     SchedulerSettings,
     Settings,
+    TelemetrySettings,
     TextsSettings,
     WebhookSettings,
 )
-from engine.settings.urls import database_url_problem, redis_url_problem
+from engine.settings.urls import database_url_problem, otlp_endpoint_problem, redis_url_problem
 
 DEFAULT_CONFIG_NAME = "config.toml"
 _PHONE_ID = re.compile(r"^(0[1-9]|[1-9][0-9])$")
@@ -239,7 +240,20 @@ def validate(settings: Settings, path: str) -> None:
         if getattr(settings.workspace, key) < 0:
             raise fail(f"workspace.{key}", "must not be negative")
     _validate_breaker(settings.breaker, fail)
+    _validate_telemetry(settings.telemetry, fail)
     validate_replies(settings.replies, fail)
+
+
+def _validate_telemetry(
+    telemetry: TelemetrySettings, fail: Callable[[str, str], ConfigError]
+) -> None:
+    problem = otlp_endpoint_problem(telemetry.otlp_endpoint)
+    if problem:
+        raise fail("telemetry.otlp_endpoint", problem)
+    if not telemetry.service_name.strip():
+        raise fail("telemetry.service_name", 'must name the service, e.g. "outreach"')
+    if not 0 <= telemetry.sample_ratio <= 1:
+        raise fail("telemetry.sample_ratio", "must be a share between 0 and 1")
 
 
 _TAKEOVER_CHOICES = ("stop", "ignore")

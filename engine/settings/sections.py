@@ -201,6 +201,21 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """``[telemetry]``: OpenTelemetry traces, off unless ``otlp_endpoint`` is set.
+
+    ``otlp_endpoint``: an OTLP/HTTP collector (e.g. ``http://127.0.0.1:4318``; spans go
+    to its ``/v1/traces``), needing the ``telemetry`` extra; empty: no tracing at all.
+    ``service_name`` names the processes in the collector; ``sample_ratio`` is the share
+    of traces kept (0 to 1; a trace continued from another process follows its parent).
+    """
+
+    otlp_endpoint: str = ""
+    service_name: str = "outreach"
+    sample_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
 class PhoneSettings:
     """One ``[[phones]]`` entry: a WhatsApp number of ours connected to TimelinesAI."""
 
@@ -280,6 +295,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
