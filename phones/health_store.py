@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Select, literal, or_, select, 
 
 from engine.settings import HealthSettings
 from engine.states import OPT_OUT, Direction, EnrollmentState
-from engine.tables import E, M
+from engine.tables import E, M, first_message
 from phones.health import (
     DELIVERED_STATUSES,
     FAILED_STATUS,
@@ -98,8 +98,8 @@ def _first_messages(*extra: ColumnElement[bool]) -> _Branch:
             M.c.phone_id, M.c.id, M.c.sent_at.label("at"), M.c.status, M.c.lead_id,
             M.c.enrollment_id,
         ).where(
-            M.c.phone_id == phone_id, M.c.direction == _fixed(Direction.OUT.value),
-            M.c.step == _fixed(0), M.c.sent_at.is_not(None), M.c.enrollment_id.is_not(None),
+            M.c.phone_id == phone_id, first_message(), M.c.sent_at.is_not(None),
+            M.c.enrollment_id.is_not(None),
             *extra,
         ).order_by(M.c.sent_at.desc(), M.c.id.desc())  # fmt: skip
 

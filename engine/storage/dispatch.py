@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, select, tuple_, update
 
 from engine.states import (
     END_STATES,
@@ -27,7 +27,7 @@ from engine.states import (
     StepState,
 )
 from engine.storage import autoreplies
-from engine.tables import C, E, L, M, P, Q, phone_ids_of, running
+from engine.tables import C, E, L, M, P, Q, first_message, phone_ids_of, running
 from sequences.journey import EndReason, end_state
 
 __all__ = ["Candidate", "DispatchStore"]
@@ -173,8 +173,7 @@ class DispatchStore:
             select(M.c.phone_id, func.count())
             .where(
                 M.c.phone_id.in_(sorted(phones)),
-                M.c.direction == literal_column("'out'"),
-                M.c.step == literal_column("0"),
+                first_message(),
                 M.c.sent_at > since,
             )
             .group_by(M.c.phone_id)
