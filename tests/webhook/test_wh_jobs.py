@@ -93,6 +93,48 @@ def test_phone_sync_applies_each_account_state_with_one_call(
     assert sync_phone_states(now(), client, db, settings) == []
 
 
+def _offline_since(db: Database, phone_id: str, since: datetime) -> None:
+    with db.session() as session:
+        phone = session.get(Phone, phone_id)
+        assert phone is not None
+        phone.state, phone.state_changed_at = "offline", since
+        session.add(phone)
+
+
+def test_a_phone_offline_past_its_grace_is_told_of_once(
+    sim: SimulatorHandle, client: TimelinesAIClient, db: Database, settings: Settings
+) -> None:
+    """TimelinesAI reports a ban as merely disconnected: a phone left offline that long
+    has its contacted leads ended (the dispatcher), and a person is told, once."""
+    at = now()
+    sim.set_account_status(OURS[0], "disconnected")
+    sim.set_account_status(OURS[1], "disconnected")
+    _offline_since(db, "01", at - timedelta(days=3, hours=2))
+    _offline_since(db, "02", at - timedelta(days=2))  # within its grace
+    changes = sync_phone_states(at, client, db, settings)
+    assert [(c.phone_id, c.alert_kind) for c in changes] == [("01", "phone_offline_too_long")]
+    assert (
+        changes[0].message.startswith("phone 01 has been offline for 3.1 days (since ")
+        and "Reconnect its WhatsApp in TimelinesAI" in changes[0].message
+    )
+    assert sync_phone_states(at + timedelta(hours=1), client, db, settings) == []  # told once
+    with db.session() as session:
+        alerts = [(a.kind, a.phone_id, a.severity) for a in session.exec(select(Alert))]
+    assert alerts == [("phone_offline_too_long", "01", "critical")]
+    # Phone 02 comes back within its grace: active again, nothing given up.
+    sim.set_account_status(OURS[1], "active")
+    changes = sync_phone_states(at + timedelta(hours=2), client, db, settings)
+    assert [(c.phone_id, c.alert_kind) for c in changes] == [("02", "phone_active")]
+    # Phone 01 comes back and goes offline again: a new absence, told of in its turn.
+    sim.set_account_status(OURS[0], "active")
+    sync_phone_states(at + timedelta(hours=3), client, db, settings)
+    sim.set_account_status(OURS[0], "disconnected")
+    sync_phone_states(at + timedelta(hours=4), client, db, settings)
+    later = at + timedelta(days=3, hours=5)
+    changes = sync_phone_states(later, client, db, settings)
+    assert [(c.phone_id, c.alert_kind) for c in changes] == [("01", "phone_offline_too_long")]
+
+
 # Delivery states -----------------------------------------------------------------------
 
 
