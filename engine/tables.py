@@ -315,6 +315,10 @@ M = Table(
     Index("ix_messages_unclassified", "direction", "classified_at"),
     # Sends in flight when a reply came: few, counted on every metrics scrape.
     _partial("ix_messages_in_flight", "in_flight_step", where="in_flight_step IS NOT NULL"),
+    # When its delivery status was last read (a poll of the delivery sync, or a webhook
+    # that set it): the breaker counts a first message as not delivered only on a
+    # reading taken after its grace period ended (phones.health.outcome).
+    _ts("status_read_at"),
 )  # fmt: skip
 
 

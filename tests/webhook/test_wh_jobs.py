@@ -169,13 +169,17 @@ def test_delivery_sync_reads_each_chat_once_and_updates_in_one_statement(
     time.sleep(0.1)  # 100 virtual seconds: delivered and read
     before = len(sim.requests())
     updates = _count_updates(db)
-    report = sync_delivery(now(), client, db, settings)
+    polled_at = now()
+    report = sync_delivery(polled_at, client, db, settings)
     assert (report.chats, report.updated, report.errors) == (4, 4, 0)
     assert len(updates) == 1
     with db.session() as session:
         rows = list(session.exec(select(Message).where(Message.message_uid != "already-read")))
+        unpolled = session.exec(select(Message).where(Message.message_uid == "already-read"))
+        assert unpolled.one().status_read_at is None
     assert {row.status for row in rows} == {"read"}
     assert all(row.delivered_at and row.read_at and row.chat_id for row in rows)
+    assert {row.status_read_at for row in rows} == {polled_at}
     calls = [r.path for r in sim.requests()[before:]]
     assert calls.count("/chats") == 2  # only for the chats we did not know
     assert len([c for c in calls if c.endswith("/messages")]) == 4
@@ -219,6 +223,25 @@ def test_statuses_only_move_forward_in_batches(db: Database) -> None:
     )
     assert (rows["b"].status, rows["b"].read_at) == ("read", stamp)
     assert rows["c"].status == "failed"
+
+
+def test_every_status_read_is_stamped_changed_or_not(db: Database) -> None:
+    """The breaker judges a message undelivered only on a reading after its grace period:
+    a poll that finds a status unchanged has read it all the same."""
+    for uid, status in (("a", "sent"), ("b", "sent"), ("c", "sent"), ("d", "failed")):
+        _record(db, uid, chat_id=1, status=status)
+    stamp = now()
+    with db.engine.begin() as connection:
+        changed = apply_statuses(connection, {"a": "delivered"}, stamp, read={"a", "b", "d"})
+    assert changed == 1
+    with db.session() as session:
+        rows = {m.message_uid: m for m in session.exec(select(Message))}
+    assert {uid: (row.status, row.status_read_at) for uid, row in rows.items()} == {
+        "a": ("delivered", stamp),
+        "b": ("sent", stamp),  # read, unchanged
+        "c": ("sent", None),  # not read
+        "d": ("failed", None),  # settled for good: nothing to read
+    }
 
 
 def test_a_reply_the_webhook_never_delivered_is_applied_by_the_sync(
