@@ -129,8 +129,9 @@ class HealthSettings:
 
     ``first_messages`` first messages with an outcome (delivered, read, failed, answered,
     or stuck), ``sends`` latest attempts to start a conversation (for invalid numbers),
-    ``replies`` latest replies (for opt-outs); a first message still only ``sent`` after
-    ``stuck_after_h`` virtual hours counts as not delivered.
+    ``replies`` latest replies (for opt-outs); a first message still only ``sent`` on a
+    reading of its status taken more than ``stuck_after_h`` virtual hours after it went
+    out counts as not delivered (one not read since then counts neither way).
     """
 
     first_messages: int = 10
