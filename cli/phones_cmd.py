@@ -184,4 +184,5 @@ def sync(config: ConfigOption = None) -> None:
             severity=alert_severity(change.after), phone_id=change.phone_id,
         )  # fmt: skip
         console().print(change.message)
-    console().print(f"{len(settings.phones)} phones checked, {len(changes)} changed")
+    changed = sum(change.kind is None for change in changes)  # not the offline-too-long alerts
+    console().print(f"{len(settings.phones)} phones checked, {changed} changed")
