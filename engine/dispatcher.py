@@ -67,7 +67,7 @@ class DispatchReport:
     deferred_to_window: int = 0
     requeued_lost: int = 0
     reconciling: int = 0
-    failed_banned: int = 0
+    failed_stranded: int = 0
     answers: int = 0
     started_campaigns: list[str] = field(default_factory=list)
     completed_campaigns: list[str] = field(default_factory=list)
@@ -153,7 +153,7 @@ class Dispatcher:
             store = DispatchStore(connection)
             report.started_campaigns = start_scheduled(connection, now)
             report.requeued_lost = store.requeue_lost(now, scheduler.requeue_after_s)
-            report.failed_banned = store.fail_stranded(now, scheduler.banned_phone_grace_s)
+            report.failed_stranded = store.fail_stranded(now, scheduler)
             to_enqueue += self._reconcile_stuck(store, now, report)
             halted = self.quota_halted()
             configured = {p.id for p in self.settings.phones}

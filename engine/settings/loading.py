@@ -224,6 +224,8 @@ def validate(settings: Settings, path: str) -> None:
     url = settings.alerts.webhook_url
     if url is not None and not url.startswith(("http://", "https://")):
         raise fail("alerts.webhook_url", "must be an http(s) URL")
+    if min(scheduler.banned_phone_grace_s, scheduler.offline_phone_grace_s) < 0:
+        raise fail("scheduler.offline_phone_grace_s", "the phones' graces must not be negative")
     if scheduler.max_queued_per_phone < 1:
         raise fail("scheduler.max_queued_per_phone", "must be at least 1")
     try:
