@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from engine.db import Database
 from engine.settings import HealthSettings, PhoneSettings, load_settings
 from phones import PhoneHealth, phone_report, sync_phones
@@ -49,3 +51,32 @@ def test_the_report_gives_every_configured_phone_its_health(database: Database) 
     assert [(row.id, row.health and row.health.delivered_rate) for row in rows] == [
         ("01", 2 / 3), ("02", 0.0), ("03", None),
     ]  # fmt: skip
+
+
+def test_phones_read_in_several_statements_read_as_in_one(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite reads the phones :data:`BRANCHES` at a time (it refuses a compound select of
+    more than 500; PostgreSQL reads them all in one ``LATERAL`` join): one phone a
+    statement gives each phone the health it has when all are read at once."""
+    from phones import health_store
+
+    seed(database)
+    with database.engine.connect() as connection:
+        at_once = read_health(connection, ["03", "01", "02"], WINDOWS, NOW)
+        monkeypatch.setattr(health_store, "BRANCHES", 1)
+        one_by_one = read_health(connection, ["03", "01", "02"], WINDOWS, NOW)
+    assert one_by_one == at_once
+    assert at_once["01"].sends == 4
+
+
+def test_a_thousand_phones_are_read(database: Database) -> None:
+    """A thousand phones' health is read (SQLite refuses a ``UNION ALL`` of 1,000 branches)."""
+    seed(database)
+    many = [f"x{n}" for n in range(1000)] + ["01", "02", "03"]
+    with database.engine.connect() as connection:
+        health = read_health(connection, many, WINDOWS, NOW)
+        three = read_health(connection, ["01", "02", "03"], WINDOWS, NOW)
+    assert len(health) == 1003
+    assert {p: health[p] for p in ("01", "02", "03")} == three
+    assert health["x7"] == PhoneHealth("x7")
