@@ -55,7 +55,10 @@ CAMPAIGNS = 20
 ACTIVE_CAMPAIGNS = 4
 DUE = 10_000
 IN_FLIGHT_PER_PHONE = 2
-PASSES = ("dispatcher", "status", "phones list", "forecast", "phone sync")
+PASSES = (
+    "dispatcher, queues empty", "dispatcher, queues full", "status: phones", "status: funnels",
+    "phones list", "forecast", "phone sync",
+)  # fmt: skip
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
 CONFIG = """
@@ -296,6 +299,7 @@ def measure(url: str, phones: int, passes: int) -> dict[str, float]:
     from engine.dispatcher import Dispatcher
     from engine.jobs import sync_phone_states
     from engine.projection import project
+    from engine.reports import campaign_status
     from engine.snapshot import collect
     from phones import phone_report
     from sequences import compiled_sequences, find_campaign
@@ -312,7 +316,8 @@ def measure(url: str, phones: int, passes: int) -> dict[str, float]:
     client = _Accounts(settings)
     with database.engine.connect() as connection:
         seeded_states = dict(connection.execute(text("SELECT id, state FROM phones")).all())
-        campaign = find_campaign(connection, f"intro-{CAMPAIGNS:02d}")
+        # The oldest active campaign: the one with running journeys.
+        campaign = find_campaign(connection, f"intro-{CAMPAIGNS - ACTIVE_CAMPAIGNS + 1:02d}")
 
     def dispatch() -> None:
         dispatcher.run_once(NOW)
@@ -328,8 +333,12 @@ def measure(url: str, phones: int, passes: int) -> dict[str, float]:
                 {"now": NOW if database.engine.dialect.name == "postgresql" else _sqlite(NOW)},
             )
 
-    def status() -> None:
-        collect(database, settings, NOW)
+    def status() -> None:  # all but the campaigns' funnels
+        collect(database, settings, NOW, campaigns=[])
+
+    def funnels() -> None:
+        with database.engine.connect() as connection:
+            campaign_status(connection)
 
     def phones_list() -> None:
         with database.engine.connect() as connection:
@@ -354,17 +363,23 @@ def measure(url: str, phones: int, passes: int) -> dict[str, float]:
                     text("UPDATE phones SET state = :state WHERE id = :pid"), changed
                 )
 
-    runs: dict[str, tuple[Callable[[], None], Callable[[], None]]] = {
-        "dispatcher": (dispatch, undo_dispatch),
-        "status": (status, lambda: None),
-        "phones list": (phones_list, lambda: None),
-        "forecast": (forecast, lambda: None),
-        "phone sync": (sync, undo_sync),
+    nothing = lambda: None  # noqa: E731
+    runs: dict[str, tuple[Callable[[], None], Callable[[], None], Callable[[], None]]] = {
+        # (prepare, the timed pass, undo)
+        "dispatcher, queues empty": (nothing, dispatch, undo_dispatch),
+        # The pass after: the same scans, and nothing left to hand out.
+        "dispatcher, queues full": (dispatch, dispatch, undo_dispatch),
+        "status: phones": (nothing, status, nothing),
+        "status: funnels": (nothing, funnels, nothing),
+        "phones list": (nothing, phones_list, nothing),
+        "forecast": (nothing, forecast, nothing),
+        "phone sync": (nothing, sync, undo_sync),
     }
     figures: dict[str, float] = {}
-    for name, (run, undo) in runs.items():
+    for name, (prepare, run, undo) in runs.items():
         times = []
         for index in range(passes + 1):
+            prepare()
             started = time.perf_counter()
             run()
             elapsed = time.perf_counter() - started
@@ -372,7 +387,7 @@ def measure(url: str, phones: int, passes: int) -> dict[str, float]:
             if index > 0:  # the first pass warms the connection pool and caches
                 times.append(elapsed)
         figures[name] = statistics.median(times)
-    figures["enqueued"] = enqueued[0] / (passes + 1)
+    figures["handed out a pass"] = enqueued[0] / (passes + 1) / 2
     database.dispose()
     return figures
 
@@ -491,7 +506,7 @@ def measure_in(tree: Path, url: str, phones: int, passes: int) -> dict[str, floa
 
 def print_table(rows: list[tuple[str, str, dict[str, dict[str, float]]]], trees: list[str]) -> None:
     """One line per (database, pass), a column per tree, and the ratio old / new."""
-    head = f"{'enrollments':>12} {'phones':>6}  {'pass':<12}" + "".join(
+    head = f"{'enrollments':>12} {'phones':>6}  {'pass':<24}" + "".join(
         f" {name:>12}" for name in trees
     )
     if len(trees) == 2:
@@ -499,7 +514,7 @@ def print_table(rows: list[tuple[str, str, dict[str, dict[str, float]]]], trees:
     print(head)
     for size, phones, by_tree in rows:
         for name in PASSES:
-            line = f"{size:>12} {phones:>6}  {name:<12}"
+            line = f"{size:>12} {phones:>6}  {name:<24}"
             figures = [by_tree[tree][name] for tree in trees]
             line += "".join(f" {seconds * 1000:9.0f} ms" for seconds in figures)
             if len(figures) == 2:

@@ -17,18 +17,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
     Integer,
     String,
     and_,
     bindparam,
-    column,
     func,
     literal_column,
     select,
     tuple_,
     update,
-    values,
 )
 
 from engine.states import (
@@ -275,9 +274,11 @@ class DispatchStore:
         """Queue each phone's ``chosen`` steps on it; the (enrollment, step) pairs this pass
         won, by phone, in the order chosen.
 
-        One ``UPDATE ... FROM (VALUES ...)`` for every phone on PostgreSQL (a statement per
-        phone cost 1,000 round trips a pass at 1,000 phones); one ``UPDATE`` per phone on
-        SQLite, which has no column names for a ``VALUES`` list and no round trips.
+        One ``UPDATE ... FROM unnest(ids, steps, phones)`` for every phone on PostgreSQL
+        (a statement per phone cost 1,000 round trips a pass at 1,000 phones; three arrays
+        are one statement SQLAlchemy compiles once, where a ``VALUES`` list of 10,000 rows
+        took a second to compile); one ``UPDATE`` per phone on SQLite, which has neither
+        arrays nor round trips.
         """
         pairs = [(c.id, c.step, phone) for phone, steps in chosen.items() for c in steps]
         if not pairs:
@@ -288,10 +289,17 @@ class DispatchStore:
         queued = {"step_state": StepState.QUEUED, "queued_at": now, "updated_at": now}
         won: set[tuple[int, int, str]] = set()
         if self.connection.dialect.name == "postgresql":
-            rows = values(
-                column("eid", Integer), column("estep", Integer), column("pid", String),
-                name="chosen",
-            ).data(pairs)  # fmt: skip
+            ids, steps_, phones = zip(*pairs, strict=True)
+            rows = (
+                func.unnest(
+                    bindparam("eids", list(ids), type_=ARRAY(Integer)),
+                    bindparam("steps", list(steps_), type_=ARRAY(Integer)),
+                    bindparam("pids", list(phones), type_=ARRAY(String)),
+                )
+                .table_valued("eid", "estep", "pid")
+                .render_derived()
+                .alias("chosen")
+            )
             won.update(
                 (int(i), int(s), str(p))
                 for i, s, p in self.connection.execute(
