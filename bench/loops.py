@@ -410,7 +410,9 @@ def database_for(
     if sqlite:
         path = folder / f"{name}.sqlite"
         url = f"sqlite:///{path}"
-        fresh = not path.exists()
+        fresh = not path.exists() or not keep
+        if fresh:
+            path.unlink(missing_ok=True)
     else:
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:

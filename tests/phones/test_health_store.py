@@ -7,8 +7,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from engine.db import Database
 from engine.settings import HealthSettings, PhoneSettings, load_settings
 from phones import PhoneHealth, phone_report, sync_phones
@@ -53,25 +51,9 @@ def test_the_report_gives_every_configured_phone_its_health(database: Database) 
     ]  # fmt: skip
 
 
-def test_phones_read_in_several_statements_read_as_in_one(
-    database: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """SQLite reads the phones :data:`BRANCHES` at a time (it refuses a compound select of
-    more than 500; PostgreSQL reads them all in one ``LATERAL`` join): one phone a
-    statement gives each phone the health it has when all are read at once."""
-    from phones import health_store
-
-    seed(database)
-    with database.engine.connect() as connection:
-        at_once = read_health(connection, ["03", "01", "02"], WINDOWS, NOW)
-        monkeypatch.setattr(health_store, "BRANCHES", 1)
-        one_by_one = read_health(connection, ["03", "01", "02"], WINDOWS, NOW)
-    assert one_by_one == at_once
-    assert at_once["01"].sends == 4
-
-
 def test_a_thousand_phones_are_read(database: Database) -> None:
-    """A thousand phones' health is read (SQLite refuses a ``UNION ALL`` of 1,000 branches)."""
+    """A thousand phones' health is read, each phone's as when it is read alone (SQLite
+    refuses a ``UNION ALL`` of 1,000 branches)."""
     seed(database)
     many = [f"x{n}" for n in range(1000)] + ["01", "02", "03"]
     with database.engine.connect() as connection:
