@@ -2,22 +2,33 @@
 the forecast and phone sync at 100 and 1,000 phones over 10,000,000 enrollments.
 
 Rows are generated in the database (``INSERT ... SELECT generate_series``, a recursive
-``WITH`` on SQLite): one lead per enrollment, 20 campaigns of one 3-step sequence (the 16
-oldest completed, their journeys ended; the 4 newest active). 7% of the enrollments run:
-10,000 steps are due now (7,000 first messages, 3,000 follow-ups), 10% of the active
-campaigns' leads wait for their first message (due, over the phones' quota), 25% for a
-later follow-up, 2 steps per phone are queued or sending; the rest ended (completed,
-replied, stopped, invalid number, opted out, failed). Every journey past its first step
-has its first message stored (delivered or read) and every reply its inbound message,
-so the phones' health and the campaigns' funnels read real history. Phones: 95% active,
-a few offline, banned, paused; each has used part of today's quota.
+``WITH`` on SQLite): one lead per enrollment, 20 campaigns of one 3-step sequence with a
+weekday window on the lead's clock (the 16 oldest completed, their journeys ended). 7%
+of the enrollments run, all in the oldest active campaign: 10,000 steps are due now
+(7,000 first messages, 3,000 follow-ups), 200,000 more leads wait for a first message
+(due, over the phones' quota), 500,000 for a later follow-up, 2 steps per phone are
+queued or sending; the rest ended (completed, replied, stopped, invalid number, opted
+out, failed). Every journey past its first step has its first message stored (delivered
+or read) and every reply its inbound message, so the phones' health and the campaigns'
+funnels read real history. Phones: 95% active, a few offline, banned, paused; each has
+used part of today's quota. (Figures for 10,000,000; a smaller ``--size`` scales them.)
 
-Each pass is timed as the command runs it, without Redis (the dispatcher's messages go
-to a counting stub; the status view is read without the Redis facts), after one warm-up
-pass; the figure is the median of ``--passes``. Between passes the dispatcher's claims
-and phone sync's changes are put back, so each pass does the same work. Phone sync gets
-a fake TimelinesAI client that lists every phone's account (1% of them newly
-disconnected).
+The passes, each timed as the command runs it, without Redis (the dispatcher's messages
+go to a counting stub; the status view is read without the Redis facts):
+
+- the dispatcher with every queue empty (a pass that fills 1,000 phones' queues hands
+  out about 12,000 sends), and the pass right after it (the queues full: what a pass
+  costs when it has little to hand out);
+- ``outreach status`` without the campaigns' funnels (phones, health, what stops
+  sending), and the funnels (:func:`engine.reports.campaign_status`) apart: they read
+  every campaign's whole history, and grow with enrollments, not with phones;
+- ``outreach phones list`` (the phones with their health), ``outreach forecast`` of the
+  running campaign, and phone sync, whose fake TimelinesAI client lists every phone's
+  account (1% of them newly disconnected).
+
+Each figure is the median of ``--passes`` after one warm-up pass. Between passes the
+dispatcher's claims and phone sync's changes are put back, so each pass does the same
+work.
 
     .venv/bin/python bench/loops.py [--size 10000000 | --quick] [--phones 100,1000]
         [--passes 3] [--keep] [--sqlite] [--against REV]
