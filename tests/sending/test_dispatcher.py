@@ -249,7 +249,8 @@ def test_one_claim_queues_each_phones_steps_on_that_phone(
     settings: Settings, database: Database
 ) -> None:
     """The claim of a whole pass (one statement on PostgreSQL) wins what a claim per phone
-    would: each phone's steps still as read, queued on that phone, in the order chosen."""
+    would: each phone's steps still as read and still due, queued on that phone, in the
+    order chosen."""
     from engine.storage.dispatch import Candidate, DispatchStore
 
     make(settings, database)
@@ -261,14 +262,18 @@ def test_one_claim_queues_each_phones_steps_on_that_phone(
             assert enrollment is not None
             enrollment.step, enrollment.phone_id = 1, "01"
             session.add(enrollment)
+        taken = session.get(Enrollment, eids[3])  # and another dispatcher queued the 4th
+        assert taken is not None
+        taken.step_state, taken.phone_id = "queued", "02"
+        session.add(taken)
     chosen = {"02": [read[2], read[0], read[1]], "01": [read[5], read[4], read[3]]}
     with database.engine.begin() as connection:
         won = DispatchStore(connection).claim(NOW, chosen)
-    assert won == {"02": [(eids[2], 0), (eids[0], 0)], "01": [(eids[5], 0), (eids[3], 0)]}
+    assert won == {"02": [(eids[2], 0), (eids[0], 0)], "01": [(eids[5], 0)]}
     with database.session() as session:
         found = {e.id: (e.step_state, e.phone_id) for e in session.exec(select(Enrollment))}
     assert [found[eid] for eid in eids] == [
-        ("queued", "02"), ("due", "01"), ("queued", "02"), ("queued", "01"), ("due", "01"),
+        ("queued", "02"), ("due", "01"), ("queued", "02"), ("queued", "02"), ("due", "01"),
         ("queued", "01"),
     ]  # fmt: skip
 
