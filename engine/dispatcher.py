@@ -235,8 +235,8 @@ class Dispatcher:
             if len(claim[phone]) < room.get(phone, 0):
                 claim[phone].append(candidate)
         out = []
-        for phone, chosen in claim.items():
-            for enrollment_id, step in store.claim(now, phone, chosen):
+        for phone, won in store.claim(now, claim).items():
+            for enrollment_id, step in won:
                 out.append((queue_name(phone, FOLLOWUP), enrollment_id, step, dispatch_id(now)))
         report.followups = len(out)
         return out
@@ -287,8 +287,8 @@ class Dispatcher:
             if chosen_phone is not None:
                 by_phone[chosen_phone].append(candidate)
         out: list[_Send] = []
-        for phone, chosen in sorted(by_phone.items()):
-            for enrollment_id, step in store.claim(now, phone, chosen):
+        for phone, won in sorted(store.claim(now, by_phone).items()):
+            for enrollment_id, step in won:
                 out.append((queue_name(phone, FIRST), enrollment_id, step, dispatch_id(now)))
         report.first_messages = len(out)
         return out

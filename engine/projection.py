@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from engine.db import Database
 from engine.reports import send_backlog
-from engine.settings import Settings
+from engine.settings import PhoneSettings, Settings
 from engine.states import PhoneState
 from phones import PhoneRow, phone_rows
 from phones.quota import quota_day, warmup_ramp
@@ -89,8 +89,9 @@ def project(
         stored.first_messages + new_leads,
         stored.followups_by_day(lambda hour: hour.astimezone(tz).date()),
     )
+    configured = {phone.id: phone for phone in settings.phones}  # not a search per phone
     phones = tuple(
-        _capacity(settings, row, today)
+        _capacity(settings, configured[row.id], row, today)
         for row in rows
         if row.state == PhoneState.ACTIVE and (phone_ids is None or row.id in phone_ids)
     )
@@ -113,8 +114,9 @@ def project(
     return Projection(sequence, backlog, phones, limits, zone, result, messages)
 
 
-def _capacity(settings: Settings, row: PhoneRow, today: date) -> PhoneCapacity:
-    phone = settings.phone(row.id)
+def _capacity(
+    settings: Settings, phone: PhoneSettings, row: PhoneRow, today: date
+) -> PhoneCapacity:
     full = settings.quota_for(phone)
     ramp = warmup_ramp(full, started_on=phone.started_on, today=today, warmup=settings.quota.warmup)
     return PhoneCapacity(row.id, full, ramp, row.used_today)

@@ -8,6 +8,7 @@ Follow-ups never choose: they stay on the first message's phone, where the chat 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -23,12 +24,22 @@ class PhoneLoad:
     used_today: int = 0
 
 
+def can_take(phone: PhoneLoad) -> bool:
+    """Whether ``phone`` may take one more first message now."""
+    return phone.active and phone.quota_left - phone.pending > 0
+
+
+def rank(phone: PhoneLoad) -> tuple[int, int, str]:
+    """The choice's order: the lowest goes first."""
+    return (phone.pending, phone.used_today, phone.id)
+
+
 def choose_phone(phones: Iterable[PhoneLoad]) -> str | None:
     """The phone for the next first message, or ``None`` when none can take one."""
-    candidates = [p for p in phones if p.active and p.quota_left - p.pending > 0]
+    candidates = [p for p in phones if can_take(p)]
     if not candidates:
         return None
-    best = min(candidates, key=lambda p: (p.pending, p.used_today, p.id))
+    best = min(candidates, key=rank)
     return best.id
 
 
@@ -40,14 +51,39 @@ def assign(
 
     Returns one phone per message, in order; ``None`` where no allowed phone can take it
     (it waits in the database for the next pass).
+
+    The same choice as :func:`choose_phone` over the pool for each message, made with a
+    heap per distinct ``allowed`` set (a phone's entry is pushed again when it takes a
+    message; an outdated entry is dropped when it comes up), so a pass of 1,000 phones
+    and 10,000 messages takes milliseconds, not seconds.
     """
     loads = {p.id: p for p in phones}
+    heaps: dict[frozenset[str] | None, list[tuple[int, int, str]]] = {}
+
+    def heap_of(subset: frozenset[str] | None) -> list[tuple[int, int, str]]:
+        if subset not in heaps:
+            pool = [rank(p) for p in loads.values() if subset is None or p.id in subset]
+            heapq.heapify(pool)
+            heaps[subset] = pool
+        return heaps[subset]
+
     chosen: list[str | None] = []
     for subset in allowed:
-        pool = loads.values() if subset is None else [p for p in loads.values() if p.id in subset]
-        phone_id = choose_phone(pool)
+        heap = heap_of(subset)
+        phone_id = None
+        while heap:
+            entry = heap[0]
+            load = loads[entry[2]]
+            if entry != rank(load) or not can_take(load):
+                heapq.heappop(heap)  # outdated, or full for good (pending only grows)
+                continue
+            phone_id = load.id
+            break
         if phone_id is not None:
-            loads[phone_id] = replace(loads[phone_id], pending=loads[phone_id].pending + 1)
+            loads[phone_id] = load = replace(loads[phone_id], pending=loads[phone_id].pending + 1)
+            for other, other_heap in heaps.items():
+                if other is None or phone_id in other:
+                    heapq.heappush(other_heap, rank(load))
         chosen.append(phone_id)
     return chosen
 

@@ -1,9 +1,13 @@
 """Reading every phone's health from the database: one statement per figure, all phones.
 
-Each statement is a ``UNION ALL`` of one branch per phone, each branch that phone's
-latest rows (``ORDER BY ... DESC LIMIT n``): the portable form of a ``LATERAL`` join,
-on SQLite and PostgreSQL alike, and each branch walks an index backwards and stops
-after ``n`` rows, however long the history (the partial indexes of migration 0010).
+Each statement reads every phone's latest rows (``ORDER BY ... DESC LIMIT n``), each
+phone's walking an index backwards and stopping after ``n`` rows, however long the
+history (the partial indexes of migration 0010). On PostgreSQL it is one ``LATERAL``
+join over the list of phones, planned once whatever their number (a ``UNION ALL`` of a
+branch per phone took 1.5 s to plan at 1,000 phones). SQLite has no ``LATERAL`` and
+refuses a compound ``SELECT`` of more than 500 branches; it runs in this process, so
+there one statement, compiled once, runs for each phone (four times faster at 1,000
+phones than a ``UNION ALL`` of 100 phones a statement, which SQLAlchemy compiles anew).
 What counts is decided by the pure :func:`phones.health.assess`; the first messages'
 branches leave out only those whose outcome is still unknown, by the same rule
 (:func:`phones.health.outcome`: a status final enough, or one read after the grace
@@ -18,15 +22,20 @@ from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
+    Integer,
     Select,
+    String,
     and_,
+    any_,
+    bindparam,
     func,
     literal,
     or_,
     select,
-    union_all,
+    true,
 )
 
 from engine.settings import HealthSettings
@@ -44,8 +53,9 @@ from phones.health import (
 
 __all__ = ["read_health"]
 
-_Branch: TypeAlias = Callable[[str], Select[Any]]
-"""One phone's rows of a figure, newest first."""
+_Branch: TypeAlias = Callable[[Any], Select[Any]]
+"""One phone's rows of a figure, newest first: of the phone id given (a string, or the
+column of the phones' list a ``LATERAL`` subquery is correlated to)."""
 
 
 def _fixed(value: object) -> Any:
@@ -106,20 +116,28 @@ def _answered(connection: Connection, first_messages: Sequence[Any]) -> set[int]
     """The enrollments among ``first_messages``' whose lead replied (``ix_messages_lead``)."""
     if not first_messages:
         return set()
-    found = connection.execute(
-        select(M.c.enrollment_id).distinct().where(
-            M.c.direction == Direction.IN,
-            M.c.lead_id.in_({row.lead_id for row in first_messages}),
-            M.c.enrollment_id.in_({row.enrollment_id for row in first_messages}),
+    leads = {row.lead_id for row in first_messages}
+    enrollments = {row.enrollment_id for row in first_messages}
+    if connection.dialect.name == "postgresql":
+        # Two arrays, not lists of 10,000 parameters each (1,000 phones): 10 times faster.
+        of_leads = M.c.lead_id == any_(bindparam("leads", sorted(leads), type_=ARRAY(Integer)))
+        of_enrollments = M.c.enrollment_id == any_(
+            bindparam("enrollments", sorted(enrollments), type_=ARRAY(Integer))
         )
-    ).scalars()  # fmt: skip
+    else:
+        of_leads, of_enrollments = M.c.lead_id.in_(leads), M.c.enrollment_id.in_(enrollments)
+    found = connection.execute(
+        select(M.c.enrollment_id)
+        .distinct()
+        .where(M.c.direction == Direction.IN, of_leads, of_enrollments)
+    ).scalars()
     return set(found)
 
 
 def _first_messages(*extra: ColumnElement[bool]) -> _Branch:
     """A phone's first messages (``ix_messages_first_sent``), meeting ``extra``."""
 
-    def branch(phone_id: str) -> Select[Any]:
+    def branch(phone_id: Any) -> Select[Any]:
         return select(
             M.c.phone_id, M.c.id, M.c.sent_at.label("at"), M.c.status, M.c.lead_id,
             M.c.enrollment_id, M.c.status_read_at,
@@ -132,7 +150,7 @@ def _first_messages(*extra: ColumnElement[bool]) -> _Branch:
     return branch
 
 
-def _invalid_numbers(phone_id: str) -> Select[Any]:
+def _invalid_numbers(phone_id: Any) -> Select[Any]:
     """A phone's enrollments that met an invalid number (``ix_enrollments_invalid``)."""
     return (
         select(E.c.phone_id, E.c.id, E.c.ended_at.label("at"))
@@ -145,7 +163,7 @@ def _invalid_numbers(phone_id: str) -> Select[Any]:
     )
 
 
-def _replies(phone_id: str) -> Select[Any]:
+def _replies(phone_id: Any) -> Select[Any]:
     """A phone's replies (``ix_messages_replies_sent``)."""
     return (
         select(M.c.phone_id, M.c.id, M.c.sent_at.label("at"), M.c.intent)
@@ -161,7 +179,19 @@ def _replies(phone_id: str) -> Select[Any]:
 def _latest(
     connection: Connection, phone_ids: Sequence[str], size: int, branch: _Branch
 ) -> Sequence[Any]:
-    """Every phone's latest ``size`` rows of ``branch``, in one statement."""
-    parts = [branch(phone_id).limit(size).subquery() for phone_id in phone_ids]
-    statement = union_all(*(select(part) for part in parts))
-    return connection.execute(statement).all()
+    """Every phone's latest ``size`` rows of ``branch``: in one statement on PostgreSQL,
+    one statement per phone on SQLite."""
+    if connection.dialect.name == "postgresql":
+        phones = (
+            func.unnest(bindparam("phone_ids", sorted(phone_ids), type_=ARRAY(String)))
+            .table_valued("id")
+            .render_derived()
+            .alias("configured")
+        )
+        latest = branch(phones.c.id).limit(size).lateral("latest")
+        return connection.execute(select(latest).select_from(phones).join(latest, true())).all()
+    statement = select(branch(bindparam("phone_id")).limit(size).subquery())
+    rows: list[Any] = []
+    for phone_id in phone_ids:
+        rows += connection.execute(statement, {"phone_id": phone_id}).all()
+    return rows

@@ -52,11 +52,12 @@ def sync_phone_states(
     by_number = {from_provider(account.phone): account for account in accounts}
     changes = []
     with database.engine.begin() as connection:
+        states = store.phone_states(connection)  # one read, not one per phone
         for phone in settings.phones:
             account: WhatsAppAccount | None = by_jid.get(phone.account_id or "") or by_number.get(
                 phone.phone
             )
-            current = store.phone_state(connection, phone.id)
+            current = states.get(phone.id)
             target = next_phone_state(current, reported_state(account)) if current else None
             if current is None or target is None:
                 continue

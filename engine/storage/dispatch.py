@@ -12,11 +12,22 @@ on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, func, select, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    select,
+    tuple_,
+    update,
+)
 
 from engine.settings import SchedulerSettings
 from engine.states import (
@@ -267,23 +278,63 @@ class DispatchStore:
             self.connection.execute(_DEFER, [{"eid": eid, "due": at} for eid, at in due])
 
     def claim(
-        self, now: datetime, phone: str, chosen: Sequence[Candidate]
-    ) -> list[tuple[int, int]]:
-        """Queue ``chosen`` on ``phone``; the (enrollment, step) pairs this pass won."""
-        if not chosen:
-            return []
-        rows = self.connection.execute(
-            update(E)
-            .where(
-                # The step read, still due: a row another dispatcher queued, that a worker
-                # sent and that moved on to its next (due) step meanwhile is not this one.
-                tuple_(E.c.id, E.c.step).in_([(c.id, c.step) for c in chosen]),
-                E.c.step_state == StepState.DUE,
+        self, now: datetime, chosen: Mapping[str, Sequence[Candidate]]
+    ) -> dict[str, list[tuple[int, int]]]:
+        """Queue each phone's ``chosen`` steps on it; the (enrollment, step) pairs this pass
+        won, by phone, in the order chosen.
+
+        One ``UPDATE ... FROM unnest(ids, steps, phones)`` for every phone on PostgreSQL
+        (a statement per phone cost 1,000 round trips a pass at 1,000 phones; three arrays
+        are one statement SQLAlchemy compiles once, where a ``VALUES`` list of 10,000 rows
+        took a second to compile); one ``UPDATE`` per phone on SQLite, which has neither
+        arrays nor round trips.
+        """
+        pairs = [(c.id, c.step, phone) for phone, steps in chosen.items() for c in steps]
+        if not pairs:
+            return {}
+        # The step read, still due: a row another dispatcher queued, that a worker sent and
+        # that moved on to its next (due) step meanwhile is not this one.
+        still_due = E.c.step_state == StepState.DUE
+        queued = {"step_state": StepState.QUEUED, "queued_at": now, "updated_at": now}
+        won: set[tuple[int, int, str]] = set()
+        if self.connection.dialect.name == "postgresql":
+            ids, steps_, phones = zip(*pairs, strict=True)
+            rows = (
+                func.unnest(
+                    bindparam("eids", list(ids), type_=ARRAY(Integer)),
+                    bindparam("steps", list(steps_), type_=ARRAY(Integer)),
+                    bindparam("pids", list(phones), type_=ARRAY(String)),
+                )
+                .table_valued("eid", "estep", "pid")
+                .render_derived()
+                .alias("chosen")
             )
-            .values(step_state=StepState.QUEUED, queued_at=now, phone_id=phone, updated_at=now)
-            .returning(E.c.id, E.c.step)
-        ).all()
-        return [(int(i), int(s)) for i, s in rows]
+            won.update(
+                (int(i), int(s), str(p))
+                for i, s, p in self.connection.execute(
+                    update(E)
+                    .where(E.c.id == rows.c.eid, E.c.step == rows.c.estep, still_due)
+                    .values(phone_id=rows.c.pid, **queued)
+                    .returning(E.c.id, E.c.step, E.c.phone_id)
+                )
+            )
+        else:
+            for phone, steps in chosen.items():
+                if steps:
+                    won.update(
+                        (int(i), int(s), phone)
+                        for i, s in self.connection.execute(
+                            update(E)
+                            .where(tuple_(E.c.id, E.c.step).in_([(c.id, c.step) for c in steps]))
+                            .where(still_due)
+                            .values(phone_id=phone, **queued)
+                            .returning(E.c.id, E.c.step)
+                        )
+                    )
+        return {
+            phone: [(c.id, c.step) for c in steps if (c.id, c.step, phone) in won]
+            for phone, steps in chosen.items()
+        }
 
     # Automatic answers ---------------------------------------------------------------
 

@@ -89,6 +89,11 @@ def phone_state(connection: Connection, phone_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def phone_states(connection: Connection) -> dict[str, str]:
+    """Every phone's current state, by id (the phones with a row)."""
+    return {str(i): str(state) for i, state in connection.execute(select(P.c.id, P.c.state))}
+
+
 def event_payload(connection: Connection, event_id: int) -> tuple[str, dict[str, Any], bool] | None:
     """A stored event's type, payload and whether it was processed; ``None`` if pruned."""
     row = connection.execute(
@@ -109,4 +114,5 @@ __all__ = [
     "event_payload",
     "mark_processed",
     "phone_state",
+    "phone_states",
 ]

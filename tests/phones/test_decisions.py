@@ -6,6 +6,8 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phones.choice import PhoneLoad, assign, choose_phone, spread
 from phones.pacing import next_send_at, should_put_back, wait_s
@@ -211,3 +213,43 @@ def test_assign_chooses_only_among_each_messages_allowed_phones(
 ) -> None:
     loads = [PhoneLoad("01", True, 2), PhoneLoad("02", True, 5), PhoneLoad("03", False, 5)]
     assert assign(loads, allowed) == expected
+
+
+def _assign_one_by_one(
+    loads: list[PhoneLoad], allowed: list[frozenset[str] | None]
+) -> list[str | None]:
+    """The choice as it reads: :func:`choose_phone` over each message's pool in turn."""
+    current = {load.id: load for load in loads}
+    chosen: list[str | None] = []
+    for subset in allowed:
+        pool = [p for p in current.values() if subset is None or p.id in subset]
+        phone_id = choose_phone(pool)
+        if phone_id is not None:
+            p = current[phone_id]
+            current[phone_id] = PhoneLoad(p.id, p.active, p.quota_left, p.pending + 1, p.used_today)
+        chosen.append(phone_id)
+    return chosen
+
+
+_IDS = ("01", "02", "acme-3", "acme-17", "b")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    loads=st.lists(
+        st.builds(
+            PhoneLoad, id=st.sampled_from(_IDS), active=st.booleans(),
+            quota_left=st.integers(0, 6), pending=st.integers(0, 3),
+            used_today=st.integers(0, 4),
+        ),
+        unique_by=lambda load: load.id,
+    ),
+    allowed=st.lists(
+        st.one_of(st.none(), st.frozensets(st.sampled_from(_IDS), max_size=3)), max_size=40
+    ),
+)  # fmt: skip
+def test_assign_makes_the_choice_of_phone_for_each_message_in_turn(
+    loads: list[PhoneLoad], allowed: list[frozenset[str] | None]
+) -> None:
+    """The heaps that make ``assign`` fast choose as ``choose_phone`` does, message by message."""
+    assert assign(loads, allowed) == _assign_one_by_one(loads, allowed)

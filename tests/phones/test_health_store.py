@@ -71,3 +71,16 @@ def test_a_first_message_counts_as_not_delivered_only_on_a_reading_after_its_gra
     with database.engine.connect() as connection:
         health = read_health(connection, ["01"], WINDOWS, NOW)
     assert health["01"] == PhoneHealth("01", first_messages=3, delivered=1, stuck=2, sends=4)
+
+
+def test_a_thousand_phones_are_read(database: Database) -> None:
+    """A thousand phones' health is read, each phone's as when it is read alone (SQLite
+    refuses a ``UNION ALL`` of 1,000 branches)."""
+    seed(database)
+    many = [f"x{n}" for n in range(1000)] + ["01", "02", "03"]
+    with database.engine.connect() as connection:
+        health = read_health(connection, many, WINDOWS, NOW)
+        three = read_health(connection, ["01", "02", "03"], WINDOWS, NOW)
+    assert len(health) == 1003
+    assert {p: health[p] for p in ("01", "02", "03")} == three
+    assert health["x7"] == PhoneHealth("x7")

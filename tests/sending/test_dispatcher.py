@@ -241,8 +241,41 @@ def test_a_claim_never_takes_a_step_other_than_the_one_read(
         enrollment.step, enrollment.phone_id = 1, "01"
         session.add(enrollment)
     with database.engine.begin() as connection:
-        assert DispatchStore(connection).claim(NOW, "02", [read]) == []
+        assert DispatchStore(connection).claim(NOW, {"02": [read]}) == {"02": []}
     assert states(database) == [("due", "01")]  # still due, still on the chat's phone
+
+
+def test_one_claim_queues_each_phones_steps_on_that_phone(
+    settings: Settings, database: Database
+) -> None:
+    """The claim of a whole pass (one statement on PostgreSQL) wins what a claim per phone
+    would: each phone's steps still as read and still due, queued on that phone, in the
+    order chosen."""
+    from engine.storage.dispatch import Candidate, DispatchStore
+
+    make(settings, database)
+    eids = enroll(database, 6)
+    read = [Candidate(eid, 0, "intro", None, "+40712000000", None) for eid in eids]
+    with database.session() as session:  # meanwhile the 2nd and 5th were sent by phone 01
+        for eid in (eids[1], eids[4]):
+            enrollment = session.get(Enrollment, eid)
+            assert enrollment is not None
+            enrollment.step, enrollment.phone_id = 1, "01"
+            session.add(enrollment)
+        taken = session.get(Enrollment, eids[3])  # and another dispatcher queued the 4th
+        assert taken is not None
+        taken.step_state, taken.phone_id = "queued", "02"
+        session.add(taken)
+    chosen = {"02": [read[2], read[0], read[1]], "01": [read[5], read[4], read[3]]}
+    with database.engine.begin() as connection:
+        won = DispatchStore(connection).claim(NOW, chosen)
+    assert won == {"02": [(eids[2], 0), (eids[0], 0)], "01": [(eids[5], 0)]}
+    with database.session() as session:
+        found = {e.id: (e.step_state, e.phone_id) for e in session.exec(select(Enrollment))}
+    assert [found[eid] for eid in eids] == [
+        ("queued", "02"), ("due", "01"), ("queued", "02"), ("queued", "02"), ("due", "01"),
+        ("queued", "01"),
+    ]  # fmt: skip
 
 
 def test_contacted_leads_of_a_phone_banned_too_long_end_failed(
