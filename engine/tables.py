@@ -52,6 +52,7 @@ from sqlalchemy import (
 from engine.company_keys import COMPANY_KEY_CHARS, company_key
 from engine.dbtypes import UTCDateTime
 from engine.lead_names import NAME_KEY_CHARS, name_key
+from engine.settings.phone_ids import PHONE_ID_MAX_CHARS as PHONE_ID_CHARS
 from engine.states import (
     RUNNING_STATES,
     AutoReplyState,
@@ -119,7 +120,7 @@ P = Table(
     "phones",
     metadata,
     # The runtime state of one of our WhatsApp numbers (its settings live in the config).
-    _text("id", 2, primary_key=True, nullable=False),
+    _text("id", PHONE_ID_CHARS, primary_key=True, nullable=False),
     _text("phone", 20, nullable=False, unique=True),
     _text("account_id", 64),
     _text("state", 16, nullable=False, default=PhoneState.ACTIVE),
@@ -236,7 +237,7 @@ E = Table(
     _ts("due_at"),
     _ts("queued_at"),
     _ts("sending_at"),
-    Column("phone_id", String(2), ForeignKey("phones.id"), nullable=True),
+    Column("phone_id", String(PHONE_ID_CHARS), ForeignKey("phones.id"), nullable=True),
     Column("chat_id", BigInteger, nullable=True),
     _int("attempts", default=0),
     _text("last_error"),
@@ -269,7 +270,7 @@ M = Table(
     Column("enrollment_id", Integer, ForeignKey("enrollments.id"), nullable=True),
     _int("step", nullable=True),
     Column("lead_id", Integer, ForeignKey("leads.id"), nullable=True),
-    _text("phone_id", 2),
+    _text("phone_id", PHONE_ID_CHARS),
     Column("chat_id", BigInteger, nullable=True),
     _text("message_uid", 64, unique=True),
     _text("text", nullable=False, default=""),
@@ -319,7 +320,7 @@ Q = Table(
     "quota_usage",
     metadata,
     # New contacts a phone has started on one local day (the quota's source of truth).
-    _text("phone_id", 2, primary_key=True, nullable=False),
+    _text("phone_id", PHONE_ID_CHARS, primary_key=True, nullable=False),
     Column("day", Date, primary_key=True),
     _int("used", default=0),
 )
@@ -366,7 +367,7 @@ AR = Table(
     Column("lead_id", Integer, ForeignKey("leads.id"), nullable=False, unique=True),
     Column("message_id", Integer, ForeignKey("messages.id"), nullable=False),
     Column("enrollment_id", Integer, ForeignKey("enrollments.id"), nullable=True),
-    _text("phone_id", 2, nullable=False),
+    _text("phone_id", PHONE_ID_CHARS, nullable=False),
     Column("chat_id", BigInteger, nullable=True),
     _text("rule", 32, nullable=False),
     _text("text", nullable=False),
@@ -410,7 +411,7 @@ A = Table(
     _id(),
     _text("kind", 64, nullable=False),
     _text("severity", 16, nullable=False, default="warning"),
-    _text("phone_id", 2),
+    _text("phone_id", PHONE_ID_CHARS),
     _text("message", nullable=False),
     Column("details", JSON, nullable=True),
     _created(index=True),
