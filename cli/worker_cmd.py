@@ -51,7 +51,7 @@ def worker(
     # Before any child starts: a child would die of it again at every restart.
     require_sending(settings, datetime.now(UTC))
     configure_logging(logs(), settings.timelinesai.token)
-    chosen = phones.split(",") if phones else None
+    chosen = [part.strip() for part in phones.split(",") if part.strip()] if phones else None
     queues = select_queues(settings, chosen)
     threads = threads or settings.worker.threads
     if in_process:

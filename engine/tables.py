@@ -53,6 +53,7 @@ from engine.company_keys import COMPANY_KEY_CHARS, company_key
 from engine.dbtypes import UTCDateTime
 from engine.lead_names import NAME_KEY_CHARS, name_key
 from engine.settings.phone_ids import PHONE_ID_MAX_CHARS as PHONE_ID_CHARS
+from engine.settings.phone_ids import sorted_phone_ids
 from engine.states import (
     RUNNING_STATES,
     AutoReplyState,
@@ -218,8 +219,8 @@ def phone_ids_of(column: str | None) -> frozenset[str] | None:
 
 
 def phone_ids_column(phone_ids: Iterable[str] | None) -> str | None:
-    """How ``campaigns.phone_ids`` stores a subset of phones: sorted, comma-separated."""
-    return None if phone_ids is None else ",".join(sorted(set(phone_ids)))
+    """How ``campaigns.phone_ids`` stores a subset of phones: in natural order, comma-separated."""
+    return None if phone_ids is None else ",".join(sorted_phone_ids(set(phone_ids)))
 
 
 E = Table(
