@@ -62,7 +62,8 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
         data = {name: value for name, value in data.items() if name != "phones"}
     settings = load_dataclass(Settings, data, path=str(path))
     if phones_file is not None:
-        settings = replace(settings, phones=load_phones(phones_file), phones_file=phones_file)
+        phones = load_phones(phones_file)  # its errors name the file as the config was named
+        settings = replace(settings, phones=phones, phones_file=phones_file.resolve())
     settings = _apply_environment(settings, env)
     _check_urls(settings, env, str(path))
     settings = replace(

@@ -188,3 +188,12 @@ def test_a_csv_keeps_its_columns_and_the_file_its_mode(tmp_path: Path) -> None:
     write_phones(path, [*EXPECTED], columns=("phone", "id"))
     assert path.read_text("utf-8").splitlines()[0] == "phone,id,new_contacts_per_day,started_on"
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_an_empty_phones_file_is_named_when_sending_needs_a_phone(tmp_path: Path) -> None:
+    from engine.settings import require_phones
+
+    settings = load_settings(config(tmp_path, "phones.csv", "id,phone\n"))
+    assert settings.phones == ()
+    with pytest.raises(ConfigError, match=r"phones\.csv: no phones in the phones file: add a row"):
+        require_phones(settings)
