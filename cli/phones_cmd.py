@@ -180,11 +180,12 @@ def sync(config: ConfigOption = None) -> None:
     alerts = WebhookAlerts(url) if url else NoAlerts()
     for change in changes:
         alerts.notify(
-            f"phone_{change.after}", change.message,
+            change.alert_kind, change.message,
             severity=alert_severity(change.after), phone_id=change.phone_id,
         )  # fmt: skip
         console().print(change.message)
-    console().print(f"{len(settings.phones)} phones checked, {len(changes)} changed")
+    changed = sum(change.kind is None for change in changes)  # not the offline-too-long alerts
+    console().print(f"{len(settings.phones)} phones checked, {changed} changed")
 
 
 @app.command("import")

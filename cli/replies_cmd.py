@@ -190,6 +190,7 @@ def worker(
     threads: Annotated[int, typer.Option(help="Worker threads.", min=1)] = 2,
 ) -> None:
     """Classify replies, check unknown sent messages and post alerts: the `replies` queue."""
+    from engine import tracing
     from engine.broker import build_broker
     from engine.replies.actors import consume, declare_reply_actors
     from engine.replies.runtime import build_reply_runtime
@@ -198,6 +199,7 @@ def worker(
 
     settings = load(config)
     require_shared_clock(settings, datetime.now(UTC))
+    tracing.configure(settings.telemetry, role="replies")
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
     with open_database(settings, pool_size=threads + 2) as database:
         runtime = build_reply_runtime(settings, database, build_clock(settings))

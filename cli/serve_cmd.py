@@ -43,6 +43,7 @@ def serve_command(
     messages stay in Redis.
     """
     from console.users import directory_of
+    from engine import tracing
     from engine.logs import configure_logging
     from engine.runtime import build_redis
     from engine.serve import child_specs
@@ -54,6 +55,7 @@ def serve_command(
     require_sending(settings, datetime.now(UTC))  # now, not in a restart loop of a child
     _secret(settings)  # the receiver needs it: say so now, not in a restart loop
     configure_logging(logs(), settings.timelinesai.token)
+    tracing.check(settings.telemetry)  # once here, not in a restart loop of each child
     build_redis(settings).close()  # fail fast, in one line, when Redis is down
     with open_database(settings):
         pass  # fail fast, in one line, when the database is down or not migrated

@@ -55,6 +55,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve POST /webhooks/timelinesai, GET /healthz and GET /metrics until Ctrl-C."""
+    from engine import tracing
     from engine.logs import configure_logging
     from engine.runtime import build_redis
     from engine.settings.services import require_shared_clock
@@ -64,6 +65,7 @@ def serve(
     _secret(settings)
     require_shared_clock(settings, datetime.now(UTC))
     configure_logging(logs(), settings.timelinesai.token)
+    tracing.check(settings.telemetry)
     from engine.webhook import WEBHOOK_PATH  # FastAPI and uvicorn: only when serving
     from engine.webhook.serving import bind_listener, serve_app
 
@@ -114,6 +116,7 @@ def _serve_processes(
 
 def _receiver(settings: Settings, multiprocess_dir: str | None) -> FastAPI:
     """The receiver of one process."""
+    from engine import tracing
     from engine.broker import build_broker
     from engine.replies.actors import declare_reply_actors
     from engine.runtime import build_clock, build_database
@@ -121,6 +124,7 @@ def _receiver(settings: Settings, multiprocess_dir: str | None) -> FastAPI:
     from engine.webhook.outbox import Outbox
     from engine.webhook.serving import receiver_redis
 
+    tracing.configure(settings.telemetry, role="webhook")
     database = build_database(settings, pool_size=POOL_SIZE)
     redis_client = receiver_redis(settings.redis.url)
     actors = declare_reply_actors(build_broker(settings, client=redis_client), settings, None)

@@ -39,6 +39,7 @@ def worker(
 
     Run as many as you like, on any hosts, against the same Redis and database.
     """
+    from engine import tracing
     from engine.logs import configure_logging
     from engine.runtime import build_redis
     from engine.settings import find_config
@@ -51,10 +52,12 @@ def worker(
     # Before any child starts: a child would die of it again at every restart.
     require_sending(settings, datetime.now(UTC))
     configure_logging(logs(), settings.timelinesai.token)
+    tracing.check(settings.telemetry)
     chosen = [part.strip() for part in phones.split(",") if part.strip()] if phones else None
     queues = select_queues(settings, chosen)
     threads = threads or settings.worker.threads
     if in_process:
+        tracing.configure(settings.telemetry, role="worker")
         round_trips_file = os.environ.get("OUTREACH_ROUND_TRIPS_FILE")  # bench/send_pipeline.py
         run_worker_process(settings, queues, threads, round_trips_file=round_trips_file)
         return
@@ -98,9 +101,11 @@ def _not_here(*_: object) -> None:
 
 def dispatch(config: ConfigOption = None) -> None:
     """Run one dispatcher pass: move due steps into the phones' queues."""
+    from engine import tracing
     from engine.runtime import build_clock
 
     settings = load(config)
+    tracing.configure(settings.telemetry, role="dispatch")
     with open_database(settings) as database:
         report = _dispatcher(settings, database).run_once(build_clock(settings).now())
     console().print(
@@ -118,6 +123,7 @@ def scheduler(config: ConfigOption = None) -> None:
     pruning and the replies sweep run on their [scheduler] cron expressions (UTC, on the
     engine's clock: sped up with [clock] speed).
     """
+    from engine import tracing
     from engine.dispatcher import dispatch_forever
     from engine.jobs.runner import build_maintenance_jobs, start_jobs
     from engine.logs import configure_logging
@@ -128,6 +134,7 @@ def scheduler(config: ConfigOption = None) -> None:
     require_token(settings)  # the jobs call TimelinesAI
     require_shared_clock(settings, datetime.now(UTC))
     configure_logging(logs(), settings.timelinesai.token)
+    tracing.configure(settings.telemetry, role="scheduler")
     with open_database(settings) as database:
         dispatcher = _dispatcher(settings, database)
         clock = build_clock(settings)

@@ -32,7 +32,7 @@ def read_sending_facts(
     """The configured phones' states, the halt alerts since the newest successful send,
     the dead letters; ``workspace`` as read from Redis (``None``: not asked)."""
     rows = connection.execute(
-        select(P.c.id, P.c.state, P.c.state_reason, P.c.cooling_until).where(
+        select(P.c.id, P.c.state, P.c.state_reason, P.c.cooling_until, P.c.state_changed_at).where(
             P.c.id.in_(sorted(phone_ids))
         )
     ).all()

@@ -58,12 +58,13 @@ REDIS_FIX = "start Redis, e.g. `redis-server --daemonize yes --bind 127.0.0.1 --
 @dataclass(frozen=True)
 class PhoneFacts:
     """One configured phone's state and why it is in it (``state_reason``); ``until``:
-    the end of its breaker's cooling."""
+    the end of its breaker's cooling; ``since``: when it entered its state."""
 
     id: str
     state: str
     reason: str | None = None
     until: datetime | None = None
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -278,9 +279,12 @@ def _phone_blocker(phone: PhoneFacts) -> Blocker | None:
             sync, phone.id,
         )  # fmt: skip
     if phone.state == PhoneState.OFFLINE:
+        since = f" since {phone.since:%Y-%m-%d %H:%M} UTC" if phone.since else ""
         return Blocker(
-            "phone_offline", WARNING, f"phone {phone.id} is offline{why}",
-            f"reconnect its WhatsApp in TimelinesAI (scan the QR code), then `{sync}`",
+            "phone_offline", WARNING, f"phone {phone.id} is offline{since}{why}",
+            f"reconnect its WhatsApp in TimelinesAI (scan the QR code), then `{sync}`; once "
+            "it has been offline for [scheduler] offline_phone_grace_s the leads it "
+            "contacted end failed",
             sync, phone.id,
         )  # fmt: skip
     if phone.state in _BREAKER_ROUND:

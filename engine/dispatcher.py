@@ -25,6 +25,7 @@ from datetime import date, datetime
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine import tracing
 from engine.broker import FIRST, FOLLOWUP, queue_name
 from engine.clock import Clock
 from engine.db import Database
@@ -66,7 +67,7 @@ class DispatchReport:
     deferred_to_window: int = 0
     requeued_lost: int = 0
     reconciling: int = 0
-    failed_banned: int = 0
+    failed_stranded: int = 0
     answers: int = 0
     started_campaigns: list[str] = field(default_factory=list)
     completed_campaigns: list[str] = field(default_factory=list)
@@ -136,7 +137,15 @@ class Dispatcher:
 
     def run_once(self, now: datetime) -> DispatchReport:
         """One pass at ``now``: start the campaigns whose start has come, requeue lost
-        work, then follow-ups, then first messages."""
+        work, then follow-ups, then first messages. The pass is one span; each message
+        it enqueues starts a trace of its own (linked to the pass), continued by the
+        worker that sends it."""
+        with tracing.span("dispatcher.pass") as span:
+            report = self._run_once(now)
+            span.set(first_messages=report.first_messages, followups=report.followups)
+            return report
+
+    def _run_once(self, now: datetime) -> DispatchReport:
         scheduler = self.settings.scheduler
         report = DispatchReport()
         to_enqueue: list[_Send] = []
@@ -144,7 +153,7 @@ class Dispatcher:
             store = DispatchStore(connection)
             report.started_campaigns = start_scheduled(connection, now)
             report.requeued_lost = store.requeue_lost(now, scheduler.requeue_after_s)
-            report.failed_banned = store.fail_stranded(now, scheduler.banned_phone_grace_s)
+            report.failed_stranded = store.fail_stranded(now, scheduler)
             to_enqueue += self._reconcile_stuck(store, now, report)
             halted = self.quota_halted()
             configured = {p.id for p in self.settings.phones}
@@ -160,14 +169,20 @@ class Dispatcher:
             answers = [] if halted else self._answers(store, now)
         for phone_id, auto_reply_id in answers:
             assert self.enqueue_answer is not None
-            self.enqueue_answer(phone_id, auto_reply_id)
+            with tracing.new_trace(
+                "dispatcher.enqueue_answer", phone_id=phone_id, auto_reply_id=auto_reply_id
+            ):
+                self.enqueue_answer(phone_id, auto_reply_id)
         report.answers = len(answers)
         for name in report.started_campaigns:
             log.info("campaign %s started: its start time has come", name)
         for name in report.completed_campaigns:
             log.info("campaign %s completed: every enrollment has ended", name)
         for queue, enrollment_id, step, dispatch in to_enqueue:
-            self.enqueue(queue, enrollment_id, step, dispatch)
+            with tracing.new_trace(
+                "dispatcher.enqueue", queue=queue, enrollment_id=enrollment_id, step=step + 1
+            ):
+                self.enqueue(queue, enrollment_id, step, dispatch)
             report.per_phone[queue] = report.per_phone.get(queue, 0) + 1
         return report
 

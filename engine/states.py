@@ -17,6 +17,7 @@ __all__ = [
     "DEAD_LETTER",
     "END_STATES",
     "KINDS",
+    "OFFLINE_TOO_LONG",
     "OPT_OUT",
     "RUNNING_STATES",
     "TOKEN_REFUSED",
@@ -126,6 +127,9 @@ API_OUTAGE = "api_outage"
 """TimelinesAI failed (5xx, timeouts) so many times in a row that all sending paused."""
 API_RECOVERED = "api_recovered"
 """A send went through after an outage: sending resumed."""
+OFFLINE_TOO_LONG = "phone_offline_too_long"
+"""A phone stayed offline past ``[scheduler] offline_phone_grace_s``: the leads it had
+contacted end ``failed`` (:func:`phones.states.grace_end`)."""
 KINDS: Final = (
     TOKEN_REFUSED,
     BUDGET_SPENT,
@@ -133,6 +137,7 @@ KINDS: Final = (
     DEAD_LETTER,
     API_OUTAGE,
     API_RECOVERED,
+    OFFLINE_TOO_LONG,
     *(f"phone_{state}" for state in PhoneState),
 )
 """Every kind an alert is recorded with."""

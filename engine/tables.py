@@ -40,11 +40,14 @@ from sqlalchemy import (
     Connection,
     Date,
     ForeignKey,
+    FromClause,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    and_,
+    literal_column,
     or_,
     text,
 )
@@ -66,7 +69,7 @@ from engine.states import (
 
 __all__ = [
     "AR", "CA", "CS", "IS", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W",
-    "insert_for", "metadata", "phone_ids_column", "phone_ids_of", "running",
+    "first_message", "insert_for", "metadata", "phone_ids_column", "phone_ids_of", "running",
 ]  # fmt: skip
 
 metadata = MetaData()
@@ -113,7 +116,6 @@ _IN_FLIGHT_SQL = (
     "step_state IN (" + ", ".join(f"'{s}'" for s in (StepState.QUEUED, StepState.SENDING)) + ")"
 )
 _INVALID_SQL = f"state = '{EnrollmentState.INVALID_NUMBER.value}'"
-_FIRST_SQL = f"direction = '{Direction.OUT.value}' AND step = 0"
 _REPLY_SQL = f"direction = '{Direction.IN.value}'"
 
 
@@ -308,13 +310,40 @@ M = Table(
     Index("ix_messages_direction_sent", "direction", "sent_at"),
     Index("ix_messages_chat", "chat_id"),
     Index("ix_messages_lead", "lead_id"),
-    # Each phone's latest first messages and replies (its health), newest first.
-    _partial("ix_messages_first_sent", "phone_id", "sent_at", "id", where=_FIRST_SQL),
+    # Each phone's latest replies (its health), newest first; its first messages' index
+    # follows the table (:func:`first_message`).
     _partial("ix_messages_replies_sent", "phone_id", "sent_at", "id", where=_REPLY_SQL),
     # Replies still to classify (the sweep that re-queues lost classifications).
     Index("ix_messages_unclassified", "direction", "classified_at"),
     # Sends in flight when a reply came: few, counted on every metrics scrape.
     _partial("ix_messages_in_flight", "in_flight_step", where="in_flight_step IS NOT NULL"),
+    # When its delivery status was last read (a poll of the delivery sync, or a webhook
+    # that set it): the breaker counts a first message as not delivered only on a
+    # reading taken after its grace period ended (phones.health.outcome).
+    _ts("status_read_at"),
+)  # fmt: skip
+
+
+def first_message(messages: FromClause = M) -> ColumnElement[bool]:
+    """The row of ``messages`` (the table or an alias of it) is a first message a phone
+    sent: ``direction = 'out' AND step = 0``.
+
+    The one definition of it, for the partial index below and every query that counts
+    a phone's first messages. The values are written into the SQL, not bound, so that
+    PostgreSQL sees the index's predicate in every plan (a bound parameter hides it from
+    a prepared generic plan) and SQLite matches it at all.
+    """
+    return and_(
+        messages.c.direction == literal_column(f"'{Direction.OUT.value}'"),
+        messages.c.step == literal_column("0"),
+    )
+
+
+# Each phone's latest first messages (its health, its hourly cap), newest first.
+_FIRST = first_message(M)
+Index(
+    "ix_messages_first_sent", M.c.phone_id, M.c.sent_at, M.c.id,
+    sqlite_where=_FIRST, postgresql_where=_FIRST,
 )  # fmt: skip
 
 Q = Table(

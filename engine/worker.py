@@ -25,6 +25,7 @@ import redis
 from dramatiq.broker import Broker
 from dramatiq.middleware import CurrentMessage
 
+from engine import tracing
 from engine.alerts import NoAlerts, WebhookAlerts
 from engine.broker import (
     PhoneActors,
@@ -32,6 +33,7 @@ from engine.broker import (
     all_queues,
     base_queue,
     build_broker,
+    current_options,
     current_retries,
     declare_actors,
 )
@@ -45,7 +47,7 @@ from engine.sending.decision import busy_delay_s
 from engine.sending.halt import RedisHalt
 from engine.sending.outage_store import RedisOutage
 from engine.sending.outage_watch import OutageWatch, log_alert, outage_policy
-from engine.sending.outcome import PutBack
+from engine.sending.outcome import Outcome, PutBack
 from engine.sending.replycheck import ReplyCheck
 from engine.sending.service import Sender, send_with_lease
 from engine.settings import Settings
@@ -83,8 +85,24 @@ class WorkerRuntime:
     def handle(
         self, queue: str, phone_id: str, enrollment_id: int, step: int, dispatch_id: int
     ) -> None:
-        """The body of every phone actor: send, and put the message back when told to."""
-        last_try = current_retries() >= self.settings.worker.max_retries
+        """The body of every phone actor: send, and put the message back when told to.
+
+        Its span continues the trace the dispatcher started for the message."""
+        retries = current_retries()
+        with tracing.continued(
+            current_options(), "worker.handle", queue=queue, phone_id=phone_id,
+            enrollment_id=enrollment_id, step=step + 1, retries=retries,
+        ) as span:  # fmt: skip
+            last_try = retries >= self.settings.worker.max_retries
+            outcome = self._handle(
+                queue, phone_id, enrollment_id, step, dispatch_id, last_try=last_try
+            )
+            span.set(outcome=_outcome(outcome))
+
+    def _handle(
+        self, queue: str, phone_id: str, enrollment_id: int, step: int, dispatch_id: int,
+        *, last_try: bool,
+    ) -> Outcome:  # fmt: skip
         held = self._fetched_lease()
         if held is not None:
             outcome = self.sender.send(
@@ -100,9 +118,16 @@ class WorkerRuntime:
             self.actors.enqueue(
                 base_queue(queue), enrollment_id, step, dispatch_id, delay_ms=delay_ms
             )
+        return outcome
 
     def answer(self, phone_id: str, auto_reply_id: int) -> None:
         """The body of every answer actor: send one automatic answer, or put it back."""
+        with tracing.continued(
+            current_options(), "worker.answer", phone_id=phone_id, auto_reply_id=auto_reply_id
+        ) as span:
+            span.set(outcome=_outcome(self._answer(phone_id, auto_reply_id)))
+
+    def _answer(self, phone_id: str, auto_reply_id: int) -> Outcome:
         assert self.answers is not None
         held = self._fetched_lease()
         if held is not None:
@@ -116,6 +141,7 @@ class WorkerRuntime:
         if isinstance(outcome, PutBack):
             delay_ms = max(1, int(self.answers.clock.real_seconds(outcome.delay_s) * 1000))
             self.actors.enqueue_answer(phone_id, auto_reply_id, delay_ms=delay_ms)
+        return outcome
 
     def _fetched_lease(self) -> HeldLease | None:
         """The lease the message being worked came with, with time enough left on it for a
@@ -130,6 +156,11 @@ class WorkerRuntime:
         if held.left_s(time.monotonic()) > self.settings.worker.send_time_limit_s + LEASE_MARGIN_S:
             return held
         return held if held.extend() else None
+
+
+def _outcome(outcome: Outcome) -> str:
+    """A span's ``outcome``: ``sent``, another end, or ``put back: <why>``."""
+    return f"put back: {outcome.reason}" if isinstance(outcome, PutBack) else outcome.reason
 
 
 def build_worker_runtime(

@@ -27,6 +27,7 @@ __all__ = [
     "assess",
     "describe",
     "outcome",
+    "read_after_grace",
 ]
 
 DELIVERED_STATUSES = frozenset({"delivered", "read"})
@@ -43,13 +44,16 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class FirstMessage:
-    """A first message (step 1) a phone sent; ``answered``: its lead replied to it."""
+    """A first message (step 1) a phone sent; ``answered``: its lead replied to it;
+    ``status_read_at``: when its status was last read (a poll, or a webhook that set it;
+    ``None``: never)."""
 
     phone_id: str
     id: int
     sent_at: datetime
     status: str
     answered: bool = False
+    status_read_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -166,17 +170,29 @@ def outcome(message: FirstMessage, now: datetime, stuck_after: timedelta) -> Out
     """What became of ``message`` at ``now``; ``None`` while it is too early to say.
 
     A message has an outcome once its polled status is final enough (delivered, read,
-    failed) or ``stuck_after`` has passed; then an answer proves delivery whatever the
-    status says, and a message still only ``sent`` counts as not delivered.
+    failed), or once ``stuck_after`` has passed *and* its status was read after that:
+    then an answer proves delivery whatever the status says, and a message still only
+    ``sent`` counts as not delivered. A status nobody read since the grace period ended
+    (the delivery sync is slow, or stopped to spare the month's API calls) says nothing
+    of delivery, so the message counts neither way: read as undelivered, it would trip
+    a healthy phone (:mod:`phones.breaker`).
     """
     settled = message.status in DELIVERED_STATUSES or message.status == FAILED_STATUS
-    if not settled and message.sent_at > now - stuck_after:
+    if not settled and not read_after_grace(message, now, stuck_after):
         return None
     if message.answered or message.status in DELIVERED_STATUSES:
         return Outcome.DELIVERED
     if message.status == FAILED_STATUS:
         return Outcome.FAILED
     return Outcome.STUCK
+
+
+def read_after_grace(message: FirstMessage, now: datetime, stuck_after: timedelta) -> bool:
+    """Is the grace period of ``message`` over at ``now``, and was its status read later
+    than that end? (The same test in SQL: :mod:`phones.health_store`.)"""
+    grace_end = message.sent_at + stuck_after
+    read = message.status_read_at
+    return grace_end <= now and read is not None and read > grace_end
 
 
 def assess(

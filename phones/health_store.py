@@ -6,8 +6,9 @@ on SQLite and PostgreSQL alike, and each branch walks an index backwards and sto
 after ``n`` rows, however long the history (the partial indexes of migration 0010).
 What counts is decided by the pure :func:`phones.health.assess`; the first messages'
 branches leave out only those whose outcome is still unknown, by the same rule
-(:func:`phones.health.outcome`), and whether their leads answered is one more
-statement over those few rows.
+(:func:`phones.health.outcome`: a status final enough, or one read after the grace
+period ended), and whether their leads answered is one more statement over those few
+rows.
 """
 
 from __future__ import annotations
@@ -16,11 +17,21 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Connection, Select, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from engine.settings import HealthSettings
 from engine.states import OPT_OUT, Direction, EnrollmentState
-from engine.tables import E, M
+from engine.tables import E, M, first_message
 from phones.health import (
     DELIVERED_STATUSES,
     FAILED_STATUS,
@@ -51,16 +62,20 @@ def read_health(
     phone's rows after its moment in ``since`` (if any)."""
     if not phone_ids:
         return {}
-    stuck_before = now - timedelta(hours=windows.stuck_after_h)
+    stuck_after = timedelta(hours=windows.stuck_after_h)
     settled = or_(
-        M.c.status.in_(sorted(DELIVERED_STATUSES | {FAILED_STATUS})), M.c.sent_at <= stuck_before
+        M.c.status.in_(sorted(DELIVERED_STATUSES | {FAILED_STATUS})),
+        and_(M.c.sent_at <= now - stuck_after, _read_later(connection, stuck_after)),
     )
     rows = _latest(connection, phone_ids, windows.first_messages, _first_messages(settled))
     answered = _answered(connection, rows)
     first = [
-        FirstMessage(row.phone_id, row.id, row.at, row.status, row.enrollment_id in answered)
+        FirstMessage(
+            row.phone_id, row.id, row.at, row.status, row.enrollment_id in answered,
+            row.status_read_at,
+        )
         for row in rows
-    ]
+    ]  # fmt: skip
     attempts = [
         Attempt(row.phone_id, row.id, row.at, invalid=False)
         for row in _latest(connection, phone_ids, windows.sends, _first_messages())
@@ -74,6 +89,17 @@ def read_health(
         for row in _latest(connection, phone_ids, windows.replies, _replies)
     ]
     return assess(phone_ids, first, attempts, replies, now=now, windows=windows, since=since)
+
+
+def _read_later(connection: Connection, span: timedelta) -> ColumnElement[bool]:
+    """A message's status was read later than ``span`` after it was sent
+    (:func:`phones.health.read_after_grace`), in the connection's dialect: PostgreSQL adds
+    an interval; SQLite, which keeps timestamps as text, compares Julian days (exact to
+    the millisecond, which is all its date functions read)."""
+    if connection.dialect.name == "postgresql":
+        return M.c.status_read_at > M.c.sent_at + literal(span)
+    days = span.total_seconds() / 86_400
+    return func.julianday(M.c.status_read_at) - func.julianday(M.c.sent_at) > days
 
 
 def _answered(connection: Connection, first_messages: Sequence[Any]) -> set[int]:
@@ -96,10 +122,10 @@ def _first_messages(*extra: ColumnElement[bool]) -> _Branch:
     def branch(phone_id: str) -> Select[Any]:
         return select(
             M.c.phone_id, M.c.id, M.c.sent_at.label("at"), M.c.status, M.c.lead_id,
-            M.c.enrollment_id,
+            M.c.enrollment_id, M.c.status_read_at,
         ).where(
-            M.c.phone_id == phone_id, M.c.direction == _fixed(Direction.OUT.value),
-            M.c.step == _fixed(0), M.c.sent_at.is_not(None), M.c.enrollment_id.is_not(None),
+            M.c.phone_id == phone_id, first_message(), M.c.sent_at.is_not(None),
+            M.c.enrollment_id.is_not(None),
             *extra,
         ).order_by(M.c.sent_at.desc(), M.c.id.desc())  # fmt: skip
 

@@ -63,6 +63,7 @@ class EndReason(StrEnum):
     OPTED_OUT = "opted_out"
     INVALID_NUMBER = "invalid_number"
     PHONE_BANNED = "phone_banned"
+    PHONE_OFFLINE = "phone_offline"
     SEND_FAILED = "send_failed"
     STOPPED_BY_OPERATOR = "stopped_by_operator"
     MANUAL_TAKEOVER = "manual_takeover"
@@ -82,6 +83,9 @@ _END_STATE: Final[Mapping[EndReason, str]] = MappingProxyType(
         # The chat lives on the banned number, so its follow-ups cannot move to another
         # phone: once the number has not come back for a while, the journey has failed.
         EndReason.PHONE_BANNED: _S.FAILED.value,
+        # The same for a number offline too long: TimelinesAI reports a ban as merely
+        # disconnected (phones.states.grace_end).
+        EndReason.PHONE_OFFLINE: _S.FAILED.value,
         EndReason.SEND_FAILED: _S.FAILED.value,
         EndReason.STOPPED_BY_OPERATOR: _S.STOPPED.value,
         # A person now talks to the lead; the engine must not write again.

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -136,3 +137,22 @@ def redis_namespace(redis_client: redis.Redis) -> Iterator[str]:
     keys = list(redis_client.scan_iter(match=f"{namespace}*", count=1000))
     if keys:
         redis_client.delete(*keys)
+
+
+@pytest.fixture
+def recorded_spans() -> Iterator[Any]:
+    """Tracing on in this process, its spans kept in memory (the SDK's in-memory
+    exporter, returned); off again afterwards. OpenTelemetry is imported only here."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from engine import tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.install(provider)
+    yield exporter
+    tracing.reset()
+    provider.shutdown()

@@ -71,9 +71,16 @@ class _History:
         self.session.flush()
         return enrollment
 
-    def first(self, phone_id: str, status: str, hours_ago: float, step: int = 0) -> Enrollment:
+    def first(
+        self, phone_id: str, status: str, hours_ago: float, step: int = 0,
+        read_hours_ago: float | None = 0,
+    ) -> Enrollment:  # fmt: skip
+        """A message of ``step`` (a first message by default), its status read
+        ``read_hours_ago`` (``None``: never; by default at ``now``, by a delivery sync
+        that keeps up)."""
         enrollment = self.enrollment(phone_id, state="active", step=1)
-        self.message(enrollment, "out", hours_ago, status=status, step=step)
+        read = None if read_hours_ago is None else self.now - timedelta(hours=read_hours_ago)
+        self.message(enrollment, "out", hours_ago, status=status, step=step, status_read_at=read)
         return enrollment
 
     def message(

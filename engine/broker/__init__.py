@@ -19,7 +19,7 @@ from engine.broker.queues import (
     declare_actors,
     queue_name,
 )
-from engine.broker.retrying import current_retries, retried_quietly
+from engine.broker.retrying import current_options, current_retries, retried_quietly
 
 __all__ = [
     "FIRST",
@@ -30,6 +30,7 @@ __all__ = [
     "answer_actor_name",
     "base_queue",
     "build_broker",
+    "current_options",
     "current_retries",
     "declare_actors",
     "queue_name",

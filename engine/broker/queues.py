@@ -22,6 +22,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.common import q_name
 from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 
+from engine import tracing
 from engine.broker.fetcher import PhoneConsumer, PhoneFetcher
 from engine.broker.retrying import retried_quietly
 from engine.settings import Settings, sorted_phone_ids
@@ -141,16 +142,19 @@ class PhoneActors:
         *,
         delay_ms: int | None = None,
     ) -> None:
-        """Put one send on ``queue`` (after ``delay_ms`` real milliseconds)."""
+        """Put one send on ``queue`` (after ``delay_ms`` real milliseconds), carrying the
+        current trace (:func:`engine.tracing.message_options`)."""
         self.actors[queue].send_with_options(
-            args=(enrollment_id, step, dispatch_id), delay=delay_ms
+            args=(enrollment_id, step, dispatch_id), delay=delay_ms, **tracing.message_options()
         )
 
     def enqueue_answer(
         self, phone_id: str, auto_reply_id: int, *, delay_ms: int | None = None
     ) -> None:
         """Put one automatic answer on the phone's follow-up queue."""
-        self.answers[phone_id].send_with_options(args=(auto_reply_id,), delay=delay_ms)
+        self.answers[phone_id].send_with_options(
+            args=(auto_reply_id,), delay=delay_ms, **tracing.message_options()
+        )
 
 
 def declare_actors(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from dramatiq import Retry
 from dramatiq.middleware import CurrentMessage
@@ -36,6 +37,12 @@ def retried_quietly(what: str, max_retries: int) -> Iterator[None]:
             what, type(error).__name__, error, attempt, max_retries + 1, then,
         )  # fmt: skip
         raise Retry(f"{type(error).__name__}: {error}") from None
+
+
+def current_options() -> dict[str, Any] | None:
+    """The options of the message being processed (``None``: no message is)."""
+    message = CurrentMessage.get_current_message()
+    return None if message is None else message.options
 
 
 def current_retries() -> int:

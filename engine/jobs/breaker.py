@@ -19,9 +19,9 @@ from sqlalchemy import Connection, exists, select, update
 
 from engine.db import Database
 from engine.settings import Settings
-from engine.states import Direction, EnrollmentState, PhoneState, StepState
+from engine.states import EnrollmentState, PhoneState, StepState
 from engine.storage.statements import add_alert
-from engine.tables import E, M, P
+from engine.tables import E, M, P, first_message
 from phones.breaker import BreakerPhone, Close, HalfOpen, Probe, Trip, Verdict, breaker_verdict
 from phones.health_store import read_health
 
@@ -81,8 +81,8 @@ def _probe(connection: Connection, phone: BreakerPhone) -> Probe:
     started = phone.state_changed_at
     sent = exists(
         select(M.c.id).where(
-            M.c.phone_id == phone.id, M.c.direction == Direction.OUT, M.c.step == 0,
-            M.c.sent_at.is_not(None), M.c.sent_at >= started,
+            M.c.phone_id == phone.id, first_message(), M.c.sent_at.is_not(None),
+            M.c.sent_at >= started,
         )
     )  # fmt: skip
     refused = exists(

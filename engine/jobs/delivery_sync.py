@@ -5,7 +5,11 @@ polled: our messages of the last ``delivery_sync_window_h`` hours that are neith
 ``read`` nor ``failed`` are grouped by chat, and each chat's recent history is read
 once (page by page), newest chats first, at most ``delivery_sync_max_chats`` chats a
 run, and none once ``BUDGET_SHARE`` of the month's API calls is used (sends come
-first). Statuses only move forward and are written in batches, one UPDATE per batch.
+first). Statuses only move forward and are written in batches, one UPDATE per batch;
+every message found in a history gets the moment its status was read
+(``status_read_at``), changed or not: the breaker's delivery rule judges a message
+undelivered only on a reading taken after its grace period (:func:`phones.health.
+outcome`), so a message this job has not reached lately counts neither way.
 A reply found in a history that the webhook never delivered is handed to the
 receiver's own handler (deduplicated on its uid), so a lost webhook loses nothing.
 """
@@ -13,12 +17,12 @@ receiver's own handler (deduplicated on its uid), so a lost webhook loses nothin
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import ColumnElement, Connection, case, func, select, update
 
 from engine.db import Database
 from engine.settings import Settings
@@ -86,6 +90,7 @@ def sync_delivery(
     limit = settings.scheduler.delivery_sync_max_chats
     report.chats_left = max(0, len(chats) - limit)
     statuses: dict[str, str] = {}
+    read: set[str] = set()
     for chat in chats[:limit]:
         try:
             chat_id = chat.chat_id or _find_chat(client, settings, chat)
@@ -104,18 +109,17 @@ def sync_delivery(
         known = {row.message_uid: row.status for row in chat.rows}
         for message in history:
             old = known.get(message.uid)
-            if (
-                old is not None
-                and message.status in RANK
-                and RANK[message.status] > RANK.get(old, 0)
-            ):
+            if old is None or message.status not in RANK:
+                continue  # not ours to settle, or no status it can be judged by
+            read.add(message.uid)
+            if RANK[message.status] > RANK.get(old, 0):
                 statuses[message.uid] = message.status
         if chat.chat_id is None:
             _remember_chat(database, chat, chat_id)
         if on_inbound is not None:
             report.replies_found += _catch_up(database, on_inbound, chat, chat_id, history)
     with database.engine.begin() as connection:
-        report.updated = apply_statuses(connection, statuses, now)
+        report.updated = apply_statuses(connection, statuses, now, read=read)
     return report
 
 
@@ -164,28 +168,42 @@ def _recent(client: TimelinesAIClient, chat_id: int, oldest: datetime) -> Iterab
         yield message
 
 
-def apply_statuses(connection: Connection, statuses: dict[str, str], now: datetime) -> int:
-    """Write new statuses (by uid), one UPDATE per batch; timestamps are set once, at ``now``."""
+def apply_statuses(
+    connection: Connection, statuses: dict[str, str], now: datetime,
+    read: Collection[str] = (),
+) -> int:  # fmt: skip
+    """Write new statuses (by uid), one UPDATE per batch; timestamps are set once, at
+    ``now``. Those and the messages of ``read`` (their statuses read at ``now``, unchanged)
+    get ``status_read_at = now``, one more UPDATE per batch of unchanged ones. The number
+    of statuses changed."""
     items = sorted(statuses.items())
     updated = 0
     for start in range(0, len(items), BATCH):
         batch = dict(items[start : start + BATCH])
         result = connection.execute(
             update(M)
-            .where(
-                M.c.message_uid.in_(list(batch)),
-                M.c.direction == "out",
-                M.c.status.not_in(FINAL),
-            )
+            .where(*_pending(M.c.message_uid.in_(list(batch))))
             .values(
                 status=case(batch, value=M.c.message_uid, else_=M.c.status),
                 delivered_at=_stamp(M.c.delivered_at, batch, ("delivered", "read"), now),
                 read_at=_stamp(M.c.read_at, batch, ("read",), now),
                 failed_at=_stamp(M.c.failed_at, batch, ("failed",), now),
+                status_read_at=now,
             )
         )
         updated += int(result.rowcount)
+    unchanged = sorted(set(read) - set(statuses))
+    for start in range(0, len(unchanged), BATCH):
+        uids = unchanged[start : start + BATCH]
+        connection.execute(
+            update(M).where(*_pending(M.c.message_uid.in_(uids))).values(status_read_at=now)
+        )
     return updated
+
+
+def _pending(uids: ColumnElement[bool]) -> tuple[ColumnElement[bool], ...]:
+    """Our messages of ``uids`` whose status may still move."""
+    return (uids, M.c.direction == "out", M.c.status.not_in(FINAL))
 
 
 def _stamp(column: Any, batch: dict[str, str], reached: Iterable[str], now: datetime) -> Any:

@@ -65,7 +65,7 @@ class MaintenanceJobs:
         ):
             log.warning(change.message)
             self.alerts.notify(
-                f"phone_{change.after}", change.message,
+                change.alert_kind, change.message,
                 severity=alert_severity(change.after), phone_id=change.phone_id,
             )  # fmt: skip
 

@@ -16,7 +16,8 @@ from typing import Protocol
 import dramatiq
 from dramatiq.broker import Broker
 
-from engine.broker.retrying import retried_quietly
+from engine import tracing
+from engine.broker.retrying import current_options, retried_quietly
 from engine.replies.followups import (
     CHECK_SENT,
     CLASSIFY_REPLY,
@@ -53,7 +54,9 @@ class ReplyActors:
     def enqueue(self, follow_up: FollowUp) -> None:
         """Put one follow-up on the ``replies`` queue (after its delay, real seconds)."""
         delay_ms = int(follow_up.delay_s * 1000) or None
-        self.actors[follow_up.actor].send_with_options(args=follow_up.args, delay=delay_ms)
+        self.actors[follow_up.actor].send_with_options(
+            args=follow_up.args, delay=delay_ms, **tracing.message_options()
+        )
 
 
 def declare_reply_actors(broker: Broker, settings: Settings, jobs: ReplyJobs | None) -> ReplyActors:
@@ -61,16 +64,28 @@ def declare_reply_actors(broker: Broker, settings: Settings, jobs: ReplyJobs | N
 
     retries = settings.worker.max_retries
 
+    # Each continues the trace of the webhook event (or job) that queued it.
     def classify_reply(message_id: int) -> None:
-        with retried_quietly(f"classifying reply {message_id}", retries):
+        with (
+            tracing.continued(current_options(), "replies.classify_reply", message_id=message_id),
+            retried_quietly(f"classifying reply {message_id}", retries),
+        ):
             _require(jobs).classify_reply(message_id)
 
     def check_sent_message(event_id: int) -> None:
-        with retried_quietly(f"checking sent message of event {event_id}", retries):
+        with (
+            tracing.continued(current_options(), "replies.check_sent_message", event_id=event_id),
+            retried_quietly(f"checking sent message of event {event_id}", retries),
+        ):
             _require(jobs).check_sent_message(event_id)
 
     def notify_alert(kind: str, message: str, severity: str, phone_id: str | None) -> None:
-        with retried_quietly(f"notifying alert {kind}", retries):
+        with (
+            tracing.continued(
+                current_options(), "replies.notify_alert", kind=kind, phone_id=phone_id
+            ),
+            retried_quietly(f"notifying alert {kind}", retries),
+        ):
             _require(jobs).notify_alert(kind, message, severity, phone_id)
 
     functions = {

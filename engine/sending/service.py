@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from engine import tracing
 from engine.alerts import AlertSink, NoAlerts
 from engine.clock import Clock
 from engine.redact import mask_phone
@@ -118,9 +119,11 @@ class Sender:
         halted = self.halt.active()
         stopped = halted or admission.paused
         fused = not stopped and not (step > 0 and self.replies is not None)
-        reading = self.store.read(
-            request, now=now, hold_until=hold_until if fused else None, quota=quota
-        )
+        with tracing.span("send.read", fused_claim=fused) as span:
+            reading = self.store.read(
+                request, now=now, hold_until=hold_until if fused else None, quota=quota
+            )
+            span.set(claimed=reading.claim is not None)
         item, claim = reading.item, reading.claim
         try:
             verdict, item = self._decide(item, request, now, halted, admission)
@@ -219,7 +222,9 @@ class Sender:
             return self._apply(after_read, item, now)
         if claim is None:
             hold = Hold(item.next_send_at, now + self.schedule.hold())
-            claim = self.store.claim(item, now=now, hold=hold, quota=quota)
+            with tracing.span("send.claim") as span:
+                claim = self.store.claim(item, now=now, hold=hold, quota=quota)
+                span.set(goes_ahead=claim.goes_ahead)
             refused = decision.after_claim(claim, policy=self.policy)
             if refused is not None:
                 return self._apply(refused, item, now, from_state=StepState.SENDING)
@@ -308,7 +313,9 @@ class Sender:
             self.schedule.next_due(sequence, item.step, go.zone, done, go.closed),
             self.schedule.next_send_at(done),
         )  # fmt: skip
-        advanced = self.store.record(item, sent)
+        with tracing.span("send.record") as span:
+            advanced = self.store.record(item, sent)
+            span.set(advanced=advanced)
         if day is not None:
             self.schedule.count_on_the_day_sent(self.store, phone_id, day, done)
         if not advanced:

@@ -27,10 +27,11 @@ from engine.settings.sections import (
     HealthSettings,
     SchedulerSettings,
     Settings,
+    TelemetrySettings,
     TextsSettings,
     WebhookSettings,
 )
-from engine.settings.urls import database_url_problem, redis_url_problem
+from engine.settings.urls import database_url_problem, otlp_endpoint_problem, redis_url_problem
 
 DEFAULT_CONFIG_NAME = "config.toml"
 
@@ -227,6 +228,8 @@ def validate(settings: Settings, path: str) -> None:
     url = settings.alerts.webhook_url
     if url is not None and not url.startswith(("http://", "https://")):
         raise fail("alerts.webhook_url", "must be an http(s) URL")
+    if min(scheduler.banned_phone_grace_s, scheduler.offline_phone_grace_s) < 0:
+        raise fail("scheduler.offline_phone_grace_s", "the phones' graces must not be negative")
     if scheduler.max_queued_per_phone < 1:
         raise fail("scheduler.max_queued_per_phone", "must be at least 1")
     try:
@@ -248,7 +251,20 @@ def validate(settings: Settings, path: str) -> None:
         if getattr(settings.workspace, key) < 0:
             raise fail(f"workspace.{key}", "must not be negative")
     _validate_breaker(settings.breaker, fail)
+    _validate_telemetry(settings.telemetry, fail)
     validate_replies(settings.replies, fail)
+
+
+def _validate_telemetry(
+    telemetry: TelemetrySettings, fail: Callable[[str, str], ConfigError]
+) -> None:
+    problem = otlp_endpoint_problem(telemetry.otlp_endpoint)
+    if problem:
+        raise fail("telemetry.otlp_endpoint", problem)
+    if not telemetry.service_name.strip():
+        raise fail("telemetry.service_name", 'must name the service, e.g. "outreach"')
+    if not 0 <= telemetry.sample_ratio <= 1:
+        raise fail("telemetry.sample_ratio", "must be a share between 0 and 1")
 
 
 _TAKEOVER_CHOICES = ("stop", "ignore")

@@ -103,6 +103,9 @@ class SchedulerSettings:
     and when the maintenance jobs run (cron expressions, UTC).
 
     Durations are virtual seconds; a pass never runs more often than every 0.2 s real.
+    The leads a phone has contacted end ``failed`` once it has been banned for
+    ``banned_phone_grace_s`` or offline for ``offline_phone_grace_s``
+    (:func:`phones.states.grace_end`).
     """
 
     dispatch_interval_s: float = 5.0
@@ -110,6 +113,7 @@ class SchedulerSettings:
     max_queued_per_phone: int = 50
     requeue_after_s: float = 1800.0
     banned_phone_grace_s: float = 7 * 86_400.0
+    offline_phone_grace_s: float = 3 * 86_400.0
     phone_sync_cron: str = "*/10 * * * *"
     delivery_sync_cron: str = "*/15 * * * *"
     delivery_sync_window_h: float = 48.0
@@ -125,8 +129,9 @@ class HealthSettings:
 
     ``first_messages`` first messages with an outcome (delivered, read, failed, answered,
     or stuck), ``sends`` latest attempts to start a conversation (for invalid numbers),
-    ``replies`` latest replies (for opt-outs); a first message still only ``sent`` after
-    ``stuck_after_h`` virtual hours counts as not delivered.
+    ``replies`` latest replies (for opt-outs); a first message still only ``sent`` on a
+    reading of its status taken more than ``stuck_after_h`` virtual hours after it went
+    out counts as not delivered (one not read since then counts neither way).
     """
 
     first_messages: int = 10
@@ -198,6 +203,21 @@ class AlertSettings:
     """``[alerts]``: where alerts go besides the alerts table and the log."""
 
     webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """``[telemetry]``: OpenTelemetry traces, off unless ``otlp_endpoint`` is set.
+
+    ``otlp_endpoint``: an OTLP/HTTP collector (e.g. ``http://127.0.0.1:4318``; spans go
+    to its ``/v1/traces``), needing the ``telemetry`` extra; empty: no tracing at all.
+    ``service_name`` names the processes in the collector; ``sample_ratio`` is the share
+    of traces kept (0 to 1; a trace continued from another process follows its parent).
+    """
+
+    otlp_endpoint: str = ""
+    service_name: str = "outreach"
+    sample_ratio: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -280,6 +300,7 @@ class Settings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     workspace: WorkspaceSettings = field(default_factory=WorkspaceSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)

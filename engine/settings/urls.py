@@ -1,4 +1,4 @@
-"""The database and Redis URLs outreach can use, checked when the config loads.
+"""The database, Redis and OTLP collector URLs outreach can use, checked when the config loads.
 
 A URL the engine cannot use would otherwise fail deep inside SQLAlchemy or redis-py,
 in every process, as a long traceback (and a service manager would restart it
@@ -12,6 +12,7 @@ DATABASE_FORMS = (
     "sqlite:///PATH (the default: one machine) or "
     "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
 )
+OTLP_FORMS = "http://HOST:4318 or https://HOST:PORT (an OTLP/HTTP collector), or empty: off"
 REDIS_FORMS = "redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or unix:///PATH/redis.sock"
 # The drivers installed with outreach: SQLite's, and psycopg 3 (SQLAlchemy's default
 # for a bare postgresql:// URL).
@@ -41,6 +42,23 @@ def redis_url_problem(url: str) -> str | None:
         parse_url(url)  # type: ignore[no-untyped-call]
     except ValueError as error:
         return f"{_without_password(url)!r} is not a Redis URL ({error}); use {REDIS_FORMS}"
+    return None
+
+
+def otlp_endpoint_problem(url: str) -> str | None:
+    """Why ``url`` is not an OTLP/HTTP collector's address (``None``: it is one, or it
+    is empty and tracing is off)."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as error:
+        return f"{_without_password(url)!r} is not a URL ({error}); use {OTLP_FORMS}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{_without_password(url)!r} is not an http(s) URL with a host; use {OTLP_FORMS}"
     return None
 
 

@@ -16,8 +16,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, select, tuple_, update
 
+from engine.settings import SchedulerSettings
 from engine.states import (
     END_STATES,
     RUNNING_STATES,
@@ -27,7 +28,8 @@ from engine.states import (
     StepState,
 )
 from engine.storage import autoreplies
-from engine.tables import C, E, L, M, P, Q, phone_ids_of, running
+from engine.tables import C, E, L, M, P, Q, first_message, phone_ids_of, running
+from phones.states import past_grace
 from sequences.journey import EndReason, end_state
 
 __all__ = ["Candidate", "DispatchStore"]
@@ -39,6 +41,13 @@ _RUNNING = running()
 # Paused ones too: a send in flight when a colleague's reply paused it is settled (sent
 # or not) while paused, so that a person can resume it (:mod:`sequences.lead_resume`).
 _ANY_STATE = sorted(RUNNING_STATES | END_STATES | {EnrollmentState.PAUSED.value})
+
+# The states a phone's contacted leads may be given up in, and the reason they end with.
+_STRANDED_BY = {
+    PhoneState.BANNED.value: EndReason.PHONE_BANNED,
+    PhoneState.OFFLINE.value: EndReason.PHONE_OFFLINE,
+}
+_AWAY = sorted(_STRANDED_BY)
 
 # A due step with what its send window needs, read for a pass.
 _CANDIDATE = (
@@ -98,25 +107,27 @@ class DispatchStore:
         ).rowcount
         return int(first + later)
 
-    def fail_stranded(self, now: datetime, grace_s: float) -> int:
-        """Contacted leads of a phone banned for longer than ``grace_s`` end ``failed``.
+    def fail_stranded(self, now: datetime, settings: SchedulerSettings) -> int:
+        """Contacted leads of a phone away past its grace (banned, or offline:
+        :func:`phones.states.grace_end`) end ``failed``, the reason naming its state.
 
         Their chat lives on that number, so their follow-ups cannot move; leads not yet
         contacted are never stranded (they go out from another phone).
         """
-        cutoff = now - timedelta(seconds=grace_s)
-        banned = select(P.c.id).where(P.c.state == PhoneState.BANNED, P.c.state_changed_at < cutoff)
-        result = self.connection.execute(
-            update(E)
-            .where(E.c.state == EnrollmentState.ACTIVE, E.c.phone_id.in_(banned))
-            .values(
-                state=end_state(EndReason.PHONE_BANNED),
-                end_reason=EndReason.PHONE_BANNED,
-                ended_at=now,
-                updated_at=now,
-            )
-        )
-        return int(result.rowcount)
+        away = self.connection.execute(
+            select(P.c.id, P.c.state, P.c.state_changed_at).where(P.c.state.in_(_AWAY))
+        ).all()
+        ended = 0
+        for phone_id, state, since in away:
+            if not past_grace(state, since, now, settings):
+                continue
+            reason = _STRANDED_BY[state]
+            ended += self.connection.execute(
+                update(E)
+                .where(E.c.state == EnrollmentState.ACTIVE, E.c.phone_id == phone_id)
+                .values(state=end_state(reason), end_reason=reason, ended_at=now, updated_at=now)
+            ).rowcount
+        return ended
 
     def mark_stuck(self, now: datetime, grace_s: float) -> list[tuple[int, int, str]]:
         """Steps left in ``sending`` longer than ``grace_s`` (past the lease and reconcile
@@ -173,8 +184,7 @@ class DispatchStore:
             select(M.c.phone_id, func.count())
             .where(
                 M.c.phone_id.in_(sorted(phones)),
-                M.c.direction == literal_column("'out'"),
-                M.c.step == literal_column("0"),
+                first_message(),
                 M.c.sent_at > since,
             )
             .group_by(M.c.phone_id)

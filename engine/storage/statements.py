@@ -30,7 +30,7 @@ from sqlalchemy import (
 from engine.dbtypes import UTCDateTime
 from engine.states import PhoneState, StepState
 from engine.storage.base import Quota, WorkItem
-from engine.tables import A, C, E, L, M, P, Q, insert_for, running
+from engine.tables import A, C, E, L, M, P, Q, first_message, insert_for, running
 from phones.quota import HOUR
 from sequences.journey import EndReason, after_send
 
@@ -137,8 +137,7 @@ _SENT_IN_HOUR = (
     select(_M_HOUR.c.sent_at.label("at"))
     .where(
         _M_HOUR.c.phone_id == bindparam("b_phone_id", type_=String),
-        _M_HOUR.c.direction == literal_column("'out'"),
-        _M_HOUR.c.step == literal_column("0"),
+        first_message(_M_HOUR),
         _M_HOUR.c.sent_at > bindparam("b_since", type_=UTCDateTime),
     )
     .correlate(None)
@@ -232,8 +231,7 @@ RECENT_FIRST_TEXTS = (
     select(M.c.text)
     .where(
         M.c.phone_id == bindparam("b_phone_id", type_=String),
-        M.c.direction == literal_column("'out'"),
-        M.c.step == literal_column("0"),
+        first_message(),
         M.c.sent_at.is_not(None),
     )
     .order_by(M.c.sent_at.desc(), M.c.id.desc())

@@ -31,6 +31,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from engine import tracing
 from engine.errors import ConfigError
 from engine.redact import RedactingFilter, redact_text
 from engine.timelinesai.answers import SendTarget, error_for_transport, read_answer
@@ -144,14 +145,30 @@ class ApiSession:
         build = partial(
             self._http.build_request, method, path, params=params, json=json, files=files, data=form
         )
-        result: T = self._retrying[idempotent](self._attempt, build, parse, send)
+        result: T = self._retrying[idempotent](self._attempt, method, path, build, parse, send)
         return result
 
     def _attempt(
         self,
+        method: str,
+        path: str,
         build: Callable[[], httpx.Request],
         parse: Callable[[Any], T],
         send: SendTarget | None,
+    ) -> T:
+        # One span per attempt, its wait for the rate limiter included; the path is the
+        # endpoint's (ids, never a number: those go in the body or the query).
+        with tracing.span(
+            "timelinesai.request", **{"http.request.method": method, "url.path": path}
+        ) as span:
+            return self._exchange(build, parse, send, span)
+
+    def _exchange(
+        self,
+        build: Callable[[], httpx.Request],
+        parse: Callable[[Any], T],
+        send: SendTarget | None,
+        span: tracing.Span,
     ) -> T:
         self._limiter.acquire()
         if self._budget is not None:
@@ -164,6 +181,7 @@ class ApiSession:
             error = error_for_transport(exc, send)
             _log_failure(error, "%s failed after %d ms: %s", self._name(request), _ms(started))
             raise error from exc
+        span.set(**{"http.response.status_code": response.status_code})
         elapsed_ms = _ms(started)
         try:
             result = read_answer(response, parse, send=send)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine import tracing
 from engine.clock import Clock
 from engine.db import Database
 from engine.numbers import from_provider
@@ -81,7 +82,14 @@ class EventHandler:
         )
 
     def handle(self, event: Event, payload: dict[str, Any]) -> Outcome:
-        """Apply ``event`` (parsed from ``payload``, which is stored with it)."""
+        """Apply ``event`` (parsed from ``payload``, which is stored with it): one span,
+        the root of the event's trace in the receiver (the work it queues continues it)."""
+        with tracing.span("webhook.event", event_type=event.event_type[:64]) as span:
+            outcome = self._handle(event, payload)
+            span.set(result=outcome.result)
+            return outcome
+
+    def _handle(self, event: Event, payload: dict[str, Any]) -> Outcome:
         if isinstance(event, MessageEvent):
             return self._sent(event, payload) if event.from_me else self._reply(event, payload)
         if isinstance(event, AccountEvent):

@@ -5,7 +5,8 @@ follow-up work (a classification, a takeover check, an alert) must never hold th
 answer, not even while Redis is unreachable and every attempt waits out a timeout.
 The request thread puts the follow-up here and returns; this thread enqueues it. A
 follow-up that cannot be queued (Redis down, the process stopping) is not lost: its
-row is committed, and the scheduler's sweep queues it again.
+row is committed, and the scheduler's sweep queues it again. The event's trace goes
+with each follow-up across the thread (:mod:`engine.tracing`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Mapping
+from typing import Any
 
+from engine import tracing
 from engine.replies.followups import Enqueue, FollowUp
 
 log = logging.getLogger("outreach.webhook")
@@ -26,14 +30,16 @@ class Outbox:
 
     def __init__(self, enqueue: Enqueue, *, capacity: int = CAPACITY) -> None:
         self._enqueue = enqueue
-        self._queue: queue.Queue[FollowUp | None] = queue.Queue(maxsize=capacity)
+        self._queue: queue.Queue[tuple[FollowUp, Mapping[str, Any]] | None] = queue.Queue(
+            maxsize=capacity
+        )
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
         self._thread.start()
 
     def put(self, follow_up: FollowUp) -> None:
         """Queue ``follow_up`` for the background thread (dropped when full: swept later)."""
         try:
-            self._queue.put_nowait(follow_up)
+            self._queue.put_nowait((follow_up, tracing.message_options()))
         except queue.Full:
             log.warning("could not queue %s now; the scheduler's sweep will", follow_up.actor)
 
@@ -47,11 +53,13 @@ class Outbox:
 
     def _run(self) -> None:
         while True:
-            follow_up = self._queue.get()
-            if follow_up is None:
+            item = self._queue.get()
+            if item is None:
                 return
+            follow_up, trace = item
             try:
-                self._enqueue(follow_up)
+                with tracing.continued(trace, "webhook.enqueue", actor=follow_up.actor):
+                    self._enqueue(follow_up)
             except Exception as error:  # committed already: the sweep re-queues it
                 log.warning(
                     "could not queue %s (%s); the scheduler's sweep will", follow_up.actor, error

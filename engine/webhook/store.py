@@ -32,6 +32,9 @@ _CONFIRM = (
         chat_id=func.coalesce(M.c.chat_id, bindparam("b_chat", type_=BigInteger)),
         sent_at=func.coalesce(M.c.sent_at, bindparam("b_at", type_=UTCDateTime)),
         status=case((M.c.status == "queued", "sent"), else_=M.c.status),
+        # A status set by a webhook was read then (phones.health.outcome); a poll's later
+        # reading is newer.
+        status_read_at=func.coalesce(M.c.status_read_at, bindparam("b_at", type_=UTCDateTime)),
     )
     .returning(M.c.enrollment_id)
 )

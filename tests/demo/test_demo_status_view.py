@@ -27,7 +27,10 @@ def seed(database: Database) -> None:
     with database.session() as session:
         session.add(Phone(id="01", phone="+447700900101", sent_total=5,
                           next_send_at=NOW + timedelta(seconds=90)))  # fmt: skip
-        session.add(Phone(id="02", phone="+447700900102", state="offline", failures_total=1))
+        session.add(
+            Phone(id="02", phone="+447700900102", state="offline", failures_total=1,
+                  state_changed_at=NOW - timedelta(hours=5))
+        )  # fmt: skip
         session.add(QuotaUsage(phone_id="01", day=date(2026, 3, 2), used=4))
         cid = campaign_id(session, "intro")
         session.flush()
@@ -64,8 +67,10 @@ def text_of(database: Database) -> str:
 EXPECTED = """\
 outreach status at 2026-03-02 10:00:00 UTC
 What stops sending now
-WARN phone 02 is offline
-     fix: reconnect its WhatsApp in TimelinesAI (scan the QR code), then `outreach phones sync`
+WARN phone 02 is offline since 2026-03-02 05:00 UTC
+     fix: reconnect its WhatsApp in TimelinesAI (scan the QR code), then `outreach phones sync`;
+     once it has been offline for [scheduler] offline_phone_grace_s the leads it contacted end
+     failed
 Phones
 ┏━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━┳━━━━━━┳━━━━━━━━━━┓
 ┃ phone            ┃ state   ┃ quota today     ┃ next send ┃ queued ┃ sent ┃ failures ┃

@@ -210,3 +210,13 @@ def test_what_an_active_phone_shows(given: SendingFacts, label: str | None) -> N
 )
 def test_next_month_start(now: datetime, reset: datetime) -> None:
     assert next_month_start(now) == reset
+
+
+def test_an_offline_phone_says_since_when_and_what_its_grace_does() -> None:
+    since = NOW - timedelta(hours=30)
+    offline = PhoneFacts("01", "offline", "TimelinesAI account status disconnected", since=since)
+    [blocker] = find_blockers(facts(phones=(offline, PhoneFacts("02", "active"))))
+    assert blocker.reason == (
+        "phone 01 is offline since 2026-03-01 04:00 UTC (TimelinesAI account status disconnected)"
+    )
+    assert "offline_phone_grace_s" in blocker.fix

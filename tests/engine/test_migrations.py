@@ -225,8 +225,8 @@ def test_0011_fills_each_stored_leads_company_key_and_goes_back(blank: Database)
     assert "company_key" not in columns
 
 
-def test_0013_widens_every_phone_id_column_keeping_the_stored_ids(blank: Database) -> None:
-    blank.upgrade("0012")
+def test_0014_widens_every_phone_id_column_keeping_the_stored_ids(blank: Database) -> None:
+    blank.upgrade("0013")
     insert_phone = text(
         "INSERT INTO phones (id, phone, state, sent_total, failures_total, created_at) "
         "VALUES (:id, :phone, 'active', 0, 0, :now)"

@@ -182,6 +182,28 @@ def test_only_history_after_the_trip_counts() -> None:
     assert isinstance(verdict(None), Trip)
 
 
+UNDELIVERED = "only 0 of its last 10 first messages were delivered (under 40%)"
+READINGS: dict[str, tuple[float | None, Verdict | None]] = {
+    # Ten first messages sent 10 h ago, still only "sent": their grace ended 4 h ago.
+    "fresh reading, still undelivered: trip": (1.0, _trip(UNDELIVERED, 30)),
+    "stale reading (the poll stopped before the grace ended): no trip": (5.0, None),
+    "never read (no poll, no webhook): no trip": (None, None),
+}
+
+
+@pytest.mark.parametrize(("read_hours_ago", "expected"), READINGS.values(), ids=READINGS)
+def test_the_delivery_rule_trips_only_on_statuses_read_after_the_grace_period(
+    read_hours_ago: float | None, expected: Verdict | None
+) -> None:
+    read = None if read_hours_ago is None else NOW - timedelta(hours=read_hours_ago)
+    sent = NOW - timedelta(hours=10)
+    firsts = [FirstMessage("03", n, sent, "sent", status_read_at=read) for n in range(10)]
+    health = assess(["03"], firsts, [], [], now=NOW, windows=WINDOWS)["03"]
+    assert breaker_verdict(ACTIVE, health, Probe(), NOW, settings=SETTINGS, windows=WINDOWS) == (
+        expected
+    )
+
+
 STEPS = {
     ("active", 0): True,
     ("active", 1): True,

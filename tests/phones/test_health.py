@@ -26,8 +26,14 @@ def ago(hours: float) -> datetime:
     return NOW - timedelta(hours=hours)
 
 
-def first(n: int, status: str, hours_ago: float, *, answered: bool = False) -> FirstMessage:
-    return FirstMessage("01", n, ago(hours_ago), status, answered)
+def first(
+    n: int, status: str, hours_ago: float, *, answered: bool = False, read: float | None = 0
+) -> FirstMessage:
+    """A first message sent ``hours_ago``, its status read ``read`` hours ago (``None``:
+    never); by default just now, by a delivery sync that keeps up."""
+    return FirstMessage(
+        "01", n, ago(hours_ago), status, answered, None if read is None else ago(read)
+    )
 
 
 def attempt(n: int, hours_ago: float, *, invalid: bool = False) -> Attempt:
@@ -45,7 +51,8 @@ def reply(n: int, hours_ago: float, *, opt_out: bool = False) -> Reply:
         ("read", 1, False, Outcome.DELIVERED),
         ("failed", 1, False, Outcome.FAILED),
         ("sent", 1, False, None),  # too early to say
-        ("sent", 6, False, Outcome.STUCK),  # the grace period is over
+        ("sent", 6, False, None),  # the grace period ends now: a reading now is not after
+        ("sent", 6.1, False, Outcome.STUCK),  # the grace period is over
         ("sent", 7, False, Outcome.STUCK),
         ("queued", 7, False, Outcome.STUCK),
         ("sent", 1, True, None),  # answered, but too early to rate
@@ -57,6 +64,30 @@ def test_outcome_of_a_first_message(
     status: str, hours_ago: float, answered: bool, expected: Outcome | None
 ) -> None:
     message = first(1, status, hours_ago, answered=answered)
+    assert outcome(message, NOW, timedelta(hours=6)) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "read", "answered", "expected"),
+    [
+        # Sent 10 h ago: its grace period ended 4 h ago.
+        ("sent", 1, False, Outcome.STUCK),  # read since: still not delivered
+        ("sent", 3.99, False, Outcome.STUCK),
+        ("sent", 4, False, None),  # read as the grace ended, not after: no judgement
+        ("sent", 5, False, None),  # read before the grace ended (the poll stopped since)
+        ("sent", None, False, None),  # never read
+        ("queued", 9, False, None),
+        ("sent", 5, True, None),  # answered, but its fate is judged on a fresh reading too
+        ("sent", 1, True, Outcome.DELIVERED),
+        ("delivered", 9, False, Outcome.DELIVERED),  # a final enough status needs no more
+        ("read", None, False, Outcome.DELIVERED),
+        ("failed", 9, False, Outcome.FAILED),
+    ],
+)
+def test_not_delivered_only_on_a_reading_after_the_grace_period(
+    status: str, read: float | None, answered: bool, expected: Outcome | None
+) -> None:
+    message = first(1, status, 10, answered=answered, read=read)
     assert outcome(message, NOW, timedelta(hours=6)) == expected
 
 
@@ -78,6 +109,16 @@ def test_outcome_of_a_first_message(
             [], [],
             PhoneHealth("01", first_messages=3, delivered=1, stuck=2),
             id="stuck beyond grace",
+        ),
+        pytest.param(
+            # The delivery sync stopped 20 h ago: what it had not read after their grace
+            # periods counts neither way, and the window holds the older outcomes.
+            [first(1, "sent", 8, read=None), first(2, "sent", 12, read=None),
+             first(3, "sent", 24, read=20), first(4, "delivered", 25, read=20),
+             first(5, "sent", 30, read=20), first(6, "sent", 40, read=30)],
+            [], [],
+            PhoneHealth("01", first_messages=3, delivered=1, stuck=2),
+            id="stale readings count neither way",
         ),
         pytest.param(
             [first(i, "failed" if i % 2 else "delivered", i) for i in range(1, 7)],

@@ -49,3 +49,25 @@ def test_the_report_gives_every_configured_phone_its_health(database: Database) 
     assert [(row.id, row.health and row.health.delivered_rate) for row in rows] == [
         ("01", 2 / 3), ("02", 0.0), ("03", None),
     ]  # fmt: skip
+
+
+def test_a_first_message_counts_as_not_delivered_only_on_a_reading_after_its_grace(
+    database: Database,
+) -> None:
+    """The store's SQL and :func:`phones.health.outcome` agree on both backends: a status
+    read before the grace period ended (or never) counts neither way, so the window
+    reaches back to older outcomes; one read after it counts as stuck."""
+    from tests.seed import _History
+
+    with database.session() as session:
+        sync_phones(session, PHONES)
+        history = _History(session, NOW)
+        history.first("01", "delivered", 30, read_hours_ago=29)
+        history.first("01", "sent", 26, read_hours_ago=19)  # grace ended 20 h ago: stuck
+        history.first("01", "sent", 24, read_hours_ago=17.9)  # ended 18 h ago: stuck
+        history.first("01", "sent", 20, read_hours_ago=14.5)  # read just before: unknown
+        history.first("01", "sent", 10, read_hours_ago=None)  # never read: unknown
+        history.first("01", "sent", 8, read_hours_ago=2.1)  # just before it ended: unknown
+    with database.engine.connect() as connection:
+        health = read_health(connection, ["01"], WINDOWS, NOW)
+    assert health["01"] == PhoneHealth("01", first_messages=3, delivered=1, stuck=2, sends=4)

@@ -1,4 +1,5 @@
-"""A phone is banned by WhatsApp in the middle of a campaign (issue 9).
+"""A phone is banned by WhatsApp (or its account disconnects for good) in the middle of
+a campaign (issue 9).
 
 Real processes: a scheduler and 2 worker processes x 2 threads on PostgreSQL and the
 shared Redis (the test's own namespace), the simulator at 5000x (a quota day lasts
@@ -6,7 +7,10 @@ about 17 s; pacing gaps of 30-60 s virtual are 6-12 ms). 4 phones with a quota o
 contacts a day each, 40 leads (``--scale`` multiplies leads and quota) through a 2-step
 sequence (the follow-up 1 minute after the first message). The simulator bans phone 01
 after its 7th accepted send, while it still has first messages and follow-ups queued:
-the engine sees the ban as the refusal of its next send (``AccountBanned``).
+the engine sees the ban as the refusal of its next send (``AccountBanned``), or first as
+a merely disconnected account in its phone sync (TimelinesAI reports a ban that way).
+The second run disconnects phone 01 instead, for good: the engine only ever sees it
+offline.
 
 The campaign starts in the middle of a virtual UTC day, so the 3 remaining phones use up
 their quota that day and the leads phone 01 could not take wait for the next one.
@@ -20,10 +24,13 @@ It proves, from the simulator's request log and the database's final states:
 - phone 01 sent nothing after the ban (at most the one attempt in flight is refused);
 - the leads phone 01 had contacted never hear from another phone: each got its follow-up
   from phone 01 before the ban (``completed``) or ends ``failed``/``phone_banned`` once
-  the banned phone's grace (``banned_phone_grace_s``, 1 virtual hour here) has passed;
-- the ban is in the alerts table.
+  the banned phone's grace (``banned_phone_grace_s``, 1 virtual hour here) has passed,
+  or ``failed``/``phone_offline`` once the offline phone's (``offline_phone_grace_s``,
+  the same hour) has: without that bound, a phone left offline kept them waiting for
+  ever and this run never ended;
+- the ban (or the disconnection) is in the alerts table.
 
-The sizes are the smallest that prove it (about 12 s of wall time, mostly the virtual
+The sizes are the smallest that prove it (about 12 s of wall time a run, mostly the virtual
 day-one wait for midnight); ``--scale`` multiplies leads and quotas. This scenario found
 a worker sending a first message from its phone after the dispatcher had requeued that
 message as lost and given it to another phone, so the follow-up went out from a phone
@@ -38,6 +45,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from engine.db import Database
@@ -95,10 +103,11 @@ enabled = false
 check_cron = "0 0 1 1 *"
 [scheduler]
 workspace_quota_cron = "0 0 1 1 *"
-# The ban is learned from the refused send, as this scenario proves; the phone sync would
-# read the banned account as merely disconnected and, if it came first, leave the phone
-# offline and its follow-ups waiting (a gap of its own, noted for the next issue).
-phone_sync_cron = "0 0 1 1 *"
+# The ban is learned from the refused send, or first from the phone sync, which reads
+# the banned account as merely disconnected: then the phone is offline, and its
+# contacted leads end after offline_phone_grace_s (every 30 virtual minutes: 0.36 s).
+phone_sync_cron = "*/30 * * * *"
+offline_phone_grace_s = {GRACE_S}
 dispatch_interval_s = 1000
 # The default: 0.36 s real at 5000x, so first messages waiting in a busy queue are
 # requeued as lost and may move to another phone while a worker already holds them.
@@ -139,7 +148,17 @@ def attempts_from(log: list[LoggedRequest], phone: str) -> list[LoggedRequest]:
     return found
 
 
+# How phone 01 goes: the simulated account's limit, and what its contacted leads may end
+# with (the same names as the alerts that may tell of it).
+MODES = {
+    "banned": ("ban_after_sends", {"phone_banned", "phone_offline"}),
+    "disconnected": ("disconnect_after_sends", {"phone_offline"}),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_banned_phone_leaves_the_pool_and_its_leads_end_named(
+    mode: str,
     services: Services,
     pg_database: Database,
     pg_url: str,
@@ -153,7 +172,8 @@ def test_banned_phone_leaves_the_pool_and_its_leads_end_named(
     virtual_start = first_midnight - timedelta(seconds=DAY_ONE_REAL_S * SPEED)
     epoch = epoch_for(virtual_start, SPEED, real_start)
     leads = seed_campaign(pg_database, leads_count, virtual_start - timedelta(hours=1))
-    accounts = [SimAccount(phone=BANNED, ban_after_sends=BAN_AFTER_SENDS)]
+    limit, reasons = MODES[mode]
+    accounts = [SimAccount(phone=BANNED, **{limit: BAN_AFTER_SENDS})]  # type: ignore[arg-type]
     accounts += [SimAccount(phone=p) for p in PHONES[1:]]
     sim_config = SimulatorConfig(
         accounts=tuple(accounts), speed=SPEED, epoch=epoch, sent_events=False
@@ -214,7 +234,7 @@ def test_banned_phone_leaves_the_pool_and_its_leads_end_named(
                 assert state == "completed", (lead, state)
             else:
                 stranded += 1
-                assert (state, reason) == ("failed", "phone_banned"), (lead, state, reason)
+                assert state == "failed" and reason in reasons, (lead, state, reason)
             continue
         # Not contacted by phone 01 before the ban: exactly one first message, from
         # another phone, and the follow-up from that same phone.
@@ -231,9 +251,10 @@ def test_banned_phone_leaves_the_pool_and_its_leads_end_named(
     days: Counter[date] = Counter(
         _virtual(s.received_at, epoch, SPEED).date() for s in sends if s.step == 0
     )
-    ban_alerts = [a for a in alerts if a.kind == "phone_banned" and a.phone_id == "01"]
+    # The alert kinds are the end reasons' names: phone_banned, phone_offline.
+    ban_alerts = [a for a in alerts if a.kind in reasons and a.phone_id == "01"]
     figures(
-        "phone_banned",
+        f"phone_{mode}",
         leads=leads_count, sends=report.sends, duplicates=report.duplicates, lost=len(lost),
         quota_overruns=report.quota_overruns, overlaps=report.overlaps,
         banned_sends=len(accepted_banned), refused_after_ban=len(after_ban),

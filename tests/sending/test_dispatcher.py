@@ -264,7 +264,7 @@ def test_contacted_leads_of_a_phone_banned_too_long_end_failed(
             phone.state, phone.state_changed_at = "banned", NOW - timedelta(days=days)
             session.add(phone)
     report = dispatcher.run_once(NOW)
-    assert report.failed_banned == 1
+    assert report.failed_stranded == 1
     with database.session() as session:
         ended = session.get(Enrollment, active)
         waiting = session.get(Enrollment, fresh)
@@ -272,6 +272,44 @@ def test_contacted_leads_of_a_phone_banned_too_long_end_failed(
     assert waiting is not None
     assert (ended.state, ended.end_reason) == ("failed", "phone_banned")
     assert waiting.state == "active"  # banned for a day only: it may come back
+
+
+@pytest.mark.parametrize(
+    ("state", "days", "ended"),
+    [
+        ("offline", 3.1, ("failed", "phone_offline")),  # past the 3 days' grace
+        ("offline", 2.9, ("active", None)),  # it may come back yet
+        ("banned", 7.1, ("failed", "phone_banned")),
+        ("paused", 30, ("active", None)),  # a person holds it: the leads wait for them
+    ],
+)
+def test_contacted_leads_of_a_phone_offline_too_long_end_failed_like_a_banned_ones(
+    settings: Settings, database: Database, state: str, days: float,
+    ended: tuple[str, str | None],
+) -> None:  # fmt: skip
+    """TimelinesAI reports a ban as merely disconnected: an offline phone's contacted leads
+    cannot wait for ever either. Not yet contacted ones are never stranded."""
+    from engine.models import Phone
+
+    dispatcher, _ = make(settings, database)
+    contacted, fresh = enroll(database, 2)
+    with database.session() as session:
+        row = session.get(Enrollment, contacted)
+        assert row is not None
+        row.state, row.step, row.phone_id = "active", 1, "01"
+        session.add(row)
+        phone = session.get(Phone, "01")
+        assert phone is not None
+        phone.state, phone.state_changed_at = state, NOW - timedelta(days=days)
+        session.add(phone)
+    report = dispatcher.run_once(NOW)
+    with database.session() as session:
+        stranded = session.get(Enrollment, contacted)
+        waiting = session.get(Enrollment, fresh)
+    assert stranded is not None and waiting is not None
+    assert (stranded.state, stranded.end_reason) == ended
+    assert report.failed_stranded == (ended[0] == "failed")
+    assert waiting.state == "pending"  # its first message goes out from phone 02
 
 
 def test_ended_enrollments_hold_no_queue_room(settings: Settings, database: Database) -> None:

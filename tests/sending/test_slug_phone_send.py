@@ -1,5 +1,5 @@
 """A phone with a long slug id sends, records and counts its quota like ``01`` does, on
-both databases (the id columns hold 32 characters since migration 0013)."""
+both databases (the id columns hold 32 characters since migration 0014)."""
 
 from __future__ import annotations
 

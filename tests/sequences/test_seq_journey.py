@@ -92,6 +92,7 @@ def test_refusals_say_why(current: str, target: str, reason: str) -> None:
         (EndReason.OPTED_OUT, "opted_out"),
         (EndReason.INVALID_NUMBER, "invalid_number"),
         (EndReason.PHONE_BANNED, "failed"),
+        (EndReason.PHONE_OFFLINE, "failed"),
         (EndReason.SEND_FAILED, "failed"),
         (EndReason.STOPPED_BY_OPERATOR, "stopped"),
         (EndReason.MANUAL_TAKEOVER, "stopped"),

@@ -227,11 +227,13 @@ def test_webhook_subscriptions(start_simulator: Start, sim_client: Connect) -> N
     created = client.create_webhook("message:received:new", "https://engine.test/hook?secret=s")
     assert client.get_webhook(created.id) == created
     assert client.update_webhook(created.id, enabled=False).enabled is False
-    for _ in range(9):
-        client.create_webhook("message:sent:new", "https://engine.test/hook")
+    for n in range(9):
+        client.create_webhook("message:sent:new", f"https://engine.test/hook{n}")
     assert len(client.list_webhooks()) == 10
     with pytest.raises(BadRequest, match="at most 10"):
         client.create_webhook("message:sent:new", "https://engine.test/hook")
+    # The same event type and URL again is the same subscription, not an eleventh.
+    assert client.create_webhook("message:sent:new", "https://engine.test/hook0").id == 2
     client.delete_webhook(created.id)
     with pytest.raises(NotFound):
         client.get_webhook(created.id)

@@ -93,6 +93,48 @@ def test_phone_sync_applies_each_account_state_with_one_call(
     assert sync_phone_states(now(), client, db, settings) == []
 
 
+def _offline_since(db: Database, phone_id: str, since: datetime) -> None:
+    with db.session() as session:
+        phone = session.get(Phone, phone_id)
+        assert phone is not None
+        phone.state, phone.state_changed_at = "offline", since
+        session.add(phone)
+
+
+def test_a_phone_offline_past_its_grace_is_told_of_once(
+    sim: SimulatorHandle, client: TimelinesAIClient, db: Database, settings: Settings
+) -> None:
+    """TimelinesAI reports a ban as merely disconnected: a phone left offline that long
+    has its contacted leads ended (the dispatcher), and a person is told, once."""
+    at = now()
+    sim.set_account_status(OURS[0], "disconnected")
+    sim.set_account_status(OURS[1], "disconnected")
+    _offline_since(db, "01", at - timedelta(days=3, hours=2))
+    _offline_since(db, "02", at - timedelta(days=2))  # within its grace
+    changes = sync_phone_states(at, client, db, settings)
+    assert [(c.phone_id, c.alert_kind) for c in changes] == [("01", "phone_offline_too_long")]
+    assert (
+        changes[0].message.startswith("phone 01 has been offline for 3.1 days (since ")
+        and "Reconnect its WhatsApp in TimelinesAI" in changes[0].message
+    )
+    assert sync_phone_states(at + timedelta(hours=1), client, db, settings) == []  # told once
+    with db.session() as session:
+        alerts = [(a.kind, a.phone_id, a.severity) for a in session.exec(select(Alert))]
+    assert alerts == [("phone_offline_too_long", "01", "critical")]
+    # Phone 02 comes back within its grace: active again, nothing given up.
+    sim.set_account_status(OURS[1], "active")
+    changes = sync_phone_states(at + timedelta(hours=2), client, db, settings)
+    assert [(c.phone_id, c.alert_kind) for c in changes] == [("02", "phone_active")]
+    # Phone 01 comes back and goes offline again: a new absence, told of in its turn.
+    sim.set_account_status(OURS[0], "active")
+    sync_phone_states(at + timedelta(hours=3), client, db, settings)
+    sim.set_account_status(OURS[0], "disconnected")
+    sync_phone_states(at + timedelta(hours=4), client, db, settings)
+    later = at + timedelta(days=3, hours=5)
+    changes = sync_phone_states(later, client, db, settings)
+    assert [(c.phone_id, c.alert_kind) for c in changes] == [("01", "phone_offline_too_long")]
+
+
 # Delivery states -----------------------------------------------------------------------
 
 
@@ -127,13 +169,17 @@ def test_delivery_sync_reads_each_chat_once_and_updates_in_one_statement(
     time.sleep(0.1)  # 100 virtual seconds: delivered and read
     before = len(sim.requests())
     updates = _count_updates(db)
-    report = sync_delivery(now(), client, db, settings)
+    polled_at = now()
+    report = sync_delivery(polled_at, client, db, settings)
     assert (report.chats, report.updated, report.errors) == (4, 4, 0)
     assert len(updates) == 1
     with db.session() as session:
         rows = list(session.exec(select(Message).where(Message.message_uid != "already-read")))
+        unpolled = session.exec(select(Message).where(Message.message_uid == "already-read"))
+        assert unpolled.one().status_read_at is None
     assert {row.status for row in rows} == {"read"}
     assert all(row.delivered_at and row.read_at and row.chat_id for row in rows)
+    assert {row.status_read_at for row in rows} == {polled_at}
     calls = [r.path for r in sim.requests()[before:]]
     assert calls.count("/chats") == 2  # only for the chats we did not know
     assert len([c for c in calls if c.endswith("/messages")]) == 4
@@ -177,6 +223,25 @@ def test_statuses_only_move_forward_in_batches(db: Database) -> None:
     )
     assert (rows["b"].status, rows["b"].read_at) == ("read", stamp)
     assert rows["c"].status == "failed"
+
+
+def test_every_status_read_is_stamped_changed_or_not(db: Database) -> None:
+    """The breaker judges a message undelivered only on a reading after its grace period:
+    a poll that finds a status unchanged has read it all the same."""
+    for uid, status in (("a", "sent"), ("b", "sent"), ("c", "sent"), ("d", "failed")):
+        _record(db, uid, chat_id=1, status=status)
+    stamp = now()
+    with db.engine.begin() as connection:
+        changed = apply_statuses(connection, {"a": "delivered"}, stamp, read={"a", "b", "d"})
+    assert changed == 1
+    with db.session() as session:
+        rows = {m.message_uid: m for m in session.exec(select(Message))}
+    assert {uid: (row.status, row.status_read_at) for uid, row in rows.items()} == {
+        "a": ("delivered", stamp),
+        "b": ("sent", stamp),  # read, unchanged
+        "c": ("sent", None),  # not read
+        "d": ("failed", None),  # settled for good: nothing to read
+    }
 
 
 def test_a_reply_the_webhook_never_delivered_is_applied_by_the_sync(

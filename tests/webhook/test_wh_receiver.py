@@ -222,6 +222,8 @@ def test_a_sent_event_confirms_our_message_and_teaches_its_chat(receiver: Receiv
     assert response.json()["detail"] == "our message confirmed"
     [message] = receiver.messages()
     assert (message.status, message.chat_id, message.sent_at is not None) == ("sent", 5005, True)
+    # The webhook set the status: a reading as of the moment it says the message left.
+    assert message.status_read_at == message.sent_at
     assert receiver.enrollment(eid).chat_id == 5005
     assert receiver.follow_ups == []
     assert receiver.events()[0].processed_at is not None

@@ -22,6 +22,17 @@ from engine.timelinesai.timestamps import format_timestamp
 # A ban shows in the account list as "disconnected": the API doc has no "banned" word.
 _REPORTED_STATUS = {"active": "active", "disconnected": "disconnected", "banned": "disconnected"}
 _CHAT_URL = "https://app.timelines.ai/chat/{id}/messages/"
+# The workspace's one teammate: owner of every account, uploader of every file.
+OWNER_NAME = "Simulated Owner"
+OWNER_EMAIL = "owner@example.com"
+# The spec names no delivery status for a message the contact wrote; this word (in the
+# configured case) keeps the field a string, as the spec requires.
+_RECEIVED = "received"
+
+
+def _present(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without its None values: the spec types optional fields as strings, not null."""
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def ok(data: Any) -> dict[str, Any]:
@@ -68,36 +79,45 @@ def status_history_json(
 
 
 def account_json(account: AccountRecord, config: SimulatorConfig) -> dict[str, Any]:
-    """One entry of ``GET /whatsapp_accounts``."""
-    return {
-        "id": account.config.account_id,
-        "phone": account.phone,
-        "status": _REPORTED_STATUS[account.status],
-        "connected_on": _when(account.connected_on, config),
-        "disconnected_on": _when(account.disconnected_on, config),
-        "account_name": account.config.name or account.phone,
-        "owner_email": "owner@example.com",
-    }
+    """One entry of ``GET /whatsapp_accounts`` (``disconnected_on`` only once disconnected)."""
+    return _present(
+        {
+            "id": account.config.account_id,
+            "phone": account.phone,
+            "status": _REPORTED_STATUS[account.status],
+            "connected_on": _when(account.connected_on, config),
+            "disconnected_on": _when(account.disconnected_on, config),
+            "account_name": account.config.name or account.phone,
+            "owner_name": OWNER_NAME,
+            "owner_email": OWNER_EMAIL,
+        }
+    )
 
 
 def chat_json(chat: ChatRecord, workspace: Workspace, config: SimulatorConfig) -> dict[str, Any]:
     """One chat of ``GET /chats``."""
     last = workspace.messages[chat.message_uids[-1]] if chat.message_uids else None
-    return {
-        "id": chat.id,
-        "name": chat.name,
-        "phone": chat.phone,
-        "jid": f"{digits_of(chat.phone)}@s.whatsapp.net",
-        "whatsapp_account_id": workspace.account(chat.account_phone).config.account_id,
-        "chat_url": _CHAT_URL.format(id=chat.id),
-        "last_message_uid": last.uid if last else None,
-        "last_message_timestamp": _when(last.created_at if last else None, config),
-        "is_group": False,
-        "labels": [chat.label] if chat.label else [],
-        "read": chat.read,
-        "closed": chat.closed,
-        "created_timestamp": _when(chat.created_at, config),
-    }
+    return _present(
+        {
+            "id": chat.id,
+            "name": chat.name,
+            "phone": chat.phone,
+            "jid": f"{digits_of(chat.phone)}@s.whatsapp.net",
+            "whatsapp_account_id": workspace.account(chat.account_phone).config.account_id,
+            "chat_url": _CHAT_URL.format(id=chat.id),
+            "last_message_uid": last.uid if last else None,
+            "last_message_timestamp": _when(last.created_at if last else None, config),
+            "is_group": False,
+            "labels": [chat.label] if chat.label else [],
+            "read": chat.read,
+            "closed": chat.closed,
+            "created_timestamp": _when(chat.created_at, config),
+            "chatgpt_autoresponse_enabled": False,
+            "unattended": False,
+            "photo": "",
+            "is_allowed_to_message": workspace.account(chat.account_phone).status == "active",
+        }
+    )
 
 
 def message_json(
@@ -108,21 +128,34 @@ def message_json(
     sender, recipient = _ends(message, chat)
     history = status_history(message, config, now)
     attachment = workspace.files.get(message.file_uid) if message.file_uid else None
-    return {
-        "uid": message.uid,
-        "chat_id": message.chat_id,
-        "timestamp": _when(message.created_at, config),
-        "from_me": message.from_me,
-        "text": message.text,
-        "sender_phone": sender,
-        "recipient_phone": recipient,
-        "status": history[-1][0] if history else None,
-        "message_type": "file" if attachment else "text",
-        "has_attachment": attachment is not None,
-        "attachment_url": _download_url(attachment) if attachment else None,
-        "origin": message.origin,
-        "reply_to_uid": message.reply_to,
-    }
+    sender_name, recipient_name = _names(message, chat, workspace)
+    timestamp = _when(message.created_at, config)
+    status = history[-1][0] if history else None
+    if not message.from_me:
+        status = _cased(_RECEIVED, config)
+    return _present(
+        {
+            "uid": message.uid,
+            "chat_id": message.chat_id,
+            "timestamp": timestamp,
+            "received_timestamp": timestamp,
+            "from_me": message.from_me,
+            "text": message.text,
+            "sender_phone": sender,
+            "sender_name": sender_name,
+            "recipient_phone": recipient,
+            "recipient_name": recipient_name,
+            "status": status,
+            "message_type": "file" if attachment else "text",
+            "has_attachment": attachment is not None,
+            "attachment_url": _download_url(attachment) if attachment else None,
+            "attachment_filename": attachment.filename if attachment else None,
+            "origin": message.origin,
+            "reply_to_uid": message.reply_to,
+            "data": {},
+            "created_by": "",
+        }
+    )
 
 
 def _download_url(record: FileRecord) -> str:
@@ -138,9 +171,14 @@ def _attachment_json(record: FileRecord) -> dict[str, Any]:
     }
 
 
-def file_json(record: FileRecord) -> dict[str, Any]:
-    """``POST /files`` and ``POST /files_upload``'s data."""
-    return {"uid": record.uid, **_attachment_json(record)}
+def file_json(record: FileRecord, config: SimulatorConfig) -> dict[str, Any]:
+    """``POST /files``, ``POST /files_upload`` and ``GET /files``' data for one file."""
+    return {
+        "uid": record.uid,
+        **_attachment_json(record),
+        "uploaded_by_email": OWNER_EMAIL,
+        "uploaded_at": _when(record.uploaded_at, config),
+    }
 
 
 def _ends(message: MessageRecord, chat: ChatRecord) -> tuple[str, str]:
@@ -150,12 +188,20 @@ def _ends(message: MessageRecord, chat: ChatRecord) -> tuple[str, str]:
     return chat.phone, chat.account_phone
 
 
+def _names(message: MessageRecord, chat: ChatRecord, workspace: Workspace) -> tuple[str, str]:
+    """(sender name, recipient name) of a message: the contact's chat name and our account's."""
+    account = workspace.account(chat.account_phone)
+    ours = account.config.name or account.phone
+    return (ours, chat.name) if message.from_me else (chat.name, ours)
+
+
 def message_event(
     event_type: str, message: MessageRecord, workspace: Workspace, config: SimulatorConfig
 ) -> dict[str, Any]:
     """A ``message:*`` webhook body, nested (the spec's) or flat (older examples')."""
     chat = workspace.chats[message.chat_id]
     sender, recipient = _ends(message, chat)
+    sender_name, recipient_name = _names(message, chat, workspace)
     timestamp = _when(message.created_at, config)
     attachment = workspace.files.get(message.file_uid) if message.file_uid else None
     if config.payload_form == "flat":
@@ -178,25 +224,26 @@ def message_event(
             "phone": chat.phone,
             "chat_url": _CHAT_URL.format(id=chat.id),
             "is_group": False,
-            "responsible_email": None,
         },
         "whatsapp_account": {
             "phone": account.phone,
             "full_name": account.config.name or account.phone,
-            "email": "owner@example.com",
+            "email": OWNER_EMAIL,
         },
-        "message": {
-            "message_uid": message.uid,
-            "text": message.text,
-            "direction": "sent" if message.from_me else "received",
-            "origin": message.origin,
-            "timestamp": timestamp,
-            "received_timestamp": timestamp,
-            "reply_to_uid": message.reply_to,
-            "sender": {"full_name": chat.name if not message.from_me else None, "phone": sender},
-            "recipient": {"full_name": chat.name if message.from_me else None, "phone": recipient},
-            "attachments": [_attachment_json(attachment)] if attachment else [],
-        },
+        "message": _present(
+            {
+                "message_uid": message.uid,
+                "text": message.text,
+                "direction": "sent" if message.from_me else "received",
+                "origin": message.origin,
+                "timestamp": timestamp,
+                "received_timestamp": timestamp,
+                "reply_to_uid": message.reply_to,
+                "sender": {"full_name": sender_name, "phone": sender},
+                "recipient": {"full_name": recipient_name, "phone": recipient},
+                "attachments": [_attachment_json(attachment)] if attachment else [],
+            }
+        ),
     }
 
 

@@ -75,6 +75,7 @@ class FileRecord:
     filename: str
     size: int
     mimetype: str
+    uploaded_at: datetime
 
 
 class Notifier(Protocol):

@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-_SEND_PATH = re.compile(r"^/(messages|chats/\d+/messages)$")
+_SEND_PATH = re.compile(r"^/(messages|messages/to_jid|chats/\d+/messages)$")
 
 
 def is_send(method: str, path: str) -> bool:
-    """True for the two calls that send a message (``path`` relative to the API root)."""
+    """True for the calls that send a message (``path`` relative to the API root)."""
     return method == "POST" and _SEND_PATH.match(path) is not None
 
 

@@ -40,6 +40,15 @@ class SendBody(_Body):
     chat_name: str | None = None
 
 
+class JidSendBody(_Body):
+    jid: str
+    whatsapp_account_phone: str | None = None
+    text: str = ""
+    file_uid: str | None = None
+    label: str | None = None
+    chat_name: str | None = None
+
+
 class ChatSendBody(_Body):
     text: str = ""
     file_uid: str | None = None
@@ -78,12 +87,27 @@ def moment(value: str | None, name: str) -> datetime | None:
 
 @router.post("/messages")
 async def send_message(body: SendBody, request: Request, sim: Sim) -> dict[str, Any]:
-    account_ref = body.whatsapp_account_phone or body.whatsapp_account_id
-    if not account_ref:
-        raise ApiError(400, "whatsapp_account_phone is required")
     message = sim.workspace.send_new(
-        account_ref=account_ref,
+        account_ref=body.whatsapp_account_phone or body.whatsapp_account_id,
         phone=body.phone,
+        text=body.text,
+        file_uid=body.file_uid,
+        label=body.label,
+        chat_name=body.chat_name,
+    )
+    note_send(request, sim, message)
+    return ok({"message_uid": message.uid})
+
+
+@router.post("/messages/to_jid")
+async def send_to_jid(body: JidSendBody, request: Request, sim: Sim) -> dict[str, Any]:
+    # Only a contact's JID (its phone at s.whatsapp.net) is simulated; groups are not.
+    number, _, server = body.jid.partition("@")
+    if server != "s.whatsapp.net" or not number.isdigit():
+        raise ApiError(400, f'Wrong jid "{body.jid}"')
+    message = sim.workspace.send_new(
+        account_ref=body.whatsapp_account_phone,
+        phone=f"+{number}",
         text=body.text,
         file_uid=body.file_uid,
         label=body.label,

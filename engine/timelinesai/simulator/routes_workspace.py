@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
+from engine.timelinesai.simulator.core import Simulator
 from engine.timelinesai.simulator.dependencies import Sim
 from engine.timelinesai.simulator.payloads import account_json, file_json, ok
 from engine.timelinesai.simulator.records import ApiError
@@ -79,7 +80,23 @@ async def upload_by_url(body: FileByUrlBody, sim: Sim) -> dict[str, Any]:
     # The simulator downloads nothing: the file is described, not fetched.
     filename = body.filename or basename(urlsplit(body.download_url).path) or "file"
     record = sim.workspace.add_file(filename, 0, _mimetype(filename, body.content_type))
-    return ok(file_json(record))
+    return ok(file_json(record, sim.config))
+
+
+@router.get("/files")
+async def list_files(sim: Sim, filename: str | None = None) -> dict[str, Any]:
+    return ok([file_json(record, sim.config) for record in sim.workspace.find_files(filename)])
+
+
+@router.get("/files/{file_uid}")
+async def get_file(file_uid: str, sim: Sim) -> dict[str, Any]:
+    return ok(file_json(sim.workspace.file(file_uid), sim.config))
+
+
+@router.delete("/files/{file_uid}")
+async def delete_file(file_uid: str, sim: Sim) -> dict[str, Any]:
+    sim.workspace.delete_file(file_uid)
+    return ok(None)
 
 
 @router.post("/files_upload")
@@ -93,13 +110,11 @@ async def upload_bytes(request: Request, sim: Sim) -> dict[str, Any]:
     named = fields.get("filename", (None, b""))[1].decode() or file_name or "file"
     given_type = fields.get("content_type", (None, b""))[1].decode() or None
     record = sim.workspace.add_file(named, len(content), _mimetype(named, given_type))
-    return ok(file_json(record))
+    return ok(file_json(record, sim.config))
 
 
-@router.get("/workspace/quotas")
-async def workspace_quotas(sim: Sim) -> dict[str, Any]:
-    # The shape integrations read from TimelinesAI (``messaging_quota: {total, used}``),
-    # beside flat figures: the engine reads either (engine.timelinesai.message_quota).
+def _usage(sim: Simulator) -> tuple[int, int, int]:
+    """(messages sent ever, messages sent this calendar month, API calls) so far."""
     now = sim.clock.now()
     sent = sum(1 for message in sim.workspace.messages.values() if message.from_me)
     this_month = sum(
@@ -108,7 +123,30 @@ async def workspace_quotas(sim: Sim) -> dict[str, Any]:
         if message.from_me
         and (message.created_at.year, message.created_at.month) == (now.year, now.month)
     )
-    calls = len(sim.log.entries())
+    return sent, this_month, len(sim.log.entries())
+
+
+@router.get("/workspace")
+async def workspace_info(sim: Sim) -> dict[str, Any]:
+    # Spec 1.3.0's replacement for the legacy /workspace/quotas (which the engine reads).
+    _sent, this_month, calls = _usage(sim)
+    return ok(
+        {
+            "workspace_id": "simulated",
+            "display_name": "Simulated workspace",
+            "plan": "simulated",
+            "messaging_quota": {"total": sim.config.messages_per_month, "used": this_month},
+            "api_calls_quota": {"total": MONTHLY_API_CALLS, "used": calls},
+        }
+    )
+
+
+@router.get("/workspace/quotas")
+async def workspace_quotas(sim: Sim) -> dict[str, Any]:
+    # The shape integrations read from TimelinesAI (``messaging_quota: {total, used}``),
+    # beside flat figures: the engine reads either (engine.timelinesai.message_quota).
+    # Legacy in spec 1.3.0 (superseded by GET /workspace), still answered by TimelinesAI.
+    sent, this_month, calls = _usage(sim)
     limit = sim.config.messages_per_month
     return ok(
         {
@@ -135,12 +173,12 @@ async def create_webhook(body: WebhookBody, sim: Sim) -> dict[str, Any]:
 
 
 @router.get("/webhooks/{webhook_id}")
-async def get_webhook(webhook_id: int, sim: Sim) -> dict[str, Any]:
+async def get_webhook(webhook_id: str, sim: Sim) -> dict[str, Any]:
     return ok(sim.workspace.subscriptions.get(webhook_id).to_json())
 
 
 @router.put("/webhooks/{webhook_id}")
-async def update_webhook(webhook_id: int, body: WebhookChanges, sim: Sim) -> dict[str, Any]:
+async def update_webhook(webhook_id: str, body: WebhookChanges, sim: Sim) -> dict[str, Any]:
     updated = sim.workspace.subscriptions.update(
         webhook_id, event_type=body.event_type, url=body.url, enabled=body.enabled
     )
@@ -148,6 +186,6 @@ async def update_webhook(webhook_id: int, body: WebhookChanges, sim: Sim) -> dic
 
 
 @router.delete("/webhooks/{webhook_id}")
-async def delete_webhook(webhook_id: int, sim: Sim) -> dict[str, Any]:
+async def delete_webhook(webhook_id: str, sim: Sim) -> dict[str, Any]:
     sim.workspace.subscriptions.delete(webhook_id)
     return ok(None)

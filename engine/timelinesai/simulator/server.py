@@ -69,7 +69,7 @@ class SimulatorHandle:
         return LOGGED_REQUESTS.validate_python(self._call("GET", "/requests", since=since))
 
     def sends(self) -> list[LoggedRequest]:
-        """The log's sends (``POST /messages`` and ``POST /chats/{id}/messages``)."""
+        """The log's sends (``POST /messages``, ``/messages/to_jid``, ``/chats/{id}/messages``)."""
         return [entry for entry in self.requests() if entry.is_send]
 
     def deliveries(self) -> list[dict[str, Any]]:

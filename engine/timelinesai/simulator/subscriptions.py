@@ -27,6 +27,26 @@ EVENT_TYPES = frozenset(
         "chat:outgoing:new",
         "chat:responsible:assigned",
         "chat:responsible:unassigned",
+        "call:incoming:missed",
+        "call:incoming:ended",
+        "call:outgoing:ended",
+        # Official (WABA) numbers' events: subscribable, never fired by the simulator.
+        "waba:message:received",
+        "waba:message:delivered",
+        "waba:message:failed",
+        "waba:message:read",
+        "waba:chat:incoming",
+        "waba:chat:outgoing",
+        "waba:chat:assigned",
+        "waba:chat:unassigned",
+        "waba:chat:closed",
+        "waba:chat:reopened",
+        "waba:account:active",
+        "waba:account:disabled",
+        "waba:account:disconnected",
+        "waba:template:approved",
+        "waba:template:rejected",
+        "waba:template:disabled",
     }
 )
 
@@ -57,15 +77,25 @@ class Subscriptions:
         """Every subscription, oldest first."""
         return list(self._items.values())
 
-    def get(self, subscription_id: int) -> Subscription:
-        """One subscription; 404 when there is none."""
-        found = self._items.get(subscription_id)
+    def get(self, subscription_id: int | str) -> Subscription:
+        """One subscription; 404 when there is none (or the id is not a number)."""
+        key = str(subscription_id)
+        found = self._items.get(int(key)) if key.isascii() and key.isdigit() else None
         if found is None:
             raise ApiError(404, f'Webhook id "{subscription_id}" not found')
         return found
 
     def create(self, event_type: str, url: str, enabled: bool) -> Subscription:
-        """Subscribe ``url`` to ``event_type``; 400 past the limit or for a bad field."""
+        """Subscribe ``url`` to ``event_type``; 400 past the limit or for a bad field.
+
+        Idempotent on (event type, URL), as the spec says: the same pair again answers
+        the existing subscription, enabled.
+        """
+        for existing in self._items.values():
+            if (existing.event_type, existing.url) == (event_type, url):
+                enabled_again = replace(existing, enabled=True)
+                self._items[existing.id] = enabled_again
+                return enabled_again
         if len(self._items) >= MAX_SUBSCRIPTIONS:
             raise ApiError(400, f"a workspace has at most {MAX_SUBSCRIPTIONS} webhooks")
         _check(event_type, url)
@@ -75,7 +105,12 @@ class Subscriptions:
         return created
 
     def update(
-        self, subscription_id: int, *, event_type: str | None, url: str | None, enabled: bool | None
+        self,
+        subscription_id: int | str,
+        *,
+        event_type: str | None,
+        url: str | None,
+        enabled: bool | None,
     ) -> Subscription:
         """Change the given fields of a subscription."""
         current = self.get(subscription_id)
@@ -86,13 +121,12 @@ class Subscriptions:
             enabled=current.enabled if enabled is None else enabled,
         )
         _check(updated.event_type, updated.url)
-        self._items[subscription_id] = updated
+        self._items[current.id] = updated
         return updated
 
-    def delete(self, subscription_id: int) -> None:
+    def delete(self, subscription_id: int | str) -> None:
         """Remove a subscription; 404 when there is none."""
-        self.get(subscription_id)
-        del self._items[subscription_id]
+        del self._items[self.get(subscription_id).id]
 
 
 def _check(event_type: str, url: str) -> None:

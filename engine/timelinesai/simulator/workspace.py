@@ -104,15 +104,18 @@ class Workspace:
     def send_new(
         self,
         *,
-        account_ref: str,
+        account_ref: str | None,
         phone: str,
         text: str,
         file_uid: str | None = None,
         label: str | None = None,
         chat_name: str | None = None,
     ) -> MessageRecord:
-        """``POST /messages``: send to ``phone``, opening the chat on the first message."""
-        account = self.account(account_ref)
+        """``POST /messages``: send to ``phone``, opening the chat on the first message.
+
+        Without ``account_ref`` the most recently connected account sends, as the spec says.
+        """
+        account = self.account(account_ref) if account_ref else self.latest_connected_account()
         self._check_sendable(account, phone, text, file_uid)
         pattern = self._config().invalid_recipient_pattern
         if not _E164_ISH.match(phone) or (pattern and re.search(pattern, phone)):
@@ -295,6 +298,35 @@ class Workspace:
 
     def add_file(self, filename: str, size: int, mimetype: str) -> FileRecord:
         """Store an uploaded file's description (the simulator keeps no content)."""
-        record = FileRecord(uid=self.new_uid(), filename=filename, size=size, mimetype=mimetype)
+        record = FileRecord(
+            uid=self.new_uid(),
+            filename=filename,
+            size=size,
+            mimetype=mimetype,
+            uploaded_at=self._clock.now(),
+        )
         self.files[record.uid] = record
         return record
+
+    def file(self, uid: str) -> FileRecord:
+        """The uploaded file ``uid``; 404 when there is none."""
+        record = self.files.get(uid)
+        if record is None:
+            raise ApiError(404, f'File uid "{uid}" not found')
+        return record
+
+    def find_files(self, filename: str | None = None) -> list[FileRecord]:
+        """The uploaded files whose name contains ``filename`` (any case), oldest first."""
+        part = (filename or "").casefold()
+        return [record for record in self.files.values() if part in record.filename.casefold()]
+
+    def delete_file(self, uid: str) -> None:
+        """Forget the uploaded file ``uid``; 404 when there is none."""
+        del self.files[self.file(uid).uid]
+
+    def latest_connected_account(self) -> AccountRecord:
+        """The most recently connected active account: who sends when a send names none."""
+        active = [account for account in self.accounts.values() if account.status == "active"]
+        if not active:
+            raise ApiError(400, "no connected WhatsApp account in the workspace")
+        return max(active, key=lambda account: account.connected_on)

@@ -8,8 +8,8 @@ its tables to change the declared type would break the foreign keys to ``phones`
 leaves the stored rows as they are (``PRAGMA writable_schema``; VARCHAR(2) and
 VARCHAR(32) have the same TEXT affinity).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2027-02-10 12:00:00.000000
 """
 
@@ -20,8 +20,8 @@ import re
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
