@@ -7,7 +7,7 @@ one campaign (:func:`engine.reports.campaign_status`).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -127,7 +127,7 @@ def _details(out: Console, status: CampaignStatus, settings: Settings) -> None:
     out.print(steps)
     if status.phones:
         phones = _funnel_table("by phone", "phone")
-        for phone_id, funnel in sorted(status.phones.items()):
+        for phone_id, funnel in _by_phone(status.phones):
             phones.add_row(phone_id, *_funnel_cells(funnel))
         out.print(phones)
     from engine.reports import ab_variants
@@ -146,3 +146,10 @@ def _selection(status: CampaignStatus) -> str:
     """The campaign's selection in one line: leads, phones, start."""
     start = "" if status.starts_at is None else f"; starts {status.starts_at:%Y-%m-%d %H:%M} UTC"
     return f"{status.leads_words}; {status.phones_words}{start}"
+
+
+def _by_phone(phones: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The per-phone rows in natural id order (``p2`` before ``p10``)."""
+    from engine.settings import sorted_phone_ids
+
+    return [(phone_id, phones[phone_id]) for phone_id in sorted_phone_ids(phones)]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from phones import PhoneRow
 
 app = typer.Typer(help="See and manage the sending phones.", no_args_is_help=True)
+PhoneIdArgument = Annotated[str, typer.Argument(help="Phone id, e.g. 03 or london-3.")]
 
 
 @app.command("list")
@@ -68,7 +71,8 @@ def list_phones(
     else:
         console().print(
             f"no phones configured: add a [[phones]] table per WhatsApp number to "
-            f"{settings.path} (see its commented example)",
+            f"{settings.path} (see its commented example), or a phones file with "
+            "`outreach phones import FILE`",
             markup=False,
         )
 
@@ -135,9 +139,7 @@ def _set_state(config: ConfigOption, phone_id: str, state: str, expect: tuple[st
 
 
 @app.command("pause")
-def pause(
-    phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
-) -> None:
+def pause(phone_id: PhoneIdArgument, config: ConfigOption = None) -> None:
     """Stop a phone from sending; its queued messages wait (they are not lost). A phone
     its breaker stopped stays paused, instead of coming back after its probe."""
     from engine.states import PhoneState
@@ -150,9 +152,7 @@ def pause(
 
 
 @app.command("resume")
-def resume(
-    phone_id: Annotated[str, typer.Argument(help="Phone id, e.g. 03.")], config: ConfigOption = None
-) -> None:
+def resume(phone_id: PhoneIdArgument, config: ConfigOption = None) -> None:
     """Let a paused phone send again, or one its breaker stopped (cooling, half-open or
     probing: its health tripped it) at once, without waiting for its probe."""
     from engine.states import PhoneState
@@ -186,3 +186,79 @@ def sync(config: ConfigOption = None) -> None:
         console().print(change.message)
     changed = sum(change.kind is None for change in changes)  # not the offline-too-long alerts
     console().print(f"{len(settings.phones)} phones checked, {changed} changed")
+
+
+@app.command("import")
+def import_phones(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A CSV (header: id,phone[,account_id,new_contacts_per_day,started_on]) or a"
+            " TOML file of [[phones]] tables.",
+            dir_okay=False,
+        ),
+    ],
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count, but write nothing.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the outcome (or the bad rows) as JSON.")
+    ] = False,
+) -> None:
+    """Add or update phones in the config's phones file ([phones] file), creating it if
+    needed. A phone whose id is in the file gets the fields FILE sets (its columns; an
+    empty cell clears one); others are appended. Every row is checked first: on any bad
+    row nothing is written and each one is listed (exit status 2). Restart the workers
+    (`outreach serve`) to send from new phones."""
+    from engine.config_loader import read_toml
+    from engine.errors import ConfigError
+    from engine.settings import find_config
+    from engine.settings.phone_file import phones_file_of, read_phones, write_phones
+    from engine.settings.phone_import import plan_import
+
+    config_path = find_config(config, os.environ)
+    if not config_path.is_file():
+        raise ConfigError(
+            "no such config file; create one with `outreach init` or pass --config PATH",
+            path=str(config_path),
+        )
+    data = read_toml(config_path)
+    target = phones_file_of(data, config_path)
+    if target is None:
+        raise ConfigError(_no_phones_file(bool(data.get("phones"))), path=str(config_path))
+    plan = plan_import(read_phones(target) if target.exists() else None, read_phones(file))
+    if plan.problems:
+        if as_json:
+            problems = [str(problem) for problem in plan.problems]
+            typer.echo(json.dumps({"file": str(target), "written": False, "errors": problems}))
+        lines = "\n".join(f"  {problem}" for problem in plan.problems)
+        raise ConfigError(f"{len(plan.problems)} problem(s), nothing written:\n{lines}")
+    written = plan.changes and not dry_run
+    if written:
+        write_phones(target, plan.phones, plan.columns)
+    if as_json:
+        outcome = {
+            "file": str(target), "written": written, "dry_run": dry_run,
+            "added": list(plan.added), "updated": list(plan.updated),
+            "unchanged": list(plan.unchanged), "phones": len(plan.phones),
+        }  # fmt: skip
+        typer.echo(json.dumps(outcome, indent=2))
+        return
+    counts = (
+        f"{len(plan.added)} added, {len(plan.updated)} updated, {len(plan.unchanged)} unchanged"
+    )
+    if dry_run:
+        done = "dry run, nothing written"
+    else:
+        done = f"{len(plan.phones)} phones in the file" if written else "nothing to write"
+    console().print(f"{target}: {counts} ({done})", markup=False)
+
+
+def _no_phones_file(has_tables: bool) -> str:
+    if has_tables:
+        return (
+            "phones: no phones file to import into. Move the [[phones]] tables into"
+            ' phones.toml and put in their place:\n  [phones]\n  file = "phones.toml"'
+        )
+    return 'phones: no phones file to import into. Add:\n  [phones]\n  file = "phones.csv"'

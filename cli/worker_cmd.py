@@ -53,7 +53,7 @@ def worker(
     require_sending(settings, datetime.now(UTC))
     configure_logging(logs(), settings.timelinesai.token)
     tracing.check(settings.telemetry)
-    chosen = phones.split(",") if phones else None
+    chosen = [part.strip() for part in phones.split(",") if part.strip()] if phones else None
     queues = select_queues(settings, chosen)
     threads = threads or settings.worker.threads
     if in_process:

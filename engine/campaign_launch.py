@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from engine.db import Database
 from engine.projection import Projection, project
-from engine.settings import Settings
+from engine.settings import Settings, sorted_phone_ids
 from sequences import (
     CampaignError,
     CampaignRecord,
@@ -100,7 +100,7 @@ def phones_of(settings: Settings, text: str) -> tuple[str, ...]:
     if unknown or not chosen:
         what = f"unknown phone {unknown[0]!r}" if unknown else "no phone given"
         raise ValueError(f"{what}; configured: {', '.join(known)}")
-    return tuple(sorted(set(chosen)))
+    return tuple(sorted_phone_ids(set(chosen)))
 
 
 def start_of(settings: Settings, sequence: Sequence, text: str) -> datetime:

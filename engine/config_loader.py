@@ -46,6 +46,18 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read: {error.strerror}", path=str(path)) from None
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    """The field types of a settings class, read once: a config of a thousand ``[[phones]]``
+    tables builds a thousand of them, and reading the hints was most of each."""
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
 def load_dataclass(cls: type[T], data: Any, *, path: str, key: str = "") -> T:
     """Build ``cls`` from the table ``data``; ``key`` is where it sits, for messages."""
     if not isinstance(data, dict):
@@ -56,7 +68,7 @@ def load_dataclass(cls: type[T], data: Any, *, path: str, key: str = "") -> T:
             raise ConfigError(
                 _unknown_key_message(name, list(fields)), path=path, key=_join(key, name)
             )
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     values: dict[str, Any] = {}
     for name, spec in fields.items():
         if spec.metadata.get("retired"):

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, true
 
+from engine.settings import sorted_phone_ids
 from engine.states import (
     RUNNING_STATES,
     Direction,
@@ -148,7 +149,9 @@ class CampaignStatus:
             "states": dict(sorted(self.states.items())),
             "total": self.total.as_dict(),
             "steps": [{"step": k + 1, **v.as_dict()} for k, v in sorted(self.steps.items())],
-            "phones": [{"phone": k, **v.as_dict()} for k, v in sorted(self.phones.items())],
+            "phones": [
+                {"phone": k, **self.phones[k].as_dict()} for k in sorted_phone_ids(self.phones)
+            ],
             "variants": [
                 {"step": step + 1, "variant": variant + 1, **v.as_dict()}
                 for (step, variant), v in sorted(self.variants.items())

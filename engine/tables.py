@@ -55,6 +55,8 @@ from sqlalchemy import (
 from engine.company_keys import COMPANY_KEY_CHARS, company_key
 from engine.dbtypes import UTCDateTime
 from engine.lead_names import NAME_KEY_CHARS, name_key
+from engine.settings.phone_ids import PHONE_ID_MAX_CHARS as PHONE_ID_CHARS
+from engine.settings.phone_ids import sorted_phone_ids
 from engine.states import (
     RUNNING_STATES,
     AutoReplyState,
@@ -121,7 +123,7 @@ P = Table(
     "phones",
     metadata,
     # The runtime state of one of our WhatsApp numbers (its settings live in the config).
-    _text("id", 2, primary_key=True, nullable=False),
+    _text("id", PHONE_ID_CHARS, primary_key=True, nullable=False),
     _text("phone", 20, nullable=False, unique=True),
     _text("account_id", 64),
     _text("state", 16, nullable=False, default=PhoneState.ACTIVE),
@@ -219,8 +221,8 @@ def phone_ids_of(column: str | None) -> frozenset[str] | None:
 
 
 def phone_ids_column(phone_ids: Iterable[str] | None) -> str | None:
-    """How ``campaigns.phone_ids`` stores a subset of phones: sorted, comma-separated."""
-    return None if phone_ids is None else ",".join(sorted(set(phone_ids)))
+    """How ``campaigns.phone_ids`` stores a subset of phones: in natural order, comma-separated."""
+    return None if phone_ids is None else ",".join(sorted_phone_ids(set(phone_ids)))
 
 
 E = Table(
@@ -238,7 +240,7 @@ E = Table(
     _ts("due_at"),
     _ts("queued_at"),
     _ts("sending_at"),
-    Column("phone_id", String(2), ForeignKey("phones.id"), nullable=True),
+    Column("phone_id", String(PHONE_ID_CHARS), ForeignKey("phones.id"), nullable=True),
     Column("chat_id", BigInteger, nullable=True),
     _int("attempts", default=0),
     _text("last_error"),
@@ -271,7 +273,7 @@ M = Table(
     Column("enrollment_id", Integer, ForeignKey("enrollments.id"), nullable=True),
     _int("step", nullable=True),
     Column("lead_id", Integer, ForeignKey("leads.id"), nullable=True),
-    _text("phone_id", 2),
+    _text("phone_id", PHONE_ID_CHARS),
     Column("chat_id", BigInteger, nullable=True),
     _text("message_uid", 64, unique=True),
     _text("text", nullable=False, default=""),
@@ -348,7 +350,7 @@ Q = Table(
     "quota_usage",
     metadata,
     # New contacts a phone has started on one local day (the quota's source of truth).
-    _text("phone_id", 2, primary_key=True, nullable=False),
+    _text("phone_id", PHONE_ID_CHARS, primary_key=True, nullable=False),
     Column("day", Date, primary_key=True),
     _int("used", default=0),
 )
@@ -395,7 +397,7 @@ AR = Table(
     Column("lead_id", Integer, ForeignKey("leads.id"), nullable=False, unique=True),
     Column("message_id", Integer, ForeignKey("messages.id"), nullable=False),
     Column("enrollment_id", Integer, ForeignKey("enrollments.id"), nullable=True),
-    _text("phone_id", 2, nullable=False),
+    _text("phone_id", PHONE_ID_CHARS, nullable=False),
     Column("chat_id", BigInteger, nullable=True),
     _text("rule", 32, nullable=False),
     _text("text", nullable=False),
@@ -439,7 +441,7 @@ A = Table(
     _id(),
     _text("kind", 64, nullable=False),
     _text("severity", 16, nullable=False, default="warning"),
-    _text("phone_id", 2),
+    _text("phone_id", PHONE_ID_CHARS),
     _text("message", nullable=False),
     Column("details", JSON, nullable=True),
     _created(index=True),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from sqlalchemy import Connection, func, select, update
 
-from engine.settings import PhoneSettings, Settings
+from engine.settings import PhoneSettings, Settings, phone_order
 from engine.states import StepState
 from engine.tables import E, P, Q, insert_for
 from phones.health import PhoneHealth
@@ -86,7 +86,8 @@ class PhoneRow:
 
 
 def phone_rows(db: Executor, settings: Settings, today: date) -> list[PhoneRow]:
-    """The configured phones with their state and today's new-contact use, in id order."""
+    """The configured phones with their state and today's new-contact use, in id order
+    (natural: ``p2`` before ``p10``)."""
     states = {row.id: row for row in db.execute(select(P))}
     used = dict(db.execute(select(Q.c.phone_id, Q.c.used).where(Q.c.day == today)).all())
     # Queue depth from the database: what the dispatcher handed the phone and it has
@@ -99,7 +100,7 @@ def phone_rows(db: Executor, settings: Settings, today: date) -> list[PhoneRow]:
         ).all()
     )
     rows = []
-    for phone in sorted(settings.phones, key=lambda p: p.id):
+    for phone in sorted(settings.phones, key=lambda p: phone_order(p.id)):
         state = states.get(phone.id)
         rows.append(
             PhoneRow(

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from engine.db import Database
+from engine.settings import sorted_phone_ids
 from engine.tables import C, insert_for, phone_ids_column, phone_ids_of
 from sequences.campaign_states import Action, next_state
 from sequences.errors import CampaignError
@@ -65,7 +66,10 @@ _COLUMNS = (
 def _record(row: Any) -> CampaignRecord:
     phones = phone_ids_of(row.phone_ids)
     selection = Selection(
-        row.tag, row.leads_file, None if phones is None else tuple(sorted(phones)), row.starts_at
+        row.tag,
+        row.leads_file,
+        None if phones is None else tuple(sorted_phone_ids(phones)),
+        row.starts_at,
     )
     return CampaignRecord(
         int(row.id), row.name, row.sequence, row.state, selection, row.created_at, row.updated_at

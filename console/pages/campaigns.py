@@ -34,6 +34,7 @@ from console.web import (
 )
 from engine.db import Database
 from engine.reports import CampaignStatus, ab_variants, sends_per_day
+from engine.settings import sorted_phone_ids
 from phones.quota import quota_day
 from sequences import (
     CampaignChange,
@@ -83,7 +84,7 @@ def campaign(request: Request, visitor: Annotated[Visitor, Depends(viewer)], nam
         partial(_sends, console.database, name, days, ZoneInfo(settings.quota.timezone)),
     ).value
     steps = [(f"step {index + 1}", funnel) for index, funnel in sorted(status.steps.items())]
-    phones = [(f"phone {phone}", funnel) for phone, funnel in sorted(status.phones.items())]
+    phones = [(f"phone {p}", status.phones[p]) for p in sorted_phone_ids(status.phones)]
     variants = [
         (f"step {step + 1}, variant {variant + 1}", funnel)
         for (step, variant), funnel in ab_variants(
@@ -178,4 +179,4 @@ def _sends(
 
 def _per_day(sends: dict[str, dict[date, int]], days: list[date]) -> dict[str, list[int]]:
     """Each phone's sends on each of ``days`` (0 for a day without any)."""
-    return {phone: [by_day.get(day, 0) for day in days] for phone, by_day in sorted(sends.items())}
+    return {phone: [sends[phone].get(day, 0) for day in days] for phone in sorted_phone_ids(sends)}

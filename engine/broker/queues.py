@@ -1,8 +1,10 @@
 """The Dramatiq side: per-phone queues, the broker, and one thin actor per queue.
 
-Each configured phone NN has two queues: ``phone_NN`` for first messages and
-``phone_NN_followup`` for follow-ups (the set follows the config). Broker keys
-carry the Redis namespace (``<namespace>:phone_NN``). An actor only loads its
+Each configured phone has two queues, named from its id as written: ``phone_<id>`` for
+first messages and ``phone_<id>_followup`` for follow-ups (the set follows the config).
+The id rule (:mod:`engine.settings.phone_ids`) keeps every such name one Dramatiq
+accepts and unambiguous (no id ends in ``_followup``). Broker keys carry the Redis
+namespace (``<namespace>:phone_<id>``). An actor only loads its
 process's runtime, calls :meth:`Sender.send` and acts on the outcome; policy
 (retries, backoff, time limit) lives in the actor options.
 """
@@ -23,7 +25,7 @@ from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 from engine import tracing
 from engine.broker.fetcher import PhoneConsumer, PhoneFetcher
 from engine.broker.retrying import retried_quietly
-from engine.settings import Settings
+from engine.settings import Settings, sorted_phone_ids
 from engine.timelinesai import PermanentError
 
 FIRST = "first"
@@ -31,7 +33,7 @@ FOLLOWUP = "followup"
 
 
 def queue_name(phone_id: str, kind: str = FIRST) -> str:
-    """``phone_NN`` for first messages, ``phone_NN_followup`` for follow-ups."""
+    """``phone_<id>`` for first messages, ``phone_<id>_followup`` for follow-ups."""
     return f"phone_{phone_id}" if kind == FIRST else f"phone_{phone_id}_followup"
 
 
@@ -45,8 +47,9 @@ def answer_actor_name(phone_id: str) -> str:
 
 
 def all_queues(phone_ids: Iterable[str]) -> list[str]:
-    """Both queues of every phone, in phone order."""
-    return [queue_name(p, kind) for p in sorted(phone_ids) for kind in (FIRST, FOLLOWUP)]
+    """Both queues of every phone, in phone order (natural: ``p2`` before ``p10``)."""
+    ordered = sorted_phone_ids(phone_ids)
+    return [queue_name(p, kind) for p in ordered for kind in (FIRST, FOLLOWUP)]
 
 
 class PhoneBroker(RedisBroker):

@@ -15,6 +15,12 @@ from engine.settings.loading import (
     resolve_database_url,
     validate,
 )
+from engine.settings.phone_ids import (
+    PHONE_ID_MAX_CHARS,
+    phone_id_problem,
+    phone_order,
+    sorted_phone_ids,
+)
 from engine.settings.replies import IntentRule, RepliesSettings
 from engine.settings.sections import (
     AlertSettings,
@@ -51,6 +57,7 @@ from engine.settings.services import (
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
+    "PHONE_ID_MAX_CHARS",
     "AlertSettings",
     "BreakerSettings",
     "ClockSettings",
@@ -77,10 +84,13 @@ __all__ = [
     "WorkspaceSettings",
     "find_config",
     "load_settings",
+    "phone_id_problem",
+    "phone_order",
     "require_phones",
     "require_sending",
     "require_shared_clock",
     "require_token",
     "resolve_database_url",
+    "sorted_phone_ids",
     "validate",
 ]

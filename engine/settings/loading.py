@@ -9,7 +9,6 @@ CLI loads the config (:func:`sequences.definition.check_templates`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from itertools import pairwise
@@ -20,12 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from engine import numbers
 from engine.config_loader import load_dataclass, read_toml
 from engine.errors import ConfigError
+from engine.settings.phone_file import PhoneEntry, load_phones, phone_problems, phones_file_of
 from engine.settings.replies import validate_replies
 from engine.settings.sections import (
     BreakerSettings,
     ConsoleSettings,
     HealthSettings,
-    PhoneSettings,
     SchedulerSettings,
     Settings,
     TelemetrySettings,
@@ -35,7 +34,6 @@ from engine.settings.sections import (
 from engine.settings.urls import database_url_problem, otlp_endpoint_problem, redis_url_problem
 
 DEFAULT_CONFIG_NAME = "config.toml"
-_PHONE_ID = re.compile(r"^(0[1-9]|[1-9][0-9])$")
 
 
 def find_config(explicit: str | Path | None, env: Mapping[str, str]) -> Path:
@@ -60,7 +58,13 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
             path=str(path),
         )
     data = _upgrade_warmup(read_toml(path), str(path))
+    phones_file = phones_file_of(data, path)
+    if phones_file is not None:
+        data = {name: value for name, value in data.items() if name != "phones"}
     settings = load_dataclass(Settings, data, path=str(path))
+    if phones_file is not None:
+        phones = load_phones(phones_file)  # its errors name the file as the config was named
+        settings = replace(settings, phones=phones, phones_file=phones_file.resolve())
     settings = _apply_environment(settings, env)
     _check_urls(settings, env, str(path))
     settings = replace(
@@ -232,7 +236,12 @@ def validate(settings: Settings, path: str) -> None:
         numbers.check_region(settings.leads.default_region)
     except numbers.InvalidNumberError as error:
         raise fail("leads.default_region", str(error)) from None
-    _validate_phones(settings.phones, fail)
+    if settings.phones_file is None:  # a phones file is checked as it is read
+        problems = phone_problems(
+            [PhoneEntry(p, path, f"phones[{i}]") for i, p in enumerate(settings.phones)]
+        )
+        if problems:
+            raise problems[0]
     _validate_webhook(settings.webhook, fail)
     _validate_console(settings.console, fail)
     _validate_jobs(scheduler, fail)
@@ -362,27 +371,6 @@ def _validate_texts(texts: TextsSettings, fail: Callable[[str, str], ConfigError
         raise fail("texts.rewordings", "must not be negative")
     if texts.retry_after_s <= 0:
         raise fail("texts.retry_after_s", "must be positive")
-
-
-def _validate_phones(
-    phones: tuple[PhoneSettings, ...], fail: Callable[[str, str], ConfigError]
-) -> None:
-    seen_ids: set[str] = set()
-    seen_numbers: set[str] = set()
-    for index, phone in enumerate(phones):
-        key = f"phones[{index}]"
-        if not _PHONE_ID.match(phone.id):
-            raise fail(f"{key}.id", f"{phone.id!r} must be two digits from 01 to 99")
-        if phone.id in seen_ids:
-            raise fail(f"{key}.id", f"phone id {phone.id!r} is used twice")
-        seen_ids.add(phone.id)
-        if not numbers.is_e164(phone.phone):
-            raise fail(f"{key}.phone", f"{phone.phone!r} is not a valid E.164 number (+CC...)")
-        if phone.phone in seen_numbers:
-            raise fail(f"{key}.phone", f"{phone.phone!r} is configured twice")
-        seen_numbers.add(phone.phone)
-        if phone.new_contacts_per_day is not None and phone.new_contacts_per_day <= 0:
-            raise fail(f"{key}.new_contacts_per_day", "must be a positive number of contacts")
 
 
 def _check_timezone(name: str, error: ConfigError) -> None:

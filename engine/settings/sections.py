@@ -311,6 +311,8 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     sequences: dict[str, SequenceSettings] = field(default_factory=dict)
     path: Path | None = field(default=None, metadata={"from_file": False})
+    phones_file: Path | None = field(default=None, metadata={"from_file": False})
+    """Where the phones were read from (``[phones] file``); ``None``: ``[[phones]]`` tables."""
 
     def phone(self, phone_id: str) -> PhoneSettings:
         """The configured phone ``phone_id``; raises ``KeyError`` when there is none."""

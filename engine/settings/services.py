@@ -27,7 +27,14 @@ def require_token(settings: Settings) -> str:
 
 
 def require_phones(settings: Settings) -> None:
-    """At least one ``[[phones]]`` entry: without one there is nothing to send from."""
+    """At least one phone (``[[phones]]`` or the phones file): else nothing can send."""
+    if not settings.phones and settings.phones_file is not None:
+        raise ConfigError(
+            "no phones in the phones file: add a row with the id and number of each WhatsApp"
+            " number you connected to TimelinesAI (or `outreach phones import FILE`), then"
+            " check them with `outreach phones list`",
+            path=str(settings.phones_file),
+        )
     if not settings.phones:
         raise ConfigError(
             "no phones configured: add a [[phones]] table with the id and number of each "

@@ -223,3 +223,38 @@ def test_0011_fills_each_stored_leads_company_key_and_goes_back(blank: Database)
     with blank.engine.connect() as connection:
         columns = connection.execute(text("SELECT * FROM leads")).keys()
     assert "company_key" not in columns
+
+
+def test_0014_widens_every_phone_id_column_keeping_the_stored_ids(blank: Database) -> None:
+    blank.upgrade("0013")
+    insert_phone = text(
+        "INSERT INTO phones (id, phone, state, sent_total, failures_total, created_at) "
+        "VALUES (:id, :phone, 'active', 0, 0, :now)"
+    )
+    with blank.engine.begin() as connection:
+        connection.execute(insert_phone, {"id": "01", "phone": "+447700900001", "now": NOW})
+        connection.execute(
+            text("INSERT INTO quota_usage (phone_id, day, used) VALUES ('01', '2026-12-01', 3)")
+        )
+    blank.upgrade()
+    slug = "london-office-" + "x" * 18  # 32 characters, the longest id
+    with blank.engine.begin() as connection:
+        connection.execute(insert_phone, {"id": slug, "phone": "+447700900002", "now": NOW})
+        connection.execute(
+            text("INSERT INTO quota_usage (phone_id, day, used) VALUES (:id, '2026-12-01', 1)"),
+            {"id": slug},
+        )
+        connection.execute(
+            text("INSERT INTO alerts (kind, severity, phone_id, message, created_at) "
+                 "VALUES ('phone_banned', 'critical', :id, 'm', :now)"),
+            {"id": slug, "now": NOW},
+        )  # fmt: skip
+    with blank.engine.connect() as connection:
+        used = connection.execute(text("SELECT phone_id, used FROM quota_usage ORDER BY used"))
+        assert [tuple(row) for row in used] == [(slug, 1), ("01", 3)]
+        if blank.engine.dialect.name == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            declared = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'enrollments'"
+            ).scalar_one()
+            assert "phone_id VARCHAR(32)" in declared

@@ -189,9 +189,15 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, database: Database) -> Iterator[Harness]:
+def sending_config() -> str:
+    """The harness's config after ``[database]``; a test module may override it."""
+    return CONFIG
+
+
+@pytest.fixture
+def harness(tmp_path: Path, database: Database, sending_config: str) -> Iterator[Harness]:
     path = tmp_path / "config.toml"
-    path.write_text(f'[database]\nurl = "{database.url}"\n{CONFIG}')
+    path.write_text(f'[database]\nurl = "{database.url}"\n{sending_config}')
     settings = load_settings(path)
     with database.session() as session:
         sync_phones(session, settings.phones)
