@@ -104,17 +104,6 @@ def test_a_nack_moves_the_message_to_the_dead_letters(
     assert redis_client.zscore(f"{redis_namespace}:{QUEUE}.XQ", redis_id) is not None
 
 
-def test_a_requeue_puts_unacked_messages_back_on_their_queue(
-    broker: RedisBroker, fetched: MessageProxy, redis_client: redis.Redis, redis_namespace: str
-) -> None:
-    proxy = fetched
-    internals.requeue(broker, QUEUE, [proxy])
-    queue = internals.queue_key(redis_namespace, QUEUE)
-    assert redis_client.lrange(queue, 0, -1) == [internals.redis_message_id(proxy).encode()]
-    acks = internals.acks_key(redis_namespace, internals.broker_id(broker), QUEUE)
-    assert redis_client.smembers(acks) == set()
-
-
 def test_a_message_handed_to_the_worker_threads_waits_on_their_priority_queue(
     broker: RedisBroker, fetched: MessageProxy
 ) -> None:
