@@ -84,6 +84,13 @@ class PhoneFetcher(Middleware):
 
     # Dramatiq hooks -----------------------------------------------------------------
 
+    def before_worker_boot(self, broker: Broker, worker: Worker) -> None:
+        # The phone queues need no consumer thread each: see ThreadlessConsumer.
+        for queue in self.broker.phone_queues:
+            if internals.takes_queue(worker, queue):
+                consumer = PhoneConsumer(self.broker, queue, worker.worker_timeout)
+                worker.consumers[queue] = internals.ThreadlessConsumer(worker, queue, consumer)
+
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         phone_queues = self.broker.phone_queues
         self._queues = sorted(q for q in worker.consumers if q in phone_queues)
@@ -311,7 +318,8 @@ class PhoneFetcher(Middleware):
 
 
 class PhoneConsumer(Consumer):
-    """The consumer Dramatiq's worker keeps for a phone queue: the :class:`PhoneFetcher`
+    """The consumer Dramatiq's worker keeps for a phone queue (in a
+    :class:`~engine.broker.internals.ThreadlessConsumer`): the :class:`PhoneFetcher`
     fetches for it, so it only acks, nacks and requeues (each also freeing the lease)."""
 
     def __init__(self, broker: PhoneBroker, queue_name: str, timeout_ms: int) -> None:

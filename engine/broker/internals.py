@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dramatiq import Message, MessageProxy
+from dramatiq import Consumer, Message, MessageProxy
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.worker import Worker, _WorkQueueItem
+from dramatiq.worker import ConsumerThread, Worker, _WorkQueueItem
 
 from engine.broker.index import INDEX_LUA
 from phones.lease import LEASE_LUA
@@ -34,6 +34,7 @@ from phones.lease import LEASE_LUA
 __all__ = [
     "PUT_BACK_SCRIPT",
     "TAKE_SCRIPT",
+    "ThreadlessConsumer",
     "acks_key",
     "broker_id",
     "hand_to_worker_threads",
@@ -42,6 +43,7 @@ __all__ = [
     "nack",
     "queue_key",
     "redis_message_id",
+    "takes_queue",
 ]
 
 
@@ -74,6 +76,35 @@ def redis_message_id(message: Message[Any] | MessageProxy) -> str:
 def hand_to_worker_threads(worker: Worker, priority: int, message: MessageProxy) -> None:
     """Put a fetched message on the worker threads' queue, as Dramatiq's consumer does."""
     worker.work_queue.put(_WorkQueueItem(priority, message))
+
+
+def takes_queue(worker: Worker, queue: str) -> bool:
+    """Whether the worker consumes ``queue`` (its ``queues`` whitelist, if any)."""
+    whitelist = worker.consumer_whitelist
+    return not whitelist or queue in whitelist
+
+
+class ThreadlessConsumer(ConsumerThread):
+    """What the worker keeps for a queue whose messages the fetcher fetches: Dramatiq's
+    consumer thread, never started. Its worker threads ack, nack and requeue through it
+    (:meth:`post_process_message`, :meth:`requeue_messages`, with Dramatiq's own retries);
+    it polls nothing, so a process costs no thread and no wake-up per phone queue.
+    Registered in ``worker.consumers`` before the worker boots, the worker starts no
+    thread of its own for the queue."""
+
+    def __init__(self, worker: Worker, queue: str, consumer: Consumer) -> None:
+        super().__init__(
+            broker=worker.broker, queue_name=queue, prefetch=1,
+            work_queue=worker.work_queue, worker_timeout=worker.worker_timeout,
+        )  # fmt: skip
+        self.consumer = consumer
+
+    def pause(self) -> None:
+        super().pause()
+        self.paused_event.set()  # nothing runs to notice it
+
+    def join(self, timeout: float | None = None) -> None:
+        return None  # never started: nothing to wait for
 
 
 def nack(broker: RedisBroker, queue: str, message: MessageProxy) -> None:

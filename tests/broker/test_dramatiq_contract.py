@@ -112,3 +112,22 @@ def test_a_message_handed_to_the_worker_threads_waits_on_their_priority_queue(
     internals.hand_to_worker_threads(worker, 5, proxy)
     item = worker.work_queue.get_nowait()
     assert (item.priority, item.message) == (5, proxy)
+
+
+def test_a_queue_with_a_consumer_before_boot_gets_no_consumer_thread(
+    broker: RedisBroker,
+) -> None:
+    """ThreadlessConsumer relies on the worker keeping a consumer registered for a queue
+    before it boots, and on its whitelist of queues."""
+    worker = dramatiq.Worker(broker, queues={QUEUE}, worker_threads=1, worker_timeout=100)
+    assert internals.takes_queue(worker, QUEUE)
+    assert not internals.takes_queue(worker, "other")
+    consumer = broker.consume(QUEUE)
+    ours = internals.ThreadlessConsumer(worker, QUEUE, consumer)
+    worker.consumers[QUEUE] = ours
+    worker.start()
+    try:
+        assert worker.consumers[QUEUE] is ours
+        assert not ours.is_alive()
+    finally:
+        worker.stop(timeout=5000)

@@ -6,6 +6,7 @@ in Redis between them); see engine/broker/index.py for the rule these prove.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -203,7 +204,29 @@ def test_a_message_put_back_at_shutdown_is_due_again_at_once(
     worker.start()
     wait_for(lambda: len(recorder.calls) == 1)
     wait_for(lambda: len(leases(redis_client, redis_namespace)) == 2)  # the second is fetched
-    recorder.gate.set()
+    threading.Timer(0.3, recorder.gate.set).start()
     worker.stop(timeout=5000)  # the running one finishes, the waiting one goes back
+    assert len(recorder.calls) == 1
     waiting = "02" if recorder.calls[0][0] == "phone_01" else "01"
     assert scores(redis_client, redis_namespace)[waiting] <= time.time() * 1000
+
+
+def test_a_worker_keeps_no_thread_per_phone_queue(redis_namespace: str) -> None:
+    broker = PhoneBroker(url=REDIS_URL, namespace=redis_namespace)
+    for n in range(100):
+        queue = f"phone_{n:03d}"
+        broker.add_phone_queue(queue, f"{n:03d}")
+        dramatiq.Actor(
+            lambda: None, broker=broker, actor_name=f"send_{queue}", queue_name=queue,
+            priority=0, options={},
+        )  # fmt: skip
+    before = threading.active_count()
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        started = threading.active_count() - before
+    finally:
+        worker.stop(timeout=5000)
+        broker.close()
+        broker.client.connection_pool.disconnect()
+    assert started <= 5  # two worker threads, the fetcher, Dramatiq's own few
