@@ -4,14 +4,14 @@ Uses the ``engine`` found first on ``sys.path`` (bench/scale.py puts the tree un
 there, this tree or ``--against REV``), so both sides run their own broker code.
 
     python bench/scale_worker.py work URL NAMESPACE PHONES THREADS
-    python bench/scale_worker.py enqueue URL NAMESPACE PHONES PER_PHONE
+    python bench/scale_worker.py enqueue URL NAMESPACE PHONES PER_PHONE PART PARTS
 
 ``work``: a Dramatiq worker (the engine's PhoneBroker, its fetcher and leases) on both
-queues of every phone and on a ``replies`` queue, as ``outreach worker`` has, whose
-actors send nothing: each only counts itself in Redis (``<ns>:bench:done``, one INCR per
+queues of every phone, as ``outreach worker`` has (which also declares the ``replies``
+queue's actor without consuming it), whose actors send nothing: each only counts itself in Redis (``<ns>:bench:done``, one INCR per
 message, the same on both sides), so the figures are the broker's alone. Runs until
-SIGTERM. ``enqueue``: PER_PHONE messages on each phone's first-message queue, through
-the broker's own enqueue, then exits.
+SIGTERM. ``enqueue``: PER_PHONE messages on the first-message queue of each phone whose
+number is PART modulo PARTS, through the broker's own enqueue, then exits.
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ def build(url: str, namespace: str, phones: int) -> tuple[PhoneBroker, dict[str,
 
 
 def work(url: str, namespace: str, phones: int, threads: int) -> None:
-    broker, _ = build(url, namespace, phones)
-    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=1000)
+    broker, actors = build(url, namespace, phones)
+    worker = dramatiq.Worker(
+        broker, queues=set(actors), worker_threads=threads, worker_timeout=1000
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     worker.start()
@@ -66,17 +68,18 @@ def work(url: str, namespace: str, phones: int, threads: int) -> None:
     broker.close()
 
 
-def enqueue(url: str, namespace: str, phones: int, per_phone: int) -> None:
+def enqueue(url: str, namespace: str, phones: int, per_phone: int, part: int, parts: int) -> None:
     broker, actors = build(url, namespace, phones)
+    mine = [phone for index, phone in enumerate(phone_ids(phones)) if index % parts == part]
     for n in range(per_phone):
-        for phone in phone_ids(phones):
+        for phone in mine:
             actors[queue_name(phone, FIRST)].send(n)
     broker.close()
 
 
 if __name__ == "__main__":
-    mode, url, namespace, phones, last = sys.argv[1:6]
+    mode, url, namespace, phones, last, *part = sys.argv[1:]
     if mode == "work":
         work(url, namespace, int(phones), int(last))
     else:
-        enqueue(url, namespace, int(phones), int(last))
+        enqueue(url, namespace, int(phones), int(last), int(part[0]), int(part[1]))
