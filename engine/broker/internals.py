@@ -133,7 +133,10 @@ def nack(broker: RedisBroker, queue: str, message: MessageProxy) -> None:
 # due range, so a fetch ends; those of other processes' phone sets are stepped over.
 # Keys are those of Dramatiq's Redis broker: the queue list "<ns>:<queue>", the message
 # hash "<ns>:<queue>.msgs", the worker's set of unacked messages
-# "<ns>:__acks__.<worker>.<queue>", the heartbeats "<ns>:__heartbeats__"; and the index's.
+# "<ns>:__acks__.<worker>.<queue>", the heartbeats "<ns>:__heartbeats__"; and the index's,
+# and "<ns>:__held__.<worker>", the phones (members) a worker ever took a message from,
+# so that maintenance finds a dead worker's unacked messages without looking at every
+# phone (it runs, by Dramatiq's chance, on a fetch that has room).
 TAKE_SCRIPT = (
     LEASE_LUA
     + INDEX_LUA
@@ -144,6 +147,7 @@ local limit, turn, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local phones = ARGV[9]
 local heartbeats = ns .. ':__heartbeats__'
 local ready = ns .. ':__ready__'
+local held = ns .. ':__held__.' .. worker
 redis.call('zadd', heartbeats, now, worker)
 local out = {0, -1, 0}
 local acked_queue, acked_id, acked_lease = ARGV[10], ARGV[11], ARGV[12]
@@ -163,29 +167,29 @@ if limit > 0 and redis.call('exists', phones) == 0 then
   limit = 0
 end
 if ARGV[7] == '1' and limit > 0 then
-  -- A dead worker's unacked messages go back to their queues (the lease lapses by itself).
-  local dead = redis.call('zrangebyscore', heartbeats, 0, now - tonumber(ARGV[8]))
-  if #dead > 0 then
-    for _, member in ipairs(redis.call('smembers', phones)) do
+  -- A dead worker's unacked messages go back to their queues (the lease lapses by
+  -- itself): those of the phones it ever took from, whatever process consumes them.
+  for _, gone in ipairs(redis.call('zrangebyscore', heartbeats, 0, now - tonumber(ARGV[8]))) do
+    local held = ns .. ':__held__.' .. gone
+    for _, member in ipairs(redis.call('smembers', held)) do
       local parts = index_parts(member)
       local back = false
-      for _, gone in ipairs(dead) do
-        for i = 2, #parts do
-          local queue = parts[i]
-          local acks = ns .. ':__acks__.' .. gone .. '.' .. queue
-          for _, id in ipairs(redis.call('smembers', acks)) do
-            if redis.call('hexists', ns .. ':' .. queue .. '.msgs', id) == 1 then
-              redis.call('rpush', ns .. ':' .. queue, id)
-              back = true
-            end
+      for i = 2, #parts do
+        local queue = parts[i]
+        local acks = ns .. ':__acks__.' .. gone .. '.' .. queue
+        for _, id in ipairs(redis.call('smembers', acks)) do
+          if redis.call('hexists', ns .. ':' .. queue .. '.msgs', id) == 1 then
+            redis.call('rpush', ns .. ':' .. queue, id)
+            back = true
           end
-          redis.call('del', acks)
         end
+        redis.call('del', acks)
       end
       if back then
         redis.call('zadd', ready, 'lt', now, member)
       end
     end
+    redis.call('del', held)
   end
 end
 local taken, skipped = 0, 0
@@ -216,6 +220,7 @@ while taken < limit do
             local data = redis.call('hget', ns .. ':' .. queue .. '.msgs', id)
             if data then
               redis.call('sadd', ns .. ':__acks__.' .. worker .. '.' .. queue, id)
+              redis.call('sadd', held, member)
               lease_take(lease, prefix .. ':' .. queue, ttl)
               out[#out + 1] = queue
               out[#out + 1] = id

@@ -238,11 +238,13 @@ def test_a_dead_workers_unacked_message_is_put_back_and_sent(
     ns = redis_namespace
     redis_client.lrem(f"{ns}:phone_01", 0, message.options["redis_message_id"])
     redis_client.sadd(f"{ns}:__acks__.dead-worker.phone_01", message.options["redis_message_id"])
+    redis_client.sadd(f"{ns}:__held__.dead-worker", phone_broker.member("01"))
     redis_client.zadd(f"{ns}:__heartbeats__", {"dead-worker": 1})
     phone_broker.maintenance_chance = 1_000_000  # every fetch does maintenance
     with working(phone_broker, 1):
         wait_for(lambda: [n for _, n, _ in recorder.calls] == [7])
     assert not redis_client.exists(f"{ns}:__acks__.dead-worker.phone_01")
+    assert not redis_client.exists(f"{ns}:__held__.dead-worker")
 
 
 @pytest.mark.parametrize(

@@ -230,3 +230,21 @@ def test_a_worker_keeps_no_thread_per_phone_queue(redis_namespace: str) -> None:
         broker.close()
         broker.client.connection_pool.disconnect()
     assert started <= 5  # two worker threads, the fetcher, Dramatiq's own few
+
+
+def test_a_fetch_records_the_phone_under_its_worker_for_maintenance(
+    phone_broker: PhoneBroker, redis_client: redis.Redis, redis_namespace: str
+) -> None:
+    """Were this worker to die now, maintenance finds its unacked message from the phones
+    it took from (``__held__``), not by looking at every phone of the deployment."""
+    recorder = Recorder(redis_client, redis_namespace)
+    actors = declare(phone_broker, recorder)
+    actors["phone_01"].send(1)
+    try:
+        with working(phone_broker, 1):
+            wait_for(lambda: len(recorder.calls) == 1)
+            held = redis_client.smembers(f"{redis_namespace}:__held__.{phone_broker.broker_id}")
+            assert held == {phone_broker.member("01").encode()}
+            recorder.gate.set()
+    finally:
+        recorder.gate.set()
