@@ -1,10 +1,10 @@
 """One fetch for all of a worker process's phone queues, each message with its phone's lease.
 
 Dramatiq's Redis consumer fetches per queue: with two queues per phone, a process polls
-forty queues, one round trip each (and as many delay queues), and a fetched message
-still has to take its phone's
-lease (another round trip, and a wasted fetch when another process holds the phone) and
-give it back after the send (a third), then be acked (a fourth). Here one Lua script
+forty queues (and as many delay queues), one round trip each, and a fetched message
+still has to take its phone's lease (another round trip, and a wasted fetch when
+another process holds the phone) and give it back after the send (a third), then be
+acked (a fourth). Here one Lua script
 (:data:`~engine.broker.internals.TAKE_SCRIPT`) acks a worked message, frees its lease,
 and takes the next messages from the phones of the process that the ready index
 (:mod:`engine.broker.index`) says are due, each only from a phone whose lease is free
@@ -268,8 +268,6 @@ class PhoneFetcher(Middleware):
                 self._turn += 1
             asked_at = time.monotonic()  # before Redis set the leases: never overestimates
             reply = self._take(keys=[broker.namespace], args=args)
-            if reply[2]:
-                self._write_phone_set()
             for index in range(3, len(reply), 3):
                 name = reply[index].decode()
                 try:
@@ -290,6 +288,8 @@ class PhoneFetcher(Middleware):
                     self._cond.notify_all()  # room left unfilled: the fetching thread polls
         for name, message, _ in taken:
             self._hand_over(name, message)
+        if reply[2]:  # nothing was taken: the phone set is missing
+            self._write_phone_set()
         next_ms = int(reply[1])
         return bool(reply[0]), len(taken), next_ms / 1000 if next_ms >= 0 else None
 
