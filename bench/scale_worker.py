@@ -16,6 +16,7 @@ number is PART modulo PARTS, through the broker's own enqueue, then exits.
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
@@ -61,6 +62,8 @@ def work(url: str, namespace: str, phones: int, threads: int) -> None:
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    gc.collect()  # as engine.worker.run_worker_process does: start-up's objects stay put
+    gc.freeze()
     worker.start()
     print("ready", flush=True)
     stop.wait()
