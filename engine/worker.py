@@ -62,9 +62,11 @@ from sequences import compiled_sequences
 
 log = logging.getLogger("outreach.worker")
 
-# How often the delay queues are polled (Dramatiq's default). The phone queues are not
-# polled per queue: the broker's fetcher (engine.broker.fetcher) takes for all of them at once,
-# as many messages as the process has threads plus one, never two of one phone.
+# How often Dramatiq's own consumers poll at most (its default), for a queue that is not
+# a phone queue. The phone queues are not polled per queue, and have no Dramatiq
+# delay queue: the broker's fetcher (engine.broker.fetcher) takes from the phones its
+# ready index says are due, as many messages as the process has threads plus one, never
+# two of one phone.
 WORKER_TIMEOUT_MS = 1000
 # Slack on a fetched message's lease: one with less than the send time limit plus this
 # left (it waited long for a thread) is extended before its send.

@@ -14,19 +14,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import uuid4
 
 import dramatiq
 import redis
 from dramatiq import Consumer, Message
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import q_name
+from dramatiq.common import current_millis, q_name
 from dramatiq.middleware import CurrentMessage, Retries, TimeLimit
 
 from engine import tracing
 from engine.broker.fetcher import PhoneConsumer, PhoneFetcher
+from engine.broker.index import ENQUEUE_SCRIPT, phone_member
 from engine.broker.retrying import retried_quietly
 from engine.settings import Settings, sorted_phone_ids
 from engine.timelinesai import PermanentError
+from phones.lease import lease_key
 
 FIRST = "first"
 FOLLOWUP = "followup"
@@ -57,6 +60,9 @@ class PhoneBroker(RedisBroker):
 
     :func:`declare_actors` registers each phone queue with its phone
     (:meth:`add_phone_queue`); any other queue (``replies``) keeps Dramatiq's consumer.
+    A message for a phone queue is enqueued with its phone's place in the ready index
+    (:mod:`engine.broker.index`), a delayed one on the queue's own delayed set instead
+    of Dramatiq's delay queue (which a consumer thread per queue would poll).
     ``idle_poll_s`` is the longest the fetcher waits before polling empty phone queues
     again (real seconds; one round trip polls them all, so it can be short);
     ``lease_ttl_s`` the lease a fetched message takes.
@@ -67,21 +73,62 @@ class PhoneBroker(RedisBroker):
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
         self.phone_queues: dict[str, str] = {}  # queue name -> phone id
+        self._members: dict[str, str] = {}  # phone id -> its member in the ready index
         self.idle_poll_s = idle_poll_s
         self.fetcher = PhoneFetcher(self, lease_ttl_s=lease_ttl_s)
         self.add_middleware(self.fetcher)
+        self._enqueue = self.client.register_script(ENQUEUE_SCRIPT)
 
     def add_phone_queue(self, queue: str, phone_id: str) -> None:
         """Fetch ``queue`` with the lease of phone ``phone_id``."""
         self.phone_queues[queue] = phone_id
+        self._members[phone_id] = phone_member(
+            lease_key(self.namespace, phone_id), self.queues_of([phone_id])
+        )
+
+    def queues_of(self, phone_ids: Iterable[str]) -> list[str]:
+        """The phone queues of these phones."""
+        wanted = set(phone_ids)
+        return sorted(queue for queue, phone in self.phone_queues.items() if phone in wanted)
+
+    def member(self, phone_id: str) -> str:
+        """The phone's member in the ready index."""
+        return self._members[phone_id]
+
+    def declare_queue(self, queue_name: str) -> None:
+        """Declare a queue; a phone queue gets no Dramatiq delay queue (see the class)."""
+        if queue_name not in self.phone_queues:
+            super().declare_queue(queue_name)
+        elif queue_name not in self.queues:
+            self.emit_before("declare_queue", queue_name)
+            self.queues.add(queue_name)
+            self.emit_after("declare_queue", queue_name)
 
     def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
-        """Enqueue; a message put straight on a phone queue by this process (a delayed one
-        coming due, a retry, a dead letter sent again) wakes the fetcher at once."""
-        queued = super().enqueue(message, delay=delay)
-        if delay is None and message.queue_name in self.phone_queues:
-            self.fetcher.poke()
-        return queued
+        """Enqueue; a message for a phone queue goes there (or on its delayed set) with its
+        phone's place in the ready index, in one step, and one put there by this process
+        (a retry, a put-back) wakes the fetcher when it is due."""
+        queue = message.queue_name
+        if queue not in self.phone_queues:
+            return super().enqueue(message, delay=delay)
+        now = current_millis()
+        options: dict[str, Any] = {"redis_message_id": str(uuid4())}
+        if delay is not None:
+            options["eta"] = now + delay
+        message = message.copy(options=options)
+        self.emit_before("enqueue", message, delay)
+        stored = message.copy()  # fetched from the queue itself, as if it had never waited
+        stored.options.pop("eta", None)
+        self._enqueue(
+            keys=[self.namespace],
+            args=[
+                now, queue, options["redis_message_id"], stored.encode(),
+                "" if delay is None else options["eta"], self._members[self.phone_queues[queue]],
+            ],
+        )  # fmt: skip
+        self.emit_after("enqueue", message, delay)
+        self.fetcher.poke(delay)
+        return message
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         if queue_name in self.phone_queues:

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.broker import all_queues
+from engine.broker.index import delayed_key
 from engine.clock import Clock
 from engine.db import Database
 from engine.replies.followups import REPLIES_QUEUE
@@ -188,7 +189,10 @@ class EngineState(Collector):
         pipeline = self._redis.pipeline(transaction=False)
         for queue in queues:
             pipeline.llen(f"{namespace}:{queue}")
-            pipeline.llen(f"{namespace}:{queue}.DQ")
+            if queue == REPLIES_QUEUE:  # Dramatiq's delay queue; a phone queue has its own
+                pipeline.llen(f"{namespace}:{queue}.DQ")
+            else:
+                pipeline.zcard(delayed_key(namespace, queue))
         counts = pipeline.execute()
         depth = GaugeMetricFamily(
             "outreach_queue_depth", "Messages waiting in a queue (ready and delayed).",

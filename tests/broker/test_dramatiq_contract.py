@@ -104,17 +104,6 @@ def test_a_nack_moves_the_message_to_the_dead_letters(
     assert redis_client.zscore(f"{redis_namespace}:{QUEUE}.XQ", redis_id) is not None
 
 
-def test_a_requeue_puts_unacked_messages_back_on_their_queue(
-    broker: RedisBroker, fetched: MessageProxy, redis_client: redis.Redis, redis_namespace: str
-) -> None:
-    proxy = fetched
-    internals.requeue(broker, QUEUE, [proxy])
-    queue = internals.queue_key(redis_namespace, QUEUE)
-    assert redis_client.lrange(queue, 0, -1) == [internals.redis_message_id(proxy).encode()]
-    acks = internals.acks_key(redis_namespace, internals.broker_id(broker), QUEUE)
-    assert redis_client.smembers(acks) == set()
-
-
 def test_a_message_handed_to_the_worker_threads_waits_on_their_priority_queue(
     broker: RedisBroker, fetched: MessageProxy
 ) -> None:
@@ -123,3 +112,22 @@ def test_a_message_handed_to_the_worker_threads_waits_on_their_priority_queue(
     internals.hand_to_worker_threads(worker, 5, proxy)
     item = worker.work_queue.get_nowait()
     assert (item.priority, item.message) == (5, proxy)
+
+
+def test_a_queue_with_a_consumer_before_boot_gets_no_consumer_thread(
+    broker: RedisBroker,
+) -> None:
+    """ThreadlessConsumer relies on the worker keeping a consumer registered for a queue
+    before it boots, and on its whitelist of queues."""
+    worker = dramatiq.Worker(broker, queues={QUEUE}, worker_threads=1, worker_timeout=100)
+    assert internals.takes_queue(worker, QUEUE)
+    assert not internals.takes_queue(worker, "other")
+    consumer = broker.consume(QUEUE)
+    ours = internals.ThreadlessConsumer(worker, QUEUE, consumer)
+    worker.consumers[QUEUE] = ours
+    worker.start()
+    try:
+        assert worker.consumers[QUEUE] is ours
+        assert not ours.is_alive()
+    finally:
+        worker.stop(timeout=5000)

@@ -33,9 +33,8 @@ gaps per phone, no quota overrun, and the workers (the same processes) and the
 scheduler outlive the fault. ``recovery_s`` is the time from the end of the fault
 (the last flush; Redis up again) to the next accepted send, ``resumed_s`` until every
 phone with work left had sent again; after a restart both are about half a second (the
-phone fetcher retries at its idle poll; Dramatiq restarts the delay queues' consumers 3 s
-after their connection broke). About 12 s per fault at --scale 1; --scale multiplies the
-leads (more quota days).
+phone fetcher retries at its idle poll, and writes its phone set again). About 12 s
+per fault at --scale 1; --scale multiplies the leads (more quota days).
 """
 
 from __future__ import annotations
