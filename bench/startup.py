@@ -2,17 +2,24 @@
 
 Each command runs as a fresh process (``python -m cli ...``, what the ``outreach``
 script does) against a scratch ``outreach init`` folder in a temporary directory: the
-embedded SQLite default, no Redis, no network. Besides the three commands it times the
-interpreter alone (``python -c pass``), the floor no command can go under.
+embedded SQLite default with three phones in its config, the default Redis URL (``status``
+reads Redis when it answers, and says so when it does not), no network. Besides the three
+commands it times the interpreter alone (``python -c pass``), the floor no command can go
+under: it moves from day to day on a shared machine, so compare the commands with it.
 
 With ``--against REV`` the same commands also run on the code of git revision ``REV``
 (``git archive`` into a temporary directory, put first on ``PYTHONPATH``; its own
 ``outreach init`` folder), the two trees taking turns run by run, so the machine's drift
-falls on both alike. Prints the median and the fastest run of each, in milliseconds,
-side by side, and with ``--importtime`` where ``--help`` spends its import time, package
-by package (``python -X importtime`` self times).
+falls on both alike. ``--against-python`` runs that revision with another interpreter,
+a virtualenv with the dependencies that revision was installed with (a dependency's
+version is part of start-up: Typer 0.29 imports pydantic), ``--python`` this tree (an
+editable install's path finder costs every process ~10 ms that a user's install does
+not: give both trees virtualenvs installed alike). Prints the median and the
+fastest run of each, in milliseconds, side by side, and with ``--importtime`` where each
+command spends its import time, package by package (``python -X importtime`` self times).
 
-    .venv/bin/python bench/startup.py [--runs 11] [--against 2b0922e] [--importtime]
+    .venv/bin/python bench/startup.py [--runs 11] [--python PY]
+        [--against 2b0922e [--against-python PY]] [--importtime]
 
 About 3 minutes with ``--against`` on the 2-core development machine.
 """
@@ -50,12 +57,13 @@ class Tree:
     source: Path
     site: Path
     pycache: Path
+    python: str
 
-    def argv(self, args: tuple[str, ...]) -> list[str]:
+    def argv(self, args: tuple[str, ...], *, flags: tuple[str, ...] = ()) -> list[str]:
         if not args:
-            return [sys.executable, "-c", "pass"]
+            return [self.python, *flags, "-c", "pass"]
         config_args = [] if args == ("--help",) else ["--config", str(self.site / "config.toml")]
-        return [sys.executable, "-m", "cli", *args, *config_args]
+        return [self.python, *flags, "-m", "cli", *args, *config_args]
 
     def env(self) -> dict[str, str]:
         # The tree first on the path, ahead of the editable install; nothing of the
@@ -85,17 +93,38 @@ def checkout(revision: str, into: Path) -> Path:
     return target
 
 
-def prepare(label: str, source: Path, scratch: Path) -> Tree:
-    """``outreach init`` with this tree's code, so its database is at its own schema."""
+# What a real site has beyond ``outreach init``: its phones (the commands read and sync them).
+PHONES = """
+[[phones]]
+id = "01"
+phone = "+447700900001"
+
+[[phones]]
+id = "02"
+phone = "+447700900002"
+new_contacts_per_day = 50
+started_on = 2026-01-05
+
+[[phones]]
+id = "03"
+phone = "+447700900003"
+"""
+
+
+def prepare(label: str, source: Path, scratch: Path, python: str) -> Tree:
+    """``outreach init`` with this tree's code, so its database is at its own schema, and
+    three phones in its config."""
     site = scratch / f"site-{label}"
-    tree = Tree(label, source, site, scratch / f"pycache-{label}")
+    tree = Tree(label, source, site, scratch / f"pycache-{label}", python)
     subprocess.run(
-        [sys.executable, "-m", "cli", "init", str(site)],
+        [python, "-m", "cli", "init", str(site)],
         check=True,
         capture_output=True,
         env=tree.env(),
         cwd=scratch,
     )
+    with (site / "config.toml").open("a") as config:
+        config.write(PHONES)
     return tree
 
 
@@ -158,11 +187,11 @@ def report(trees: Sequence[Tree], times: dict[tuple[str, str], list[Run]]) -> No
         print(line)
 
 
-def top_imports(tree: Tree, cwd: Path, count: int = 12) -> None:
-    """Where ``--help`` spends its import time: each package's own module bodies
+def top_imports(tree: Tree, name: str, cwd: Path, count: int = 12) -> None:
+    """Where command ``name`` spends its import time: each package's own module bodies
     (``python -X importtime`` self times, summed by top-level package)."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "cli", "--help"],
+        tree.argv(COMMANDS[name], flags=("-X", "importtime")),
         check=True,
         capture_output=True,
         text=True,
@@ -177,9 +206,7 @@ def top_imports(tree: Tree, cwd: Path, count: int = 12) -> None:
         package = module.strip().split(".")[0]
         by_package[package] = by_package.get(package, 0) + int(own)
     total = sum(by_package.values())
-    print(
-        f"\n{tree.label}: `outreach --help` imports {total / 1000:.0f} ms; the costliest packages"
-    )
+    print(f"\n{tree.label}: `{name}` imports {total / 1000:.0f} ms; the costliest packages")
     for package, own in sorted(by_package.items(), key=lambda item: -item[1])[:count]:
         print(f"  {own / 1000:>8.1f} ms  {package}")
 
@@ -187,7 +214,19 @@ def top_imports(tree: Tree, cwd: Path, count: int = 12) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=11, help="runs of each command")
+    parser.add_argument(
+        "--python",
+        metavar="PY",
+        default=sys.executable,
+        help="the interpreter to run this tree with; default this one",
+    )
     parser.add_argument("--against", metavar="REV", help="also time git revision REV")
+    parser.add_argument(
+        "--against-python",
+        metavar="PY",
+        default=sys.executable,
+        help="the interpreter (a virtualenv's python) to run REV with; default this one",
+    )
     parser.add_argument("--importtime", action="store_true", help="show the top importers")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="outreach-startup-") as name:
@@ -195,13 +234,23 @@ def main() -> None:
         trees = []
         if options.against:
             source = checkout(options.against, scratch)
-            trees.append(prepare(options.against, source, scratch))
-        trees.append(prepare("this tree", ROOT, scratch))
-        print(f"{options.runs} runs each, {sys.executable}\n")
+            trees.append(prepare(options.against, source, scratch, options.against_python))
+        trees.append(prepare("this tree", ROOT, scratch, options.python))
+        for tree in trees:
+            print(f"{tree.label}: {tree.python}")
+        print(f"{options.runs} runs each; load average before: {_load()}\n")
         report(trees, measure(trees, options.runs, scratch))
+        print(f"\nload average after: {_load()}")
         if options.importtime:
             for tree in trees:
-                top_imports(tree, scratch)
+                for command, args in COMMANDS.items():
+                    if args:
+                        top_imports(tree, command, scratch)
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages: how quiet the machine was."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -57,6 +57,12 @@ def create_db_engine(url: str, *, pool_size: int = 5, synchronous_commit: bool =
     # 1,000,000 enrollments, a third of a status view; bench/console.py) and our
     # statements are short or reports read on every view, never long analytics.
     options = "-c jit=off" + ("" if synchronous_commit else " -c synchronous_commit=off")
+    # The schema's PostgreSQL-only index options (partial conditions, the trigram index),
+    # for the migrations' schema comparison and any DDL: left out until now so a process
+    # on SQLite never loads SQLAlchemy's PostgreSQL dialect.
+    from engine.tables import use_postgresql
+
+    use_postgresql()
     return create_engine(
         url, pool_size=pool_size, max_overflow=pool_size, connect_args={"options": options}
     )

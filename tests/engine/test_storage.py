@@ -53,6 +53,54 @@ def test_the_migrations_build_exactly_the_tables_schema(database: Database) -> N
         assert compare_metadata(context, metadata) == []
 
 
+# A new interpreter: the options are given once per process, and this one may have made
+# a PostgreSQL engine already. Prints each index's DDL on PostgreSQL and on SQLite, and
+# whether SQLAlchemy's PostgreSQL dialect had been imported before the engine was made.
+_INDEX_DDL = """
+import json, sys
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.schema import CreateIndex
+from engine.tables import metadata
+before = "sqlalchemy.dialects.postgresql" in sys.modules
+from engine.db import create_db_engine
+dialects = {
+    "postgresql": create_db_engine("postgresql+psycopg://nobody@127.0.0.1:1/none").dialect,
+    "sqlite": sqlite.dialect(),
+}
+ddl = {name: {i.name: str(CreateIndex(i).compile(dialect=dialect))
+              for t in metadata.tables.values() for i in t.indexes}
+       for name, dialect in dialects.items()}
+print(json.dumps({"loaded_before": before, "ddl": ddl}))
+"""
+
+
+def test_postgresql_indexes_get_their_options_once_an_engine_is_made() -> None:
+    """The partial indexes and the trigram index keep their PostgreSQL options
+    (``engine.tables.use_postgresql``), though importing the tables no longer loads the
+    PostgreSQL dialect (a SQLite process never needs it)."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _INDEX_DDL], cwd=root, capture_output=True, text=True,
+        check=True, timeout=120,
+    )  # fmt: skip
+    found = json.loads(done.stdout)
+    assert found["loaded_before"] is False
+    postgresql, sqlite = found["ddl"]["postgresql"], found["ddl"]["sqlite"]
+    partial = {name for name, sql in sqlite.items() if " WHERE " in sql}
+    assert len(partial) >= 7
+    assert {name for name, sql in postgresql.items() if " WHERE " in sql} == partial
+    for name in partial:  # the same condition on both
+        assert postgresql[name].partition(" WHERE ")[2] == sqlite[name].partition(" WHERE ")[2]
+    assert postgresql["uq_enrollments_one_running_per_lead"].endswith(
+        "(lead_id) WHERE state IN ('active', 'pending')"
+    )
+    assert "USING gin (name_key gin_trgm_ops)" in postgresql["ix_leads_name_key"]
+
+
 def test_empty_database_is_reported_with_the_fix(tmp_path: Path) -> None:
     empty = Database(f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(StorageError, match="outreach db upgrade"):

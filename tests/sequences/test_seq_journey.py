@@ -132,7 +132,9 @@ def test_a_send_moves_on_or_completes_the_journey() -> None:
 def test_the_running_states_are_the_schemas_own() -> None:
     """The partial unique index of one running enrollment per lead is built from them."""
     from engine.models import Enrollment
+    from engine.tables import use_postgresql
 
+    use_postgresql()  # what a PostgreSQL engine does (engine.db)
     [index] = [
         i for i in Enrollment.__table__.indexes if i.name == "uq_enrollments_one_running_per_lead"
     ]  # type: ignore[attr-defined]
