@@ -35,13 +35,38 @@ def database_url_problem(url: str) -> str | None:
 
 
 def redis_url_problem(url: str) -> str | None:
-    """Why ``url`` is not a Redis URL (``None``: it is one), by redis-py's own parser."""
+    """Why ``url`` is not a Redis URL (``None``: it is one).
+
+    The scheme and the port are checked here; a URL with query arguments (timeouts, a
+    database, ...) is also read by redis-py's own parser, which knows their types. A
+    plain URL does not import redis-py: commands that never touch Redis (``phones
+    list``) start without it.
+    """
+    from urllib.parse import urlsplit
+
+    problem = None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number, or out of range, raises here)
+    except ValueError as error:
+        problem = str(error)
+    else:
+        if not url.lower().startswith(("redis://", "rediss://", "unix://")):
+            problem = "the scheme must be redis://, rediss:// or unix://"
+        elif parts.query:
+            problem = _redis_query_problem(url)
+    if problem is None:
+        return None
+    return f"{_without_password(url)!r} is not a Redis URL ({problem}); use {REDIS_FORMS}"
+
+
+def _redis_query_problem(url: str) -> str | None:
     from redis.connection import parse_url
 
     try:
         parse_url(url)  # type: ignore[no-untyped-call]
     except ValueError as error:
-        return f"{_without_password(url)!r} is not a Redis URL ({error}); use {REDIS_FORMS}"
+        return str(error)
     return None
 
 

@@ -222,9 +222,32 @@ def test_the_supported_database_urls_load(tmp_path: Path, url: str) -> None:
     assert load_settings(write(tmp_path, f'[database]\nurl = "{url}"\n')).database.url
 
 
-@pytest.mark.parametrize("url", ["redis://h:6379/0", "rediss://h", "unix:///run/redis.sock"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://h:6379/0", "rediss://h", "unix:///run/redis.sock", "REDIS://h:1/2",
+        "redis://:pw@h:6379/0?socket_timeout=2.5",
+    ],
+)  # fmt: skip
 def test_the_redis_url_forms_load(tmp_path: Path, url: str) -> None:
     assert load_settings(write(tmp_path, f'[redis]\nurl = "{url}"\n')).redis.url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("localhost:6379", "the scheme must be"),
+        ("redis:h:6379", "the scheme must be"),
+        ("http://h:6379/0", "the scheme must be"),
+        ("redis://h:x/0", "Port could not be cast"),
+        ("redis://h:70000/0", "Port out of range"),
+        ("redis://h:6379/0?socket_timeout=soon", "socket_timeout"),  # redis-py's parser
+    ],
+)
+def test_a_redis_url_that_is_not_one_says_why(tmp_path: Path, url: str, why: str) -> None:
+    with pytest.raises(ConfigError, match="is not a Redis URL") as caught:
+        load_settings(write(tmp_path, f'[redis]\nurl = "{url}"\n'))
+    assert why in str(caught.value)
 
 
 @pytest.mark.parametrize(
