@@ -115,14 +115,21 @@ def test_status_says_how_to_make_a_snapshot_when_there_is_none(database: Databas
     assert [s.name for s in shown.campaigns] == ["intro", "other"]
 
 
-def test_the_scheduler_job_stores_the_snapshot(database: Database) -> None:
+def test_the_scheduler_job_stores_the_snapshot_once_status_needs_it(database: Database) -> None:
     from engine.clock import FakeClock
     from engine.jobs.runner import MaintenanceJobs
 
     seed(database)
-    # Only the database and the clock: the job makes no API call.
-    jobs = MaintenanceJobs(Settings(), database, None, FakeClock(NOW), None, None, None)  # type: ignore[arg-type]
-    jobs.funnel_snapshot()
+
+    def run(limit: int) -> None:
+        # Only the database and the clock: the job makes no API call.
+        jobs = MaintenanceJobs(_settings(limit), database, None, FakeClock(NOW), None, None, None)  # type: ignore[arg-type]
+        jobs.funnel_snapshot()
+
+    run(200_000)  # few messages: status groups them itself, nothing is stored
+    with database.engine.connect() as connection:
+        assert saved_campaign_status(connection)[1] is None
+    run(1)
     with database.engine.connect() as connection:
         _, as_of = saved_campaign_status(connection)
     assert as_of == NOW
