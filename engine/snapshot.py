@@ -91,7 +91,8 @@ def collect(
                 campaigns = campaign_status(connection)
             else:
                 campaigns, as_of = saved_campaign_status(connection)
-                notes.append(funnels_age(as_of, now))
+                if campaigns:  # else status says there are none
+                    notes.append(funnels_age(as_of, now))
         facts = read_sending_facts(
             connection, now, phone_ids=[phone.id for phone in settings.phones],
             monthly_call_budget=settings.timelinesai.monthly_call_budget, workspace=workspace,
