@@ -40,12 +40,23 @@ def status(
             help="Print one JSON object (blockers, phones, campaigns) instead of the view.",
         ),
     ] = False,
+    refresh_funnels: Annotated[
+        bool,
+        typer.Option(
+            "--refresh-funnels",
+            help="Compute every campaign's funnels now and store them as the snapshot "
+            "status shows on a large deployment (what the scheduler's funnel_snapshot job "
+            "does; may take minutes at millions of messages).",
+        ),
+    ] = False,
 ) -> None:
     """What stops sending right now (a refused token, phones offline or banned, the API
     budget, dead letters), each with the command that fixes it; then per phone its state,
     today's quota, next send and sends; per campaign step the funnel.
 
-    An active phone shows "halted: ..." while the whole workspace cannot send.
+    An active phone shows "halted: ..." while the whole workspace cannot send. Once the
+    messages are many (``[scheduler] live_funnel_max_messages``), the funnels are the
+    scheduler's last snapshot, with its age.
     """
     import redis
 
@@ -64,6 +75,8 @@ def status(
     )
     try:
         with open_database(settings, pool_size=1) as database:
+            if refresh_funnels:
+                _refresh_funnels(database, clock)
             if as_json_:
                 typer.echo(
                     json.dumps(as_json(_snapshot(database, settings, clock, client)), indent=2)
@@ -82,6 +95,13 @@ def status(
                     pass
     finally:
         client.close()
+
+
+def _refresh_funnels(database: Database, clock: Clock) -> None:
+    from engine.reports import save_funnel_snapshot
+
+    with database.engine.begin() as connection:
+        save_funnel_snapshot(connection, clock.now())
 
 
 def _snapshot(

@@ -167,5 +167,6 @@ def as_json(snapshot: Snapshot) -> dict[str, Any]:
             for row in snapshot.phones
         ],
         "campaigns": [status.as_dict() for status in snapshot.campaigns],
+        "funnels_as_of": moment(snapshot.funnels_as_of),
         "notes": snapshot.notes,
     }

@@ -38,6 +38,9 @@ class Snapshot:
     workspace_messages: str | None = None
     """The latest reading of the workspace's monthly messages, as a line (``None``: Redis
     was not asked)."""
+    funnels_as_of: datetime | None = None
+    """When the campaigns' funnels were computed: ``now`` when grouped for this view, the
+    scheduler's snapshot's time when read from it, ``None`` when there is none yet."""
 
     def shown_state(self, row: PhoneRow) -> str:
         """A phone's state as shown: an active phone says so only if it can send; a
@@ -61,17 +64,35 @@ def collect(
 ) -> Snapshot:
     """Read the phones, campaigns and what stops sending from ``database`` as they stand
     at ``now``; ``workspace`` is the halt and API budget read from Redis (``None``: not
-    asked); ``campaigns``, when given, are the funnels as the caller computed them."""
+    asked); ``campaigns``, when given, are the funnels as the caller computed them.
+
+    Otherwise the funnels are grouped here while the messages are fewer than
+    ``[scheduler] live_funnel_max_messages`` (:func:`engine.reports.live_funnels`), else
+    read from the scheduler's last snapshot, with a note of its age."""
     from engine.blocker_facts import read_sending_facts
     from engine.blockers import find_blockers
-    from engine.reports import campaign_status
+    from engine.reports import (
+        campaign_status,
+        funnels_age,
+        live_funnels,
+        messages_estimate,
+        saved_campaign_status,
+    )
     from engine.workspace_quota import describe_reading
     from phones.registry import phone_report
 
     with database.engine.connect() as connection:
         phones = phone_report(connection, settings, now)
+        notes = list(notes or [])
+        as_of: datetime | None = now
         if campaigns is None:
-            campaigns = campaign_status(connection)
+            limit = settings.scheduler.live_funnel_max_messages
+            if live_funnels(messages_estimate(connection), limit):
+                campaigns = campaign_status(connection)
+            else:
+                campaigns, as_of = saved_campaign_status(connection)
+                if campaigns:  # else status says there are none
+                    notes.append(funnels_age(as_of, now))
         facts = read_sending_facts(
             connection, now, phone_ids=[phone.id for phone in settings.phones],
             monthly_call_budget=settings.timelinesai.monthly_call_budget, workspace=workspace,
@@ -79,7 +100,7 @@ def collect(
     asked = workspace is not None and workspace.error is None
     messages = describe_reading(workspace.messages, now) if asked and workspace else None
     return Snapshot(
-        now=now, phones=phones, campaigns=campaigns, notes=list(notes or []),
+        now=now, phones=phones, campaigns=campaigns, notes=notes,
         blockers=find_blockers(facts), health_windows=settings.health,
-        workspace_messages=messages,
+        workspace_messages=messages, funnels_as_of=as_of,
     )  # fmt: skip

@@ -22,7 +22,8 @@ core alone, without its ORM, SQLModel or pydantic (about a third of its start-up
 ``E``  enrollments          ``AR`` auto_replies
 ``S``  suppressions         ``A``  alerts
 ``IS`` install_secrets     ``CS`` console_sessions
-``CA`` console_actions
+``CA`` console_actions      ``FS`` funnel_snapshots
+``FC`` funnel_snapshot_campaigns
 =====  ===================  =====  ===================
 """
 
@@ -68,7 +69,7 @@ from engine.states import (
 )
 
 __all__ = [
-    "AR", "CA", "CS", "IS", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W",
+    "AR", "CA", "CS", "FC", "FS", "IS", "A", "C", "E", "L", "M", "P", "Q", "R", "S", "T", "W",
     "first_message", "insert_for", "metadata", "phone_ids_column", "phone_ids_of", "running",
     "use_postgresql",
 ]  # fmt: skip
@@ -497,6 +498,44 @@ CA = Table(
     _text("action", 64, nullable=False),
     _text("target", 200),
     _text("detail"),
+)
+
+
+FS = Table(
+    "funnel_snapshots",
+    metadata,
+    # The campaigns' funnels as the scheduler's ``funnel_snapshot`` job last computed
+    # them (:func:`engine.reports.save_funnel_snapshot`), read by ``outreach status``
+    # once the messages are too many to group on every call. One row per campaign and
+    # funnel: ``kind`` ``step`` (``step`` set), ``phone`` (``phone_id`` set) or
+    # ``variant`` (``step`` and ``variant`` set). Replaced whole on each run.
+    _id(),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    _text("kind", 8, nullable=False),
+    _int("step", nullable=True),
+    _text("phone_id", PHONE_ID_CHARS),
+    _int("variant", nullable=True),
+    _int("waiting"),
+    _int("queued"),
+    _int("sent"),
+    _int("delivered"),
+    _int("read"),
+    _int("replied"),
+    _ts("computed_at", nullable=False),
+)
+
+FC = Table(
+    "funnel_snapshot_campaigns",
+    metadata,
+    # Per campaign, the rest of the same snapshot: its enrollments by state (JSON
+    # ``{state: count}``), its dead letters and the leads who replied (each once).
+    Column(
+        "campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("states", JSON, nullable=False),
+    _int("dead_letters"),
+    _int("replied_leads"),
+    _ts("computed_at", nullable=False),
 )
 
 

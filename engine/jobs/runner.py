@@ -28,6 +28,7 @@ from engine.jobs.phone_sync import sync_phone_states
 from engine.jobs.workspace_quota import check_workspace_quota
 from engine.replies.actors import declare_reply_actors
 from engine.replies.followups import Enqueue
+from engine.reports import live_funnels, messages_estimate, save_funnel_snapshot
 from engine.runtime import build_call_budget, build_client, build_redis
 from engine.settings import Settings
 from engine.states import WORKSPACE_QUOTA
@@ -107,6 +108,17 @@ class MaintenanceJobs:
             log.log(logging.ERROR if check.halted else logging.WARNING, check.message)
             self.alerts.notify(WORKSPACE_QUOTA, check.message, severity=severity, phone_id=None)
 
+    def funnel_snapshot(self) -> None:
+        """Store every campaign's funnels for ``outreach status`` (no API call), once the
+        messages are too many for status to group them itself (below that, one index
+        lookup and nothing written)."""
+        limit = self.settings.scheduler.live_funnel_max_messages
+        with self.database.engine.begin() as connection:
+            if live_funnels(messages_estimate(connection), limit):
+                return
+            stored = save_funnel_snapshot(connection, self.clock.now())
+        log.info("funnel snapshot: %d campaigns", stored)
+
     def prune(self) -> None:
         removed = prune_webhook_events(
             self.database, self.clock.now(), self.settings.webhook.retention_days
@@ -149,6 +161,7 @@ def start_jobs(jobs: MaintenanceJobs, clock: MappedClock) -> BackgroundScheduler
         "prune": (config.prune_cron, jobs.prune),
         "replies_sweep": (config.replies_sweep_cron, jobs.replies_sweep),
         "workspace_quota": (config.workspace_quota_cron, jobs.workspace_quota),
+        "funnel_snapshot": (config.funnel_snapshot_cron, jobs.funnel_snapshot),
     }
     for name, (expression, function) in plan.items():
         scheduler.add_job(

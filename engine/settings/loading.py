@@ -304,6 +304,7 @@ def _validate_jobs(scheduler: SchedulerSettings, fail: Callable[[str, str], Conf
         "prune_cron": scheduler.prune_cron,
         "replies_sweep_cron": scheduler.replies_sweep_cron,
         "workspace_quota_cron": scheduler.workspace_quota_cron,
+        "funnel_snapshot_cron": scheduler.funnel_snapshot_cron,
     }
     for name, expression in crons.items():
         try:
@@ -314,6 +315,8 @@ def _validate_jobs(scheduler: SchedulerSettings, fail: Callable[[str, str], Conf
             ) from None
     if scheduler.delivery_sync_window_h <= 0:
         raise fail("scheduler.delivery_sync_window_h", "must be positive")
+    if scheduler.live_funnel_max_messages < 0:
+        raise fail("scheduler.live_funnel_max_messages", "must not be negative")
     if scheduler.delivery_sync_max_chats < 1:
         raise fail("scheduler.delivery_sync_max_chats", "must be at least 1")
 

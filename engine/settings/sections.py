@@ -106,6 +106,10 @@ class SchedulerSettings:
     The leads a phone has contacted end ``failed`` once it has been banned for
     ``banned_phone_grace_s`` or offline for ``offline_phone_grace_s``
     (:func:`phones.states.grace_end`).
+
+    ``funnel_snapshot_cron`` stores every campaign's funnels (no API call); ``outreach
+    status`` groups them itself while the messages are fewer than
+    ``live_funnel_max_messages``, else reads that snapshot.
     """
 
     dispatch_interval_s: float = 5.0
@@ -121,6 +125,8 @@ class SchedulerSettings:
     prune_cron: str = "17 3 * * *"
     replies_sweep_cron: str = "*/5 * * * *"
     workspace_quota_cron: str = "*/5 * * * *"
+    funnel_snapshot_cron: str = "*/5 * * * *"
+    live_funnel_max_messages: int = 200_000
 
 
 @dataclass(frozen=True)

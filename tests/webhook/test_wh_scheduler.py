@@ -77,8 +77,8 @@ def test_the_scheduler_holds_one_job_per_cron_and_survives_a_failure(
     scheduler = start_jobs(jobs, SystemClock())
     try:
         assert sorted(job.id for job in scheduler.get_jobs()) == [
-            "breakers", "delivery_sync", "phone_sync", "prune", "replies_sweep",
-            "workspace_quota",
+            "breakers", "delivery_sync", "funnel_snapshot", "phone_sync", "prune",
+            "replies_sweep", "workspace_quota",
         ]  # fmt: skip
         jobs.client.close()  # every API call now fails
         failing = scheduler.get_job("phone_sync")
