@@ -24,7 +24,7 @@ go to a counting stub; the status view is read without the Redis facts):
   live_funnel_max_messages``, else the scheduler's snapshot); beside them the funnels
   grouped live (:func:`engine.reports.campaign_status`, what status did before the
   snapshot: every campaign's whole history, growing with enrollments) and the snapshot
-  job that stores them (:func:`engine.reports.save_funnel_snapshot`);
+  job that stores them (:func:`engine.funnel_snapshots.save_funnel_snapshot`);
 - ``outreach phones list`` (the phones with their health), ``outreach forecast`` of the
   running campaign, and phone sync, whose fake TimelinesAI client lists every phone's
   account (1% of them newly disconnected).
@@ -314,15 +314,15 @@ def measure(
 
     from engine.db import Database
     from engine.dispatcher import Dispatcher
-    from engine.jobs import sync_phone_states
-    from engine.projection import project
-    from engine.reports import (
-        campaign_status,
+    from engine.funnel_snapshots import (
         live_funnels,
         messages_estimate,
         save_funnel_snapshot,
         saved_campaign_status,
     )
+    from engine.jobs import sync_phone_states
+    from engine.projection import project
+    from engine.reports import campaign_status
     from engine.snapshot import collect
     from phones import phone_report
     from sequences import compiled_sequences, find_campaign

@@ -98,7 +98,7 @@ def status(
 
 
 def _refresh_funnels(database: Database, clock: Clock) -> None:
-    from engine.reports import save_funnel_snapshot
+    from engine.funnel_snapshots import save_funnel_snapshot
 
     with database.engine.begin() as connection:
         save_funnel_snapshot(connection, clock.now())

@@ -67,17 +67,17 @@ def collect(
     asked); ``campaigns``, when given, are the funnels as the caller computed them.
 
     Otherwise the funnels are grouped here while the messages are fewer than
-    ``[scheduler] live_funnel_max_messages`` (:func:`engine.reports.live_funnels`), else
+    ``[scheduler] live_funnel_max_messages`` (:func:`engine.funnel_snapshots.live_funnels`), else
     read from the scheduler's last snapshot, with a note of its age."""
     from engine.blocker_facts import read_sending_facts
     from engine.blockers import find_blockers
-    from engine.reports import (
-        campaign_status,
+    from engine.funnel_snapshots import (
         funnels_age,
         live_funnels,
         messages_estimate,
         saved_campaign_status,
     )
+    from engine.reports import campaign_status
     from engine.workspace_quota import describe_reading
     from phones.registry import phone_report
 

@@ -505,7 +505,7 @@ FS = Table(
     "funnel_snapshots",
     metadata,
     # The campaigns' funnels as the scheduler's ``funnel_snapshot`` job last computed
-    # them (:func:`engine.reports.save_funnel_snapshot`), read by ``outreach status``
+    # them (:func:`engine.funnel_snapshots.save_funnel_snapshot`), read by ``outreach status``
     # once the messages are too many to group on every call. One row per campaign and
     # funnel: ``kind`` ``step`` (``step`` set), ``phone`` (``phone_id`` set) or
     # ``variant`` (``step`` and ``variant`` set). Replaced whole on each run.

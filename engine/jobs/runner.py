@@ -20,6 +20,7 @@ from engine.alerts import AlertSink, NoAlerts, WebhookAlerts
 from engine.broker import build_broker
 from engine.clock import Clock
 from engine.db import Database
+from engine.funnel_snapshots import live_funnels, messages_estimate, save_funnel_snapshot
 from engine.jobs.breaker import check_breakers
 from engine.jobs.clocked import ClockedCron, MappedClock
 from engine.jobs.delivery_sync import sync_delivery
@@ -28,7 +29,6 @@ from engine.jobs.phone_sync import sync_phone_states
 from engine.jobs.workspace_quota import check_workspace_quota
 from engine.replies.actors import declare_reply_actors
 from engine.replies.followups import Enqueue
-from engine.reports import live_funnels, messages_estimate, save_funnel_snapshot
 from engine.runtime import build_call_budget, build_client, build_redis
 from engine.settings import Settings
 from engine.states import WORKSPACE_QUOTA

@@ -11,15 +11,15 @@ import pytest
 from sqlmodel import select
 
 from engine.db import Database
-from engine.models import Enrollment, Message
-from engine.reports import (
-    campaign_status,
+from engine.funnel_snapshots import (
     funnels_age,
     live_funnels,
     messages_estimate,
     save_funnel_snapshot,
     saved_campaign_status,
 )
+from engine.models import Enrollment, Message
+from engine.reports import campaign_status
 from engine.settings import SchedulerSettings, Settings
 from engine.snapshot import collect
 from tests.engine.test_reports import NOW, seed

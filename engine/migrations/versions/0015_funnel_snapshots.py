@@ -2,7 +2,7 @@
 
 ``outreach status`` grouped every campaign's whole message history on each call, which
 grows with the enrollments (seconds at 1,000,000). The scheduler's ``funnel_snapshot``
-job now stores the result (:func:`engine.reports.save_funnel_snapshot`); status reads
+job now stores the result (:func:`engine.funnel_snapshots.save_funnel_snapshot`); status reads
 it once the messages table is large (``[scheduler] live_funnel_max_messages``).
 
 Revision ID: 0015
